@@ -1,0 +1,211 @@
+"""One run: secrets → sources (concurrently) → policy → report → notifiers. Orchestration only.
+
+The CLI and the Lambda handler are two thin doors into :func:`run_audit`; ``now`` is always
+given by the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from offhours.config import Config, PluginConfig, SourceConfig
+from offhours.errors import ConfigError, OffhoursError, SecretError
+from offhours.model import Resource, SourceFailure
+from offhours.notifiers.base import Notifier
+from offhours.policy import evaluate
+from offhours.registry import load_plugin
+from offhours.report import Report, build_report
+from offhours.secrets import Secret
+from offhours.sources.base import Source
+
+__all__ = [
+    "AuditResult",
+    "NotifierOutcome",
+    "build_notifiers",
+    "build_sources",
+    "collect",
+    "resolve_secrets",
+    "run_audit",
+]
+
+log = logging.getLogger(__name__)
+
+#: how many sources are read at once
+MAX_SOURCE_THREADS = 8
+
+Secrets = dict[tuple[int, str], Secret]
+
+
+@dataclass(frozen=True)
+class NotifierOutcome:
+    name: str
+    sent: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    report: Report
+    notifiers: tuple[NotifierOutcome, ...]
+    previews: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def failures(self) -> list[str]:
+        """Every source or notifier that failed, as one line each."""
+        lines = [f"source {f.source!r}: {f.message}" for f in self.report.failures]
+        lines += [f"notifier {n.name!r}: {n.error}" for n in self.notifiers if n.error]
+        return lines
+
+    @property
+    def status(self) -> Literal["success", "partial", "error"]:
+        if not self.failures:
+            return "success"
+        delivered = any(n.sent for n in self.notifiers)
+        read = len(self.report.failures) < len(self.report.sources)
+        return "partial" if delivered or read else "error"
+
+
+def resolve_secrets(config: Config, environ: Mapping[str, str] | None = None) -> Secrets:
+    """Resolve every secret reference; all failures are reported together (SecretError)."""
+    resolved: Secrets = {}
+    problems: list[str] = []
+    for plugin, field, ref in config.secret_refs():
+        try:
+            resolved[(id(plugin), field)] = ref.resolve(
+                dict(environ) if environ is not None else None
+            )
+        except SecretError as exc:
+            problems.append(f"{config.label}: {exc}")
+    if problems:
+        noun = "reference" if len(problems) == 1 else "references"
+        raise SecretError(
+            f"{len(problems)} secret {noun} could not be resolved:\n  " + "\n  ".join(problems),
+            tuple(problems),
+        )
+    return resolved
+
+
+def _kwargs(plugin: PluginConfig, secrets: Secrets) -> dict[str, Any]:
+    kwargs = plugin.plugin_kwargs()
+    for field in list(kwargs):
+        secret = secrets.get((id(plugin), field))
+        if secret is not None:
+            kwargs[field] = secret
+    return kwargs
+
+
+def _build(section: str, plugins: Iterable[PluginConfig], secrets: Secrets) -> list[Any]:
+    built = []
+    problems = []
+    for i, plugin in enumerate(plugins):
+        cls = load_plugin(section, plugin.type)
+        try:
+            built.append(cls(plugin.display_name(), **_kwargs(plugin, secrets)))
+        except ConfigError as exc:
+            problems.append(f"{section}[{i}] ({plugin.display_name()}): {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems), tuple(problems))
+    return built
+
+
+def build_sources(config: Config, secrets: Secrets) -> list[Source]:
+    return _build("sources", config.sources, secrets)
+
+
+def build_notifiers(
+    config: Config, secrets: Secrets, skip_types: Iterable[str] = ()
+) -> list[Notifier]:
+    skip = set(skip_types)
+    return _build("notifiers", (n for n in config.notifiers if n.type not in skip), secrets)
+
+
+def _read(source: Source) -> list[Resource]:
+    log.info("reading source %r", source.name)
+    try:
+        resources = source.collect()
+    finally:
+        source.close()
+    log.info("source %r: %d resources", source.name, len(resources))
+    return resources
+
+
+def collect(
+    sources: Sequence[Source], costs: Mapping[str, float | None] | None = None
+) -> tuple[list[Resource], list[SourceFailure]]:
+    """Read every source at once; a failing source is recorded, never hides the others."""
+    resources: list[Resource] = []
+    failures: list[SourceFailure] = []
+    if not sources:
+        return resources, failures
+    with ThreadPoolExecutor(min(MAX_SOURCE_THREADS, len(sources))) as pool:
+        futures = [(s, pool.submit(_read, s)) for s in sources]
+        for source, future in futures:
+            try:
+                found = future.result()
+            except OffhoursError as exc:
+                detail = getattr(exc, "detail", str(exc))
+                log.warning("source %r failed: %s", source.name, detail)
+                failures.append(SourceFailure(source.name, detail))
+                continue
+            except Exception as exc:
+                log.warning("source %r crashed", source.name, exc_info=True)
+                failures.append(SourceFailure(source.name, f"unexpected {type(exc).__name__}"))
+                continue
+            cost = (costs or {}).get(source.name)
+            if cost is not None:
+                found = [
+                    r if r.hourly_cost is not None else replace(r, hourly_cost=r.running * cost)
+                    for r in found
+                ]
+            resources.extend(found)
+    return resources, failures
+
+
+def _deliver(notifiers: Sequence[Notifier], report: Report) -> list[NotifierOutcome]:
+    outcomes = []
+    for notifier in notifiers:
+        try:
+            sent = notifier.send(report)
+        except OffhoursError as exc:
+            detail = getattr(exc, "detail", str(exc))
+            log.warning("notifier %r failed: %s", notifier.name, detail)
+            outcomes.append(NotifierOutcome(notifier.name, 0, detail))
+        else:
+            outcomes.append(NotifierOutcome(notifier.name, sent))
+    return outcomes
+
+
+def run_audit(
+    config: Config,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    environ: Mapping[str, str] | None = None,
+    extra_notifiers: Sequence[Notifier] = (),
+    skip_notifier_types: Iterable[str] = (),
+) -> AuditResult:
+    """Run one audit at ``now``. Raises ConfigError/SecretError before any source is read;
+    source and notifier failures are recorded on the result instead."""
+    if now.tzinfo is None:
+        raise ConfigError(f"now={now.isoformat()} has no time zone; give an offset, e.g. Z")
+    policy = config.policy()
+    secrets = resolve_secrets(config, environ)
+    sources = build_sources(config, secrets)
+    notifiers = [*build_notifiers(config, secrets, skip_notifier_types), *extra_notifiers]
+    costs = {
+        s.display_name(): s.cost_per_vm_hour for s in config.sources if isinstance(s, SourceConfig)
+    }
+    resources, failures = collect(sources, costs)
+    decisions = evaluate(resources, policy, now)
+    report = build_report(decisions, failures, now=now, sources=tuple(s.name for s in sources))
+    if dry_run:
+        printing = [n for n in notifiers if n.type == "console"]
+        others = [n for n in notifiers if n.type != "console"]
+        previews = tuple((n.name, n.preview(report)) for n in others)
+        return AuditResult(report, tuple(_deliver(printing, report)), previews)
+    return AuditResult(report, tuple(_deliver(notifiers, report)))

@@ -1,0 +1,359 @@
+"""The ``offhours`` command: the one place that prints and maps errors to exit codes.
+
+Exit codes: 0 ran fine (whether or not anything was flagged); 1 a source or notifier failed
+(after delivering what it could); 2 bad configuration or usage; 3 findings, with
+``--fail-on-findings``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from offhours.errors import ConfigError, OffhoursError
+
+__all__ = ["EXIT_FAILED", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "app", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
+
+log = logging.getLogger("offhours.cli")
+
+app = typer.Typer(
+    name="offhours",
+    help="Find VMs left running outside business hours and tell the team, once, clearly.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Pretty tracebacks show local variables, which may hold secrets.
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file [default: $OFFHOURS_CONFIG or ./offhours.toml]",
+        show_default=False,
+    ),
+]
+NowOpt = Annotated[
+    str | None,
+    typer.Option(help="Evaluate at this instant (ISO-8601 with offset, e.g. 2026-11-26T22:00Z)"),
+]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv debug)")
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(exc: OffhoursError) -> NoReturn:
+    err.print(f"offhours: error: {exc}", markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def _now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--now {text!r} is not an ISO-8601 time; write e.g. 2026-11-26T22:00:00Z"
+        ) from None
+    if value.tzinfo is None:
+        raise ConfigError(f"--now {text!r} has no time zone; add Z or an offset such as -05:00")
+    return value
+
+
+def _setup(verbose: int) -> None:
+    from offhours import logs
+
+    logs.configure(verbose)
+
+
+def _load(path: Path | None) -> Any:
+    from offhours.config import config_path, load_config
+
+    return load_config(config_path(path))
+
+
+def _guarded(fn: Callable[[], int]) -> None:
+    """Run a command body: OffhoursError → its exit code, anything else → 1 without a traceback."""
+    try:
+        code = fn()
+    except OffhoursError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err.print("offhours: interrupted")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        from offhours.logs import scrub
+
+        err.print(
+            f"offhours: internal error: {type(exc).__name__}: {scrub(str(exc))} "
+            "(run with -vv for details)",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
+    raise typer.Exit(code)
+
+
+def _print_result(result: Any, fmt: Format) -> None:
+    for name, preview in result.previews:
+        target = err if fmt is Format.json else out
+        target.print(f"\n--- dry run: would send to notifier {name!r} ---", markup=False)
+        target.print(preview, markup=False)
+    for line in result.failures:
+        err.print(f"offhours: {line}", markup=False)
+
+
+def _exit_code(result: Any, fail_on_findings: bool) -> int:
+    if result.failures:
+        return EXIT_FAILED
+    if fail_on_findings and result.report.findings:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@app.command()
+def audit(
+    config: ConfigOpt = None,
+    now: NowOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; send nothing")
+    ] = False,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format", help="Report on stdout [default: the console notifier's, or text]"
+        ),
+    ] = None,
+    fail_on_findings: Annotated[
+        bool, typer.Option("--fail-on-findings", help="Exit 3 when anything is flagged")
+    ] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Read the sources, apply business hours, and notify."""
+    _setup(verbose)
+
+    def body() -> int:
+        from offhours.audit import run_audit
+        from offhours.notifiers.console import ConsoleNotifier
+
+        cfg = _load(config)
+        at = _now(now)
+        configured = [n for n in cfg.notifiers if n.type == "console"]
+        chosen: Literal["text", "json"] = "text"
+        if fmt is not None:
+            chosen = "json" if fmt is Format.json else "text"
+        elif configured:
+            chosen = configured[0].format
+        # The report goes to stdout once, in the chosen format, whatever console notifiers say.
+        result = run_audit(
+            cfg,
+            now=at,
+            dry_run=dry_run,
+            extra_notifiers=[ConsoleNotifier("console", format=chosen)],
+            skip_notifier_types={"console"},
+        )
+        _print_result(result, Format(chosen))
+        return _exit_code(result, fail_on_findings)
+
+    _guarded(body)
+
+
+@app.command()
+def explain(
+    config: ConfigOpt = None,
+    now: NowOpt = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Say why each resource is or isn't flagged at --now (reads the sources, sends nothing)."""
+    _setup(verbose)
+
+    def body() -> int:
+        from offhours.audit import build_sources, collect, resolve_secrets
+        from offhours.policy import evaluate
+
+        cfg = _load(config)
+        at = _now(now)
+        policy = cfg.policy()
+        sources = build_sources(cfg, resolve_secrets(cfg))
+        resources, failures = collect(sources)
+        decisions = evaluate(resources, policy, at)
+        if fmt is Format.json:
+            out.print(json.dumps(_explain_json(decisions, failures, at), indent=2), markup=False)
+        else:
+            _explain_table(decisions, at, policy)
+        for f in failures:
+            err.print(f"offhours: source {f.source!r}: {f.message}", markup=False)
+        return EXIT_FAILED if failures else EXIT_OK
+
+    _guarded(body)
+
+
+def _explain_json(decisions: list[Any], failures: list[Any], at: datetime) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t else None
+
+    return {
+        "now": at.isoformat(),
+        "resources": [
+            {
+                "source": d.resource.source,
+                "id": d.resource.id,
+                "name": d.resource.name,
+                "owner": d.resource.owner,
+                "running": d.resource.running,
+                "flagged": d.flagged,
+                "reason": d.reason,
+                "schedule": d.schedule,
+                "exempt_until": iso(d.exempt_until),
+                "off_hours_since": iso(d.off_hours_since),
+                "problems": list(d.problems),
+            }
+            for d in decisions
+        ],
+        "failures": [{"source": f.source, "message": f.message} for f in failures],
+    }
+
+
+def _explain_table(decisions: list[Any], at: datetime, policy: Any) -> None:
+    out.print(f"At {at.isoformat()} — default hours: {policy.hours.describe()}", markup=False)
+    table = Table(show_lines=False)
+    for col in ("resource", "owner", "VMs", "verdict", "why", "schedule"):
+        table.add_column(col, overflow="fold")
+    for d in decisions:
+        verdict = "[bold red]FLAGGED[/]" if d.flagged else "[green]ok[/]"
+        table.add_row(
+            f"{d.resource.source}/{d.resource.name}",
+            d.resource.owner or "—",
+            str(d.resource.running),
+            verdict,
+            d.reason,
+            d.schedule,
+        )
+    out.print(table)
+    for d in decisions:
+        for problem in d.problems:
+            out.print(f"⚠ {d.resource.name}: {problem}", markup=False)
+    if not decisions:
+        out.print("The sources returned no resources.", markup=False)
+
+
+@app.command()
+def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
+    """Validate the config file and summarise it (exit 2 with every problem listed)."""
+    _setup(verbose)
+
+    def body() -> int:
+        cfg = _load(config)
+        policy = cfg.policy()
+        out.print(f"{cfg.label}: OK", markup=False)
+        out.print(f"  hours:     {policy.hours.describe()}", markup=False)
+        if policy.grace:
+            out.print(f"  grace:     {int(policy.grace.total_seconds() // 60)} min", markup=False)
+        out.print(f"  tags:      {policy.schedule_tag}, {policy.exempt_tag}", markup=False)
+        for s in cfg.sources:
+            out.print(f"  source:    {s.display_name()} ({s.type})", markup=False)
+        for n in cfg.notifiers:
+            out.print(f"  notifier:  {n.display_name()} ({n.type})", markup=False)
+        if not cfg.notifiers:
+            out.print("  notifier:  (none: the report goes to stdout only)", markup=False)
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of offhours.toml (for editors)."""
+    from offhours.config import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def demo(
+    now: NowOpt = None,
+    labs: Annotated[
+        int, typer.Option(min=1, max=2000, help="How many running labs to simulate")
+    ] = 8,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Start a local Ravello simulator and Slack sink, run a real audit against them, show both."""
+    _setup(verbose)
+
+    def body() -> int:
+        from offhours.demo import run_demo
+
+        result, messages, note = run_demo(_now(now) if now else None, running_labs=labs)
+        out.rule("Slack — as received by the local webhook sink")
+        for i, payload in enumerate(messages, 1):
+            out.print(f"[bold]message {i} of {len(messages)}[/]")
+            out.print(render_payload(payload), markup=False)
+        if not messages:
+            out.print("(no message: nothing was flagged)", markup=False)
+        out.rule("Console report")
+        from offhours.report import render_text
+
+        out.print(render_text(result.report), markup=False)
+        out.print(note, markup=False, style="dim")
+        for line in result.failures:
+            err.print(f"offhours: {line}", markup=False)
+        return EXIT_FAILED if result.failures else EXIT_OK
+
+    _guarded(body)
+
+
+def render_payload(payload: dict[str, Any]) -> str:
+    """A Slack Block Kit payload as the plain text a reader would see."""
+    lines: list[str] = []
+    for block in payload.get("blocks") or []:
+        kind = block.get("type")
+        if kind in ("header", "section") and block.get("text"):
+            lines.append(block["text"].get("text", ""))
+        if kind == "section":
+            lines.extend(f.get("text", "") for f in block.get("fields") or [])
+        elif kind == "context":
+            lines.extend(e.get("text", "") for e in block.get("elements") or [])
+        elif kind == "divider":
+            lines.append("─" * 40)
+    return "\n".join(lines) if lines else str(payload.get("text", ""))
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit as exc:
+        # click maps usage errors to 2 already; keep our documented codes as they are.
+        raise SystemExit(exc.code) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

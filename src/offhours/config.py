@@ -1,0 +1,485 @@
+"""offhours.toml → a validated, typed configuration.
+
+Every problem is reported at once, each naming the file, the key path, the bad value and what
+is expected, e.g. ``offhours.toml: hours.start: "25:00" is not a time (HH:MM)``.
+
+Sources and notifiers are plugins chosen by the word users write (``type = "ravello"``); each
+table is validated by its plugin's model, so errors inside them carry the same precise paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from offhours import hours as hours_mod
+from offhours.errors import ConfigError
+from offhours.policy import Policy
+from offhours.secrets import SecretRef
+
+__all__ = [
+    "BUILTIN_NOTIFIERS",
+    "BUILTIN_SOURCES",
+    "DEFAULT_PATH",
+    "Config",
+    "ConsoleNotifierConfig",
+    "PluginConfig",
+    "RavelloSourceConfig",
+    "SlackNotifierConfig",
+    "config_path",
+    "json_schema",
+    "load_config",
+    "parse_config",
+    "secret_fields",
+]
+
+DEFAULT_PATH = Path("offhours.toml")
+ENV_CONFIG = "OFFHOURS_CONFIG"
+
+
+def _custom(kind: str, message: str) -> PydanticCustomError:
+    # Messages follow the bad value, e.g. '"25:00" is not a time (HH:MM)'.
+    return PydanticCustomError(kind, message)
+
+
+class _SecretMarker:
+    """Metadata that marks a string field as a secret reference."""
+
+
+SECRET = _SecretMarker()
+
+
+def _check_ref(value: str) -> str:
+    try:
+        SecretRef.parse(value, where="")
+    except ValueError as exc:
+        raise _custom("secret_reference", str(exc)) from None
+    return value
+
+
+SecretReference = Annotated[
+    str,
+    AfterValidator(_check_ref),
+    SECRET,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^(env|file):.+",
+            "description": "A secret reference: env:NAME or file:PATH (never the value itself).",
+        }
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- business hours
+
+
+class HolidaysConfig(_Strict):
+    """Public holidays from the ``holidays`` package, plus explicit dates."""
+
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2 code, e.g. US, GB, DE")
+    subdivision: str | None = Field(None, description="State/province code, e.g. NY, ENG")
+    dates: list[date] = Field(default_factory=list, description="Extra closed days")
+
+    @model_validator(mode="after")
+    def _known_country(self) -> HolidaysConfig:
+        if self.subdivision and not self.country:
+            raise _custom("holidays", "subdivision is set but country is not; add country")
+        if self.country:
+            try:
+                hours_mod.validate_country(self.country, self.subdivision)
+            except ValueError as exc:
+                raise _custom("holidays", str(exc)) from None
+        return self
+
+    def calendar(self) -> hours_mod.HolidayCalendar:
+        return hours_mod.HolidayCalendar(
+            country=self.country, subdivision=self.subdivision, dates=frozenset(self.dates)
+        )
+
+
+def _parser(fn: Callable[[str], object], kind: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        try:
+            fn(value)
+        except ValueError as exc:
+            raise _custom(kind, str(exc)) from None
+        return value
+
+    return check
+
+
+TimeText = Annotated[str, AfterValidator(_parser(hours_mod.parse_time, "time"))]
+WindowText = Annotated[str, AfterValidator(_parser(hours_mod.parse_window, "window"))]
+DaysText = Annotated[str, AfterValidator(_parser(hours_mod.parse_days, "days"))]
+ZoneText = Annotated[str, AfterValidator(_parser(hours_mod.parse_zone, "zone"))]
+
+
+class HoursConfig(_Strict):
+    """When resources may run. Outside these hours a running resource is flagged."""
+
+    timezone: ZoneText = Field("UTC", description="IANA time zone, e.g. America/New_York")
+    days: DaysText = Field("Mon-Fri", description="Working days, e.g. Mon-Fri or Mon,Wed,Fri")
+    start: TimeText | None = Field(None, description="Start of the working day, HH:MM")
+    end: TimeText | None = Field(None, description="End of the working day, HH:MM (24:00 ok)")
+    windows: list[WindowText] | None = Field(
+        None,
+        description='Several windows instead of start/end, e.g. ["08:00-12:00", "22:00-02:00"]',
+    )
+    grace_minutes: int = Field(
+        0, ge=0, le=1440, description="Ignore resources started this recently"
+    )
+    holidays: HolidaysConfig = Field(default_factory=HolidaysConfig)
+
+    @model_validator(mode="after")
+    def _one_way_to_say_it(self) -> HoursConfig:
+        if self.windows is not None and (self.start or self.end):
+            raise _custom("hours", "give either start/end or windows, not both")
+        if self.windows is None and (self.start is None) != (self.end is None):
+            raise _custom("hours", "start and end go together; give both (or windows)")
+        if self.windows == []:
+            raise _custom("hours", "windows is empty; give at least one HH:MM-HH:MM window")
+        return self
+
+    def window_texts(self) -> list[str]:
+        if self.windows is not None:
+            return list(self.windows)
+        return [f"{self.start or '08:00'}-{self.end or '18:00'}"]
+
+    def business_hours(self) -> hours_mod.BusinessHours:
+        text = f"{self.days} {','.join(self.window_texts())}"
+        return hours_mod.parse_schedule(
+            text, hours_mod.parse_zone(self.timezone), self.holidays.calendar()
+        )
+
+
+class TagsConfig(_Strict):
+    """Tag (or label) names read from each resource for per-resource rules."""
+
+    schedule: str = Field("offhours", min_length=1, description="Tag holding a schedule override")
+    exempt: str = Field(
+        "offhours-exempt", min_length=1, description="Tag holding an exemption with an expiry"
+    )
+
+
+# ---------------------------------------------------------------- plugins
+
+
+class PluginConfig(_Strict):
+    """Fields every source and notifier table has; the rest go to the plugin's constructor."""
+
+    type: str
+    name: str | None = Field(None, description="Unique name; defaults to the type")
+
+    #: fields that configure offhours itself rather than the plugin's constructor
+    _common: ClassVar[frozenset[str]] = frozenset({"type", "name"})
+
+    def display_name(self) -> str:
+        return self.name or self.type
+
+    def plugin_kwargs(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in type(self).model_fields if k not in self._common}
+
+
+class SourceConfig(PluginConfig):
+    cost_per_vm_hour: float | None = Field(
+        None, ge=0, description="Estimated cost of one running VM for one hour (for the report)"
+    )
+    _common: ClassVar[frozenset[str]] = frozenset({"type", "name", "cost_per_vm_hour"})
+
+
+class RavelloSourceConfig(SourceConfig):
+    """Ravello (Oracle Ravello Cloud Service) applications, as in the Ravello REST API."""
+
+    type: Literal["ravello"]
+    base_url: str = Field("https://cloud.ravellosystems.com/api/v1", pattern=r"^https?://\S+$")
+    username: SecretReference
+    password: SecretReference
+    identity_domain: str | None = Field(None, description="Logs in as identity_domain/username")
+    auth: Literal["basic", "session"] = "basic"
+    list_vms: bool = Field(False, description="Also list each running application's VMs")
+    connect_timeout: float = Field(5.0, gt=0, le=120)
+    read_timeout: float = Field(30.0, gt=0, le=600)
+    retries: int = Field(3, ge=0, le=10)
+    max_retry_after: float = Field(60.0, ge=0, le=900)
+
+
+class SlackNotifierConfig(PluginConfig):
+    """A Slack incoming webhook: one grouped message per run."""
+
+    type: Literal["slack"]
+    webhook_url: SecretReference
+    allow_hosts: list[str] = Field(
+        default_factory=list, description="Hosts other than hooks.slack.com that may receive it"
+    )
+    notify_when_empty: bool = Field(False, description="Post an all-clear when nothing is flagged")
+    timeout: float = Field(10.0, gt=0, le=120)
+    max_wait: float = Field(60.0, ge=0, le=900, description="Total seconds to wait on 429s")
+    max_retries: int = Field(5, ge=0, le=20, description="Resends of one message after a 429")
+    pace: float = Field(1.1, ge=0, le=60, description="Seconds between messages of one run")
+
+
+class ConsoleNotifierConfig(PluginConfig):
+    """The report on standard output, as text or JSON."""
+
+    type: Literal["console"]
+    format: Literal["text", "json"] = "text"
+
+
+BUILTIN_SOURCES: dict[str, type[PluginConfig]] = {"ravello": RavelloSourceConfig}
+BUILTIN_NOTIFIERS: dict[str, type[PluginConfig]] = {
+    "slack": SlackNotifierConfig,
+    "console": ConsoleNotifierConfig,
+}
+
+
+def secret_fields(model: type[BaseModel]) -> list[str]:
+    """Names of the fields of ``model`` that hold secret references."""
+    return [n for n, f in model.model_fields.items() if any(m is SECRET for m in f.metadata)]
+
+
+# ---------------------------------------------------------------- the whole file
+
+
+class _Top(_Strict):
+    hours: HoursConfig = Field(default_factory=HoursConfig)
+    tags: TagsConfig = Field(default_factory=TagsConfig)
+    sources: list[dict[str, Any]] = Field(min_length=1)
+    notifiers: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Config:
+    """The validated configuration: typed sections plus one validated model per plugin table."""
+
+    def __init__(
+        self,
+        top: _Top,
+        sources: list[PluginConfig],
+        notifiers: list[PluginConfig],
+        path: Path | None,
+    ) -> None:
+        self.hours = top.hours
+        self.tags = top.tags
+        self.sources = sources
+        self.notifiers = notifiers
+        self.path = path
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path else "<config>"
+
+    def policy(self) -> Policy:
+        return Policy(
+            hours=self.hours.business_hours(),
+            grace=timedelta(minutes=self.hours.grace_minutes),
+            schedule_tag=self.tags.schedule,
+            exempt_tag=self.tags.exempt,
+        )
+
+    def secret_refs(self) -> list[tuple[PluginConfig, str, SecretRef]]:
+        """Every secret reference, with the plugin and field it belongs to."""
+        refs = []
+        for section, items in (("sources", self.sources), ("notifiers", self.notifiers)):
+            for i, item in enumerate(items):
+                for field in secret_fields(type(item)):
+                    where = f"{section}[{i}].{field}"
+                    refs.append((item, field, SecretRef.parse(getattr(item, field), where)))
+        return refs
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return json.dumps(value)
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _path(loc: tuple[int | str, ...], prefix: str = "") -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def _describe(err: Mapping[str, Any], model: type[BaseModel], prefix: str) -> str:
+    loc = tuple(err["loc"])
+    where = _path(loc, prefix)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = ", ".join(_fields_at(model, loc[:-1]))
+        return f"{where}: unknown key; expected one of: {known}"
+    if kind == "missing":
+        return f"{where}: missing; this key is required"
+    msg = err["msg"]
+    if kind.startswith("value_error"):
+        msg = msg.removeprefix("Value error, ")
+    if kind == "secret_reference" or _is_secret_field(model, loc):
+        # The input may be the secret itself: say what is wrong without echoing it.
+        return f"{where}: {_lower_first(msg)}"
+    if "input" in err and not isinstance(err["input"], dict):
+        return f"{where}: {_show(err['input'])} {_lower_first(msg)}"
+    return f"{where}: {_lower_first(msg)}"
+
+
+def _lower_first(msg: str) -> str:
+    # Pydantic says "Input should be…"; after a value it reads better as "input should be…".
+    return msg[:1].lower() + msg[1:] if msg[:2] != "HH" and not msg[:2].isupper() else msg
+
+
+def _is_secret_field(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
+    return len(loc) == 1 and isinstance(loc[0], str) and loc[0] in secret_fields(model)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        for cand in (ann, *getattr(ann, "__args__", ())):
+            for inner in (cand, *getattr(cand, "__args__", ())):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    current = inner
+    return list(getattr(current, "model_fields", {}))
+
+
+def _validate(model: type[BaseModel], data: object, prefix: str, problems: list[str]) -> Any | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_describe(e, model, prefix) for e in exc.errors())
+        return None
+
+
+def _plugins(
+    section: str,
+    items: list[dict[str, Any]],
+    builtin: Mapping[str, type[PluginConfig]],
+    problems: list[str],
+) -> list[PluginConfig]:
+    from offhours.registry import plugin_config_model
+
+    out: list[PluginConfig] = []
+    seen: dict[str, str] = {}
+    for i, item in enumerate(items):
+        where = f"{section}[{i}]"
+        kind = item.get("type")
+        if not isinstance(kind, str):
+            known = ", ".join(sorted(builtin))
+            problems.append(f"{where}.type: missing; give the kind, one of: {known}")
+            continue
+        try:
+            model = plugin_config_model(section, kind, builtin)
+        except ConfigError as exc:
+            problems.append(f"{where}.type: {_show(kind)} {exc}")
+            continue
+        cfg = _validate(model, item, where, problems)
+        if cfg is None:
+            continue
+        name = cfg.display_name()
+        if name in seen:
+            problems.append(
+                f"{where}.name: {_show(name)} is already used by {seen[name]}; "
+                "give each one a unique name"
+            )
+        seen[name] = where
+        out.append(cfg)
+    return out
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
+    """Validate an already-parsed TOML document. Raises ConfigError listing every problem."""
+    problems: list[str] = []
+    label = str(path) if path else "<config>"
+    top = _validate(_Top, dict(data), "", problems)
+    sources = _plugins("sources", _list(data, "sources"), BUILTIN_SOURCES, problems)
+    notifiers = _plugins("notifiers", _list(data, "notifiers"), BUILTIN_NOTIFIERS, problems)
+    if problems or top is None:
+        lines = tuple(f"{label}: {p}" for p in problems)
+        noun = "problem" if len(lines) == 1 else "problems"
+        raise ConfigError(f"{label}: {len(lines)} {noun}:\n  " + "\n  ".join(lines), lines)
+    return Config(top, sources, notifiers, path)
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    # A wrong shape is reported by _Top; here only the well-formed tables are looked into.
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
+
+
+def config_path(flag: str | Path | None, environ: Mapping[str, str] | None = None) -> Path:
+    """Where the config is read from: --config, then $OFFHOURS_CONFIG, then ./offhours.toml."""
+    env = os.environ if environ is None else environ
+    if flag:
+        return Path(flag)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    return DEFAULT_PATH
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a TOML file. Raises ConfigError."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file; create it (see examples/offhours.toml), "
+            f"pass --config PATH or set {ENV_CONFIG}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def _list_of(models: Iterable[type[PluginConfig]]) -> Any:
+    # Built at run time from the registry, so it is a value to mypy, not a type.
+    return list[Annotated[Union[tuple(models)], Field(discriminator="type")]]  # type: ignore[misc]  # noqa: UP007
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of offhours.toml (built-in plugins), for editors and `offhours schema`."""
+    model = create_model(
+        "OffhoursConfig",
+        __base__=_Top,
+        sources=(_list_of(BUILTIN_SOURCES.values()), Field(min_length=1)),
+        notifiers=(_list_of(BUILTIN_NOTIFIERS.values()), Field(default_factory=list)),
+    )
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "offhours.toml"
+    return schema

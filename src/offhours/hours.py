@@ -1,0 +1,678 @@
+"""Business hours: days, windows, time zones, holidays, the tag schedule grammar, exemptions.
+
+Everything here is pure: the instant being judged (``now``) is always a parameter.
+
+A window belongs to the day it *starts* on: ``Mon 22:00-06:00`` covers Tuesday 03:00 when
+Monday is a working day that is not a holiday. Window edges are local wall-clock times; around a
+DST change an edge resolves to the first instant at which the local clock shows that time (or
+later, when the clock jumps over it), so ``08:00-18:00`` is 08:00-18:00 on the clock every day.
+
+Tag grammar (one zone per schedule, written once, at the end; the default zone when omitted)::
+
+    Mon-Fri 07:30-19:00 Europe/London
+    Mon-Fri 08:00-12:00,13:00-18:00; Sat 09:00-13:00 America/New_York
+    Mon-Thu 22:00-06:00          (crosses midnight)
+    always | never               (24x7 | off-hours at all times)
+    mon-fri_0730-1900_europe--london     (compact form: only [a-z0-9_-], fits GCP labels)
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import holidays as holidays_pkg
+
+__all__ = [
+    "DAY_ABBR",
+    "BusinessHours",
+    "Exemption",
+    "HolidayCalendar",
+    "Rule",
+    "TagValueError",
+    "Window",
+    "format_days",
+    "format_schedule",
+    "local_instant",
+    "parse_days",
+    "parse_exemption",
+    "parse_schedule",
+    "parse_time",
+    "parse_window",
+    "parse_zone",
+    "validate_country",
+]
+
+DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_LOOKUP: Mapping[str, int] = MappingProxyType(
+    {name: i for i, name in enumerate(_DAY_NAMES)}
+    | {abbr.lower(): i for i, abbr in enumerate(DAY_ABBR)}
+)
+_ALL_DAYS = frozenset(range(7))
+_MIDNIGHT = time(0, 0)
+# closed_since looks back this far; a schedule closed longer than that reports no start.
+_LOOKBACK_DAYS = 14
+_MAX_SHOWN = 80  # longest tag value quoted in full in an error message
+
+_DAYS_HINT = "is not a day range (e.g. Mon-Fri)"
+_TIME_HINT = "is not a time (HH:MM)"
+_WINDOW_HINT = "is not a time window (HH:MM-HH:MM, e.g. 08:00-18:00)"
+_PERMANENT = (
+    "an exemption needs an expiry date (e.g. 'until 2026-12-24'); "
+    "permanent exemptions are not honoured"
+)
+
+
+class TagValueError(ValueError):
+    """A schedule or exemption value that cannot be read.
+
+    ``str()`` is ``"<value>": <detail>``, so a caller can prefix where the value came from
+    (``tag offhours="Mon-Fry 08:00-18:00": 'Mon-Fry' is not a day range (e.g. Mon-Fri)``).
+    """
+
+    def __init__(self, value: str, detail: str) -> None:
+        shown = value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
+        super().__init__(f'"{shown}": {detail}')
+        self.value = value
+        self.detail = detail
+
+
+# ---------------------------------------------------------------- holidays
+
+
+@cache
+def _countries() -> frozenset[str]:
+    return frozenset(k.upper() for k in holidays_pkg.list_supported_countries())
+
+
+@cache
+def _subdivisions(country: str) -> tuple[tuple[str, ...], Mapping[str, str]]:
+    """The subdivision codes, and case-folded code or alias → the code ``holidays`` expects."""
+    entity = holidays_pkg.country_holidays(country)
+    codes = tuple(str(code) for code in entity.subdivisions)
+    known = {code.casefold(): code for code in codes}
+    aliases = getattr(entity, "subdivisions_aliases", {}) or {}
+    known.update({str(alias).casefold(): str(code) for alias, code in aliases.items()})
+    return codes, MappingProxyType(known)
+
+
+def _canonical_region(country: str, subdivision: str | None) -> tuple[str, str | None]:
+    code = country.strip().upper()
+    if code not in _countries():
+        raise ValueError(
+            f"unknown country '{country}'; use an ISO 3166-1 alpha-2 code such as US, GB, DE"
+        )
+    if subdivision is None:
+        return code, None
+    codes, known = _subdivisions(code)
+    found = known.get(subdivision.strip().casefold())
+    if found is None:
+        if not codes:
+            raise ValueError(f"unknown subdivision '{subdivision}' for {code}; it has none")
+        shown = ", ".join(codes[:12]) + (", …" if len(codes) > 12 else "")
+        raise ValueError(f"unknown subdivision '{subdivision}' for {code}; known: {shown}")
+    return code, found
+
+
+def validate_country(country: str, subdivision: str | None = None) -> None:
+    """Raise ValueError with a fix-it message when ``holidays`` does not know the region."""
+    _canonical_region(country, subdivision)
+
+
+@lru_cache(maxsize=256)
+def _holidays_of_year(country: str, subdivision: str | None, year: int) -> Mapping[date, str]:
+    # One year at a time, on first use: building every supported year up front is slow.
+    table = holidays_pkg.country_holidays(country, subdiv=subdivision, years=year)
+    return MappingProxyType({day: str(name) for day, name in table.items()})
+
+
+@dataclass(frozen=True)
+class HolidayCalendar:
+    """Public holidays of one country (and subdivision) plus explicit closed dates."""
+
+    country: str | None = None
+    subdivision: str | None = None
+    dates: frozenset[date] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dates", frozenset(self.dates))
+        if self.country is None:
+            if self.subdivision is not None:
+                raise ValueError("a holiday subdivision needs a country; add the country code")
+            return
+        country, subdivision = _canonical_region(self.country, self.subdivision)
+        object.__setattr__(self, "country", country)
+        object.__setattr__(self, "subdivision", subdivision)
+
+    def country_holiday(self, day: date) -> str | None:
+        """The name of the country's (or subdivision's) public holiday on ``day``, if any."""
+        if self.country is None:
+            return None
+        return _holidays_of_year(self.country, self.subdivision, day.year).get(day)
+
+    def holiday_name(self, day: date) -> str | None:
+        """The holiday's name, ``"custom holiday"`` for an explicit date, or None."""
+        name = self.country_holiday(day)
+        if name is None and day in self.dates:
+            return "custom holiday"
+        return name
+
+    def describe(self) -> str:
+        """``US-NY + 2 dates``, ``GB``, ``1 date`` or ``""`` (no holidays)."""
+        parts = []
+        if self.country:
+            parts.append(self.country + (f"-{self.subdivision}" if self.subdivision else ""))
+        if self.dates:
+            n = len(self.dates)
+            parts.append(f"{n} date" + ("" if n == 1 else "s"))
+        return " + ".join(parts)
+
+
+# ---------------------------------------------------------------- days, times, windows, zones
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """``Mon-Fri``, ``Mon,Wed,Fri``, ``Fri-Mon`` (wraps), ``daily``/``*``; 0=Mon … 6=Sun."""
+    spec = text.strip().lower()
+    if spec in ("daily", "*"):
+        return _ALL_DAYS
+    days: set[int] = set()
+    for item in spec.split(","):
+        first, sep, last = item.strip().partition("-")
+        a = _DAY_LOOKUP.get(first.strip())
+        b = _DAY_LOOKUP.get(last.strip()) if sep else a
+        if a is None or b is None:
+            raise ValueError(_DAYS_HINT)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(b + 1)])
+    return frozenset(days)
+
+
+def format_days(days: frozenset[int], compact: bool = False) -> str:
+    """The shortest text :func:`parse_days` reads back (``Mon-Wed,Fri``, ``Fri-Mon``)."""
+    if days == _ALL_DAYS:
+        return "daily"
+    runs: list[list[int]] = []
+    for d in sorted(days):
+        if runs and runs[-1][-1] == d - 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    if len(runs) > 1 and runs[0][0] == 0 and runs[-1][-1] == 6:
+        runs.append(runs.pop() + runs.pop(0))  # Sat,Sun + Mon → Sat-Mon
+    items = [
+        DAY_ABBR[run[0]] if len(run) == 1 else f"{DAY_ABBR[run[0]]}-{DAY_ABBR[run[-1]]}"
+        for run in runs
+    ]
+    return "_".join(items).lower() if compact else ",".join(items)
+
+
+_TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_COMPACT_TIME_RE = re.compile(r"([0-9]{2})([0-9]{2})")
+_COMPACT_TIME_HINT = "is not a time (HHMM in the compact form, e.g. 0800)"
+
+
+def _clock(text: str, pattern: re.Pattern[str], hint: str) -> time:
+    m = pattern.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(hint)
+    hh, mm = int(m.group(1)), int(m.group(2))
+    if (hh, mm) == (24, 0):
+        return _MIDNIGHT
+    if hh > 23 or mm > 59:
+        raise ValueError(hint)
+    return time(hh, mm)
+
+
+def parse_time(text: str) -> time:
+    """``HH:MM`` (or ``H:MM``). ``24:00`` is midnight at the end of the day and reads as 00:00:
+    as the end of a window the two mean the same."""
+    return _clock(text, _TIME_RE, _TIME_HINT)
+
+
+def _hhmm(t: time, *, end: bool = False, compact: bool = False) -> str:
+    hh = 24 if end and t == _MIDNIGHT else t.hour
+    return f"{hh:02d}{t.minute:02d}" if compact else f"{hh:02d}:{t.minute:02d}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """``start``-``end`` local wall-clock time; ``end <= start`` means it ends the next day
+    (``22:00-06:00``; ``00:00-24:00`` is the whole day)."""
+
+    start: time
+    end: time
+    ends_next_day: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        for t in (self.start, self.end):
+            if t.tzinfo is not None or t.second or t.microsecond:
+                raise ValueError(f"window times are local HH:MM without seconds, got {t!r}")
+        object.__setattr__(self, "ends_next_day", self.end <= self.start)
+
+    def format(self, compact: bool = False) -> str:
+        start = _hhmm(self.start, compact=compact)
+        return f"{start}-{_hhmm(self.end, end=self.ends_next_day, compact=compact)}"
+
+
+def parse_window(text: str) -> Window:
+    """``HH:MM-HH:MM`` (or ``HHMM-HHMM``, the compact form); an end at or before the start
+    crosses midnight; ``24:00`` ends the day."""
+    first, sep, last = (part.strip() for part in text.strip().partition("-"))
+    if not sep:
+        raise ValueError(_WINDOW_HINT)
+    # Both ends in the same style: a half-compact window is more likely a typo than a choice.
+    compact = ":" not in text and all(re.fullmatch(r"[0-9]+", p) for p in (first, last))
+    pattern, hint = (_COMPACT_TIME_RE, _COMPACT_TIME_HINT) if compact else (_TIME_RE, _TIME_HINT)
+    ends = []
+    for part in (first, last):
+        try:
+            ends.append(_clock(part, pattern, hint))
+        except ValueError:
+            raise ValueError(f"{_WINDOW_HINT}: '{part}' {hint}") from None
+    if first in ("24:00", "2400"):
+        raise ValueError(f"{_WINDOW_HINT}: a window cannot start at 24:00")
+    return Window(ends[0], ends[1])
+
+
+@cache
+def _zone_names() -> Mapping[str, str]:
+    return MappingProxyType({name.casefold(): name for name in available_timezones()})
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def parse_zone(text: str) -> ZoneInfo:
+    """An IANA zone, case-insensitive, with ``.`` or ``--`` accepted for ``/``
+    (``europe.london``, ``europe--london``: label rules forbid ``/``, GCP's also ``.``)."""
+    wanted = text.strip().casefold().replace(".", "/").replace("--", "/")
+    name = _zone_names().get(wanted)
+    if name is not None:
+        try:
+            return _zone(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass  # listed by tzdata but unreadable: reported as unknown below
+    hint = "is not a known time zone (IANA name such as Europe/London or America/New_York)"
+    close = difflib.get_close_matches(wanted, _zone_names().keys(), n=1, cutoff=0.8)
+    if close:
+        hint += f"; did you mean {_zone_names()[close[0]]}?"
+    raise ValueError(hint)
+
+
+# ---------------------------------------------------------------- local time → instants
+
+
+def _as_utc(now: datetime) -> datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"'now' must be timezone-aware, got naive {now.isoformat()}")
+    return now.astimezone(UTC)
+
+
+def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def local_instant(zone: ZoneInfo, day: date, at: time) -> datetime:
+    """The first instant (UTC) at which the clock in ``zone`` shows ``day`` ``at`` or later.
+
+    An ambiguous time (clocks go back) is its first occurrence; a time the clock skips (clocks
+    go forward) is the moment of the jump, so a window never starts or ends late.
+    """
+    naive = datetime.combine(day, at)
+    first = naive.replace(tzinfo=zone).astimezone(UTC)
+    if _wall(first, zone) == naive:
+        return first
+    # In the gap: fold=0 reads it with the offset before the jump (an instant after it),
+    # fold=1 with the offset after (an instant before it). Bisect for the jump itself.
+    lo = int(naive.replace(tzinfo=zone, fold=1).timestamp())
+    hi = int(first.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _wall(datetime.fromtimestamp(mid, UTC), zone) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+# ---------------------------------------------------------------- business hours
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Working days (0=Mon … 6=Sun) and their windows."""
+
+    days: frozenset[int]
+    windows: tuple[Window, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "days", frozenset(self.days))
+        object.__setattr__(self, "windows", tuple(self.windows))
+        if not self.days or not self.days <= _ALL_DAYS:
+            raise ValueError(f"a rule needs days between 0 (Mon) and 6 (Sun), got {self.days}")
+        if not self.windows:
+            raise ValueError("a rule needs at least one window")
+
+    def format(self, compact: bool = False) -> str:
+        sep = "_" if compact else ","
+        windows = sep.join(w.format(compact) for w in self.windows)
+        return f"{format_days(self.days, compact)}{'_' if compact else ' '}{windows}"
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """When resources may run, in one zone. No rules and not ``always_open`` means ``never``."""
+
+    zone: ZoneInfo
+    rules: tuple[Rule, ...]
+    holidays: HolidayCalendar = field(default_factory=HolidayCalendar)
+    always_open: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", tuple(self.rules))
+        if self.always_open and self.rules:
+            raise ValueError("an always-open schedule has no rules")
+
+    # -- evaluation
+
+    def _windows_on(self, day: date) -> Iterator[Window]:
+        weekday = day.weekday()
+        rules = [r for r in self.rules if weekday in r.days]
+        if rules and self.holidays.holiday_name(day) is None:
+            for rule in rules:
+                yield from rule.windows
+
+    def _interval(self, day: date, window: Window) -> tuple[datetime, datetime]:
+        end_day = day + timedelta(days=1) if window.ends_next_day else day
+        return (
+            local_instant(self.zone, day, window.start),
+            local_instant(self.zone, end_day, window.end),
+        )
+
+    def _local_day(self, instant: datetime) -> date:
+        return instant.astimezone(self.zone).date()
+
+    def is_open(self, now: datetime) -> bool:
+        """True when ``now`` falls in a window (of a working, non-holiday day)."""
+        at = _as_utc(now)
+        if self.always_open:
+            return True
+        today = self._local_day(at)
+        # A window lasts at most 24 h, so only windows of today and yesterday can cover now.
+        for day in (today - timedelta(days=1), today):
+            for window in self._windows_on(day):
+                start, end = self._interval(day, window)
+                if start <= at < end:
+                    return True
+        return False
+
+    def closed_since(self, now: datetime) -> datetime | None:
+        """When the current off-hours began (local time), or None when open or not open at all
+        in the last 14 days."""
+        at = _as_utc(now)
+        if self.is_open(at):
+            return None
+        today = self._local_day(at)
+        latest: datetime | None = None
+        for back in range(_LOOKBACK_DAYS + 1):
+            day = today - timedelta(days=back)
+            for window in self._windows_on(day):
+                _, end = self._interval(day, window)
+                if end <= at and (latest is None or end > latest):
+                    latest = end
+        return None if latest is None else latest.astimezone(self.zone)
+
+    def why(self, now: datetime) -> str:
+        """A short reason: inside/outside business hours, public holiday or non-working day."""
+        at = _as_utc(now)
+        if self.always_open:
+            return "inside business hours (always: 24x7)"
+        if not self.rules:
+            return "outside business hours (never: off-hours at all times)"
+        if self.is_open(at):
+            return f"inside business hours ({format_schedule(self)})"
+        today = self._local_day(at)
+        working = any(today.weekday() in r.days for r in self.rules)
+        if working:
+            name = self.holidays.country_holiday(today)
+            if name is not None:
+                return f"public holiday: {name}"
+            if today in self.holidays.dates:
+                return f"custom holiday: {today.isoformat()}"
+        else:
+            return f"non-working day ({DAY_ABBR[today.weekday()]})"
+        since = self.closed_since(at)
+        if since is None:
+            return f"outside business hours (not open in the last {_LOOKBACK_DAYS} days)"
+        shown = since.strftime("%H:%M")
+        day = DAY_ABBR[since.weekday()]
+        if at - since > timedelta(days=6):
+            day += f" {since.date().isoformat()}"
+        return f"outside business hours (closed since {day} {shown})"
+
+    def describe(self) -> str:
+        """``Mon-Fri 08:00-18:00 Europe/London, holidays: US-NY + 2 dates``."""
+        if self.always_open:
+            return "always (24x7)"
+        if not self.rules:
+            return "never (off-hours at all times)"
+        text = format_schedule(self)
+        cal = self.holidays.describe()
+        return f"{text}, holidays: {cal}" if cal else text
+
+
+# ---------------------------------------------------------------- tag schedule grammar
+
+_TOKEN_RE = re.compile(r";|[^\s;_]+")
+_SPACED_PUNCT_RE = re.compile(r"\s*([,-])\s*")
+_SPECIAL = ("always", "never")
+
+
+def _try_days(tok: str) -> frozenset[int] | None:
+    try:
+        return parse_days(tok)
+    except ValueError:
+        return None
+
+
+def _windows_of(text: str, tok: str) -> list[Window]:
+    parts = tok.split(",")
+    if any(not p for p in parts):
+        raise TagValueError(
+            text, f"'{tok}' is not a list of time windows (e.g. 08:00-12:00,13:00-18:00)"
+        )
+    windows = []
+    for part in parts:
+        try:
+            windows.append(parse_window(part))
+        except ValueError as exc:
+            raise TagValueError(text, f"'{part}' {exc}") from None
+    return windows
+
+
+def _trailing_zone(text: str, rest: str) -> ZoneInfo:
+    rest = rest.strip().rstrip(";").rstrip()
+    word = re.match(r"[^\s;]+", rest)
+    first = word.group() if word else rest
+    if first != rest:
+        example = "(e.g. Mon-Fri 08:00-18:00; Sat 09:00-13:00 Europe/London)"
+        try:
+            parse_zone(first)
+        except ValueError:
+            detail = f"'{first}' {_DAYS_HINT}; a time zone goes once, at the end {example}"
+        else:
+            detail = f"the time zone '{first}' goes once, at the end of the schedule {example}"
+        raise TagValueError(text, detail)
+    try:
+        return parse_zone(rest)
+    except ValueError as exc:
+        raise TagValueError(text, f"'{rest}' {exc}") from None
+
+
+def parse_schedule(text: str, default_zone: ZoneInfo, holidays: HolidayCalendar) -> BusinessHours:
+    """Read a schedule in the readable or the compact form (see the module docstring).
+
+    Raises :class:`TagValueError` (a ValueError) naming the bad token and what was expected.
+    """
+    source = _SPACED_PUNCT_RE.sub(r"\1", text.strip())
+    tokens = list(_TOKEN_RE.finditer(source))
+    words = [m.group() for m in tokens if m.group() != ";"]
+    if not words:
+        raise TagValueError(
+            text,
+            "empty schedule; expected e.g. 'Mon-Fri 08:00-18:00 Europe/London', "
+            "'always' or 'never'",
+        )
+    head = words[0].lower()
+    if head in _SPECIAL:
+        first = next(m for m in tokens if m.group() != ";")
+        rest = source[first.end() :].strip().lstrip(";_").strip()
+        zone = _trailing_zone(text, rest) if rest.strip(";_ ") else default_zone
+        return BusinessHours(zone, (), holidays, always_open=head == "always")
+
+    rules: list[Rule] = []
+    days: set[int] = set()
+    windows: list[Window] = []
+    zone = default_zone
+    pending = ""  # the day token still waiting for its windows
+
+    def close_clause() -> None:
+        rules.append(Rule(frozenset(days), tuple(windows)))
+        days.clear()
+        windows.clear()
+
+    for m in tokens:
+        tok = m.group()
+        if tok == ";":
+            if days and not windows:
+                raise TagValueError(
+                    text, f"'{pending}' needs a time window after it (e.g. {pending} 08:00-18:00)"
+                )
+            if windows:
+                close_clause()
+            continue
+        if tok.lower() in _SPECIAL:
+            raise TagValueError(
+                text, f"'{tok}' stands alone: the whole value is 'always' or 'never'"
+            )
+        if tok[0].isascii() and tok[0].isdigit():
+            if not days:
+                raise TagValueError(
+                    text, f"'{tok}' needs a day range before it (e.g. Mon-Fri {tok})"
+                )
+            windows.extend(_windows_of(text, tok))
+            continue
+        found = _try_days(tok)
+        if found is not None:
+            if windows:
+                close_clause()
+            days.update(found)
+            pending = tok
+            continue
+        if not windows:
+            raise TagValueError(text, f"'{tok}' {_DAYS_HINT}")
+        zone = _trailing_zone(text, source[m.start() :])
+        break
+    if days and not windows:
+        raise TagValueError(
+            text, f"'{pending}' needs a time window after it (e.g. {pending} 08:00-18:00)"
+        )
+    if windows:
+        close_clause()
+    return BusinessHours(zone, tuple(rules), holidays)
+
+
+def format_schedule(hours: BusinessHours, compact: bool = False) -> str:
+    """The text :func:`parse_schedule` reads back as ``hours`` (its zone always written).
+
+    ``always``/``never`` carry no zone: they mean the same in every zone.
+    """
+    if hours.always_open:
+        return "always"
+    if not hours.rules:
+        return "never"
+    zone = str(hours.zone)
+    if compact:
+        return "_".join(
+            [*(r.format(compact=True) for r in hours.rules), zone.lower().replace("/", "--")]
+        )
+    return "; ".join(r.format() for r in hours.rules) + f" {zone}"
+
+
+# ---------------------------------------------------------------- exemptions
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """Not flagged until ``until`` (inclusive), for ``reason``."""
+
+    until: datetime
+    reason: str = ""
+
+    def active(self, now: datetime) -> bool:
+        return _as_utc(now) <= self.until
+
+    def describe(self) -> str:
+        """``until 2026-12-24 23:59 (customer demo)``."""
+        text = f"until {self.until:%Y-%m-%d %H:%M}"
+        return f"{text} ({self.reason})" if self.reason else text
+
+
+_EXEMPT_RE = re.compile(
+    r"(?:until\s*[:=]?\s*)?"
+    r"(?P<date>[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})"
+    r"(?:[Tt](?P<th>[0-9]{1,2}):?(?P<tm>[0-9]{2})|\s+(?P<sh>[0-9]{1,2}):(?P<sm>[0-9]{2}))?"
+    r"(?:\s+(?P<reason>.*))?",
+    re.IGNORECASE | re.DOTALL,
+)
+_UNTIL_RE = re.compile(r"until\s*[:=]?\s*", re.IGNORECASE)
+
+
+def parse_exemption(text: str, zone: ZoneInfo) -> Exemption:
+    """``until 2026-12-24 [18:00] [reason]``, ``2026-12-24T18:00``, ``until_2026-12-24_demo``.
+
+    A date alone lasts to the end of that day in ``zone``. A value with no date is refused:
+    exemptions must expire.
+    """
+    value = text.strip()
+    if value and not re.search(r"\s", value):
+        value = value.replace("_", " ")  # compact form
+    m = _EXEMPT_RE.fullmatch(value)
+    if m is None:
+        after = _UNTIL_RE.sub("", value, count=1) if _UNTIL_RE.match(value) else value
+        if after[:1].isascii() and after[:1].isdigit():
+            word = after.split()[0]
+            raise TagValueError(
+                text,
+                f"'{word}' is not an expiry date (YYYY-MM-DD, optionally a time: "
+                "'until 2026-12-24 18:00')",
+            )
+        raise TagValueError(text, _PERMANENT)
+    try:
+        year, month, mday = (int(p) for p in m.group("date").split("-"))
+        day = date(year, month, mday)
+    except ValueError:
+        raise TagValueError(text, f"'{m.group('date')}' is not a date (YYYY-MM-DD)") from None
+    hh, mm = m.group("th", "tm") if m.group("th") is not None else m.group("sh", "sm")
+    try:
+        if hh is None:
+            # End of that day: one microsecond before the next local midnight.
+            until = local_instant(zone, day + timedelta(days=1), _MIDNIGHT)
+            until -= timedelta(microseconds=1)
+        else:
+            if int(hh) > 23 or int(mm) > 59:
+                raise TagValueError(text, f"'{hh}:{mm}' {_TIME_HINT}")
+            until = local_instant(zone, day, time(int(hh), int(mm)))
+        until = until.astimezone(zone)
+    except OverflowError:
+        raise TagValueError(text, f"'{m.group('date')}' is out of range") from None
+    return Exemption(until, (m.group("reason") or "").strip())

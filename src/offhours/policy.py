@@ -1,0 +1,218 @@
+"""The policy: is a resource left running outside business hours at ``now``, and why (pure).
+
+For each resource, in order:
+
+1. tags are read (keys case-insensitive): a schedule tag replaces the default hours, an
+   exemption tag may apply; a malformed or expired tag becomes a *problem* on the decision
+   (never silently ignored) and the resource is judged as if the tag were absent;
+2. not running → not flagged;
+3. a valid, unexpired exemption → not flagged;
+4. started within the grace period → not flagged;
+5. otherwise flagged iff the hours are closed at ``now`` — at any instant of off-hours, so a
+   missed or extra run still sees what is running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from offhours.hours import BusinessHours, Exemption, TagValueError, parse_exemption, parse_schedule
+from offhours.model import Decision, Resource
+
+__all__ = ["Policy", "decide", "evaluate"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Default business hours and the per-resource rules read from tags."""
+
+    hours: BusinessHours
+    grace: timedelta = timedelta(0)
+    schedule_tag: str = "offhours"
+    exempt_tag: str = "offhours-exempt"
+
+    def __post_init__(self) -> None:
+        if self.grace < timedelta(0):
+            raise ValueError(f"grace must not be negative, got {self.grace}")
+        if not self.schedule_tag.strip() or not self.exempt_tag.strip():
+            raise ValueError("the schedule and exemption tag names must not be empty")
+        if self.schedule_tag.casefold() == self.exempt_tag.casefold():
+            raise ValueError(
+                f"the schedule and exemption tags must differ, both are '{self.schedule_tag}'"
+            )
+
+
+def _aware(moment: datetime, what: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {moment.isoformat()}")
+    return moment.astimezone(UTC)
+
+
+def _ago(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    h, m = divmod(minutes, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def _period(grace: timedelta) -> str:
+    seconds = int(grace.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}-hour"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}-min"
+    return f"{seconds}-s"
+
+
+class _Facts:
+    """What one set of hours says at ``now``; shared by every resource that uses them."""
+
+    def __init__(self, hours: BusinessHours, now: datetime) -> None:
+        self.hours = hours
+        self.now = now
+        self.schedule = hours.describe()
+        self.is_open = hours.is_open(now)
+        self._why: str | None = None
+        self._since: tuple[datetime | None] | None = None
+
+    @property
+    def why(self) -> str:
+        if self._why is None:
+            self._why = self.hours.why(self.now)
+        return self._why
+
+    @property
+    def closed_since(self) -> datetime | None:
+        if self._since is None:
+            self._since = (self.hours.closed_since(self.now),)
+        return self._since[0]
+
+
+class _Evaluator:
+    """Judges resources against one policy at one instant, parsing each tag value once."""
+
+    def __init__(self, policy: Policy, now: datetime) -> None:
+        self.policy = policy
+        self.now = _aware(now, "now")
+        self._schedules: dict[str, BusinessHours | TagValueError] = {}
+        self._exemptions: dict[tuple[str, object], Exemption | TagValueError] = {}
+        self._facts: dict[BusinessHours, _Facts] = {}
+
+    def _tag(self, resource: Resource, name: str, problems: list[str]) -> tuple[str, str] | None:
+        wanted = name.casefold()
+        found = sorted((k, v) for k, v in resource.tags.items() if k.casefold() == wanted)
+        if not found:
+            return None
+        if len({v for _, v in found}) > 1:
+            keys = ", ".join(k for k, _ in found)
+            problems.append(
+                f"tags {keys} differ only in case and disagree; used {found[0][0]}; "
+                "keep one of them"
+            )
+        return found[0]
+
+    def _schedule(self, value: str) -> BusinessHours | TagValueError:
+        if value not in self._schedules:
+            try:
+                hours = self.policy.hours
+                self._schedules[value] = parse_schedule(value, hours.zone, hours.holidays)
+            except TagValueError as exc:
+                self._schedules[value] = exc
+        return self._schedules[value]
+
+    def _exemption(self, value: str, hours: BusinessHours) -> Exemption | TagValueError:
+        key = (value, hours.zone)
+        if key not in self._exemptions:
+            try:
+                self._exemptions[key] = parse_exemption(value, hours.zone)
+            except TagValueError as exc:
+                self._exemptions[key] = exc
+        return self._exemptions[key]
+
+    def _facts_of(self, hours: BusinessHours) -> _Facts:
+        facts = self._facts.get(hours)
+        if facts is None:
+            facts = self._facts[hours] = _Facts(hours, self.now)
+        return facts
+
+    def decide(self, resource: Resource) -> Decision:
+        policy = self.policy
+        problems: list[str] = []
+
+        hours = policy.hours
+        tagged = self._tag(resource, policy.schedule_tag, problems)
+        if tagged is not None:
+            key, value = tagged
+            parsed = self._schedule(value)
+            if isinstance(parsed, TagValueError):
+                problems.append(f"tag {key}={parsed}; using the default hours")
+            else:
+                hours = parsed
+
+        exemption: Exemption | None = None
+        tagged = self._tag(resource, policy.exempt_tag, problems)
+        if tagged is not None:
+            key, value = tagged
+            found = self._exemption(value, hours)
+            if isinstance(found, TagValueError):
+                problems.append(f"tag {key}={found}")
+            elif found.active(self.now):
+                exemption = found
+            else:
+                problems.append(
+                    f'tag {key}="{value}": exemption expired on {found.until:%Y-%m-%d %H:%M}; '
+                    "remove the tag or set a later date"
+                )
+
+        facts = self._facts_of(hours)
+
+        def decision(
+            flagged: bool,
+            reason: str,
+            exempt_until: datetime | None = None,
+            off_hours_since: datetime | None = None,
+        ) -> Decision:
+            return Decision(
+                resource,
+                flagged,
+                reason,
+                facts.schedule,
+                exempt_until=exempt_until,
+                off_hours_since=off_hours_since,
+                problems=tuple(problems),
+            )
+
+        if not resource.is_running:
+            return decision(False, "not running")
+        if exemption is not None:
+            return decision(False, f"exempt {exemption.describe()}", exempt_until=exemption.until)
+        if resource.running_since is not None and policy.grace > timedelta(0):
+            since = resource.running_since
+            if since.tzinfo is None or since.utcoffset() is None:
+                problems.append("running_since has no time zone; read as UTC")
+                since = since.replace(tzinfo=UTC)
+            age = self.now - since
+            if age < policy.grace:
+                return decision(
+                    False,
+                    f"started {_ago(age)} ago, within the {_period(policy.grace)} grace period",
+                )
+        if facts.is_open:
+            return decision(False, facts.why)
+        return decision(True, facts.why, off_hours_since=facts.closed_since)
+
+
+def decide(resource: Resource, policy: Policy, now: datetime) -> Decision:
+    """Whether ``resource`` is left running outside business hours at ``now``, and why."""
+    return _Evaluator(policy, now).decide(resource)
+
+
+def evaluate(resources: Iterable[Resource], policy: Policy, now: datetime) -> list[Decision]:
+    """One decision per resource, in input order (each distinct tag value is parsed once)."""
+    evaluator = _Evaluator(policy, now)
+    return [evaluator.decide(resource) for resource in resources]

@@ -1,0 +1,701 @@
+"""Ravello applications as offhours resources.
+
+One ``GET /applications`` lists every application of the organization (a bare JSON array, no
+paging). Each becomes one :class:`~offhours.model.Resource`:
+
+=================  ==========================================================================
+Resource field     Ravello application field
+=================  ==========================================================================
+``id``, ``name``   ``id`` (as a string), ``name``
+``running``        ``deployment.totalActiveVms`` (0 for a draft, which has no deployment)
+``stopped``        ``deployment.totalStoppedVms``
+``errored``        ``deployment.totalErrorVms``
+``owner``          ``ownerDetails.name``, else ``owner`` (old records lack ``ownerDetails``)
+``region``         ``deployment.cloudRegion.displayName``, else ``deployment.regionName``
+``running_since``  ``deployment.publishStartTime`` (epoch milliseconds → aware UTC)
+``expires_at``     ``deployment.expirationTime``
+``tags``           parsed from ``description`` (below)
+``vms``            ``GET /applications/{id};deployment/vms``, with ``list_vms = true`` only
+=================  ==========================================================================
+
+**Tags.** Ravello applications have no tags, so offhours reads them from the application's
+description: every line of the form ``key: value`` or ``key=value`` is a tag (the key is one
+word of letters, digits and ``_ . - /``; the first ``:`` or ``=`` separates; a later line with
+the same key wins; other lines are ignored). For example::
+
+    Partner workshop, EMEA.
+    offhours: Mon-Fri 07:30-19:00 Europe/London
+    offhours-exempt: until 2026-12-24 demo
+
+**Authentication.** ``auth = "basic"`` sends HTTP Basic on every request; ``auth = "session"``
+logs in once (``POST /login``), sends the session cookie, and on a 401 logs in again once and
+repeats that request. The session outlives ``collect()`` (a warm Lambda reuses it); ``close()``
+logs out. With an ``identity_domain`` the user name is ``identity_domain/username``.
+
+**Resilience.** urllib3's ``Retry`` repeats connection failures, timeouts, 429 and 5xx answers
+with exponential backoff (at most 10 s a wait) and honours ``Retry-After`` up to
+``max_retry_after`` seconds. A body cut short is reported, not retried. Every
+failure ends as a :class:`~offhours.errors.SourceError` naming the URL and the status; a body
+that is not the expected JSON is a :class:`~offhours.errors.SourceResponseError`, never an
+empty result. The password never appears in a message or a log record.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from http.cookies import CookieError, SimpleCookie
+from threading import Lock
+from types import MappingProxyType, TracebackType
+from typing import Any, Literal, Self, TypeAlias
+from urllib.parse import quote, urlsplit
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util.retry import Retry
+
+from offhours.errors import ConfigError, SourceAuthError, SourceError, SourceResponseError
+from offhours.model import VM, Resource
+from offhours.secrets import Secret
+from offhours.sources.base import Source
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "RETRY_STATUSES",
+    "CappedRetry",
+    "RavelloSource",
+    "parse_description_tags",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://cloud.ravellosystems.com/api/v1"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_BACKOFF_MAX = 10.0
+# Spelled here because the class attribute ``type`` shadows the builtin inside the class body.
+_ExcType: TypeAlias = type[BaseException] | None
+_MAX_VM_WORKERS = 8
+
+# ---------------------------------------------------------------------------------------------
+# Tags from the description
+
+_TAG_LINE = re.compile(r"^\s*([A-Za-z0-9_][A-Za-z0-9_.\-/]*)\s*[:=]\s*(.*?)\s*$")
+
+
+def parse_description_tags(description: str | None) -> dict[str, str]:
+    """``key: value`` / ``key=value`` lines of an application description, as tags."""
+    tags: dict[str, str] = {}
+    for line in (description or "").splitlines():
+        match = _TAG_LINE.match(line)
+        # "https://…" on its own line is a link, not a tag called "https".
+        if match is None or match[2].startswith("//"):
+            continue
+        tags[match[1]] = match[2]
+    return tags
+
+
+# ---------------------------------------------------------------------------------------------
+# Retry policy
+
+
+class CappedRetry(Retry):
+    """urllib3's ``Retry`` whose ``Retry-After`` waits never exceed ``retry_after_cap`` seconds.
+
+    A 429 asking for an hour would otherwise hold a scheduled run (a Lambda with a time limit)
+    for that hour; capped, the request is retried sooner and, if Ravello still refuses, the
+    run reports the 429 instead of timing out silently. An unreadable ``Retry-After`` falls
+    back to the exponential backoff instead of failing the request.
+    """
+
+    def __init__(self, *args: Any, retry_after_cap: float = 60.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after_cap = retry_after_cap
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.retry_after_cap = self.retry_after_cap
+        return retry
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            return None
+        return None if seconds is None else min(seconds, self.retry_after_cap)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping JSON → Resource
+
+
+class _Shape(ValueError):
+    """An item that is not the shape the API documents; the caller adds where it was."""
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        keys = ", ".join(repr(k) for k in list(value)[:5])
+        return f"an object with keys {keys}" if keys else "an empty object"
+    if value is None:
+        return "null"
+    return {list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), f"a number ({value!r})" if isinstance(value, int | float) else "a value"
+    )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _id(item: Mapping[str, Any], what: str) -> str:
+    value = item.get("id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        raise _Shape(f"has no usable 'id' (got {_short(value)}); every {what} needs one")
+    return str(value)
+
+
+def _text(item: Mapping[str, Any], key: str, label: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        raise _Shape(f"{label} has no '{key}' text (got {_short(value)})")
+    return value
+
+
+def _count(deployment: Mapping[str, Any], key: str, label: str, *, required: bool) -> int:
+    value = deployment.get(key)
+    if value is None and not required:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Shape(f"{label} has deployment.{key} = {_short(value)}; expected a count ≥ 0")
+    return value
+
+
+def _epoch_ms(deployment: Mapping[str, Any], key: str, label: str) -> datetime | None:
+    value = deployment.get(key)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise _Shape(
+            f"{label} has deployment.{key} = {_short(value)}; expected epoch milliseconds"
+        ) from None
+
+
+def _owner(item: Mapping[str, Any]) -> str | None:
+    details = item.get("ownerDetails")
+    if isinstance(details, dict) and isinstance(details.get("name"), str) and details["name"]:
+        return str(details["name"])
+    owner = item.get("owner")
+    return owner if isinstance(owner, str) and owner else None
+
+
+def _region(deployment: Mapping[str, Any]) -> str | None:
+    cloud_region = deployment.get("cloudRegion")
+    if isinstance(cloud_region, dict):
+        display = cloud_region.get("displayName")
+        if isinstance(display, str) and display:
+            return display
+    name = deployment.get("regionName")
+    return name if isinstance(name, str) and name else None
+
+
+def _to_resource(source: str, item: object) -> Resource:
+    if not isinstance(item, dict):
+        raise _Shape(f"is {_kind(item)}, expected an application object")
+    app_id = _id(item, "application")
+    name = _text(item, "name", f"(id {app_id})")
+    label = f"({name!r}, id {app_id})"
+    description = item.get("description")
+    common: dict[str, Any] = {
+        "provider": "ravello",
+        "source": source,
+        "id": app_id,
+        "name": name,
+        "owner": _owner(item),
+        "tags": MappingProxyType(
+            parse_description_tags(description if isinstance(description, str) else None)
+        ),
+    }
+    deployment = item.get("deployment")
+    if deployment is None:  # a draft: designed, never published, costs nothing
+        return Resource(running=0, **common)
+    if not isinstance(deployment, dict):
+        raise _Shape(f"{label} has a 'deployment' that is {_kind(deployment)}, not an object")
+    return Resource(
+        running=_count(deployment, "totalActiveVms", label, required=True),
+        stopped=_count(deployment, "totalStoppedVms", label, required=False),
+        errored=_count(deployment, "totalErrorVms", label, required=False),
+        region=_region(deployment),
+        running_since=_epoch_ms(deployment, "publishStartTime", label),
+        expires_at=_epoch_ms(deployment, "expirationTime", label),
+        **common,
+    )
+
+
+def _to_vm(item: object) -> VM:
+    if not isinstance(item, dict):
+        raise _Shape(f"is {_kind(item)}, expected a VM object")
+    vm_id = _id(item, "VM")
+    return VM(
+        id=vm_id,
+        name=_text(item, "name", f"(id {vm_id})"),
+        state=_text(item, "state", f"(id {vm_id})"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A complete response: status, headers and the whole body, connection released."""
+
+    method: str
+    url: str
+    status: int
+    headers: urllib3.HTTPHeaderDict
+    body: bytes
+    attempts: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.method} {self.url} → {self.status}"
+
+    def error_details(self) -> str:
+        parts = [
+            f"{key}: {self.headers[key][:200]}"
+            for key in ("ERROR-CODE", "ERROR-MESSAGE")
+            if self.headers.get(key)
+        ]
+        return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return seen
+        found = next((a for a in seen.args if isinstance(a, kind)), None)
+        if found is not None:
+            return found
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _os_reason(exc: BaseException) -> str:
+    err = _cause(exc, OSError)
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(exc).rpartition(": ")[2] or type(exc).__name__
+
+
+class RavelloSource(Source):
+    """Reads Ravello applications (see the module docstring for the mapping and the tags)."""
+
+    type = "ravello"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        username: Secret,
+        password: Secret,
+        identity_domain: str | None = None,
+        auth: Literal["basic", "session"] = "basic",
+        list_vms: bool = False,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retries: int = 3,
+        backoff_factor: float = 0.5,
+        max_retry_after: float = 60.0,
+    ) -> None:
+        super().__init__(name)
+        problems = _check_settings(
+            base_url,
+            username,
+            auth,
+            connect_timeout,
+            read_timeout,
+            retries,
+            backoff_factor,
+            max_retry_after,
+        )
+        if problems:
+            raise ConfigError(f"source {name!r}: {problems[0]}", tuple(problems))
+        self.base_url = base_url.rstrip("/")
+        self.identity_domain = identity_domain or None
+        self.auth = auth
+        self.list_vms = list_vms
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retries = retries
+        user = username.reveal()
+        self.user = f"{self.identity_domain}/{user}" if self.identity_domain else user
+        token = base64.b64encode(f"{self.user}:{password.reveal()}".encode()).decode()
+        self._authorization = Secret(f"Basic {token}", label="ravello basic auth")
+        self._cookie: Secret | None = None
+        self._session_lock = Lock()
+        self._retry = CappedRetry(
+            total=retries,
+            status_forcelist=RETRY_STATUSES,
+            # The only POSTs sent are /login and /logout: they open or close a session and
+            # change nothing in the organization, so repeating one after a 5xx is safe.
+            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"POST"},
+            backoff_factor=backoff_factor,
+            backoff_max=min(_BACKOFF_MAX, max_retry_after),
+            respect_retry_after_header=True,
+            retry_after_cap=max_retry_after,
+            raise_on_status=False,  # hand back the last answer: its status and ERROR-* headers
+            redirect=False,  # never follow a redirect with the credentials attached
+        )
+        self._pool = urllib3.PoolManager(
+            num_pools=2,
+            maxsize=_MAX_VM_WORKERS,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            headers={
+                "Accept": "application/json",
+                "X-LongToString": "true",  # 64-bit ids as strings: exact in any JSON reader
+                "User-Agent": "offhours",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"RavelloSource({self.name!r}, base_url={self.base_url!r}, user={self.user!r})"
+
+    # -- public ----------------------------------------------------------------------------
+
+    def collect(self) -> list[Resource]:
+        answer = self._call("GET", "/applications")
+        payload = self._json(answer)
+        if not isinstance(payload, list):
+            raise SourceResponseError(
+                self.name,
+                f"{answer.where} but expected a JSON array of applications, "
+                f"got {_kind(payload)}; is base_url the API root (…/api/v1)?",
+            )
+        resources: list[Resource] = []
+        for index, item in enumerate(payload):
+            try:
+                resources.append(_to_resource(self.name, item))
+            except _Shape as exc:
+                raise SourceResponseError(
+                    self.name, f"{answer.where} but application item {index} {exc}"
+                ) from None
+        if self.list_vms:
+            resources = self._with_vms(resources)
+        log.debug(
+            "source %r: %d applications, %d running",
+            self.name,
+            len(resources),
+            sum(r.is_running for r in resources),
+        )
+        return resources
+
+    def close(self) -> None:
+        """Log out of the session, if any, and drop the connections. Never raises."""
+        with self._session_lock:
+            cookie, self._cookie = self._cookie, None
+        if cookie is not None:
+            try:
+                answer = self._send("POST", "/logout", {"Cookie": cookie.reveal()}, body=b"")
+                if not 200 <= answer.status < 300:
+                    raise self._status_error(answer)
+            except SourceError as exc:
+                log.debug("source %r: logout failed: %s", self.name, exc.detail)
+        self._pool.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: _ExcType,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- VMs --------------------------------------------------------------------------------
+
+    def _with_vms(self, resources: list[Resource]) -> list[Resource]:
+        running = [i for i, r in enumerate(resources) if r.is_running]
+        if not running:
+            return resources
+        workers = min(_MAX_VM_WORKERS, len(running))
+        with ThreadPoolExecutor(workers, thread_name_prefix="ravello-vms") as pool:
+            listed = pool.map(self._vms_of, [resources[i] for i in running])
+            updated = dict(zip(running, listed, strict=True))
+        return [replace(r, vms=updated[i]) if i in updated else r for i, r in enumerate(resources)]
+
+    def _vms_of(self, resource: Resource) -> tuple[VM, ...]:
+        try:
+            path = f"/applications/{quote(resource.id, safe='')};deployment/vms"
+            answer = self._call("GET", path)
+            payload = self._json(answer)
+            if not isinstance(payload, list):
+                raise SourceResponseError(
+                    self.name,
+                    f"{answer.where} but expected a JSON array of VMs, got {_kind(payload)}",
+                )
+            vms: list[VM] = []
+            for index, item in enumerate(payload):
+                try:
+                    vms.append(_to_vm(item))
+                except _Shape as exc:
+                    raise SourceResponseError(
+                        self.name, f"{answer.where} but VM item {index} {exc}"
+                    ) from None
+            return tuple(vms)
+        except SourceError as exc:
+            # The same class (auth, response, …) with the application named in front.
+            raise exc.__class__(
+                self.name,
+                f"listing the VMs of application {resource.name!r} (id {resource.id}): "
+                f"{exc.detail}",
+            ) from exc
+
+    # -- authentication ---------------------------------------------------------------------
+
+    def _call(self, method: str, path: str) -> _Answer:
+        """One API call with authentication; any non-2xx answer becomes a SourceError."""
+        if self.auth == "basic":
+            answer = self._send(method, path, {"Authorization": self._authorization.reveal()})
+        else:
+            session = self._session()
+            answer = self._send(method, path, {"Cookie": session.reveal()})
+            if answer.status == 401:
+                log.info("source %r: Ravello session expired; logging in again", self.name)
+                answer = self._send(method, path, {"Cookie": self._session(stale=session).reveal()})
+        if not 200 <= answer.status < 300:
+            raise self._status_error(answer)
+        return answer
+
+    def _session(self, stale: Secret | None = None) -> Secret:
+        # One login at a time; a thread that finds a newer cookie than the one that failed
+        # uses it instead of logging in again.
+        with self._session_lock:
+            if self._cookie is None or self._cookie is stale:
+                self._cookie = self._login()
+            return self._cookie
+
+    def _login(self) -> Secret:
+        answer = self._send(
+            "POST",
+            "/login",
+            {"Authorization": self._authorization.reveal(), "Content-Type": "application/json"},
+            body=b"",
+        )
+        if answer.status != 200:
+            raise self._status_error(answer)
+        jar: SimpleCookie = SimpleCookie()
+        for header in answer.headers.getlist("Set-Cookie"):
+            try:
+                jar.load(header)
+            except CookieError:
+                continue
+        if not jar:
+            raise SourceResponseError(
+                self.name,
+                f'{answer.where} but the answer sets no session cookie; try auth = "basic"',
+            )
+        return Secret("; ".join(f"{k}={m.value}" for k, m in jar.items()), "ravello session")
+
+    # -- transport --------------------------------------------------------------------------
+
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> _Answer:
+        url = self.base_url + path
+        try:
+            response = self._pool.request(
+                method,
+                url,
+                body=body,
+                headers={**self._pool.headers, **headers},
+                retries=self._retry,
+                redirect=False,
+                preload_content=False,
+            )
+        except MaxRetryError as exc:
+            raise self._transport_error(method, url, exc.reason or exc, self.retries + 1) from exc
+        except HTTPError as exc:
+            raise self._transport_error(method, url, exc, 1) from exc
+        try:
+            data = response.read()
+        except HTTPError as exc:
+            raise self._body_error(method, url, response.status, exc) from exc
+        finally:
+            response.release_conn()
+        attempts = len(response.retries.history) + 1 if response.retries else 1
+        log.debug(
+            "source %r: %s %s → %d (%s)",
+            self.name,
+            method,
+            url,
+            response.status,
+            _attempts(attempts),
+        )
+        return _Answer(method, url, response.status, response.headers, data, attempts)
+
+    def _host(self, url: str) -> str:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{parts.hostname}:{port}"
+
+    def _transport_error(
+        self, method: str, url: str, reason: BaseException, attempts: int
+    ) -> SourceError:
+        host, tries = self._host(url), _attempts(attempts)
+        if isinstance(reason, ReadTimeoutError):
+            text = (
+                f"{host} sent no answer within the read timeout of {self.read_timeout:g} s "
+                f"({tries}); raise read_timeout or check the service"
+            )
+        elif isinstance(reason, NewConnectionError):
+            text = (
+                f"cannot connect to {host} ({_os_reason(reason)}; {tries}); "
+                "check base_url and that the service is reachable"
+            )
+        elif isinstance(reason, ConnectTimeoutError):
+            text = (
+                f"could not connect to {host} within the connect timeout of "
+                f"{self.connect_timeout:g} s ({tries}); check base_url and the network"
+            )
+        elif isinstance(reason, SSLError):
+            text = f"the TLS handshake with {host} failed ({reason}; {tries})"
+        elif isinstance(reason, ProtocolError):
+            text = f"the connection to {host} broke ({_os_reason(reason)}; {tries})"
+        else:
+            text = f"the request to {host} failed ({type(reason).__name__}: {reason}; {tries})"
+        return SourceError(self.name, f"{method} {url}: {text}")
+
+    def _body_error(self, method: str, url: str, status: int, exc: HTTPError) -> SourceError:
+        where = f"{method} {url} → {status}"
+        if isinstance(exc, ReadTimeoutError):
+            return SourceError(
+                self.name,
+                f"{where} but the body stalled beyond the read timeout of "
+                f"{self.read_timeout:g} s; raise read_timeout or try again",
+            )
+        # urllib3 wraps either its own IncompleteRead (partial: int) or http.client's (bytes).
+        short = _cause(exc, http.client.IncompleteRead)
+        if isinstance(short, http.client.IncompleteRead):
+            partial: object = short.partial
+            got = len(partial) if isinstance(partial, bytes) else partial
+            detail = f"{got} bytes received, {short.expected} more expected"
+        else:
+            detail = _os_reason(exc)
+        return SourceResponseError(
+            self.name, f"{where} but the body was cut short ({detail}); try again"
+        )
+
+    def _json(self, answer: _Answer) -> Any:
+        try:
+            return json.loads(answer.body)
+        except ValueError:
+            content_type = (answer.headers.get("Content-Type") or "no Content-Type").split(";")[0]
+            raise SourceResponseError(
+                self.name,
+                f"{answer.where} but the body is not JSON ({content_type}, "
+                f"{len(answer.body)} bytes); is base_url the API root (…/api/v1)?",
+            ) from None
+
+    def _status_error(self, answer: _Answer) -> SourceError:
+        where, details = answer.where, answer.error_details()
+        if answer.status == 401:
+            domain = (
+                f" and identity_domain {self.identity_domain!r}"
+                if self.identity_domain
+                else " (and identity_domain, if the organization has one)"
+            )
+            return SourceAuthError(
+                self.name,
+                f"Ravello refused the credentials for user {self.user!r} "
+                f"({where}{details}); check username/password{domain}",
+            )
+        if answer.status == 403:
+            return SourceAuthError(
+                self.name,
+                f"{where}{details}: user {self.user!r} is not allowed to do this, or the "
+                "organization reached a quota; ask a Ravello admin for read access",
+            )
+        if answer.status in RETRY_STATUSES:
+            what = "is rate-limiting requests" if answer.status == 429 else "keeps failing"
+            wait = answer.headers.get("Retry-After")
+            hint = f", last Retry-After {wait} s" if wait else ""
+            return SourceError(
+                self.name,
+                f"{where}{details}: Ravello {what}; gave up after "
+                f"{_attempts(answer.attempts)} (last status {answer.status}{hint}); "
+                "try again later or raise retries",
+            )
+        if 300 <= answer.status < 400:
+            location = answer.headers.get("Location") or "?"
+            return SourceError(
+                self.name,
+                f"{where}: redirected to {location}; set base_url to the final address",
+            )
+        if answer.status == 404:
+            return SourceError(
+                self.name,
+                f"{where}{details}: not found; check that base_url is the API root (…/api/v1)"
+                " or whether the application was deleted meanwhile",
+            )
+        return SourceError(self.name, f"{where}{details}: unexpected answer from Ravello")
+
+
+def _check_settings(
+    base_url: str,
+    username: Secret,
+    auth: str,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+    backoff_factor: float,
+    max_retry_after: float,
+) -> list[str]:
+    problems: list[str] = []
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(
+            f"base_url {base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}"
+        )
+    if not username.reveal():
+        problems.append("username is empty")
+    if auth not in ("basic", "session"):
+        problems.append(f"auth must be 'basic' or 'session', got {auth!r}")
+    for key, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+        if not value > 0:
+            problems.append(f"{key} must be > 0 seconds, got {value!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        problems.append(f"retries must be a whole number ≥ 0, got {retries!r}")
+    for key, value in (("backoff_factor", backoff_factor), ("max_retry_after", max_retry_after)):
+        if not value >= 0:
+            problems.append(f"{key} must be ≥ 0 seconds, got {value!r}")
+    return problems

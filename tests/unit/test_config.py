@@ -1,0 +1,206 @@
+"""offhours.toml validation: every problem at once, each with file, key path, value, expectation."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offhours.config import config_path, json_schema, load_config, parse_config
+from offhours.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL = """
+[[sources]]
+type = "ravello"
+username = "env:RU"
+password = "env:RP"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "offhours.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(tmp_path: Path, text: str) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert info.value.exit_code == 2
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (
+            '[hours]\nstart = "25:00"\nend = "18:00"\n',
+            'hours.start: "25:00" is not a time (HH:MM)',
+        ),
+        ('[hours]\ntimezone = "Mars/Olympus"\n', 'hours.timezone: "Mars/Olympus"'),
+        ('[hours]\ndays = "Mon-Fry"\n', 'hours.days: "Mon-Fry"'),
+        ('[hours]\nwindows = ["08:00-1800"]\n', 'hours.windows[0]: "08:00-1800"'),
+        ('[hours]\nstrat = "08:00"\n', "hours.strat: unknown key; expected one of: timezone"),
+        ('[hours]\nstart = "08:00"\n', "start and end go together"),
+        (
+            '[hours]\nstart = "08:00"\nend = "18:00"\nwindows = ["09:00-17:00"]\n',
+            "either start/end or windows",
+        ),
+        ("[hours]\ngrace_minutes = -5\n", "hours.grace_minutes: -5"),
+        ('[hours.holidays]\ncountry = "XX"\n', "hours.holidays"),
+        ('[hours.holidays]\nsubdivision = "NY"\n', "subdivision is set but country is not"),
+        ('[tags]\nschedule = ""\n', "tags.schedule"),
+    ],
+)
+def test_hours_and_tags_errors_name_key_value_and_expectation(
+    tmp_path: Path, toml: str, expected: str
+) -> None:
+    problems = problems_of(tmp_path, toml + MINIMAL)
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith(f"{tmp_path / 'offhours.toml'}: ") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('type = "ec2"', 'sources[0].type: "ec2" is not a known source type; built in: ravello'),
+        ('name = "x"', "sources[0].type: missing"),
+        (
+            'type = "ravello"\nusername = "env:U"\npassword = "hunter2-sentinel"',
+            "sources[0].password: takes a secret reference, not a value",
+        ),
+        ('type = "ravello"\npassword = "env:P"', "sources[0].username: missing"),
+        (
+            'type = "ravello"\nusername = "env:U"\npassword = "env:P"\nauth = "oauth"',
+            'sources[0].auth: "oauth"',
+        ),
+        (
+            'type = "ravello"\nusername = "env:U"\npassword = "env:P"\nretries = "three"',
+            'sources[0].retries: "three"',
+        ),
+        (
+            'type = "ravello"\nusername = "env:U"\npassword = "env:P"\nbase_url = "ftp://x"',
+            'sources[0].base_url: "ftp://x"',
+        ),
+    ],
+)
+def test_source_table_errors(tmp_path: Path, source: str, expected: str) -> None:
+    problems = problems_of(tmp_path, f"[[sources]]\n{source}\n")
+    assert any(expected in p for p in problems), problems
+    # A value given where a secret belongs may be the secret itself: never echoed.
+    assert not any("hunter2-sentinel" in p for p in problems)
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    text = """
+[hours]
+start = "25:00"
+end = "7pm"
+timezone = "Nowhere/Land"
+
+[[sources]]
+type = "ravello"
+username = "plain"
+password = "env:P"
+
+[[notifiers]]
+type = "slack"
+"""
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    problems = info.value.problems
+    assert len(problems) == 5, problems
+    keys = [p.split(": ")[1] for p in problems]
+    assert set(keys) == {
+        "hours.start",
+        "hours.end",
+        "hours.timezone",
+        "sources[0].username",
+        "notifiers[0].webhook_url",
+    }
+    assert str(info.value).startswith(f"{tmp_path / 'offhours.toml'}: 5 problems:")
+
+
+def test_duplicate_plugin_names_are_refused(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, MINIMAL + MINIMAL)
+    assert problems == (
+        f'{tmp_path / "offhours.toml"}: sources[1].name: "ravello" is already used by '
+        "sources[0]; give each one a unique name",
+    )
+
+
+def test_sources_are_required(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, '[hours]\nstart = "08:00"\nend = "18:00"\n')
+    assert any("sources: missing" in p for p in problems), problems
+
+
+def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, '[hours]\nstart = "08:00\n'))
+    assert "not valid TOML" in str(info.value)
+    assert "line 2" in str(info.value)
+
+
+def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file; create it"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_valid_config_builds_policy(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(
+            tmp_path,
+            '[hours]\ntimezone = "Europe/London"\nwindows = ["08:00-12:00", "22:00-02:00"]\n'
+            "grace_minutes = 15\n" + MINIMAL,
+        )
+    )
+    policy = cfg.policy()
+    assert policy.grace == timedelta(minutes=15)
+    # 23:00 London on a Wednesday is inside the midnight-crossing window; 20:00 is not.
+    assert policy.hours.is_open(datetime(2026, 11, 25, 23, 0, tzinfo=UTC))
+    assert not policy.hours.is_open(datetime(2026, 11, 25, 20, 0, tzinfo=UTC))
+    assert [s.display_name() for s in cfg.sources] == ["ravello"]
+    assert [r.where for _, _, r in cfg.secret_refs()] == [
+        "sources[0].username",
+        "sources[0].password",
+    ]
+
+
+@pytest.mark.parametrize("name", ["offhours.toml", "minimal.toml"])
+def test_shipped_examples_are_valid(name: str) -> None:
+    cfg = load_config(ROOT / "examples" / name)
+    assert cfg.sources
+
+
+def test_config_path_precedence(tmp_path: Path) -> None:
+    env = {"OFFHOURS_CONFIG": str(tmp_path / "env.toml")}
+    assert config_path(tmp_path / "flag.toml", env) == tmp_path / "flag.toml"
+    assert config_path(None, env) == tmp_path / "env.toml"
+    assert config_path(None, {}) == Path("offhours.toml")
+
+
+def test_schema_describes_plugins_and_secret_references() -> None:
+    schema = json_schema()
+    text = json.dumps(schema)
+    assert schema["title"] == "offhours.toml"
+    assert '"ravello"' in text and '"slack"' in text and '"console"' in text
+    assert "^(env|file):.+" in text
+
+
+def test_schema_accepts_the_example(tmp_path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data: dict[str, Any] = tomllib.loads((ROOT / "examples" / "offhours.toml").read_text())
+    # TOML dates are not JSON; the schema describes them as date strings.
+    data["hours"]["holidays"]["dates"] = [d.isoformat() for d in data["hours"]["holidays"]["dates"]]
+    jsonschema.validate(data, json_schema())
+
+
+def test_parse_config_without_file_uses_placeholder_label() -> None:
+    with pytest.raises(ConfigError, match=r"^<config>: 1 problem"):
+        parse_config({"sources": []})

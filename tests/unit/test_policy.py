@@ -1,0 +1,486 @@
+"""The policy: running, tags (schedule overrides, exemptions), grace, off-hours at any instant."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from offhours.hours import HolidayCalendar, parse_schedule
+from offhours.model import Decision, Resource
+from offhours.policy import Policy, decide, evaluate
+
+LONDON = ZoneInfo("Europe/London")
+NY = ZoneInfo("America/New_York")
+CAL = HolidayCalendar("GB")
+HOURS = parse_schedule("Mon-Fri 08:00-18:00", LONDON, CAL)
+POLICY = Policy(HOURS, grace=timedelta(minutes=30))
+SCHEDULE = "Mon-Fri 08:00-18:00 Europe/London, holidays: GB"
+
+TUE_NOON = datetime(2026, 6, 2, 12, 0, tzinfo=LONDON)
+TUE_EVENING = datetime(2026, 6, 2, 20, 0, tzinfo=LONDON)
+TUE_CLOSE = datetime(2026, 6, 2, 18, 0, tzinfo=LONDON)
+
+
+def res(running: int = 1, tags: dict[str, str] | None = None, **kw: object) -> Resource:
+    return Resource(
+        provider="ravello",
+        source="lab",
+        id="app-1",
+        name="training-lab",
+        running=running,
+        tags=tags or {},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_not_running_is_never_flagged() -> None:
+    d = decide(res(running=0, stopped=3), POLICY, TUE_EVENING)
+    assert (d.flagged, d.reason, d.schedule, d.problems) == (False, "not running", SCHEDULE, ())
+
+
+@pytest.mark.parametrize(
+    ("now", "flagged", "reason", "since"),
+    [
+        (TUE_NOON, False, "inside business hours (Mon-Fri 08:00-18:00 Europe/London)", None),
+        (TUE_EVENING, True, "outside business hours (closed since Tue 18:00)", TUE_CLOSE),
+        # any instant of off-hours counts, not only one exact hour
+        (
+            datetime(2026, 6, 2, 18, 0, 1, tzinfo=LONDON),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            TUE_CLOSE,
+        ),
+        (
+            datetime(2026, 6, 2, 23, 37, tzinfo=LONDON),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            TUE_CLOSE,
+        ),
+        (
+            datetime(2026, 6, 3, 3, 12, tzinfo=LONDON),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            TUE_CLOSE,
+        ),
+        (
+            datetime(2026, 6, 3, 7, 59, tzinfo=LONDON),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            TUE_CLOSE,
+        ),
+        (
+            datetime(2026, 6, 6, 12, 0, tzinfo=LONDON),
+            True,
+            "non-working day (Sat)",
+            datetime(2026, 6, 5, 18, 0, tzinfo=LONDON),
+        ),
+        (
+            datetime(2026, 12, 25, 10, 0, tzinfo=LONDON),
+            True,
+            "public holiday: Christmas Day",
+            datetime(2026, 12, 24, 18, 0, tzinfo=LONDON),
+        ),
+        # the same instant written in UTC
+        (
+            datetime(2026, 6, 2, 19, 0, tzinfo=UTC),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            TUE_CLOSE,
+        ),
+    ],
+)
+def test_default_hours(now: datetime, flagged: bool, reason: str, since: datetime | None) -> None:
+    d = decide(res(), POLICY, now)
+    assert (d.flagged, d.reason, d.off_hours_since) == (flagged, reason, since)
+    assert d.schedule == SCHEDULE
+    assert d.problems == ()
+    assert d.exempt_until is None
+
+
+@pytest.mark.parametrize(
+    ("tags", "now", "flagged", "schedule"),
+    [
+        (
+            {"offhours": "Mon-Fri 07:30-19:00 Europe/London"},
+            TUE_CLOSE,
+            False,
+            "Mon-Fri 07:30-19:00 Europe/London, holidays: GB",
+        ),
+        (
+            {"offhours": "mon-fri_0730-1900_europe.london"},
+            TUE_CLOSE,
+            False,
+            "Mon-Fri 07:30-19:00 Europe/London, holidays: GB",
+        ),
+        (
+            {"OffHours": "Mon-Fri 07:30-19:00"},
+            TUE_CLOSE,
+            False,
+            "Mon-Fri 07:30-19:00 Europe/London, holidays: GB",
+        ),  # key case, policy's zone
+        (
+            {"offhours": "mon-fri_0730-1900"},
+            datetime(2026, 6, 2, 19, 0, tzinfo=LONDON),
+            True,
+            "Mon-Fri 07:30-19:00 Europe/London, holidays: GB",
+        ),
+        # New York hours: 13:00-22:00 London time in June
+        (
+            {"offhours": "Mon-Fri 08:00-17:00 America/New_York"},
+            TUE_EVENING,
+            False,
+            "Mon-Fri 08:00-17:00 America/New_York, holidays: GB",
+        ),
+        (
+            {"offhours": "mon-fri_0800-1700_america.new_york"},
+            TUE_NOON,
+            True,
+            "Mon-Fri 08:00-17:00 America/New_York, holidays: GB",
+        ),
+        (
+            {"offhours": "always"},
+            datetime(2026, 12, 25, 3, 0, tzinfo=LONDON),
+            False,
+            "always (24x7)",
+        ),
+        ({"offhours": "never"}, TUE_NOON, True, "never (off-hours at all times)"),
+        (
+            {"offhours": "Mon-Fri 22:00-06:00"},
+            datetime(2026, 6, 3, 3, 0, tzinfo=LONDON),
+            False,
+            "Mon-Fri 22:00-06:00 Europe/London, holidays: GB",
+        ),
+    ],
+)
+def test_schedule_tag_overrides_the_default(
+    tags: dict[str, str], now: datetime, flagged: bool, schedule: str
+) -> None:
+    d = decide(res(tags=tags), POLICY, now)
+    assert (d.flagged, d.schedule, d.problems) == (flagged, schedule, ())
+
+
+def test_never_says_why_and_has_no_start() -> None:
+    d = decide(res(tags={"offhours": "never"}), POLICY, TUE_NOON)
+    assert d.reason == "outside business hours (never: off-hours at all times)"
+    assert d.off_hours_since is None
+
+
+@pytest.mark.parametrize(("now", "flagged"), [(TUE_NOON, False), (TUE_EVENING, True)])
+def test_a_malformed_schedule_tag_is_reported_and_the_default_applies(
+    now: datetime, flagged: bool
+) -> None:
+    d = decide(res(tags={"offhours": "Mon-Fry 08:00-18:00"}), POLICY, now)
+    assert d.flagged is flagged
+    assert d.schedule == SCHEDULE
+    assert d.problems == (
+        "tag offhours=\"Mon-Fry 08:00-18:00\": 'Mon-Fry' is not a day range (e.g. Mon-Fri); "
+        "using the default hours",
+    )
+
+
+@pytest.mark.parametrize(
+    ("tags", "now", "flagged", "reason", "until", "problem"),
+    [
+        # valid and not expired
+        (
+            {"offhours-exempt": "until 2026-12-24 customer demo"},
+            TUE_EVENING,
+            False,
+            "exempt until 2026-12-24 23:59 (customer demo)",
+            datetime(2026, 12, 24, 23, 59, 59, 999999, tzinfo=LONDON),
+            None,
+        ),
+        (
+            {"Offhours-Exempt": "until_2026-06-02t2100"},
+            TUE_EVENING,
+            False,
+            "exempt until 2026-06-02 21:00",
+            datetime(2026, 6, 2, 21, 0, tzinfo=LONDON),
+            None,
+        ),
+        # the date is read in the zone of the tag's own schedule
+        (
+            {
+                "offhours": "Mon-Fri 08:00-17:00 America/New_York",
+                "offhours-exempt": "until 2026-06-02 18:00",
+            },
+            datetime(2026, 6, 2, 22, 30, tzinfo=LONDON),
+            False,
+            "exempt until 2026-06-02 18:00",
+            datetime(2026, 6, 2, 18, 0, tzinfo=NY),
+            None,
+        ),
+        # expired: reported, judged normally
+        (
+            {"offhours-exempt": "until 2026-06-01 demo"},
+            TUE_EVENING,
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            None,
+            'tag offhours-exempt="until 2026-06-01 demo": exemption expired on 2026-06-01 23:59; '
+            "remove the tag or set a later date",
+        ),
+        (
+            {"offhours-exempt": "2026-06-02 19:00"},
+            TUE_EVENING,
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            None,
+            "exemption expired on 2026-06-02 19:00",
+        ),
+        # malformed: reported, judged normally
+        (
+            {"offhours-exempt": "yes"},
+            TUE_EVENING,
+            True,
+            "outside business hours (closed since Tue 18:00)",
+            None,
+            'tag offhours-exempt="yes": an exemption needs an expiry date (e.g. '
+            "'until 2026-12-24'); permanent exemptions are not honoured",
+        ),
+        (
+            {"offhours-exempt": "until 2026-13-01"},
+            TUE_NOON,
+            False,
+            "inside business hours (Mon-Fri 08:00-18:00 Europe/London)",
+            None,
+            "'2026-13-01' is not a date (YYYY-MM-DD)",
+        ),
+    ],
+)
+def test_exemptions(
+    tags: dict[str, str],
+    now: datetime,
+    flagged: bool,
+    reason: str,
+    until: datetime | None,
+    problem: str | None,
+) -> None:
+    d = decide(res(tags=tags), POLICY, now)
+    assert (d.flagged, d.reason, d.exempt_until) == (flagged, reason, until)
+    if problem is None:
+        assert d.problems == ()
+    else:
+        assert len(d.problems) == 1
+        assert problem in d.problems[0]
+
+
+def test_an_exemption_does_not_make_a_stopped_resource_anything_but_stopped() -> None:
+    d = decide(res(running=0, tags={"offhours-exempt": "until 2026-12-24"}), POLICY, TUE_EVENING)
+    assert (d.flagged, d.reason) == (False, "not running")
+
+
+def test_problems_are_reported_even_when_not_running() -> None:
+    d = decide(res(running=0, tags={"offhours-exempt": "forever"}), POLICY, TUE_EVENING)
+    assert d.reason == "not running"
+    assert len(d.problems) == 1
+    assert "permanent exemptions are not honoured" in d.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("grace", "age", "flagged", "reason"),
+    [
+        (
+            timedelta(minutes=30),
+            timedelta(minutes=12),
+            False,
+            "started 12 min ago, within the 30-min grace period",
+        ),
+        (
+            timedelta(minutes=30),
+            timedelta(seconds=20),
+            False,
+            "started less than a minute ago, within the 30-min grace period",
+        ),
+        (
+            timedelta(hours=2),
+            timedelta(minutes=75),
+            False,
+            "started 1 h 15 min ago, within the 2-hour grace period",
+        ),
+        (
+            timedelta(minutes=90),
+            timedelta(minutes=60),
+            False,
+            "started 1 h ago, within the 90-min grace period",
+        ),
+        (
+            timedelta(minutes=30),
+            timedelta(minutes=30),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+        ),
+        (
+            timedelta(minutes=30),
+            timedelta(minutes=31),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+        ),
+        (
+            timedelta(0),
+            timedelta(minutes=1),
+            True,
+            "outside business hours (closed since Tue 18:00)",
+        ),
+    ],
+)
+def test_grace(grace: timedelta, age: timedelta, flagged: bool, reason: str) -> None:
+    resource = res(running_since=(TUE_EVENING - age).astimezone(UTC))
+    d = decide(resource, replace(POLICY, grace=grace), TUE_EVENING)
+    assert (d.flagged, d.reason) == (flagged, reason)
+
+
+def test_no_start_time_means_no_grace() -> None:
+    assert decide(res(running_since=None), POLICY, TUE_EVENING).flagged
+
+
+def test_a_naive_start_time_is_read_as_utc_and_reported() -> None:
+    d = decide(res(running_since=datetime(2026, 6, 2, 18, 50)), POLICY, TUE_EVENING)
+    assert (d.flagged, d.reason) == (False, "started 10 min ago, within the 30-min grace period")
+    assert d.problems == ("running_since has no time zone; read as UTC",)
+
+
+def test_tags_that_differ_only_in_case_are_reported() -> None:
+    tags = {"offhours": "always", "OFFHOURS": "never"}
+    d = decide(res(tags=tags), POLICY, TUE_NOON)
+    assert d.problems == (
+        "tags OFFHOURS, offhours differ only in case and disagree; used OFFHOURS; keep one of them",
+    )
+    assert d.flagged  # OFFHOURS=never sorts first
+
+
+def test_custom_tag_names() -> None:
+    policy = Policy(HOURS, schedule_tag="Schedule", exempt_tag="keep-until")
+    d = decide(res(tags={"schedule": "always", "offhours": "never"}), policy, TUE_EVENING)
+    assert not d.flagged
+    d = decide(res(tags={"KEEP-UNTIL": "until 2026-12-24"}), policy, TUE_EVENING)
+    assert d.exempt_until is not None
+
+
+def test_evaluate_keeps_input_order_and_matches_decide() -> None:
+    resources = [
+        replace(res(running=i % 3, tags={"offhours": t} if t else {}), id=f"app-{i}")
+        for i, t in enumerate(["", "always", "Mon-Fry 1", "never", "", "mon-fri_0730-1900"] * 5)
+    ]
+    decisions = evaluate(resources, POLICY, TUE_EVENING)
+    assert [d.resource.id for d in decisions] == [r.id for r in resources]
+    assert decisions == [decide(r, POLICY, TUE_EVENING) for r in resources]
+    assert evaluate(iter(resources), POLICY, TUE_EVENING) == decisions  # any iterable
+
+
+def test_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        evaluate([res()], POLICY, datetime(2026, 6, 2, 20, 0))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"grace": timedelta(minutes=-1)}, "grace must not be negative"),
+        ({"schedule_tag": "x", "exempt_tag": "X"}, "must differ"),
+        ({"schedule_tag": " "}, "must not be empty"),
+    ],
+)
+def test_policy_refuses_impossible_settings(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Policy(HOURS, **kwargs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- properties
+
+instants = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+)
+schedules = st.sampled_from(
+    [
+        "",
+        "always",
+        "never",
+        "Mon-Fri 07:30-19:00",
+        "mon-fri_2200-0600_america.new_york",
+        "Sat-Sun 00:00-24:00 Asia/Tokyo",
+        "Mon-Fry 08:00-18:00",
+        "daily 09:00-09:00",
+    ]
+)
+tag_values = st.one_of(schedules, st.text(max_size=20))
+tag_maps = st.dictionaries(
+    st.sampled_from(["offhours", "OffHours", "owner", "env", "offhours-exempt"]),
+    tag_values,
+    max_size=4,
+)
+policies = st.builds(
+    Policy,
+    st.sampled_from(["Mon-Fri 08:00-18:00", "never", "always", "Mon-Thu 22:00-06:00"]).map(
+        lambda text: parse_schedule(text, LONDON, CAL)
+    ),
+    st.integers(0, 120).map(lambda m: timedelta(minutes=m)),
+)
+resources = st.builds(
+    res,
+    running=st.integers(0, 5),
+    tags=tag_maps,
+    running_since=st.none() | instants,
+)
+
+
+@given(resources, policies, instants)
+def test_a_stopped_resource_is_never_flagged(
+    resource: Resource, policy: Policy, now: datetime
+) -> None:
+    d = decide(replace(resource, running=0), policy, now)
+    assert not d.flagged
+    assert d.reason == "not running"
+
+
+@given(resources, policies, instants, st.integers(2, 400), st.text(max_size=15))
+def test_a_valid_future_exemption_is_never_flagged(
+    resource: Resource, policy: Policy, now: datetime, days_ahead: int, reason: str
+) -> None:
+    tags = {k: v for k, v in resource.tags.items() if k.casefold() != "offhours-exempt"}
+    until = (now + timedelta(days=days_ahead)).date()
+    tags["offhours-exempt"] = f"until {until.isoformat()} {reason}".strip()
+    d = decide(replace(resource, tags=tags), policy, now)
+    assert not d.flagged
+    if resource.running:
+        assert d.exempt_until is not None
+        assert d.exempt_until > now
+        assert d.reason.startswith(f"exempt until {until.isoformat()} 23:59")
+
+
+@given(policies, instants, st.integers(1, 5), st.none() | st.integers(0, 3000))
+def test_flagged_is_exactly_off_hours_for_plain_running_resources(
+    policy: Policy, now: datetime, running: int, minutes_ago: int | None
+) -> None:
+    since = None if minutes_ago is None else now - timedelta(minutes=minutes_ago)
+    d = decide(res(running=running, running_since=since), policy, now)
+    in_grace = since is not None and now - since < policy.grace
+    if not in_grace:
+        assert d.flagged is (not policy.hours.is_open(now))
+        assert d.reason == policy.hours.why(now)
+    else:
+        assert not d.flagged
+    if d.flagged and d.off_hours_since is not None:
+        assert d.off_hours_since <= now
+
+
+@given(st.lists(resources, max_size=12), policies, instants)
+def test_evaluate_never_raises_and_reports_every_resource(
+    batch: list[Resource], policy: Policy, now: datetime
+) -> None:
+    decisions = evaluate(batch, policy, now)
+    assert [d.resource for d in decisions] == batch
+    assert all(isinstance(d, Decision) for d in decisions)
+
+
+def test_holidays_of_the_policy_apply_to_tag_schedules() -> None:
+    policy = Policy(
+        parse_schedule("never", LONDON, HolidayCalendar("US", dates=frozenset({date(2026, 6, 2)})))
+    )
+    d = decide(res(tags={"offhours": "Mon-Fri 08:00-18:00"}), policy, TUE_NOON)
+    assert (d.flagged, d.reason) == (True, "custom holiday: 2026-06-02")

@@ -1,0 +1,434 @@
+"""The report and its renderers: text, JSON, Slack Block Kit (pure, no network)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from offhours.model import VM, Decision, Resource, SourceFailure
+from offhours.notifiers.console import ConsoleNotifier
+from offhours.report import (
+    JSON_VERSION,
+    Report,
+    build_report,
+    render_json,
+    render_slack,
+    render_text,
+)
+
+NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+def decision(
+    name: str = "lab",
+    *,
+    owner: str | None = "alice@example.com",
+    source: str = "ravello",
+    running: int = 2,
+    region: str | None = "us-east-1",
+    since: timedelta | None = timedelta(hours=5, minutes=12),
+    expires_in: timedelta | None = None,
+    cost: float | None = None,
+    flagged: bool = True,
+    problems: tuple[str, ...] = (),
+) -> Decision:
+    resource = Resource(
+        provider="ravello",
+        source=source,
+        id=f"id-{name}",
+        name=name,
+        running=running,
+        owner=owner,
+        region=region,
+        running_since=NOW - since if since is not None else None,
+        expires_at=NOW + expires_in if expires_in is not None else None,
+        hourly_cost=cost,
+        vms=(VM("vm-1", "web", "STARTED"),),
+    )
+    return Decision(
+        resource=resource,
+        flagged=flagged,
+        reason="outside business hours" if flagged else "within business hours",
+        schedule="Mon-Fri 08:00-18:00 UTC",
+        off_hours_since=NOW - timedelta(hours=4) if flagged else None,
+        problems=problems,
+    )
+
+
+def report(
+    decisions: list[Decision],
+    failures: tuple[SourceFailure, ...] = (),
+    sources: tuple[str, ...] = ("ravello",),
+) -> Report:
+    return build_report(decisions, failures, now=NOW, sources=sources)
+
+
+def labs(n: int) -> list[Decision]:
+    return [decision(f"lab-{i:04d}", owner="owner@example.com", running=1) for i in range(n)]
+
+
+def block_texts(message: dict[str, Any]) -> list[str]:
+    """Every piece of text a message's blocks carry."""
+    texts = []
+    for block in message["blocks"]:
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts += [e["text"] for e in block.get("elements", [])]
+    return texts
+
+
+def all_text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(t for m in messages for t in [m["text"], *block_texts(m)])
+
+
+# ---------------------------------------------------------------- the Report
+
+
+def test_findings_are_flagged_decisions_sorted_by_source_owner_name() -> None:
+    r = report(
+        [
+            decision("b", owner="zoe"),
+            decision("a", owner="zoe"),
+            decision("quiet", flagged=False),
+            decision("c", owner="adam"),
+            decision("a", owner="adam", source="aws"),
+        ]
+    )
+    names = [(d.resource.source, d.resource.owner, d.resource.name) for d in r.findings]
+    assert names == [
+        ("aws", "adam", "a"),
+        ("ravello", "adam", "c"),
+        ("ravello", "zoe", "a"),
+        ("ravello", "zoe", "b"),
+    ]
+    assert r.running_vms == 8
+
+
+def test_problems_come_from_every_decision_and_failures_make_it_not_ok() -> None:
+    r = report(
+        [
+            decision("on", problems=("bad tag",)),
+            decision("off", flagged=False, problems=("worse tag",)),
+        ],
+        (SourceFailure("aws", "timeout"),),
+    )
+    assert [(p.name, p.message) for p in r.problems] == [("off", "worse tag"), ("on", "bad tag")]
+    assert not r.ok
+    assert report([decision()]).ok
+
+
+# ---------------------------------------------------------------- text
+
+
+@pytest.mark.parametrize(
+    ("decisions", "headline"),
+    [
+        (
+            [decision("a", running=3)],
+            "1 lab running outside business hours — 3 VMs — 2026-11-26 22:00 UTC",
+        ),
+        (
+            [decision("a", running=3), decision("b", running=1), decision("c", running=3)],
+            "3 labs running outside business hours — 7 VMs — 2026-11-26 22:00 UTC",
+        ),
+        (
+            [decision("a", running=1)],
+            "1 lab running outside business hours — 1 VM — 2026-11-26 22:00 UTC",
+        ),
+    ],
+)
+def test_text_headline_counts(decisions: list[Decision], headline: str) -> None:
+    assert render_text(report(decisions)).splitlines()[0] == headline
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"since": timedelta(hours=5, minutes=12)}, "running 5h12m, since 16:48"),
+        ({"since": timedelta(minutes=42)}, "running 42m, since 21:18"),
+        ({"since": timedelta(days=2, hours=3)}, "running 2d3h, since 2026-11-24 19:00"),
+        ({"since": None}, "off hours for 4h00m, since 18:00"),
+        ({"expires_in": timedelta(hours=1)}, "auto-stops 23:00"),
+        ({"cost": 1.2}, "~$1.20/h"),
+        ({"owner": None}, "no owner"),
+        ({"region": "eu-west-3"}, "eu-west-3"),
+    ],
+)
+def test_text_line_details(kwargs: dict[str, Any], expected: str) -> None:
+    line = render_text(report([decision("web-lab", **kwargs)])).splitlines()[1]
+    assert "web-lab" in line
+    assert expected in line
+
+
+def test_text_empty_report_says_so_explicitly() -> None:
+    decisions = [decision(f"l{i}", flagged=False) for i in range(12)]
+    assert render_text(report(decisions)) == (
+        "No resources running outside business hours (12 checked in 1 source).\n"
+    )
+
+
+def test_text_shows_cost_total_problems_and_failed_sources() -> None:
+    r = report(
+        [decision("a", cost=1.5), decision("b", problems=("tag 'offhours': bad day 'Funday'",))],
+        (SourceFailure("ravello", "HTTP 503 from https://cloud.example/api"),),
+    )
+    text = render_text(r)
+    assert "Estimated cost: ~$1.50/h (1 of 2 priced)" in text
+    assert "b (ravello): tag 'offhours': bad day 'Funday'" in text
+    assert "⚠ source 'ravello' failed: HTTP 503 from https://cloud.example/api" in text
+
+
+def test_text_with_only_a_failure_does_not_claim_all_is_well_silently() -> None:
+    text = render_text(report([], (SourceFailure("ravello", "login refused"),)))
+    assert "1 source failed" in text
+    assert "⚠ source 'ravello' failed: login refused" in text
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def test_json_schema() -> None:
+    r = report(
+        [
+            decision("a", cost=2.0, expires_in=timedelta(hours=1), problems=("p",)),
+            decision("q", flagged=False),
+        ],
+        (SourceFailure("aws", "down"),),
+        sources=("ravello", "aws"),
+    )
+    doc = json.loads(render_json(r))
+    assert doc["version"] == JSON_VERSION == 1
+    assert doc["generated_at"] == "2026-11-26T22:00:00+00:00"
+    assert doc["sources"] == ["ravello", "aws"]
+    assert doc["totals"] == {
+        "checked": 2,
+        "findings": 1,
+        "running_vms": 2,
+        "hourly_cost": 2.0,
+        "failures": 1,
+        "problems": 1,
+    }
+    (finding,) = doc["findings"]
+    assert finding["name"] == "a"
+    assert finding["running_since"] == "2026-11-26T16:48:00+00:00"
+    assert finding["expires_at"] == "2026-11-26T23:00:00+00:00"
+    assert finding["off_hours_since"] == "2026-11-26T18:00:00+00:00"
+    assert finding["reason"] == "outside business hours"
+    assert finding["schedule"] == "Mon-Fri 08:00-18:00 UTC"
+    assert finding["problems"] == ["p"]
+    assert finding["vms"] == [{"id": "vm-1", "name": "web", "state": "STARTED"}]
+    assert doc["problems"] == [{"source": "ravello", "id": "id-a", "name": "a", "problem": "p"}]
+    assert doc["failures"] == [{"source": "aws", "message": "down"}]
+
+
+def test_json_of_an_empty_report() -> None:
+    doc = json.loads(render_json(report([])))
+    assert doc["findings"] == []
+    assert doc["totals"]["hourly_cost"] is None
+
+
+# ---------------------------------------------------------------- Slack
+
+
+HOSTILE = "a&b<c>d <!channel> <https://evil|x>"
+ESCAPED = "a&amp;b&lt;c&gt;d &lt;!channel&gt; &lt;https://evil|x&gt;"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: report([decision(HOSTILE)]), id="name"),
+        pytest.param(lambda: report([decision(owner=HOSTILE)]), id="owner"),
+        pytest.param(lambda: report([decision(region=HOSTILE)]), id="region"),
+        pytest.param(lambda: report([decision(problems=(HOSTILE,))]), id="problem"),
+        pytest.param(
+            lambda: report([decision(HOSTILE, flagged=False, problems=("x",))]), id="problem-name"
+        ),
+        pytest.param(
+            lambda: report([], (SourceFailure("ravello", HOSTILE),)), id="failure-message"
+        ),
+        pytest.param(lambda: report([], (SourceFailure(HOSTILE, "down"),)), id="failure-source"),
+        pytest.param(
+            lambda: report([decision(source=HOSTILE), decision(source="aws")]), id="source-name"
+        ),
+    ],
+)
+def test_slack_escapes_user_data_in_blocks_and_text(build: Any) -> None:
+    messages = render_slack(build())
+    for message in messages:
+        for text in [message["text"], *block_texts(message)]:
+            assert "<" not in text
+            assert ">" not in text
+            assert not re.search(r"&(?!amp;|lt;|gt;)", text), text
+        assert ESCAPED in message["text"]
+        assert any(ESCAPED in t for t in block_texts(message))
+
+
+@pytest.mark.parametrize("n", [1, 10, 40])
+def test_slack_up_to_40_labs_is_exactly_one_message(n: int) -> None:
+    decisions = [
+        decision(
+            f"training-lab-{i:02d}-{'x' * 20}",
+            owner=f"user.{i}@example.com",
+            cost=0.75,
+            expires_in=timedelta(hours=2),
+        )
+        for i in range(n)
+    ]
+    (message,) = render_slack(report(decisions))
+    header = message["blocks"][0]
+    assert header["type"] == "header"
+    assert (
+        header["text"]["text"]
+        == f"{n} lab{'s' if n > 1 else ''} running outside business hours — {2 * n} VMs"
+    )
+    assert "(1/" not in header["text"]["text"]
+    text = all_text([message])
+    assert all(d.resource.name in text for d in decisions)
+    assert f"*Total:* {n} lab" in text
+
+
+def lab_order(messages: list[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for message in messages:
+        for block in message["blocks"]:
+            if block["type"] == "section":
+                names += re.findall(r"^• \*(lab-\d+)\*", block["text"]["text"], re.MULTILINE)
+    return names
+
+
+def check_limits(
+    messages: list[dict[str, Any]], max_blocks: int, max_section: int, max_total: int
+) -> None:
+    total = len(messages)
+    for i, message in enumerate(messages, 1):
+        assert len(message["blocks"]) <= max_blocks
+        header = message["blocks"][0]["text"]["text"]
+        assert len(header) <= 150
+        if total > 1:
+            assert header.endswith(f"({i}/{total})")
+        assert sum(len(t) for t in block_texts(message)) <= max_total
+        for block in message["blocks"]:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= max_section
+        assert message["text"].startswith(header)
+        assert len(message["text"]) <= 40_000
+
+
+@pytest.mark.parametrize(
+    ("n", "limits"),
+    [
+        (500, {}),
+        (200, {"max_blocks": 5, "max_section_chars": 500, "max_message_chars": 2000}),
+        (200, {"max_blocks": 50, "max_section_chars": 300, "max_message_chars": 900}),
+        (60, {"max_blocks": 3, "max_section_chars": 3000, "max_message_chars": 12000}),
+    ],
+)
+def test_slack_splits_within_limits_and_keeps_every_lab_once_in_order(
+    n: int, limits: dict[str, int]
+) -> None:
+    messages = render_slack(report(labs(n)), **limits)
+    check_limits(
+        messages,
+        limits.get("max_blocks", 50),
+        limits.get("max_section_chars", 3000),
+        limits.get("max_message_chars", 12000),
+    )
+    assert lab_order(messages) == [f"lab-{i:04d}" for i in range(n)]
+    assert len(messages) > 1
+
+
+def test_slack_500_labs_make_a_handful_of_messages() -> None:
+    messages = render_slack(report(labs(500)))
+    assert 2 <= len(messages) <= 8
+
+
+def test_slack_fallback_text_lists_the_lines_of_its_own_message() -> None:
+    messages = render_slack(report(labs(300)))
+    for message in messages:
+        in_blocks = lab_order([message])
+        assert re.findall(r"lab-\d{4}", message["text"]) == in_blocks
+
+
+def test_slack_one_absurd_name_is_clipped_not_fatal() -> None:
+    messages = render_slack(report([decision("&" * 10_000), decision("x" * 50_000)]))
+    check_limits(messages, 50, 3000, 12000)
+    assert len(messages) == 1
+
+
+def test_slack_shows_failures_problems_and_totals() -> None:
+    r = report(
+        [
+            decision("a", cost=1.0),
+            decision("b", flagged=False, problems=("tag 'offhours': bad range",)),
+        ],
+        (SourceFailure("ravello", "HTTP 401: credentials refused"),),
+    )
+    (message,) = render_slack(r)
+    text = all_text([message])
+    assert "source 'ravello' failed: HTTP 401: credentials refused" in text
+    assert "*b* (ravello): tag 'offhours': bad range" in text
+    assert "*Total:* 1 lab · 2 running VMs · ~$1.00/h" in text
+    context = message["blocks"][1]
+    assert context["type"] == "context"
+    assert "1 source failed" in context["elements"][0]["text"]
+
+
+def test_slack_empty_report_is_an_all_clear_message() -> None:
+    (message,) = render_slack(report([decision(flagged=False)]))
+    assert message["blocks"][0]["text"]["text"] == "No resources running outside business hours"
+    assert "1 checked in 1 source" in message["text"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.lists(st.text(min_size=1, max_size=300), min_size=0, max_size=120),
+    max_section=st.integers(200, 3000),
+    max_total=st.integers(600, 12000),
+)
+def test_slack_limits_hold_for_any_names(
+    names: list[str], max_section: int, max_total: int
+) -> None:
+    decisions = [decision(name, owner=name[::-1]) for name in names]
+    messages = render_slack(
+        report(decisions), max_section_chars=max_section, max_message_chars=max_total
+    )
+    check_limits(messages, 50, max_section, max_total)
+    # One line per lab, whatever the name holds (newlines included).
+    lines = [
+        line
+        for m in messages
+        for block in m["blocks"]
+        if block["type"] == "section"
+        for line in block["text"]["text"].split("\n")
+    ]
+    assert len(lines) == len(names)
+    assert all(line.startswith("• *") for line in lines)
+
+
+# ---------------------------------------------------------------- console notifier
+
+
+@pytest.mark.parametrize(("fmt", "render"), [("text", render_text), ("json", render_json)])
+def test_console_notifier_writes_the_rendered_report(fmt: Any, render: Any) -> None:
+    stream = io.StringIO()
+    r = report([decision("a")])
+    notifier = ConsoleNotifier("out", format=fmt, stream=stream)
+    assert notifier.type == "console"
+    assert notifier.send(r) == 1
+    assert stream.getvalue() == render(r) == notifier.preview(r)
+
+
+def test_console_notifier_defaults_to_stdout_at_send_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    r = report([])
+    ConsoleNotifier("out").send(r)
+    assert capsys.readouterr().out == render_text(r)
