@@ -149,11 +149,11 @@ def collect(
                 found = future.result()
             except OffhoursError as exc:
                 detail = getattr(exc, "detail", str(exc))
-                log.warning("source %r failed: %s", source.name, detail)
+                log.info("source %r failed: %s", source.name, detail)
                 failures.append(SourceFailure(source.name, detail))
                 continue
             except Exception as exc:
-                log.warning("source %r crashed", source.name, exc_info=True)
+                log.error("source %r crashed", source.name, exc_info=True)
                 failures.append(SourceFailure(source.name, f"unexpected {type(exc).__name__}"))
                 continue
             cost = (costs or {}).get(source.name)
@@ -173,7 +173,7 @@ def _deliver(notifiers: Sequence[Notifier], report: Report) -> list[NotifierOutc
             sent = notifier.send(report)
         except OffhoursError as exc:
             detail = getattr(exc, "detail", str(exc))
-            log.warning("notifier %r failed: %s", notifier.name, detail)
+            log.info("notifier %r failed: %s", notifier.name, detail)
             outcomes.append(NotifierOutcome(notifier.name, 0, detail))
         else:
             outcomes.append(NotifierOutcome(notifier.name, sent))
@@ -202,7 +202,11 @@ def run_audit(
     }
     resources, failures = collect(sources, costs)
     decisions = evaluate(resources, policy, now)
-    report = build_report(decisions, failures, now=now, sources=tuple(s.name for s in sources))
+    # Times in the report read in the schedule's zone, whatever offset `now` came with.
+    local_now = now.astimezone(policy.hours.zone)
+    report = build_report(
+        decisions, failures, now=local_now, sources=tuple(s.name for s in sources)
+    )
     if dry_run:
         printing = [n for n in notifiers if n.type == "console"]
         others = [n for n in notifiers if n.type != "console"]

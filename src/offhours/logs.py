@@ -67,5 +67,7 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries speak only from -v on (urllib3 warns on every retry it is about to make).
+    lib_level = (logging.ERROR, logging.WARNING, logging.WARNING, logging.DEBUG)[min(verbosity, 3)]
     for name in _NOISY:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
+        logging.getLogger(name).setLevel(lib_level)

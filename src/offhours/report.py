@@ -204,6 +204,11 @@ def _timing(decision: Decision, report: Report) -> list[str]:
 def _headline(report: Report) -> str:
     """``3 labs running outside business hours — 7 VMs`` (no user data: safe anywhere)."""
     n = len(report.findings)
+    if not n and report.failures:
+        # "Nothing running" would be a guess when a source could not be read.
+        if len(report.failures) >= len(report.sources):
+            return "Could not check for running resources: every source failed"
+        return "No resources running outside business hours in the sources that answered"
     if not n:
         return "No resources running outside business hours"
     verb = "lab running" if n == 1 else "labs running"

@@ -129,14 +129,16 @@ def test_json_format_is_machine_readable(
     assert len(data["findings"]) == 2
 
 
-@pytest.mark.parametrize("fault", ["401", "403", "500", "non_json", "truncated", "wrong_shape"])
+@pytest.mark.parametrize(
+    "fault", ["401", "403", "429", "500", "slow", "non_json", "truncated", "wrong_shape"]
+)
 def test_a_failing_source_exits_1_and_is_still_reported_in_slack(
     cli: CliRun, setup: tuple[dict[str, str], RavelloSimulator, SlackSink], fault: str
 ) -> None:
     env, ravello, slack = setup
     ravello.set_apps(_labs(2))
-    ravello.inject(fault, count=10)
-    run = cli("audit", "--now", NIGHT, env=env)
+    ravello.inject(fault, count=10, retry_after=1, delay=5)
+    run = cli("audit", "--now", NIGHT, "-vv", env=env)
     assert run.code == 1, (run.stdout, run.stderr)
     assert "source 'ravello'" in run.stderr
     assert len(slack.messages) == 1
@@ -164,7 +166,7 @@ def test_a_slack_error_exits_1_with_a_clear_message(
     env, ravello, slack = setup
     ravello.set_apps(_labs(2))
     slack.inject(body=body, status=status, count=5)
-    run = cli("audit", "--now", NIGHT, env=env)
+    run = cli("audit", "--now", NIGHT, "-vvv", env=env)
     assert run.code == 1
     assert "notifier 'slack'" in run.stderr and hint in run.stderr
     assert_no_leak(run, slack)
@@ -180,6 +182,19 @@ def test_slack_rate_limit_is_waited_out(
     assert run.code == 0, run.stderr
     assert len(slack.messages) == 1
     assert slack.rejected_429 == 1
+
+
+def test_slack_rate_limit_beyond_the_wait_budget_exits_1(
+    cli: CliRun, setup: tuple[dict[str, str], RavelloSimulator, SlackSink]
+) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(2))
+    slack.inject_429(retry_after="30", count=5)
+    run = cli("audit", "--now", NIGHT, env=env)
+    assert run.code == 1
+    assert "delivered 0 of 1" in run.stderr
+    assert slack.messages == []
+    assert_no_leak(run, slack)
 
 
 def test_unresolvable_secret_exits_2_before_any_source_is_read(
