@@ -20,7 +20,7 @@ from offhours.notifiers.base import Notifier
 from offhours.policy import evaluate
 from offhours.registry import load_plugin
 from offhours.report import Report, build_report
-from offhours.secrets import Secret
+from offhours.secrets import Resolver, Secret
 from offhours.sources.base import Source
 
 __all__ = [
@@ -72,22 +72,25 @@ class AuditResult:
 
 def resolve_secrets(config: Config, environ: Mapping[str, str] | None = None) -> Secrets:
     """Resolve every secret reference; all failures are reported together (SecretError)."""
-    resolved: Secrets = {}
-    problems: list[str] = []
-    for plugin, field, ref in config.secret_refs():
-        try:
-            resolved[(id(plugin), field)] = ref.resolve(
-                dict(environ) if environ is not None else None
-            )
-        except SecretError as exc:
-            problems.append(f"{config.label}: {exc}")
-    if problems:
+    for where in config.plaintext_secrets():
+        log.warning(
+            "%s: %s holds a plaintext secret (allowed by allow_plaintext_secrets); "
+            "use a kms:, ssm:, secretsmanager:, env: or file: reference outside experiments",
+            config.label,
+            where,
+        )
+    refs = config.secret_refs()
+    resolver = Resolver(config.secret_settings(), environ)
+    try:
+        values = resolver.resolve_all(ref for _, _, ref in refs)
+    except SecretError as exc:
+        problems = tuple(f"{config.label}: {p}" for p in exc.problems)
         noun = "reference" if len(problems) == 1 else "references"
         raise SecretError(
             f"{len(problems)} secret {noun} could not be resolved:\n  " + "\n  ".join(problems),
-            tuple(problems),
-        )
-    return resolved
+            problems,
+        ) from None
+    return {(id(plugin), field): values[ref] for plugin, field, ref in refs}
 
 
 def _kwargs(plugin: PluginConfig, secrets: Secrets) -> dict[str, Any]:

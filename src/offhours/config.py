@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     create_model,
     model_validator,
@@ -32,7 +33,7 @@ from pydantic_core import PydanticCustomError
 from offhours import hours as hours_mod
 from offhours.errors import ConfigError
 from offhours.policy import Policy
-from offhours.secrets import SecretRef
+from offhours.secrets import INLINE, SecretRef, SecretSettings
 
 __all__ = [
     "BUILTIN_NOTIFIERS",
@@ -66,9 +67,10 @@ class _SecretMarker:
 SECRET = _SecretMarker()
 
 
-def _check_ref(value: str) -> str:
+def _check_ref(value: str, info: ValidationInfo) -> str:
+    allow = bool((info.context or {}).get("allow_plaintext"))
     try:
-        SecretRef.parse(value, where="")
+        SecretRef.parse(value, where="", allow_plaintext=allow)
     except ValueError as exc:
         raise _custom("secret_reference", str(exc)) from None
     return value
@@ -81,8 +83,11 @@ SecretReference = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": "^(env|file):.+",
-            "description": "A secret reference: env:NAME or file:PATH (never the value itself).",
+            "pattern": "^(env|file|kms|ssm|secretsmanager):.+",
+            "description": (
+                "A secret reference: env:NAME, file:PATH, kms:CIPHERTEXT, ssm:/NAME or "
+                "secretsmanager:NAME[#KEY] (never the value itself)."
+            ),
         }
     ),
 ]
@@ -183,6 +188,25 @@ class TagsConfig(_Strict):
     )
 
 
+class KmsConfig(_Strict):
+    context: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Encryption context for kms: references; a value $NAME is read from the "
+            'environment, e.g. {LambdaFunctionName = "$AWS_LAMBDA_FUNCTION_NAME"}'
+        ),
+    )
+
+
+class SecretsConfig(_Strict):
+    """Where kms:, ssm: and secretsmanager: references are resolved."""
+
+    region: str | None = Field(
+        None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region [default: AWS_REGION]"
+    )
+    kms: KmsConfig = Field(default_factory=KmsConfig)
+
+
 # ---------------------------------------------------------------- plugins
 
 
@@ -263,6 +287,10 @@ def secret_fields(model: type[BaseModel]) -> list[str]:
 
 
 class _Top(_Strict):
+    allow_plaintext_secrets: bool = Field(
+        False, description="Accept literal secrets in this file (local experiments only)"
+    )
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     hours: HoursConfig = Field(default_factory=HoursConfig)
     tags: TagsConfig = Field(default_factory=TagsConfig)
     sources: list[dict[str, Any]] = Field(min_length=1)
@@ -281,6 +309,8 @@ class Config:
     ) -> None:
         self.hours = top.hours
         self.tags = top.tags
+        self.secrets = top.secrets
+        self.allow_plaintext_secrets = top.allow_plaintext_secrets
         self.sources = sources
         self.notifiers = notifiers
         self.path = path
@@ -304,8 +334,18 @@ class Config:
             for i, item in enumerate(items):
                 for field in secret_fields(type(item)):
                     where = f"{section}[{i}].{field}"
-                    refs.append((item, field, SecretRef.parse(getattr(item, field), where)))
+                    ref = SecretRef.parse(
+                        getattr(item, field), where, allow_plaintext=self.allow_plaintext_secrets
+                    )
+                    refs.append((item, field, ref))
         return refs
+
+    def plaintext_secrets(self) -> list[str]:
+        """Key paths holding a literal secret (let through by allow_plaintext_secrets)."""
+        return [ref.where for _, _, ref in self.secret_refs() if ref.scheme == INLINE]
+
+    def secret_settings(self) -> SecretSettings:
+        return SecretSettings(region=self.secrets.region, kms_context=self.secrets.kms.context)
 
 
 def _show(value: object) -> str:
@@ -370,9 +410,15 @@ def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
-def _validate(model: type[BaseModel], data: object, prefix: str, problems: list[str]) -> Any | None:
+def _validate(
+    model: type[BaseModel],
+    data: object,
+    prefix: str,
+    problems: list[str],
+    context: dict[str, Any] | None = None,
+) -> Any | None:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems.extend(_describe(e, model, prefix) for e in exc.errors())
         return None
@@ -383,6 +429,7 @@ def _plugins(
     items: list[dict[str, Any]],
     builtin: Mapping[str, type[PluginConfig]],
     problems: list[str],
+    context: dict[str, Any],
 ) -> list[PluginConfig]:
     from offhours.registry import plugin_config_model
 
@@ -400,7 +447,7 @@ def _plugins(
         except ConfigError as exc:
             problems.append(f"{where}.type: {_show(kind)} {exc}")
             continue
-        cfg = _validate(model, item, where, problems)
+        cfg = _validate(model, item, where, problems, context)
         if cfg is None:
             continue
         name = cfg.display_name()
@@ -419,8 +466,12 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     problems: list[str] = []
     label = str(path) if path else "<config>"
     top = _validate(_Top, dict(data), "", problems)
-    sources = _plugins("sources", _list(data, "sources"), BUILTIN_SOURCES, problems)
-    notifiers = _plugins("notifiers", _list(data, "notifiers"), BUILTIN_NOTIFIERS, problems)
+    # Plugin tables are validated on their own, so the flag they depend on is passed along.
+    context = {"allow_plaintext": data.get("allow_plaintext_secrets") is True}
+    sources = _plugins("sources", _list(data, "sources"), BUILTIN_SOURCES, problems, context)
+    notifiers = _plugins(
+        "notifiers", _list(data, "notifiers"), BUILTIN_NOTIFIERS, problems, context
+    )
     if problems or top is None:
         lines = tuple(f"{label}: {p}" for p in problems)
         noun = "problem" if len(lines) == 1 else "problems"

@@ -1,22 +1,46 @@
-"""Secret references (``env:NAME``, ``file:PATH``) and a value type that never prints itself.
+"""Secret references, their resolvers, and a value type that never prints itself.
 
-A reference is resolved once per run; the resolved :class:`Secret` lives in memory only and
-shows at most its last four characters (or, for a URL, :func:`redact_url`'s host form).
+    env:NAME                         an environment variable
+    file:PATH                        a file's content (stripped)
+    kms:BASE64                       KMS ciphertext, decrypted with the configured context
+    ssm:/path/name                   an SSM parameter (SecureString, decrypted)
+    secretsmanager:NAME-OR-ARN[#KEY] a Secrets Manager secret, or one key of its JSON
+
+Every reference is resolved once per run, all before any source is read, and all failures are
+reported together. Resolution fails closed: nothing ever falls back to using a reference (or a
+ciphertext) as the value. The resolved :class:`Secret` lives in memory only and shows at most
+its last four characters (or, for a URL, :func:`redact_url`'s host form).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from offhours.errors import SecretError
 
-__all__ = ["SCHEMES", "Secret", "SecretRef", "known_values", "redact_url"]
+if TYPE_CHECKING:
+    from offhours.aws_secrets import AwsSecretStore
 
-SCHEMES = ("env", "file")
+__all__ = [
+    "AWS_SCHEMES",
+    "SCHEMES",
+    "Resolver",
+    "Secret",
+    "SecretRef",
+    "SecretSettings",
+    "known_values",
+    "redact_url",
+]
+
+AWS_SCHEMES = ("kms", "ssm", "secretsmanager")
+SCHEMES = ("env", "file", *AWS_SCHEMES)
+#: the scheme of a literal value let through by ``allow_plaintext_secrets = true``
+INLINE = "inline"
 _MASK = "••••"
 
 # Every resolved value, so the log filter can scrub one that a library logs on its own
@@ -84,46 +108,141 @@ class Secret:
         raise TypeError("a Secret cannot be serialised")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SecretRef:
-    """``scheme:target`` as written in the config; ``where`` is its key path for messages."""
+    """``scheme:target`` as written in the config; ``where`` is its key path for messages.
+
+    ``str`` and ``repr`` never show a kms: ciphertext or an inline value.
+    """
 
     scheme: str
     target: str
     where: str
 
     @classmethod
-    def parse(cls, text: str, where: str) -> SecretRef:
+    def parse(cls, text: str, where: str, *, allow_plaintext: bool = False) -> SecretRef:
         scheme, sep, target = text.partition(":")
-        if not sep or scheme not in SCHEMES or not target:
-            raise ValueError(
-                "takes a secret reference, not a value: write env:NAME or file:PATH "
-                "and keep the secret in that variable or file"
-            )
-        return cls(scheme, target, where)
+        if sep and scheme in SCHEMES and target:
+            return cls(scheme, target, where)
+        if allow_plaintext and text:
+            return cls(INLINE, text, where)
+        raise ValueError(
+            "takes a secret reference, not a value: write env:NAME, file:PATH, kms:CIPHERTEXT, "
+            "ssm:/NAME or secretsmanager:NAME (see `offhours secrets encrypt`); "
+            "allow_plaintext_secrets = true lets a literal through for local experiments"
+        )
 
     def __str__(self) -> str:
-        # The target of env:/file: is a name or a path, never the secret itself.
+        if self.scheme == "kms":
+            return f"kms:<ciphertext, {len(self.target)} chars>"
+        if self.scheme == INLINE:
+            return "an inline value"
+        # The other targets are names, paths or ARNs, never the secret itself.
         return f"{self.scheme}:{self.target}"
 
-    def resolve(self, environ: os._Environ[str] | dict[str, str] | None = None) -> Secret:
-        env = os.environ if environ is None else environ
-        if self.scheme == "env":
-            value = env.get(self.target)
+    def __repr__(self) -> str:
+        return f"SecretRef({self.where!r}, {str(self)!r})"
+
+    @property
+    def is_aws(self) -> bool:
+        return self.scheme in AWS_SCHEMES
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """The ``[secrets]`` section: where AWS lives and the KMS encryption context.
+
+    A context value ``$NAME`` is read from the environment at resolution time, so the Lambda
+    console's convention ``{LambdaFunctionName = "$AWS_LAMBDA_FUNCTION_NAME"}`` works as is.
+    """
+
+    region: str | None = None
+    kms_context: Mapping[str, str] = field(default_factory=dict)
+
+
+class Resolver:
+    """Resolves references, each once; AWS clients are made only if an AWS reference is used."""
+
+    def __init__(
+        self, settings: SecretSettings | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.settings = settings or SecretSettings()
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._aws: AwsSecretStore | None = None
+        self._cache: dict[tuple[str, str], str] = {}
+
+    def kms_context(self) -> dict[str, str]:
+        """The encryption context with ``$NAME`` values read from the environment."""
+        context = {}
+        for key, value in self.settings.kms_context.items():
+            if value.startswith("$"):
+                name = value[1:].strip("{}")
+                if name not in self.environ:
+                    raise SecretError(
+                        f"secrets.kms.context.{key}: ${name} is not set in the environment "
+                        "(on Lambda, AWS_LAMBDA_FUNCTION_NAME is set by the runtime)"
+                    )
+                value = self.environ[name]
+            context[key] = value
+        return context
+
+    def resolve(self, ref: SecretRef) -> Secret:
+        """The value of one reference, or SecretError naming its key path and the cause."""
+        key = (ref.scheme, ref.target)
+        if key not in self._cache:
+            try:
+                value = self._fetch(ref)
+            except SecretError as exc:
+                raise SecretError(f"{ref.where}: {ref}: {exc}") from None
+            if not value:
+                raise SecretError(f"{ref.where}: {ref}: the secret is empty")
+            self._cache[key] = value
+        return Secret(self._cache[key], label=ref.where)
+
+    def resolve_all(self, refs: Iterable[SecretRef]) -> dict[SecretRef, Secret]:
+        """Every reference resolved, or one SecretError listing each that failed."""
+        resolved: dict[SecretRef, Secret] = {}
+        problems: list[str] = []
+        for ref in refs:
+            try:
+                resolved[ref] = self.resolve(ref)
+            except SecretError as exc:
+                problems.append(str(exc))
+        if problems:
+            noun = "reference" if len(problems) == 1 else "references"
+            raise SecretError(
+                f"{len(problems)} secret {noun} could not be resolved:\n  " + "\n  ".join(problems),
+                tuple(problems),
+            )
+        return resolved
+
+    def _fetch(self, ref: SecretRef) -> str:
+        if ref.scheme == INLINE:
+            return ref.target
+        if ref.scheme == "env":
+            value = self.environ.get(ref.target)
             if value is None:
                 raise SecretError(
-                    f"{self.where}: env:{self.target}: environment variable {self.target} "
-                    "is not set; export it or point the reference elsewhere"
+                    f"environment variable {ref.target} is not set; export it or point the "
+                    "reference elsewhere"
                 )
-        else:
-            path = Path(self.target).expanduser()
+            return value
+        if ref.scheme == "file":
             try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
-                raise SecretError(
-                    f"{self.where}: file:{self.target}: cannot read the file ({reason})"
-                ) from None
-        if not value:
-            raise SecretError(f"{self.where}: {self}: the secret is empty")
-        return Secret(value, label=self.where)
+                return Path(ref.target).expanduser().read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                raise SecretError(f"cannot read the file ({reason})") from None
+        return self._aws_store().fetch(ref.scheme, ref.target)
+
+    def _aws_store(self) -> AwsSecretStore:
+        if self._aws is None:
+            # Imported here: boto3 costs a cold start that env:/file: users need not pay.
+            from offhours.aws_secrets import AwsSecretStore
+
+            self._aws = AwsSecretStore(
+                region=self.settings.region or None,
+                kms_context=self.kms_context(),
+                environ=self.environ,
+            )
+        return self._aws

@@ -190,7 +190,7 @@ def test_schema_describes_plugins_and_secret_references() -> None:
     text = json.dumps(schema)
     assert schema["title"] == "offhours.toml"
     assert '"ravello"' in text and '"slack"' in text and '"console"' in text
-    assert "^(env|file):.+" in text
+    assert "^(env|file|kms|ssm|secretsmanager):.+" in text
 
 
 def test_schema_accepts_the_example(tmp_path: Path) -> None:
