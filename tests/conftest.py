@@ -13,9 +13,12 @@ import pytest
 
 from offhours.testing.ravello import RavelloSimulator
 from offhours.testing.slack import SlackSink
+from tests.aws import TEST_KEYS, Aws, env_for
 
-# Unique sentinels: any appearance in output is a leak.
-RAVELLO_USER = "sentinel-user-8f3a"
+pytest_plugins = ["tests.leakguard"]
+
+# Unique sentinels: any appearance in output is a leak (tests/leakguard.py checks every test).
+RAVELLO_USER = "ravello-user-8f3a"
 RAVELLO_PASSWORD = "sentinel-password-7d91c2e4b6"
 
 
@@ -42,13 +45,17 @@ class Run:
 def cli(tmp_path: Path) -> object:
     """Run the real `offhours` entry point in a subprocess, in tmp_path."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+    def run(
+        *args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 60
+    ) -> Run:
+        # The test process's environment (AWS settings included), less offhours' own.
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OFFHOURS_")}
         full_env.update(env or {})
         proc = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
             [sys.executable, "-m", "offhours", *args],
             cwd=tmp_path,
             env=full_env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -57,3 +64,40 @@ def cli(tmp_path: Path) -> object:
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+# ---------------------------------------------------------------- AWS (moto server mode)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """A clean moto account, with this process's environment pointing boto3 at it."""
+    state = Aws(moto_endpoint, env_for(moto_endpoint))
+    state.reset()
+    for key, value in state.env.items():
+        monkeypatch.setenv(key, value)
+    yield state
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test may reach real AWS: no profile, no ~/.aws files, no instance metadata."""
+    empty = tmp_path_factory.getbasetemp() / "no-aws-config"
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", *TEST_KEYS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

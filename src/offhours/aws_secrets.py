@@ -26,7 +26,7 @@ from botocore.exceptions import (
 
 from offhours.errors import SecretError
 
-__all__ = ["IAM_ACTIONS", "AwsSecretStore", "encrypt"]
+__all__ = ["IAM_ACTIONS", "AwsSecretStore", "encrypt", "explain"]
 
 #: the IAM action each scheme needs on its key, parameter or secret
 IAM_ACTIONS = {
@@ -64,7 +64,8 @@ _FIXES = {
 }
 
 
-def _explain(exc: BaseException, action: str, context: Mapping[str, str]) -> str:
+def explain(exc: BaseException, action: str, context: Mapping[str, str]) -> str:
+    """What went wrong calling AWS and how to fix it; never echoes request parameters."""
     if isinstance(exc, NoRegionError):
         return "no AWS region; set [secrets] region or AWS_REGION"
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
@@ -76,6 +77,10 @@ def _explain(exc: BaseException, action: str, context: Mapping[str, str]) -> str
         return f"cannot reach AWS ({exc}); check the network and region"
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code not in _FIXES and status == 403:
+            # An IAM refusal whose body botocore could not parse still means "not allowed".
+            code = "AccessDenied"
         fix = _FIXES.get(code)
         if fix is None:
             message = str(exc.response.get("Error", {}).get("Message", ""))[:200]
@@ -110,7 +115,7 @@ class AwsSecretStore:
             return fetcher[scheme](target)
         except (ClientError, BotoCoreError) as exc:
             # Not chained: botocore messages can echo request parameters.
-            raise SecretError(_explain(exc, IAM_ACTIONS[scheme], self.kms_context)) from None
+            raise SecretError(explain(exc, IAM_ACTIONS[scheme], self.kms_context)) from None
 
     def _kms(self, target: str) -> str:
         try:
@@ -175,5 +180,5 @@ def encrypt(
     try:
         blob = store.client("kms").encrypt(**kwargs)["CiphertextBlob"]
     except (ClientError, BotoCoreError) as exc:
-        raise SecretError(f"kms encrypt with {key}: {_explain(exc, 'kms:Encrypt', {})}") from None
+        raise SecretError(f"kms encrypt with {key}: {explain(exc, 'kms:Encrypt', {})}") from None
     return "kms:" + base64.b64encode(blob).decode("ascii")

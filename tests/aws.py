@@ -1,0 +1,88 @@
+"""moto in server mode: a real AWS-compatible HTTP endpoint on loopback, for the tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+REGION = "us-east-1"
+TEST_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass
+class Aws:
+    """One moto endpoint and the environment that points boto3 (and subprocesses) at it."""
+
+    endpoint: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        creds = {
+            "aws_access_key_id": kwargs.pop("key", TEST_KEYS["AWS_ACCESS_KEY_ID"]),
+            "aws_secret_access_key": kwargs.pop("secret", TEST_KEYS["AWS_SECRET_ACCESS_KEY"]),
+        }
+        return boto3.client(
+            service, region_name=REGION, endpoint_url=self.endpoint, **creds, **kwargs
+        )
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback moto
+            resp.read()
+
+
+def env_for(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        **TEST_KEYS,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_subprocess(**environ: str) -> Iterator[str]:
+    """A moto server in its own process (settings such as INITIAL_NO_AUTH_ACTION_COUNT are
+    read once per process)."""
+    port = free_port()
+    env = {**os.environ, **environ}
+    proc = subprocess.Popen(  # noqa: S603 - moto's own server module, fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

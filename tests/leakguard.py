@@ -1,0 +1,104 @@
+"""A leak guard over the whole suite.
+
+Secrets in tests are unique sentinel strings (``sentinel-…``) or values that offhours resolved
+into a ``Secret`` during the run (webhook URLs and their tokens included). A test fails if one
+of them shows up in its captured stdout, stderr or log records, or in the text of an exception
+it raised — whether the test failed with it or caught it with ``pytest.raises``.
+Only the guard's own self-test, marked ``shows_leaks``, may show them.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Generator, Iterator
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from offhours.secrets import known_values
+
+SENTINEL = re.compile(r"sentinel-[A-Za-z0-9-]{4,}")
+MIN_LENGTH = 12  # shorter resolved values ("u", "pw") would match ordinary text
+
+
+def secrets_to_guard() -> set[str]:
+    guarded = set()
+    for value in known_values():
+        if len(value) < MIN_LENGTH:
+            continue
+        guarded.add(value)
+        if "://" in value or value.startswith("hooks."):
+            token = urlsplit(value if "://" in value else f"https://{value}").path.rsplit("/", 1)
+            if len(token[-1]) >= MIN_LENGTH:
+                guarded.add(token[-1])
+    return guarded
+
+
+def leaks(text: str) -> list[str]:
+    found = [m.group(0) for m in SENTINEL.finditer(text)]
+    found += [s for s in secrets_to_guard() if s in text]
+    # Show only enough to find the test's secret again, never the whole value.
+    return sorted({f"…{s[-4:]}" for s in found})
+
+
+def exception_text(exc: BaseException) -> Iterator[str]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield str(current)
+        yield repr(current)
+        current = current.__cause__ or current.__context__
+    yield "".join(traceback.format_exception(exc))
+
+
+class _GuardedRaises:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __enter__(self) -> Any:
+        return self.inner.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        handled = self.inner.__exit__(exc_type, exc, tb)
+        if exc is not None:
+            found = leaks("\n".join(exception_text(exc)))
+            if found:
+                raise AssertionError(f"secret leak in an exception's text: {found}")
+        return handled
+
+
+@pytest.fixture(autouse=True)
+def _guard_raised_exceptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = pytest.raises
+
+    def raises(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        return _GuardedRaises(result) if hasattr(result, "__exit__") else result
+
+    monkeypatch.setattr(pytest, "raises", raises)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    # Later phases repeat earlier phases' sections: look only at this phase's own.
+    captured = "\n".join(content for title, content in report.sections if report.when in title)
+    if call.excinfo is not None:
+        captured += "\n" + "\n".join(exception_text(call.excinfo.value))
+    found = leaks(captured)
+    expected = item.get_closest_marker("shows_leaks") is not None
+    if found and report.outcome != "skipped" and not expected:
+        report.outcome = "failed"
+        report.longrepr = f"secret leak in captured output, logs or exception text: {found}"
+    return report
