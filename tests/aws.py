@@ -36,7 +36,8 @@ class Aws:
         )
 
     def reset(self) -> None:
-        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        url = f"{self.endpoint}/moto-api/reset"
+        req = urllib.request.Request(url, method="POST")  # noqa: S310 - loopback moto
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback moto
             resp.read()
 

@@ -83,13 +83,13 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
     """A clean moto account, with this process's environment pointing boto3 at it."""
     state = Aws(moto_endpoint, env_for(moto_endpoint))
     state.reset()
     for key, value in state.env.items():
         monkeypatch.setenv(key, value)
-    yield state
+    return state
 
 
 @pytest.fixture(autouse=True)
