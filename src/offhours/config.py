@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_PATH",
     "Config",
     "ConsoleNotifierConfig",
+    "DeployConfig",
     "PluginConfig",
     "RavelloSourceConfig",
     "SlackNotifierConfig",
@@ -207,6 +208,56 @@ class SecretsConfig(_Strict):
     kms: KmsConfig = Field(default_factory=KmsConfig)
 
 
+class VpcConfig(_Strict):
+    subnet_ids: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+
+
+class DeployConfig(_Strict):
+    """``offhours deploy``: the Lambda function, its role, key and schedule."""
+
+    function_name: str = Field(
+        "offhours-audit", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Lambda function name"
+    )
+    description: str = Field(
+        "offhours: resources running outside business hours", max_length=256
+    )
+    region: str | None = Field(
+        None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region [default: AWS_REGION]"
+    )
+    runtime: Literal["python3.11", "python3.12", "python3.13", "python3.14"] = "python3.12"
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    memory: int = Field(128, ge=128, le=10240, description="MB")
+    timeout: int = Field(60, ge=1, le=900, description="seconds")
+    schedule: str = Field(
+        "cron(0 18-23 ? * MON-FRI *)",
+        description="EventBridge cron(), rate() or at() expression, in `timezone`",
+    )
+    timezone: str | None = Field(
+        None, description="IANA zone of the schedule [default: hours.timezone]"
+    )
+    scheduler: Literal["scheduler", "rule"] = Field(
+        "scheduler",
+        description='"scheduler": EventBridge Scheduler, time-zone aware; "rule": a classic '
+        "EventBridge rule, UTC only",
+    )
+    key_alias: str = Field("alias/offhours", pattern=r"^alias/[A-Za-z0-9/_-]+$")
+    key_arn: str | None = Field(None, description="Use this existing KMS key instead")
+    role_arn: str | None = Field(
+        None, description="Use this existing execution role instead of creating one"
+    )
+    alias: str = Field("live", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,127}$")
+    alias_description: str = ""
+    publish: bool = Field(True, description="Publish a version and move the alias to it")
+    log_retention_days: int = Field(30, ge=1, le=3653)
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables for the function"
+    )
+    vpc: VpcConfig | None = None
+    tracing: Literal["PassThrough", "Active"] = "PassThrough"
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
 # ---------------------------------------------------------------- plugins
 
 
@@ -293,6 +344,7 @@ class _Top(_Strict):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     hours: HoursConfig = Field(default_factory=HoursConfig)
     tags: TagsConfig = Field(default_factory=TagsConfig)
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
     sources: list[dict[str, Any]] = Field(min_length=1)
     notifiers: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -310,6 +362,7 @@ class Config:
         self.hours = top.hours
         self.tags = top.tags
         self.secrets = top.secrets
+        self.deploy = top.deploy
         self.allow_plaintext_secrets = top.allow_plaintext_secrets
         self.sources = sources
         self.notifiers = notifiers
