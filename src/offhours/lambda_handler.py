@@ -1,0 +1,120 @@
+"""The AWS Lambda door into :func:`offhours.audit.run_audit`.
+
+    offhours.lambda_handler.handler(event, context)
+
+Configuration, first found:
+  OFFHOURS_CONFIG_SSM   name of an SSM parameter holding the configuration (JSON or TOML);
+                        this is what ``offhours deploy`` sets up
+  OFFHOURS_CONFIG       path of a TOML file
+  offhours.toml         beside the package (``$LAMBDA_TASK_ROOT/offhours.toml``)
+
+The scheduled time comes from the event (``time`` of an EventBridge event, or the
+``<aws.scheduler.scheduled-time>`` that ``offhours deploy`` puts in a Scheduler's input), so a
+retried invocation evaluates the same instant. Logs are JSON lines. A run in which a source or
+a notifier failed raises, so Lambda records an error (and its retry policy applies).
+
+This module imports nothing of the CLI stack (typer, rich): cold starts stay short.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from offhours import logs
+from offhours.audit import AuditResult, run_audit
+from offhours.config import Config, load_config, parse_config
+from offhours.errors import ConfigError, OffhoursError
+
+__all__ = ["AuditFailed", "handler", "load_lambda_config", "scheduled_time"]
+
+log = logging.getLogger("offhours.lambda")
+
+# Kept across warm invocations: the configuration does not change while a container lives.
+_CONFIG: Config | None = None
+
+
+class AuditFailed(OffhoursError):
+    """Raised after a run in which a source or notifier failed (the rest was delivered)."""
+
+
+def scheduled_time(event: Any) -> datetime:
+    """The instant the run evaluates: the event's ``time``, else now (a manual invocation)."""
+    text = event.get("time") if isinstance(event, dict) else None
+    if not text:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(str(text))
+    except ValueError:
+        raise ConfigError(f"event time {text!r} is not an ISO-8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _parse_text(text: str, where: str) -> Config:
+    try:
+        data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{where}: neither JSON nor valid TOML: {exc}") from None
+    return parse_config(data, Path(where))
+
+
+def load_lambda_config(environ: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ) if environ is None else environ
+    name = env.get("OFFHOURS_CONFIG_SSM")
+    if name:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from offhours.aws_secrets import explain
+
+        try:
+            answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        except (ClientError, BotoCoreError) as exc:
+            reason = explain(exc, "ssm:GetParameter", {})
+            raise ConfigError(f"ssm:{name}: cannot read the configuration: {reason}") from None
+        return _parse_text(answer["Parameter"]["Value"], f"ssm:{name}")
+    path = env.get("OFFHOURS_CONFIG")
+    if path:
+        return load_config(Path(path))
+    root = Path(env.get("LAMBDA_TASK_ROOT", Path(__file__).resolve().parents[1]))
+    return load_config(root / "offhours.toml")
+
+
+def _summary(result: AuditResult) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "flagged": len(result.report.findings),
+        "running_vms": result.report.running_vms,
+        "checked": len(result.report.decisions),
+        "notified": {n.name: n.sent for n in result.notifiers},
+        "failures": result.failures,
+    }
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    global _CONFIG
+    level = int(os.environ.get("OFFHOURS_VERBOSITY", "1"))
+    logs.configure(level, json_lines=True)
+    try:
+        if _CONFIG is None:
+            _CONFIG = load_lambda_config()
+        now = scheduled_time(event)
+        log.info("audit at %s (event id %s)", now.isoformat(), _event_id(event))
+        result = run_audit(_CONFIG, now=now)
+    except OffhoursError as exc:
+        log.error("offhours: %s", exc)
+        raise
+    summary = _summary(result)
+    log.info("audit done: %s", json.dumps(summary))
+    if result.failures:
+        raise AuditFailed("; ".join(result.failures))
+    return summary
+
+
+def _event_id(event: Any) -> str:
+    return str(event.get("id", "-")) if isinstance(event, dict) else "-"

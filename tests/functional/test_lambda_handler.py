@@ -1,0 +1,189 @@
+"""The Lambda handler in-process, against moto (server mode) and the simulators."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from offhours import lambda_handler
+from offhours.errors import ConfigError
+from offhours.testing.ravello import RavelloSimulator, make_app
+from offhours.testing.slack import SlackSink
+from tests.aws import Aws
+from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER
+
+FUNCTION = "offhours-audit"
+EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "time": "2026-12-01T04:00:00Z",  # 23:00 in New York, Monday 30 November
+    "detail": {},
+}
+NIGHT = datetime.fromisoformat(EVENT["time"])
+
+
+@pytest.fixture(autouse=True)
+def _fresh_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test is a cold start; the handler's logging set-up is undone afterwards."""
+    monkeypatch.setattr(lambda_handler, "_CONFIG", None)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
+def deployed_config(aws: Aws, ravello: RavelloSimulator, slack: SlackSink) -> dict[str, Any]:
+    """What `offhours deploy` stores: secrets as kms: references with the function's context."""
+    kms = aws.client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+
+    def encrypt(text: str) -> str:
+        blob = kms.encrypt(
+            KeyId=key, Plaintext=text.encode(), EncryptionContext={"LambdaFunctionName": FUNCTION}
+        )["CiphertextBlob"]
+        return "kms:" + base64.b64encode(blob).decode()
+
+    return {
+        "secrets": {"kms": {"context": {"LambdaFunctionName": "$AWS_LAMBDA_FUNCTION_NAME"}}},
+        "hours": {"timezone": "America/New_York", "start": "08:00", "end": "18:00"},
+        "sources": [
+            {
+                "type": "ravello",
+                "base_url": ravello.base_url,
+                "username": encrypt(RAVELLO_USER),
+                "password": encrypt(RAVELLO_PASSWORD),
+                "retries": 0,
+            }
+        ],
+        "notifiers": [{"type": "slack", "webhook_url": encrypt(slack.url)}],
+    }
+
+
+@pytest.fixture
+def deployed(
+    aws: Aws, ravello: RavelloSimulator, slack: SlackSink, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    config = deployed_config(aws, ravello, slack)
+    aws.client("ssm").put_parameter(
+        Name=f"/offhours/{FUNCTION}/config", Value=json.dumps(config), Type="String"
+    )
+    monkeypatch.setenv("OFFHOURS_CONFIG_SSM", f"/offhours/{FUNCTION}/config")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+    start = NIGHT - timedelta(hours=6)
+    ravello.set_apps([make_app(i, f"lab-{i}", "Ada", publish_start=start) for i in range(3)])
+    return config
+
+
+def test_scheduled_event_runs_one_audit_and_posts_once(
+    deployed: dict[str, Any], slack: SlackSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = lambda_handler.handler(EVENT, None)
+    assert summary == {
+        "status": "success",
+        "flagged": 3,
+        "running_vms": 6,
+        "checked": 3,
+        "notified": {"slack": 1},
+        "failures": [],
+    }
+    assert len(slack.messages) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    assert any("audit at 2026-12-01T04:00:00+00:00" in entry["message"] for entry in lines)
+    assert all({"level", "logger", "message", "time"} <= entry.keys() for entry in lines)
+
+
+def test_a_failed_source_raises_after_delivering(
+    deployed: dict[str, Any], ravello: RavelloSimulator, slack: SlackSink
+) -> None:
+    ravello.inject("500", count=5)
+    with pytest.raises(lambda_handler.AuditFailed, match="source 'ravello'"):
+        lambda_handler.handler(EVENT, None)
+    assert len(slack.messages) == 1  # the failure itself was reported to Slack
+
+
+def test_wrong_function_name_fails_closed(
+    deployed: dict[str, Any], slack: SlackSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "some-other-function")
+    with pytest.raises(ConfigError, match="InvalidCiphertextException"):
+        lambda_handler.handler(EVENT, None)
+    assert slack.messages == []
+
+
+def test_missing_parameter_is_a_clear_error(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFHOURS_CONFIG_SSM", "/offhours/nope/config")
+    with pytest.raises(ConfigError, match=r"ssm:/offhours/nope/config: .*ParameterNotFound"):
+        lambda_handler.handler(EVENT, None)
+
+
+def test_packaged_toml_config(
+    tmp_path: Any, ravello: RavelloSimulator, slack: SlackSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "offhours.toml").write_text(
+        f"""
+[hours]
+timezone = "Europe/London"
+[[sources]]
+type = "ravello"
+base_url = "{ravello.base_url}"
+username = "env:RU"
+password = "env:RP"
+[[notifiers]]
+type = "slack"
+webhook_url = "env:HOOK"
+"""
+    )
+    for key, value in {"RU": RAVELLO_USER, "RP": RAVELLO_PASSWORD, "HOOK": slack.url}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("OFFHOURS_CONFIG_SSM", raising=False)
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
+    start = NIGHT - timedelta(hours=6)
+    ravello.set_apps([make_app(1, "lab-1", "Ada", publish_start=start)])
+    assert lambda_handler.handler({"time": "2026-12-01T04:00:00Z"}, None)["flagged"] == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"time": "2026-12-01T04:00:00Z"}, "2026-12-01T04:00:00+00:00"),
+        ({"time": "2026-12-01T04:00:00"}, "2026-12-01T04:00:00+00:00"),
+        ({"time": "2026-11-30T23:00:00-05:00"}, "2026-11-30T23:00:00-05:00"),
+    ],
+)
+def test_scheduled_time_comes_from_the_event(event: dict[str, str], expected: str) -> None:
+    assert lambda_handler.scheduled_time(event).isoformat() == expected
+
+
+def test_manual_invocation_uses_now() -> None:
+    before = datetime.now(NIGHT.tzinfo)
+    assert lambda_handler.scheduled_time({}) >= before
+    with pytest.raises(ConfigError, match="not an ISO-8601 time"):
+        lambda_handler.scheduled_time({"time": "tomorrow"})
+
+
+def test_handler_imports_no_cli_stack() -> None:
+    code = (
+        "import sys, offhours.lambda_handler; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'typer', 'rich', 'click', 'boto3', 'moto'}))"
+    )
+    out = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
