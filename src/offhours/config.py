@@ -208,6 +208,21 @@ class SecretsConfig(_Strict):
     kms: KmsConfig = Field(default_factory=KmsConfig)
 
 
+def _check_schedule(value: str) -> str:
+    # Imported here: the grammar is needed to check a config, not on the Lambda path.
+    from offhours.cron import parse_schedule_expression
+
+    try:
+        parse_schedule_expression(value)
+    except ValueError as exc:
+        detail = getattr(exc, "detail", str(exc))
+        raise _custom("schedule", f"is not a valid schedule: {detail}") from None
+    return value
+
+
+ScheduleText = Annotated[str, AfterValidator(_check_schedule)]
+
+
 class VpcConfig(_Strict):
     subnet_ids: list[str] = Field(default_factory=list)
     security_group_ids: list[str] = Field(default_factory=list)
@@ -229,11 +244,11 @@ class DeployConfig(_Strict):
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     memory: int = Field(128, ge=128, le=10240, description="MB")
     timeout: int = Field(60, ge=1, le=900, description="seconds")
-    schedule: str = Field(
+    schedule: ScheduleText = Field(
         "cron(0 18-23 ? * MON-FRI *)",
         description="EventBridge cron(), rate() or at() expression, in `timezone`",
     )
-    timezone: str | None = Field(
+    timezone: ZoneText | None = Field(
         None, description="IANA zone of the schedule [default: hours.timezone]"
     )
     scheduler: Literal["scheduler", "rule"] = Field(
@@ -256,6 +271,16 @@ class DeployConfig(_Strict):
     vpc: VpcConfig | None = None
     tracing: Literal["PassThrough", "Active"] = "PassThrough"
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rule_can_run_it(self) -> DeployConfig:
+        if self.scheduler == "rule" and self.schedule.strip().startswith("at("):
+            raise _custom(
+                "schedule",
+                f"schedule {self.schedule} needs EventBridge Scheduler; set scheduler = "
+                '"scheduler" or use cron()/rate()',
+            )
+        return self
 
 
 # ---------------------------------------------------------------- plugins
@@ -358,6 +383,7 @@ class Config:
         sources: list[PluginConfig],
         notifiers: list[PluginConfig],
         path: Path | None,
+        raw: Mapping[str, Any] | None = None,
     ) -> None:
         self.hours = top.hours
         self.tags = top.tags
@@ -367,6 +393,8 @@ class Config:
         self.sources = sources
         self.notifiers = notifiers
         self.path = path
+        #: the document as read, for `offhours deploy` to store a copy with secrets encrypted
+        self.raw: Mapping[str, Any] = raw or {}
 
     @property
     def label(self) -> str:
@@ -529,7 +557,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         lines = tuple(f"{label}: {p}" for p in problems)
         noun = "problem" if len(lines) == 1 else "problems"
         raise ConfigError(f"{label}: {len(lines)} {noun}:\n  " + "\n  ".join(lines), lines)
-    return Config(top, sources, notifiers, path)
+    return Config(top, sources, notifiers, path, data)
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:

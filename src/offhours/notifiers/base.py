@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from offhours.report import Report
@@ -18,6 +19,16 @@ class Notifier(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+
+    @classmethod
+    def iam_statements(
+        cls, options: Mapping[str, Any], region: str, account: str
+    ) -> list[dict[str, Any]]:
+        """IAM policy statements this notifier needs on AWS (for the Lambda role): none by default.
+
+        ``options`` are the table's settings from offhours.toml (secrets still as references).
+        """
+        return []
 
     @abstractmethod
     def send(self, report: Report) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
 
 from offhours.model import Resource
 
@@ -17,6 +19,16 @@ class Source(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+
+    @classmethod
+    def iam_statements(
+        cls, options: Mapping[str, Any], region: str, account: str
+    ) -> list[dict[str, Any]]:
+        """IAM policy statements this source needs on AWS (for the Lambda role): none by default.
+
+        ``options`` are the table's settings from offhours.toml (secrets still as references).
+        """
+        return []
 
     @abstractmethod
     def collect(self) -> list[Resource]:

@@ -1,0 +1,1 @@
+"""Deploying offhours to AWS Lambda."""

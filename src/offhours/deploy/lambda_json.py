@@ -1,0 +1,893 @@
+"""lambda-uploader's ``lambda.json`` → the equivalent ``[deploy]`` section of offhours.toml.
+
+    import_lambda_json(path)          read and map a lambda.json (or a directory holding one)
+    convert_lambda_json(text, source) the same, from the file's text
+    render_notes(notes)               the report of what was mapped, changed and left out
+    write_deploy_section(path, toml)  add the section to offhours.toml, or replace its [deploy]
+
+Every key of the file is accounted for: mapped as is, changed (with the reason) or not mapped
+(with the reason). Every problem is reported at once, each naming the key and what is expected.
+The mapped values are validated by :class:`~offhours.config.DeployConfig`, so the section
+written always loads.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shutil
+import tempfile
+import textwrap
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, get_args
+
+from pydantic import ValidationError
+
+from offhours.config import DeployConfig
+from offhours.errors import ConfigError
+
+__all__ = [
+    "HANDLER",
+    "ImportResult",
+    "Note",
+    "NoteAction",
+    "convert_lambda_json",
+    "import_lambda_json",
+    "render_notes",
+    "write_deploy_section",
+]
+
+#: The function's handler: always offhours' own, whatever lambda.json named.
+HANDLER = "offhours.lambda_handler.handler"
+#: lambda-uploader's runtime when lambda.json names none.
+UPLOADER_DEFAULT_RUNTIME = "python2.7"
+
+# What [deploy] accepts and defaults to, read from DeployConfig so the two cannot drift apart.
+_RUNTIMES: tuple[str, ...] = get_args(DeployConfig.model_fields["runtime"].annotation)
+TARGET_RUNTIME: str = DeployConfig.model_fields["runtime"].default
+_DEFAULT_TIMEOUT: int = DeployConfig.model_fields["timeout"].default
+
+NoteAction = Literal["mapped", "changed", "unmapped"]
+
+
+class Note(NamedTuple):
+    """What became of one key of lambda.json.
+
+    ``message`` is the text that follows the key in the report: for "mapped" and "changed"
+    the mapping (e.g. ``python2.7 → python3.12 (why)``), for "unmapped" the reason.
+    """
+
+    key: str
+    action: NoteAction
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The ``[deploy]`` values, the same as TOML text (with comments), and the notes."""
+
+    deploy: dict[str, Any]
+    toml: str
+    notes: list[Note]
+
+
+# ---------------------------------------------------------------- what each key is
+
+_EXPECT = {
+    "name": "a string: the function name, 1 to 64 letters, digits, '-' or '_'",
+    "description": "a string of at most 256 characters",
+    "region": 'a string: an AWS region such as "us-east-1"',
+    "handler": "a string",
+    "role": "a string: an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME",
+    "timeout": "an integer from 1 to 900 (seconds)",
+    "memory": "an integer from 128 to 10240 (MB)",
+    "runtime": 'a string: a Python runtime such as "python3.12"',
+    "publish": "true or false",
+    "alias": "a string: a letter, then up to 127 letters, digits, '-' or '_'",
+    "alias_description": "a string",
+    "variables": "an object whose values are strings",
+    "vpc": "an object with subnets and security_groups",
+    "vpc.subnets": "a non-empty array of subnet id strings",
+    "vpc.security_groups": "a non-empty array of security group id strings",
+    "tracing": 'an object {"Mode": "Active"} or {"Mode": "PassThrough"}',
+    "tracing.Mode": '"Active" or "PassThrough"',
+}
+
+_REQUIRED: dict[str, type] = {
+    "name": str,
+    "description": str,
+    "region": str,
+    "handler": str,
+    "role": str,
+    "timeout": int,
+    "memory": int,
+}
+_OPTIONAL: dict[str, type] = {
+    "runtime": str,
+    "publish": bool,
+    "alias": str,
+    "alias_description": str,
+    "variables": dict,
+    "vpc": dict,
+    "tracing": dict,
+}
+_UNMAPPED = {
+    "requirements": "offhours packages its own dependencies, built for the function's runtime",
+    "ignore": "the zip is built from the installed offhours package, not from a directory",
+    "extra_files": "the zip holds offhours and its dependencies; the configuration travels with it",
+    "s3_bucket": "the zip is uploaded directly; it is small",
+    "s3_key": "the zip is uploaded directly; it is small",
+    "subscription": "Kinesis event sources only; offhours runs on a schedule",
+}
+_KNOWN = [*_REQUIRED, *_OPTIONAL, *_UNMAPPED]
+
+# [deploy] field → lambda.json key, to report DeployConfig's errors where the user wrote them.
+_SOURCE_OF = {
+    "function_name": "name",
+    "role_arn": "role",
+    "environment": "variables",
+    "tracing": "tracing.Mode",
+}
+_VPC_SOURCE_OF = {"subnet_ids": "subnets", "security_group_ids": "security_groups"}
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+# AWS's rule for environment variable names.
+_ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
+# Names whose values must not be copied into offhours.toml in plain text.
+_SECRET_NAME = re.compile(
+    r"PASSW(OR)?D|SECRET|TOKEN|WEBHOOK|HOOK_URL|API_?KEY|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE
+)
+_RUNTIME = re.compile(r"python(\d+)\.(\d+)")
+_MIN_PYTHON = min(tuple(int(n) for n in r.removeprefix("python").split(".")) for r in _RUNTIMES)
+
+_ROLE_NOTE = (
+    "→ role_arn (an existing role, used as is; without role_arn offhours creates a "
+    "least-privilege one: its own log group only, kms:Decrypt on its key for this function "
+    "only. A role with just AWSLambdaBasicExecutionRole, as lambda-uploader's tutorials made, "
+    "may write to any log group and cannot kms:Decrypt unless the key's policy allows it)"
+)
+
+
+# ---------------------------------------------------------------- reading lambda.json
+
+
+def import_lambda_json(path: Path) -> ImportResult:
+    """Read lambda-uploader's ``lambda.json`` (or the one in directory ``path``) and map it.
+
+    Raises ConfigError listing every problem found.
+    """
+    file = path / "lambda.json" if path.is_dir() else path
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: no such file; give the path of lambda-uploader's lambda.json "
+            "(or of the function's directory that holds it)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start})") from None
+    return convert_lambda_json(text, source=str(file))
+
+
+def convert_lambda_json(text: str, *, source: str = "lambda.json") -> ImportResult:
+    """Map the text of a lambda.json; ``source`` names it in errors and in the TOML header."""
+    data = _parse_json(text, source)
+    problems: list[str] = []
+    notes: list[Note] = []
+    deploy = _map(data, problems, notes)
+    # The values that passed the type checks are checked too: every problem at once.
+    _validate(deploy, problems)
+    if problems:
+        lines = tuple(f"{source}: {p}" for p in problems)
+        noun = "problem" if len(lines) == 1 else "problems"
+        raise ConfigError(f"{source}: {len(lines)} {noun}:\n  " + "\n  ".join(lines), lines)
+    return ImportResult(deploy=deploy, toml=_section(deploy, notes, source), notes=notes)
+
+
+def _parse_json(text: str, source: str) -> dict[str, Any]:
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                duplicates.append(key)
+            out[key] = value
+        return out
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer too long to convert
+        raise ConfigError(f"{source}: not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a JSON object of lambda-uploader settings, got {_kind(data)}"
+        )
+    where = _surrogate_at(data)
+    if where is not None:
+        raise ConfigError(
+            f"{source}: {where}: holds an unpaired surrogate escape (\\uD800–\\uDFFF), "
+            "which is not text; remove it"
+        )
+    if duplicates:
+        shown = ", ".join(sorted({_quote(d) for d in duplicates}))
+        raise ConfigError(
+            f"{source}: duplicate key(s) {shown}: JSON keeps only the last; remove the others"
+        )
+    return data
+
+
+def _surrogate_at(data: Any) -> str | None:
+    """Where a lone surrogate is (JSON's \\u escapes can make them; UTF-8 and TOML cannot)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # a loop, not recursion: JSON may nest as deep as its parser allowed
+        path, value = stack.pop()
+        if isinstance(value, str) and _has_surrogate(value):
+            return path or "(top level)"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _has_surrogate(key):
+                    return f"{path}.(a key)" if path else "(a key)"
+                stack.append((f"{path}.{_label(key)}" if path else _label(key), item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
+# ---------------------------------------------------------------- mapping
+
+
+def _map(data: Mapping[str, Any], problems: list[str], notes: list[Note]) -> dict[str, Any]:
+    """Check each key's type and build the [deploy] values; notes in a fixed key order."""
+    ok: dict[str, Any] = {}
+    for key, cls in _REQUIRED.items():
+        if key not in data:
+            problems.append(f"{key}: missing; this key is required ({_EXPECT[key]})")
+        elif _check(key, data[key], cls, problems):
+            ok[key] = data[key]
+    for key, cls in _OPTIONAL.items():
+        # lambda-uploader treats null as absent.
+        if data.get(key) is not None and _check(key, data[key], cls, problems):
+            ok[key] = data[key]
+
+    deploy: dict[str, Any] = {}
+    if "name" in ok:
+        deploy["function_name"] = ok["name"]
+        notes.append(Note("name", "mapped", "→ function_name"))
+    for key in ("description", "region"):
+        if key in ok:
+            deploy[key] = ok[key]
+            notes.append(Note(key, "mapped", ""))
+    if "handler" in ok:
+        notes.append(_handler_note(ok["handler"]))
+    if "role" in ok:
+        if _ROLE_ARN.fullmatch(ok["role"]):
+            deploy["role_arn"] = ok["role"]
+            notes.append(Note("role", "mapped", _ROLE_NOTE))
+        else:
+            problems.append(f"role: {_quote(ok['role'])} is not valid; expected {_EXPECT['role']}")
+    if "runtime" in ok or data.get("runtime") is None:
+        runtime, note = _runtime(ok.get("runtime"))
+        deploy["runtime"] = runtime
+        notes.append(note)
+    if "memory" in ok:
+        deploy["memory"] = ok["memory"]
+        notes.append(Note("memory", "mapped", f"({ok['memory']} MB)"))
+    if "timeout" in ok:
+        deploy["timeout"] = ok["timeout"]
+        notes.append(Note("timeout", "mapped", _timeout_message(ok["timeout"])))
+    for key in ("publish", "alias", "alias_description"):
+        if key in ok:
+            deploy[key] = ok[key]
+            notes.append(Note(key, "mapped", ""))
+    if "variables" in ok:
+        env = _variables(ok["variables"], problems, notes)
+        if env:
+            deploy["environment"] = env
+    if "vpc" in ok:
+        vpc = _vpc(ok["vpc"], problems)
+        if vpc is not None:
+            deploy["vpc"] = vpc
+            notes.append(
+                Note(
+                    "vpc",
+                    "mapped",
+                    "→ vpc (subnets → subnet_ids, security_groups → security_group_ids)",
+                )
+            )
+    if "tracing" in ok:
+        mode = _tracing(ok["tracing"], problems)
+        if mode is not None:
+            deploy["tracing"] = mode
+            notes.append(Note("tracing", "mapped", "→ tracing (its Mode)"))
+    # DeployConfig's order, so the section reads like the documented one.
+    deploy = {k: deploy[k] for k in DeployConfig.model_fields if k in deploy}
+    for key, reason in _UNMAPPED.items():
+        if key in data:
+            notes.append(Note(key, "unmapped", reason))
+    for key in data:
+        if key not in _KNOWN:
+            notes.append(Note(_label(key), "unmapped", _unknown_reason(key)))
+    return deploy
+
+
+def _check(key: str, value: Any, cls: type, problems: list[str]) -> bool:
+    # JSON true/false are ints to Python; lambda-uploader meant numbers.
+    if isinstance(value, cls) and not (cls is int and isinstance(value, bool)):
+        return True
+    problems.append(f"{key}: expected {_EXPECT[key]}, got {_kind(value, show=key != 'variables')}")
+    return False
+
+
+def _handler_note(handler: str) -> Note:
+    if handler == HANDLER:
+        return Note("handler", "mapped", "(offhours' handler; fixed, so not a [deploy] key)")
+    return Note(
+        "handler",
+        "changed",
+        f"{_quote(handler)} → {HANDLER} (the function runs offhours' handler, which audits "
+        "the sources and notifies as offhours.toml says; it is fixed, so not a [deploy] key)",
+    )
+
+
+def _runtime(given: str | None) -> tuple[str, Note]:
+    if given is None:
+        return TARGET_RUNTIME, Note(
+            "runtime",
+            "changed",
+            f"{UPLOADER_DEFAULT_RUNTIME} (lambda-uploader's default, as lambda.json names none) "
+            f"→ {TARGET_RUNTIME} ({UPLOADER_DEFAULT_RUNTIME} can no longer be created or "
+            "updated on Lambda)",
+        )
+    match = _RUNTIME.fullmatch(given)
+    if match is None:
+        # Left to DeployConfig, which names the runtimes offhours accepts.
+        return given, Note("runtime", "mapped", "")
+    version = (int(match[1]), int(match[2]))
+    if version[0] < 3:
+        return TARGET_RUNTIME, Note(
+            "runtime",
+            "changed",
+            f"{given} → {TARGET_RUNTIME} ({given} can no longer be created or updated on Lambda)",
+        )
+    if version < _MIN_PYTHON:
+        need = ".".join(str(n) for n in _MIN_PYTHON)
+        return TARGET_RUNTIME, Note(
+            "runtime",
+            "changed",
+            f"{given} → {TARGET_RUNTIME} (offhours needs Python ≥ {need})",
+        )
+    return given, Note("runtime", "mapped", "")
+
+
+def _timeout_message(timeout: int) -> str:
+    if timeout < _DEFAULT_TIMEOUT:
+        return (
+            f"({timeout} s, kept; offhours' default is {_DEFAULT_TIMEOUT} s, as a slow source "
+            "or Slack's rate limits can take longer)"
+        )
+    return f"({timeout} s)"
+
+
+def _variables(
+    variables: Mapping[str, Any], problems: list[str], notes: list[Note]
+) -> dict[str, str]:
+    env: dict[str, str] = {}
+    skipped: list[Note] = []
+    for name, value in variables.items():
+        where = f"variables.{_label(name)}"
+        if not _ENV_NAME.fullmatch(name):
+            problems.append(
+                f"{where}: not a valid variable name; expected a letter, then letters, digits "
+                "or '_' (at least two characters)"
+            )
+        elif not isinstance(value, str):
+            # The value is never shown: it may be a secret.
+            problems.append(f"{where}: expected a string, got {_kind(value, show=False)}")
+        elif _SECRET_NAME.search(name):
+            skipped.append(
+                Note(
+                    where,
+                    "unmapped",
+                    "its name says it holds a secret, which offhours.toml would keep in plain "
+                    "text: encrypt it with `offhours secrets encrypt` and give the kms: "
+                    "reference where offhours uses it",
+                )
+            )
+        else:
+            env[name] = value
+    if env or not skipped:
+        notes.append(
+            Note(
+                "variables",
+                "mapped",
+                f"→ environment ({len(env)} of {len(variables)}; offhours sets these and leaves "
+                "any other variable of the function alone)",
+            )
+        )
+    notes.extend(skipped)
+    return env
+
+
+def _vpc(vpc: Mapping[str, Any], problems: list[str]) -> dict[str, list[str]] | None:
+    out: dict[str, list[str]] = {}
+    for key, target in (("subnets", "subnet_ids"), ("security_groups", "security_group_ids")):
+        where = f"vpc.{key}"
+        value = vpc.get(key)
+        if key not in vpc:
+            problems.append(f"{where}: missing; expected {_EXPECT[where]}")
+        elif (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            problems.append(f"{where}: expected {_EXPECT[where]}, got {_kind(value)}")
+        else:
+            out[target] = value
+    for key in vpc:
+        if key not in ("subnets", "security_groups"):
+            problems.append(f"vpc.{_label(key)}: unknown key; expected subnets and security_groups")
+    return out if len(out) == 2 and len(vpc) == 2 else None
+
+
+def _tracing(tracing: Mapping[str, Any], problems: list[str]) -> str | None:
+    extra = [k for k in tracing if k != "Mode"]
+    for key in extra:
+        problems.append(f"tracing.{_label(key)}: unknown key; expected only Mode")
+    if "Mode" not in tracing:
+        problems.append(f"tracing.Mode: missing; expected {_EXPECT['tracing.Mode']}")
+        return None
+    mode = tracing["Mode"]
+    if not isinstance(mode, str):
+        problems.append(f"tracing.Mode: expected {_EXPECT['tracing.Mode']}, got {_kind(mode)}")
+        return None
+    return None if extra else mode
+
+
+def _unknown_reason(key: str) -> str:
+    close = difflib.get_close_matches(key, _KNOWN, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"not a lambda-uploader key{hint}"
+
+
+# ---------------------------------------------------------------- validation by DeployConfig
+
+
+def _validate(deploy: Mapping[str, Any], problems: list[str]) -> None:
+    try:
+        DeployConfig.model_validate(dict(deploy), strict=True)
+    except ValidationError as exc:
+        problems.extend(_describe(err) for err in exc.errors())
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    loc = [str(part) for part in err["loc"]]
+    where = _SOURCE_OF.get(loc[0], loc[0])
+    if loc[0] == "vpc" and len(loc) > 1:
+        where = f"vpc.{_VPC_SOURCE_OF.get(loc[1], loc[1])}"
+    expect = _EXPECT.get(where, "")
+    value = err.get("input")
+    # A variable's value may be a secret: never shown.
+    hidden = isinstance(value, dict | list) or loc[0] == "environment"
+    shown = "" if hidden else _show(value)
+    kind = err["type"]
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        what = "is out of range"
+    elif kind == "string_too_long" and isinstance(value, str):
+        what = f"is too long ({len(value)} characters)"
+    elif kind in ("string_pattern_mismatch", "literal_error"):
+        what = "is not valid" if loc[0] != "runtime" else "is not a runtime offhours runs on"
+    else:
+        what = "is not valid: " + err["msg"]
+    if loc[0] == "runtime":
+        expect = ", ".join(_RUNTIMES[:-1]) + f" or {_RUNTIMES[-1]}"
+    text = f"{where}: {shown} {what}" if shown else f"{where}: {what}"
+    return f"{text}; expected {expect}" if expect else text
+
+
+# ---------------------------------------------------------------- report
+
+
+def render_notes(notes: list[Note]) -> str:
+    """A readable report: what was mapped, what was changed and why, what was left out and why."""
+    order: dict[str, int] = {"mapped": 0, "changed": 1, "unmapped": 2}
+    lines = [_note_line(n) for n in sorted(notes, key=lambda n: order[n.action])]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _note_line(note: Note) -> str:
+    if note.action == "unmapped":
+        return f"not mapped: {note.key} ({note.message})"
+    return f"{note.action}: {note.key}" + (f" {note.message}" if note.message else "")
+
+
+# ---------------------------------------------------------------- TOML text
+
+_DEPLOY_KEY_OF = {"function_name": "name", "role_arn": "role", "environment": "variables"}
+
+
+def _section(deploy: Mapping[str, Any], notes: list[Note], source: str) -> str:
+    by_key = {n.key: n for n in notes}
+    written = {_DEPLOY_KEY_OF.get(k, k) for k in deploy}
+    head = [
+        f"[deploy] imported from {_comment_text(source)} (lambda-uploader's lambda.json)",
+        "by `offhours deploy import-lambda-json`.",
+    ]
+    head += [_note_line(n) for n in notes if n.action != "mapped" and n.key not in written]
+    comments: dict[str, str] = {}
+    for key in deploy:
+        note = by_key.get(_DEPLOY_KEY_OF.get(key, key))
+        if note is not None and (note.action != "mapped" or note.key == "role"):
+            comments[key] = _note_line(note)
+    lines = [line for text in head for line in _comment(text)]
+    lines += _table(("deploy",), deploy, comments)
+    return "\n".join(lines) + "\n"
+
+
+def _comment(text: str) -> list[str]:
+    wrapped = textwrap.wrap(
+        _comment_text(text), width=96, break_on_hyphens=False, break_long_words=False
+    )
+    return [("# " if i == 0 else "#   ") + line for i, line in enumerate(wrapped)]
+
+
+def _comment_text(text: str) -> str:
+    # A comment may hold no control character: show them escaped, as in a TOML string.
+    return "".join(_escape(ch) if not ch.isprintable() else ch for ch in text)
+
+
+def _table(
+    path: tuple[str, ...], table: Mapping[str, Any], comments: Mapping[str, str]
+) -> list[str]:
+    lines = ["[" + ".".join(_key(p) for p in path) + "]"]
+    subtables: list[tuple[str, Mapping[str, Any]]] = []
+    for key, value in table.items():
+        if isinstance(value, Mapping) and value:
+            subtables.append((key, value))
+            continue
+        if key in comments:
+            lines += _comment(comments[key])
+        lines.append(f"{_key(key)} = {_value(value)}")
+    for key, value in subtables:
+        lines.append("")
+        if key in comments:
+            lines += _comment(comments[key])
+        lines += _table((*path, key), value, {})
+    return lines
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _quote(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
+_SHORT_ESCAPES |= {"\f": "\\f", "\r": "\\r"}
+
+
+def _escape(ch: str) -> str:
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
+    code = ord(ch)
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+
+
+def _quote(text: str) -> str:
+    """A TOML basic string; non-printable characters escaped, other Unicode kept as is."""
+    body = "".join(
+        _escape(ch) if ch in _SHORT_ESCAPES or not ch.isprintable() else ch for ch in text
+    )
+    return f'"{body}"'
+
+
+def _has_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
+def _label(key: str) -> str:
+    return key if key and re.fullmatch(r"[\w.-]+", key, re.ASCII) else _quote(key)
+
+
+def _kind(value: Any, *, show: bool = True) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    name = names.get(type(value), type(value).__name__)
+    return f"{name} ({_show(value)})" if show else name
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        text = _quote(value)
+        return text if len(text) <= 60 else text[:56] + '…"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# ---------------------------------------------------------------- offhours.toml
+
+
+def write_deploy_section(config_path: Path, toml: str, *, force: bool) -> None:
+    """Add ``toml`` (a ``[deploy]`` section) to offhours.toml, creating the file if needed.
+
+    An existing ``[deploy]`` table (with its ``[deploy.*]`` sub-tables) is replaced only with
+    ``force``; everything else in the file is kept byte for byte. Raises ConfigError.
+    """
+    section = _section_data(toml)
+    if not config_path.exists():
+        header = (
+            "# offhours configuration. Add [[sources]] and [[notifiers]] before running "
+            "`offhours audit`\n# (see examples/offhours.toml); `offhours check` validates "
+            "this file.\n\n"
+        )
+        try:
+            with config_path.open("x", encoding="utf-8", newline="") as fh:
+                fh.write(header + toml)
+        except OSError as exc:
+            raise ConfigError(f"{config_path}: cannot create ({exc.strerror})") from None
+        return
+    text = _read_config(config_path)
+    try:
+        before = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{config_path}: not valid TOML ({exc}); fix it first, or print the section "
+            "(without --write) and add it by hand"
+        ) from None
+    newline = "\r\n" if "\r\n" in text else "\n"
+    addition = toml.replace("\n", newline) if newline != "\n" else toml
+    if "deploy" not in before:
+        if text and not text.endswith(("\n", "\r")):
+            text += newline
+        if text.strip():
+            text += newline
+        _replace(config_path, text + addition)
+        return
+    lines = text.splitlines(keepends=True)
+    kinds, headers = _scan(lines)
+    ranges = _merge([_block(i, kinds, headers) for i, key in headers if key == "deploy"], kinds)
+    if not ranges:
+        raise ConfigError(
+            f"{config_path}: [deploy] settings are written there as dotted keys "
+            "(deploy.name = …) or an inline table; remove them by hand and re-run, or "
+            "print the section (without --write) and merge it by hand"
+        )
+    if not force:
+        first = ranges[0][0]
+        line = next(i for i, k in enumerate(kinds) if i >= first and k == "header") + 1
+        raise ConfigError(
+            f"{config_path}: already has a [deploy] table (line {line}); re-run with --force "
+            "to replace it (the rest of the file is kept as it is), or print the section "
+            "(without --write) and merge it by hand"
+        )
+    out: list[str] = []
+    cursor = 0
+    for n, (start, end) in enumerate(ranges):
+        out += lines[cursor:start]
+        if n == 0:
+            out.append(addition)
+        cursor = end
+    out += lines[cursor:]
+    new_text = "".join(out)
+    _check_replacement(config_path, before, new_text, section)
+    _replace(config_path, new_text)
+
+
+def _section_data(toml: str) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(toml)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the [deploy] section to write is not valid TOML ({exc})") from None
+    if set(data) != {"deploy"}:
+        raise ConfigError("the section to write must hold only a [deploy] table")
+    return data
+
+
+def _check_replacement(
+    config_path: Path, before: Mapping[str, Any], new_text: str, section: Mapping[str, Any]
+) -> None:
+    # The edit is textual; prove it changed [deploy] and nothing else before writing it.
+    try:
+        after = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError:
+        after = {}
+    rest_before = {k: v for k, v in before.items() if k != "deploy"}
+    rest_after = {k: v for k, v in after.items() if k != "deploy"}
+    if after.get("deploy") != section["deploy"] or rest_before != rest_after:
+        raise ConfigError(
+            f"{config_path}: cannot replace its [deploy] settings safely (some are written "
+            "outside the [deploy] table); remove them by hand and re-run"
+        )
+
+
+def _read_config(config_path: Path) -> str:
+    try:
+        raw = config_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read ({exc.strerror})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _replace(config_path: Path, text: str) -> None:
+    # Written beside the file and renamed over it: a failure never leaves half a config.
+    # A symbolic link stays one: its target is what gets replaced.
+    target = Path(os.path.realpath(config_path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text.encode("utf-8"))
+            shutil.copymode(target, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot write ({exc.strerror})") from None
+
+
+# ---------------------------------------------------------------- finding tables in TOML text
+
+_Kind = Literal["blank", "comment", "header", "other"]
+
+
+def _scan(lines: list[str]) -> tuple[list[_Kind], list[tuple[int, str]]]:
+    """Classify each line and find the table headers, skipping strings, arrays and comments.
+
+    Returns the kinds and, for each header, its line index and its first key.
+    """
+    kinds: list[_Kind] = []
+    headers: list[tuple[int, str]] = []
+    state = _Lexer()
+    for index, line in enumerate(lines):
+        kind, header = state.line(line)
+        kinds.append(kind)
+        if header is not None:
+            headers.append((index, _first_key(header)))
+    return kinds, headers
+
+
+class _Lexer:
+    """Just enough of TOML's lexical rules to tell where a table header line is."""
+
+    def __init__(self) -> None:
+        self.depth = 0  # open [ and { inside a value
+        self.string: str | None = None  # the delimiter of an open multi-line string
+
+    def line(self, line: str) -> tuple[_Kind, str | None]:
+        i, n = 0, len(line)
+        if self.string is None and self.depth == 0:
+            stripped = line.strip()
+            if not stripped:
+                return "blank", None
+            if stripped.startswith("#"):
+                return "comment", None
+            if stripped.startswith("["):
+                return "header", _header_text(stripped)
+        while i < n:
+            if self.string is not None:
+                i = self._close(line, i)
+                continue
+            ch = line[i]
+            if ch == "#":
+                break
+            if ch in "\"'":
+                i = self._open(line, i)
+                continue
+            if ch in "[{":
+                self.depth += 1
+            elif ch in "]}":
+                self.depth = max(0, self.depth - 1)
+            i += 1
+        return "other", None
+
+    def _open(self, line: str, i: int) -> int:
+        quote = line[i]
+        if line.startswith(quote * 3, i):
+            self.string = quote * 3
+            return i + 3
+        j = i + 1
+        while j < len(line) and line[j] != quote:
+            j += 2 if quote == '"' and line[j] == "\\" else 1
+        return j + 1
+
+    def _close(self, line: str, i: int) -> int:
+        delimiter = self.string or '"""'
+        j = i
+        while j < len(line):
+            if delimiter == '"""' and line[j] == "\\":
+                j += 2
+                continue
+            if line.startswith(delimiter, j):
+                # Up to two more quotes right before the delimiter are the string's content.
+                run = 3
+                while run < 5 and line.startswith(delimiter[0], j + run):
+                    run += 1
+                self.string = None
+                return j + run
+            j += 1
+        return j
+
+
+def _header_text(stripped: str) -> str:
+    # The header without a trailing comment (a '#' inside a quoted key is not one).
+    quote: str | None = None
+    i = 0
+    while i < len(stripped):
+        ch = stripped[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            return stripped[:i].rstrip()
+        i += 1
+    return stripped
+
+
+def _first_key(header: str) -> str:
+    # tomllib reads the header itself, quoting and dotted keys included.
+    data = tomllib.loads(header + "\n")
+    return next(iter(data))
+
+
+def _block(header: int, kinds: list[_Kind], headers: list[tuple[int, str]]) -> tuple[int, int]:
+    """Lines [start, end) of the table at ``header``: the comments directly above it are its
+    own; comments and blank lines at its end stay, as they may be about what follows."""
+    start = header
+    while start > 0 and kinds[start - 1] == "comment":
+        start -= 1
+    end = next((i for i, _ in headers if i > header), len(kinds))
+    while end - 1 > header and kinds[end - 1] in ("blank", "comment"):
+        end -= 1
+    return start, end
+
+
+def _merge(ranges: list[tuple[int, int]], kinds: list[_Kind]) -> list[tuple[int, int]]:
+    # [deploy] and its sub-tables, apart only by blank lines, go as one (no gap left behind).
+    merged: list[tuple[int, int]] = []
+    for start, end in ranges:
+        if merged and all(kinds[i] == "blank" for i in range(merged[-1][1], start)):
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged

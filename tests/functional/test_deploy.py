@@ -1,0 +1,314 @@
+"""`offhours deploy` against moto's server mode: apply, plan, change, destroy."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from offhours.config import Config, load_config
+from offhours.deploy.aws import MANAGED_TAG, Change, DeployError, Deployment
+from offhours.errors import ConfigError
+from tests.aws import Aws
+
+FN = "offhours-audit"
+PASSWORD = "sentinel-deploy-password-91c3"
+HOOK = "https://hooks.slack.com/services/T00000000/B00000000/" + "sentinelhooktoken0000"
+
+CONFIG = """
+[hours]
+timezone = "America/New_York"
+start = "08:00"
+end = "18:00"
+
+[deploy]
+function_name = "{fn}"
+region = "us-east-1"
+schedule = "{schedule}"
+scheduler = "{scheduler}"
+memory = {memory}
+tags = {{ team = "platform" }}
+
+[[sources]]
+type = "ravello"
+username = "env:D_USER"
+password = "env:D_PASSWORD"
+
+[[notifiers]]
+type = "slack"
+webhook_url = "env:D_HOOK"
+"""
+
+ENV = {"D_USER": "deploy-user", "D_PASSWORD": PASSWORD, "D_HOOK": HOOK}
+
+
+def tiny_zip(text: str = "v1") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        info = zipfile.ZipInfo("offhours/__init__.py", date_time=(1980, 1, 1, 0, 0, 0))
+        zf.writestr(info, f"# {text}\n")
+    return buffer.getvalue()
+
+
+def config(
+    tmp_path: Path,
+    *,
+    memory: int = 128,
+    scheduler: str = "scheduler",
+    schedule: str = "cron(0 18-23 ? * MON-FRI *)",
+) -> Config:
+    path = tmp_path / "offhours.toml"
+    path.write_text(CONFIG.format(fn=FN, memory=memory, scheduler=scheduler, schedule=schedule))
+    return load_config(path)
+
+
+def deployment(cfg: Config, code: bytes | None = None) -> Deployment:
+    return Deployment(cfg, code=code or tiny_zip(), environ=ENV)
+
+
+def actions(changes: list[Change]) -> dict[str, str]:
+    return {f"{c.kind} {c.name}": c.action for c in changes}
+
+
+def test_apply_creates_everything_then_a_second_apply_changes_nothing(
+    aws: Aws, tmp_path: Path
+) -> None:
+    cfg = config(tmp_path)
+    first = deployment(cfg).apply()
+    assert {c.action for c in first} <= {"create", "unchanged"}
+    assert actions(first) == {
+        "kms key alias/offhours": "create",
+        f"ssm parameter /offhours/{FN}/config": "create",
+        f"log group /aws/lambda/{FN}": "create",
+        f"iam role {FN}-role": "create",
+        f"lambda function {FN}": "create",
+        "lambda alias live": "create",
+        f"iam role {FN}-scheduler": "create",
+        f"schedule offhours/{FN}": "create",
+        f"events rule {FN}": "unchanged",
+    }
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+    assert {c.action for c in deployment(cfg).apply()} == {"unchanged"}
+
+
+def test_what_apply_creates(aws: Aws, tmp_path: Path) -> None:
+    deployment(config(tmp_path)).apply()
+    lam = aws.client("lambda")
+    function = lam.get_function(FunctionName=FN)["Configuration"]
+    key = aws.client("kms").describe_key(KeyId="alias/offhours")["KeyMetadata"]
+    assert function["KMSKeyArn"] == key["Arn"]
+    assert function["Handler"] == "offhours.lambda_handler.handler"
+    assert function["Environment"]["Variables"] == {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config"}
+    assert function["MemorySize"] == 128
+    assert lam.list_tags(Resource=function["FunctionArn"])["Tags"][MANAGED_TAG] == "offhours"
+
+    stored = aws.client("ssm").get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]["Value"]
+    assert PASSWORD not in stored and "sentinelhooktoken" not in stored
+    document = json.loads(stored)
+    assert "deploy" not in document
+    assert document["secrets"]["kms"]["context"] == {
+        "LambdaFunctionName": "$AWS_LAMBDA_FUNCTION_NAME"
+    }
+    secret = document["sources"][0]["password"]
+    plain = aws.client("kms").decrypt(
+        CiphertextBlob=base64.b64decode(secret[4:]),
+        EncryptionContext={"LambdaFunctionName": FN},
+    )["Plaintext"]
+    assert plain.decode() == PASSWORD
+
+    schedule = aws.client("scheduler").get_schedule(Name=FN, GroupName="offhours")
+    assert schedule["ScheduleExpression"] == "cron(0 18-23 ? * MON-FRI *)"
+    assert schedule["ScheduleExpressionTimezone"] == "America/New_York"
+    assert schedule["Target"]["Arn"].endswith(f":function:{FN}:live")
+    assert json.loads(schedule["Target"]["Input"])["time"] == "<aws.scheduler.scheduled-time>"
+    assert lam.get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "1"
+
+
+def test_role_policy_is_least_privilege(aws: Aws, tmp_path: Path) -> None:
+    deployment(config(tmp_path)).apply()
+    iam = aws.client("iam")
+    policy = iam.get_role_policy(RoleName=f"{FN}-role", PolicyName="offhours")["PolicyDocument"]
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    key_arn = aws.client("kms").describe_key(KeyId="alias/offhours")["KeyMetadata"]["Arn"]
+    account = aws.client("sts").get_caller_identity()["Account"]
+    assert statements["DecryptOwnSecrets"]["Resource"] == key_arn
+    assert statements["DecryptOwnSecrets"]["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:LambdaFunctionName": FN}
+    }
+    assert statements["ReadConfigAndParameters"]["Resource"] == [
+        f"arn:aws:ssm:us-east-1:{account}:parameter/offhours/{FN}/config"
+    ]
+    assert statements["OwnLogGroup"]["Resource"] == (
+        f"arn:aws:logs:us-east-1:{account}:log-group:/aws/lambda/{FN}:*"
+    )
+    for statement in policy["Statement"]:
+        listed = statement["Action"]
+        for action in [listed] if isinstance(listed, str) else listed:
+            assert "*" not in action
+        assert statement["Resource"] != "*"
+    assert set(statements) == {"OwnLogGroup", "ReadConfigAndParameters", "DecryptOwnSecrets"}
+
+
+def test_a_config_change_updates_only_that(aws: Aws, tmp_path: Path) -> None:
+    deployment(config(tmp_path)).apply()
+    cfg = config(tmp_path, memory=256)
+    plan = deployment(cfg).plan()
+    changed = {k: v for k, v in actions(plan).items() if v != "unchanged"}
+    assert changed == {f"lambda function {FN}": "update", "lambda alias live": "update"}
+    function_change = next(c for c in plan if c.kind == "lambda function")
+    assert function_change.details == ("MemorySize: 128 → 256",)
+    applied = deployment(cfg).apply()
+    assert {k: v for k, v in actions(applied).items() if v != "unchanged"} == changed
+    lam = aws.client("lambda")
+    assert lam.get_function(FunctionName=FN)["Configuration"]["MemorySize"] == 256
+    assert lam.get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "2"
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+
+
+def test_a_changed_secret_is_re_encrypted_and_others_kept(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    deployment(cfg).apply()
+    ssm = aws.client("ssm")
+    before = json.loads(ssm.get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]["Value"])
+    rotated = Deployment(cfg, code=tiny_zip(), environ={**ENV, "D_PASSWORD": PASSWORD + "-new"})
+    change = next(c for c in rotated.apply() if c.kind == "ssm parameter")
+    assert change.action == "update"
+    assert change.details == (
+        "secret sources[0].password encrypted with context LambdaFunctionName=offhours-audit",
+    )
+    after = json.loads(ssm.get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]["Value"])
+    assert after["sources"][0]["username"] == before["sources"][0]["username"]
+    assert after["sources"][0]["password"] != before["sources"][0]["password"]
+
+
+def test_environment_variables_set_by_others_are_kept(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    deployment(cfg).apply()
+    lam = aws.client("lambda")
+    env = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=FN, Environment={"Variables": {**env, "SET_BY_SOMEONE_ELSE": "1"}}
+    )
+    deployment(config(tmp_path, memory=192)).apply()
+    variables = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
+    assert variables["SET_BY_SOMEONE_ELSE"] == "1"
+    assert variables["OFFHOURS_CONFIG_SSM"] == f"/offhours/{FN}/config"
+
+
+def test_new_code_is_deployed_and_published(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    deployment(cfg, tiny_zip("v1")).apply()
+    plan = deployment(cfg, tiny_zip("v2")).plan()
+    assert next(c for c in plan if c.kind == "lambda function").details == ("code",)
+    deployment(cfg, tiny_zip("v2")).apply()
+    assert aws.client("lambda").get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "2"
+
+
+def test_classic_rule_in_utc(aws: Aws, tmp_path: Path) -> None:
+    changes = deployment(config(tmp_path, scheduler="rule")).apply()
+    assert actions(changes)[f"events rule {FN}"] == "create"
+    rule = aws.client("events").describe_rule(Name=FN)
+    assert rule["ScheduleExpression"] == "cron(0 18-23 ? * MON-FRI *)"
+    targets = aws.client("events").list_targets_by_rule(Rule=FN)["Targets"]
+    assert targets[0]["Arn"].endswith(f":function:{FN}:live")
+    policy = json.loads(
+        aws.client("lambda").get_policy(FunctionName=FN, Qualifier="live")["Policy"]
+    )
+    assert policy["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+    # Switching to Scheduler replaces the rule.
+    switched = actions(deployment(config(tmp_path)).apply())
+    assert switched[f"events rule {FN}"] == "delete"
+    assert switched[f"schedule offhours/{FN}"] == "create"
+
+
+def test_destroy_removes_only_what_offhours_created(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    deployment(cfg).apply()
+    iam = aws.client("iam")
+    iam.create_role(RoleName="someone-elses-role", AssumeRolePolicyDocument="{}")
+    aws.client("ssm").put_parameter(Name="/offhours/other/config", Value="x", Type="String")
+    changes = deployment(cfg).destroy()
+    assert {c.action for c in changes} == {"delete", "unchanged"}
+    assert actions(changes)[f"lambda function {FN}"] == "delete"
+    assert actions(changes)["kms key alias/offhours"] == "delete"
+    with pytest.raises(aws.client("lambda").exceptions.ResourceNotFoundException):
+        aws.client("lambda").get_function(FunctionName=FN)
+    assert iam.get_role(RoleName="someone-elses-role")["Role"]
+    assert aws.client("ssm").get_parameter(Name="/offhours/other/config")
+    assert {c.action for c in deployment(cfg).destroy()} == {"unchanged"}
+
+
+def test_destroy_leaves_a_same_named_function_it_did_not_create(aws: Aws, tmp_path: Path) -> None:
+    iam = aws.client("iam")
+    role = iam.create_role(RoleName="theirs", AssumeRolePolicyDocument=json.dumps({}))["Role"]
+    aws.client("lambda").create_function(
+        FunctionName=FN,
+        Runtime="python3.12",
+        Role=role["Arn"],
+        Handler="x.handler",
+        Code={"ZipFile": tiny_zip()},
+    )
+    changes = actions(deployment(config(tmp_path)).destroy())
+    assert changes[f"lambda function {FN}"] == "unchanged"
+    assert aws.client("lambda").get_function(FunctionName=FN)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "scheduler", "message"),
+    [
+        ("cron(0 17 * * MON-FRI *)", "scheduler", "deploy.schedule"),
+        ("rate(1 hours)", "scheduler", "deploy.schedule"),
+        ("at(2026-12-24T18:00:00)", "rule", "needs EventBridge Scheduler"),
+    ],
+)
+def test_bad_schedule_is_refused_before_any_aws_call(
+    aws: Aws, tmp_path: Path, schedule: str, scheduler: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        deployment(config(tmp_path, schedule=schedule, scheduler=scheduler))
+    assert aws.client("lambda").list_functions()["Functions"] == []
+
+
+def test_unreadable_secret_is_reported_before_anything_is_created(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    with pytest.raises(ConfigError, match=r"sources\[0\].password: env:D_PASSWORD"):
+        Deployment(cfg, code=tiny_zip(), environ={"D_USER": "u", "D_HOOK": HOOK}).apply()
+    assert aws.client("kms").list_aliases()["Aliases"] == [] or all(
+        a["AliasName"].startswith("alias/aws/") for a in aws.client("kms").list_aliases()["Aliases"]
+    )
+
+
+def test_prompted_secret_is_used(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    asked: list[str] = []
+
+    def prompt(what: str) -> str:
+        asked.append(what)
+        return PASSWORD
+
+    Deployment(cfg, code=tiny_zip(), environ={"D_USER": "u", "D_HOOK": HOOK}, prompt=prompt).apply()
+    assert asked == ["sources[0].password (env:D_PASSWORD)"]
+
+
+def test_failure_midway_reports_and_rerun_converges(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    # A role of that name that offhours did not create stops the run after key, parameter
+    # and log group exist.
+    iam = aws.client("iam")
+    iam.create_role(RoleName=f"{FN}-role", AssumeRolePolicyDocument=json.dumps({}))
+    with pytest.raises(DeployError) as info:
+        deployment(cfg).apply()
+    message = str(info.value)
+    assert f"the IAM role {FN}-role exists but was not created by offhours" in message
+    assert "Done before the failure: + create    kms key alias/offhours" in message
+    assert "run `offhours deploy apply` again" in message
+    iam.delete_role(RoleName=f"{FN}-role")
+    converged = actions(deployment(cfg).apply())
+    assert converged["kms key alias/offhours"] == "unchanged"
+    assert converged[f"ssm parameter /offhours/{FN}/config"] == "unchanged"
+    assert converged[f"iam role {FN}-role"] == "create"
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
