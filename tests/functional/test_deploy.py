@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -312,3 +313,103 @@ def test_failure_midway_reports_and_rerun_converges(aws: Aws, tmp_path: Path) ->
     assert converged[f"ssm parameter /offhours/{FN}/config"] == "unchanged"
     assert converged[f"iam role {FN}-role"] == "create"
     assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+
+
+def test_the_role_allows_the_functions_own_calls_and_refuses_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With moto enforcing IAM, the deployed role runs the real handler and nothing more."""
+    import boto3
+
+    from offhours import lambda_handler
+    from offhours.testing.ravello import RavelloSimulator, make_app
+    from offhours.testing.slack import SlackSink
+    from tests.aws import env_for, moto_subprocess
+
+    night = "2026-12-01T04:00:00Z"
+    with (
+        RavelloSimulator([make_app(1, "lab-1", "Ada")], username="u", password=PASSWORD) as sim,
+        SlackSink() as sink,
+    ):
+        path = tmp_path / "offhours.toml"
+        path.write_text(
+            CONFIG.format(
+                fn=FN, memory=128, scheduler="scheduler", schedule="rate(1 hour)"
+            ).replace('type = "ravello"', f'type = "ravello"\nbase_url = "{sim.base_url}"')
+            + '\n[[notifiers]]\ntype = "console"\n'
+        )
+        cfg = load_config(path)
+        environ = {"D_USER": "u", "D_PASSWORD": PASSWORD, "D_HOOK": sink.url}
+        # Slack's host check lets loopback through; the deployed copy keeps the sink's URL.
+
+        def deploy_and_setup(endpoint: str) -> tuple[int, dict[str, str]]:
+            """Deploy, then give a user the role's policy; return the calls made.
+
+            moto cannot run the function or (with IAM enforced) assume its role, so a user
+            holding the role's inline policy stands in for it. moto checks actions against
+            the resource "*" only, so here each statement's Resource becomes "*": this proves
+            the actions suffice and nothing else is allowed; the exact ARNs are checked in
+            test_role_policy_is_least_privilege.
+            """
+            calls = 0
+
+            def count(**_: Any) -> None:
+                nonlocal calls
+                calls += 1
+
+            session = boto3.session.Session(
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+            session.events.register("before-call", count)
+            monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+            Deployment(cfg, code=tiny_zip(), environ=environ, session=session).apply()
+            iam = session.client("iam")
+            policy = iam.get_role_policy(RoleName=f"{FN}-role", PolicyName="offhours")
+            iam.create_user(UserName="function-stand-in")
+            document = policy["PolicyDocument"]
+            for statement in document["Statement"]:
+                statement["Resource"] = "*"
+            iam.put_user_policy(
+                UserName="function-stand-in",
+                PolicyName="offhours",
+                PolicyDocument=json.dumps(document),
+            )
+            key = iam.create_access_key(UserName="function-stand-in")["AccessKey"]
+            return calls, {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+        # First on a moto that does not enforce, to count the calls set-up takes …
+        with moto_subprocess() as endpoint:
+            setup_calls, _ = deploy_and_setup(endpoint)
+        # … then on one that enforces IAM from the first call after set-up.
+        with moto_subprocess(INITIAL_NO_AUTH_ACTION_COUNT=str(setup_calls)) as endpoint:
+            _, user = deploy_and_setup(endpoint)
+            as_role = {
+                **env_for(endpoint),
+                "AWS_ACCESS_KEY_ID": user["id"],
+                "AWS_SECRET_ACCESS_KEY": user["secret"],
+                "AWS_LAMBDA_FUNCTION_NAME": FN,
+                "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config",
+            }
+            for name, value in as_role.items():
+                monkeypatch.setenv(name, value)
+            monkeypatch.setattr(lambda_handler, "_CONFIG", None)
+            summary = lambda_handler.handler({"time": night}, None)
+            assert summary["status"] == "success"
+            assert summary["flagged"] == 1
+            assert len(sink.messages) == 1
+
+            role_session = boto3.session.Session(region_name="us-east-1")
+            refused = [
+                lambda: role_session.client("lambda").list_functions(),
+                lambda: role_session.client("ssm").put_parameter(
+                    Name=f"/offhours/{FN}/config", Value="{}", Type="String", Overwrite=True
+                ),
+                lambda: role_session.client("kms").encrypt(KeyId="alias/offhours", Plaintext=b"x"),
+                lambda: role_session.client("iam").list_roles(),
+                lambda: role_session.client("kms").list_keys(),
+            ]
+            for call in refused:
+                with pytest.raises(Exception, match=r"AccessDenied|not authorized|403"):
+                    call()
