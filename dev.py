@@ -2,8 +2,9 @@
 """Set-up and checks in one place, needing only Python 3.11+.
 
     python3 dev.py demo [ARGS]   create .venv if needed, install offhours, run `offhours demo`
-    python3 dev.py test [ARGS]   create .venv if needed, install offhours[dev], run ruff, mypy
-                                 and pytest (ARGS go to pytest)
+    python3 dev.py test [ARGS]   create .venv if needed, install offhours[dev], fill the offline
+                                 wheelhouse the packaging tests use, run ruff, mypy and pytest
+                                 (ARGS go to pytest)
     python3 dev.py bench [ARGS]  run the benchmarks in bench/ (not part of the tests)
 
 The venv is rebuilt only when pyproject.toml changes.
@@ -52,6 +53,33 @@ def ensure_venv(extra: str) -> None:
     stamp.write_text(digest)
 
 
+def ensure_wheelhouse() -> None:
+    """Wheels for offline Lambda package builds: the tests build zips without the network."""
+    house = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = house / ".offhours-filled"
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    # The venv's Python: the unpacked test zips are imported by it.
+    runtime = subprocess.check_output(  # noqa: S603 - our own venv's interpreter
+        [str(PY), "-c", "import sys; print(f'python3.{sys.version_info.minor}')"], text=True
+    ).strip()
+    run(
+        PY,
+        "-m",
+        "offhours.deploy.package",
+        "--wheelhouse",
+        house,
+        "--runtime",
+        runtime,
+        "--architecture",
+        "x86_64",
+        "--architecture",
+        "arm64",
+    )
+    stamp.write_text(digest)
+
+
 def main(argv: list[str]) -> None:
     what, args = (argv[0], argv[1:]) if argv else ("", [])
     if what == "demo":
@@ -59,6 +87,7 @@ def main(argv: list[str]) -> None:
         run(BIN / "offhours", "demo", *args)
     elif what == "test":
         ensure_venv("[dev]")
+        ensure_wheelhouse()
         run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
         run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
         run(BIN / "mypy")

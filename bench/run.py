@@ -1,4 +1,4 @@
-"""Run a benchmark by name: `python3 dev.py bench slack [ARGS]` (default: all, default args)."""
+"""Run a benchmark by name: `python3 dev.py bench slack|package [ARGS]` (default: all)."""
 
 from __future__ import annotations
 

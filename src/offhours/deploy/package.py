@@ -1,0 +1,686 @@
+"""The deployment zip for AWS Lambda: offhours and its runtime dependencies, built for the
+function's Python version and architecture, byte-identical for the same inputs.
+
+    build_package(out, runtime="python3.12", architecture="arm64") -> PackageResult
+    wheelhouse(dest, runtime="python3.12", architecture="arm64")   # for offline builds
+
+    python -m offhours.deploy.package --out offhours.zip [--runtime R] [--architecture A]
+                                      [--find-links DIR --no-index]
+    python -m offhours.deploy.package --wheelhouse DIR [--runtime R] [--architecture A ...]
+
+How: the project is built to a wheel (``pip wheel --no-deps``, from a copy, so the work tree
+stays untouched; without a checkout, the installed offhours is packed into a wheel again).
+pip resolves that wheel's dependencies for the function's platform (manylinux wheels only,
+``--only-binary=:all:``) and reports them (``--dry-run --report``); what the zip needs is then
+installed with ``pip install --target --no-deps``, pinned to the versions resolved. pip ≥ 22.2.
+What is left out:
+
+- boto3, and what only boto3 needs (botocore, s3transfer, jmespath): the Lambda runtime has them.
+  Dependencies that something else needs too stay in — python-dateutil (holidays) and urllib3
+  (offhours itself wants ≥ 2) — so the zip relies on nothing the runtime ships but boto3's own.
+- the CLI stack (typer, rich, and what only they need: click, shellingham, pygments,
+  markdown-it-py, mdurl …): the handler never imports it.
+- console scripts (their shebang is the build's interpreter), ``__pycache__``/``*.pyc``, tests,
+  ``.pth`` files, and the dist-info files that name the build machine or its paths (RECORD,
+  INSTALLER, REQUESTED, direct_url.json). METADATA stays, so ``importlib.metadata`` works.
+
+Reproducible: entries sorted, every timestamp 1980-01-01 00:00 (or ``SOURCE_DATE_EPOCH``),
+modes 0644 (0755 for directories and executables), deflate level 9, no extra fields. The
+same wheels, the same Python and the same zlib give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import hashlib
+import importlib.metadata
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from offhours.errors import ConfigError, OffhoursError
+
+__all__ = [
+    "ARCHITECTURES",
+    "LEFT_OUT",
+    "Architecture",
+    "PackageResult",
+    "build_package",
+    "needed_distributions",
+    "wheelhouse",
+]
+
+Architecture = Literal["x86_64", "arm64"]
+
+# Lambda's architecture name → the machine name in manylinux wheel tags.
+ARCHITECTURES: Mapping[str, str] = MappingProxyType({"x86_64": "x86_64", "arm64": "aarch64"})
+
+# Distributions left out of the zip with everything that only they need (see the docstring).
+LEFT_OUT: Mapping[str, str] = MappingProxyType(
+    {
+        "boto3": "in the Lambda runtime",
+        "typer": "command line only",
+        "rich": "command line only",
+    }
+)
+
+MIN_PYTHON_MINOR = 11  # offhours' requires-python
+# glibc of the Lambda images: Amazon Linux 2 up to python3.11, Amazon Linux 2023 from python3.12.
+_GLIBC_MINOR = {11: 26, 12: 34}
+_PIP_TIMEOUT_S = 900
+_DROPPED_METADATA = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+_SKIPPED_COPY = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        ".wheelhouse",
+        "build",
+        "dist",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".hypothesis",
+        ".tox",
+        ".nox",
+        ".offhours",
+        "node_modules",
+    }
+)
+_EPOCH_1980 = 315_532_800  # the earliest time a zip entry can carry
+_EPOCH_2107 = 4_354_819_199  # the latest
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    """A written zip: ``sha256`` is base64, as Lambda reports ``CodeSha256``."""
+
+    path: Path
+    size: int
+    sha256: str
+    files: int
+    distributions: tuple[str, ...] = ()  # "name version" of each bundled distribution
+
+
+@dataclass(frozen=True)
+class _Target:
+    runtime: str
+    architecture: str
+    python: str  # "3.12"
+
+    @classmethod
+    def parse(cls, runtime: str, architecture: str) -> _Target:
+        match = re.fullmatch(r"python3\.(\d+)", runtime)
+        if match is None or int(match.group(1)) < MIN_PYTHON_MINOR:
+            raise ConfigError(
+                f"runtime {runtime!r} cannot run offhours, which needs Python "
+                f"3.{MIN_PYTHON_MINOR} or newer; use python3.{MIN_PYTHON_MINOR} … python3.14"
+            )
+        if architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"architecture {architecture!r} is not one Lambda offers; "
+                f"use {' or '.join(ARCHITECTURES)}"
+            )
+        return cls(runtime, architecture, f"3.{match.group(1)}")
+
+    def pip_args(self) -> list[str]:
+        """pip's options to pick wheels for this runtime rather than for the running Python."""
+        minor = int(self.python.split(".")[1])
+        glibc = _GLIBC_MINOR[min(max(minor, 11), 12)]
+        machine = ARCHITECTURES[self.architecture]
+        # Newest glibc first, as pip orders tags for its own platform; manylinux2014 last,
+        # which pip widens to manylinux2010/manylinux1 itself.
+        platforms = [f"manylinux_2_{v}_{machine}" for v in range(glibc, 16, -1)]
+        platforms.append(f"manylinux2014_{machine}")
+        args = ["--implementation", "cp", "--python-version", self.python, "--only-binary=:all:"]
+        for platform in platforms:
+            args += ["--platform", platform]
+        return args
+
+    def wheelhouse_command(self, dest: str) -> str:
+        return (
+            f"python -m offhours.deploy.package --wheelhouse {dest} "
+            f"--runtime {self.runtime} --architecture {self.architecture}"
+        )
+
+
+@dataclass(frozen=True)
+class _Index:
+    find_links: tuple[Path, ...]
+    no_index: bool
+
+    def args(self) -> list[str]:
+        args = ["--no-index"] if self.no_index else []
+        for place in self.find_links:
+            args += ["--find-links", str(place)]
+        return args
+
+    def env(self) -> dict[str, str]:
+        if not self.no_index:
+            return dict(os.environ)  # mirrors, proxies and certificates of the user's pip set-up
+        # Offline means these wheelhouses only: no find-links or indexes from pip's config
+        # files or PIP_* variables, for this pip and the build back-end's pip alike.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+        env["PIP_CONFIG_FILE"] = os.devnull
+        return env
+
+
+@dataclass(frozen=True)
+class _Dist:
+    name: str  # normalised (PEP 503)
+    version: str
+    requires: tuple[str, ...]  # normalised names, extras' requirements left out
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def build_package(
+    out: Path,
+    *,
+    runtime: str = "python3.12",
+    architecture: Architecture = "x86_64",
+    find_links: Sequence[Path] = (),
+    no_index: bool = False,
+    project_root: Path | None = None,
+    extra_files: Mapping[str, bytes] = MappingProxyType({}),
+) -> PackageResult:
+    """Write the Lambda zip for ``runtime``/``architecture`` to ``out``.
+
+    ``extra_files`` maps a path inside the zip (e.g. ``offhours.toml``) to its content.
+    ``find_links`` adds wheelhouses; with ``no_index`` they are the only place pip looks.
+    """
+    target = _Target.parse(runtime, architecture)
+    index = _index(find_links, no_index)
+    extras = {_zip_name(name): data for name, data in extra_files.items()}
+    stamp = _timestamp()
+    root = _project_root(project_root)
+    failure, hint = _install_failure(target, index)
+    with tempfile.TemporaryDirectory(prefix="offhours-package-") as tmp:
+        work = Path(tmp)
+        wheel = _offhours_wheel(root, work, index, target)
+        common = [*target.pip_args(), *index.args()]
+        # Resolve everything, boto3 and the CLI stack included, so that the versions chosen
+        # agree with theirs (urllib3 must suit the runtime's botocore); then install the rest.
+        report = work / "report.json"
+        _pip(
+            [
+                *("install", "--dry-run", "--ignore-installed", "--report", str(report)),
+                *("--target", str(work / "unused")),  # pip wants it with --platform
+                *common,
+                str(wheel),
+            ],
+            failure=failure,
+            hint=hint,
+            env=index.env(),
+        )
+        dists = _resolved(report)
+        root_name = _normalise(wheel.name.split("-")[0])
+        keep = sorted(needed_distributions({d.name: d.requires for d in dists.values()}, root_name))
+        pins = [f"{name}=={dists[name].version}" for name in keep if name != root_name]
+        site = work / "site"
+        _pip(
+            [
+                *("install", "--target", str(site), "--no-deps", "--no-compile"),
+                *common,
+                str(wheel),
+                *pins,
+            ],
+            failure=failure,
+            hint=hint,
+            env=index.env(),
+        )
+        entries = _entries(site, needle=tmp)
+    for name in extras:
+        if name in entries or any(entry.startswith(name + "/") for entry in entries):
+            raise ConfigError(f"extra file {name!r} would replace a file of the package")
+    entries.update({name: (data, False) for name, data in extras.items()})
+    digest, size = _write_zip(out, entries, stamp)
+    return PackageResult(
+        path=out,
+        size=size,
+        sha256=digest,
+        files=len(entries),
+        distributions=tuple(f"{name} {dists[name].version}" for name in keep),
+    )
+
+
+def wheelhouse(
+    dest: Path,
+    *,
+    runtime: str = "python3.12",
+    architecture: Architecture = "x86_64",
+    project_root: Path | None = None,
+) -> None:
+    """Download into ``dest`` every wheel an offline :func:`build_package` needs.
+
+    That is offhours' dependencies for ``runtime``/``architecture`` (boto3 and the CLI stack
+    included: the resolver must see them to pick versions that agree with them) and the build
+    back-end that turns the project into a wheel. Fill one directory for several targets by
+    calling this once per target.
+    """
+    target = _Target.parse(runtime, architecture)
+    root = _project_root(project_root)
+    dest.mkdir(parents=True, exist_ok=True)
+    online = _Index((), no_index=False)
+    failure = f"could not fill the wheelhouse {dest} for {target.runtime}/{target.architecture}"
+    with tempfile.TemporaryDirectory(prefix="offhours-wheelhouse-") as tmp:
+        wheel = _offhours_wheel(root, Path(tmp), online, target)
+        _pip(
+            ["download", "--dest", str(dest), *target.pip_args(), str(wheel)],
+            failure=failure,
+            env=online.env(),
+        )
+        if root is not None:
+            _pip(
+                ["download", "--dest", str(dest), "--only-binary=:all:", *_build_requires(root)],
+                failure=f"could not download the build back-end into {dest}",
+                env=online.env(),
+            )
+    # pip copies a local requirement next to what it downloads; offhours itself is built anew.
+    (dest / wheel.name).unlink(missing_ok=True)
+
+
+def needed_distributions(
+    requires: Mapping[str, Iterable[str]],
+    root: str,
+    left_out: Collection[str] = tuple(LEFT_OUT),
+) -> frozenset[str]:
+    """The distributions reachable from ``root`` without passing through ``left_out``.
+
+    ``requires`` maps each installed distribution to the ones it requires (normalised names);
+    a requirement that is not installed (its marker excluded it) is no edge.
+    """
+    seen: set[str] = set()
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in left_out or name not in requires:
+            continue
+        seen.add(name)
+        todo.extend(requires[name])
+    return frozenset(seen)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _index(find_links: Sequence[Path], no_index: bool) -> _Index:
+    for place in find_links:
+        if not Path(place).is_dir():
+            raise ConfigError(
+                f"wheelhouse {place} is not a directory; fill one with "
+                "`python -m offhours.deploy.package --wheelhouse DIR --runtime … --architecture …`"
+            )
+    if no_index and not find_links:
+        raise ConfigError("--no-index needs a --find-links wheelhouse to build from")
+    return _Index(tuple(Path(p).resolve() for p in find_links), no_index)
+
+
+def _zip_name(name: str) -> str:
+    parts = name.split("/")
+    if not name or "\\" in name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ConfigError(
+            f"extra file name {name!r} must be a relative path inside the zip "
+            "(like 'offhours.toml' or 'conf/offhours.toml'), with '/' separators"
+        )
+    return name
+
+
+def _project_root(given: Path | None) -> Path | None:
+    """The project to build offhours from; None: rebuild it from this installation."""
+    if given is None:
+        # src/offhours/deploy/package.py → the checkout that an editable install points into.
+        checkout = Path(__file__).resolve().parents[3]
+        return checkout if _project_name(checkout) == "offhours" else None
+    if not (given / "pyproject.toml").is_file():
+        raise ConfigError(f"{given} has no pyproject.toml: pass offhours' project directory")
+    return given.resolve()
+
+
+def _pyproject(root: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {root / 'pyproject.toml'}: {exc}") from exc
+
+
+def _project_name(root: Path) -> str | None:
+    if not (root / "pyproject.toml").is_file():
+        return None
+    return str(_pyproject(root).get("project", {}).get("name", ""))
+
+
+def _build_requires(root: Path) -> list[str]:
+    data = _pyproject(root)
+    requires = data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"])
+    return [str(r) for r in requires]
+
+
+def _timestamp() -> tuple[int, int, int, int, int, int]:
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    seconds = _EPOCH_1980
+    if raw:
+        if not raw.isdigit():
+            raise ConfigError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds")
+        seconds = min(max(int(raw), _EPOCH_1980), _EPOCH_2107)
+    t = time.gmtime(seconds)
+    # A zip's DOS time has two-second resolution; round down so it is the same everywhere.
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec - t.tm_sec % 2)
+
+
+# ------------------------------------------------------------------------------ pip
+
+
+def _offhours_wheel(root: Path | None, work: Path, index: _Index, target: _Target) -> Path:
+    if root is None:
+        return _wheel_from_installation(work / "wheel")
+    return _build_wheel(root, work, index, target)
+
+
+def _wheel_from_installation(wheels: Path) -> Path:
+    """offhours as a wheel again, from the files of this (non-editable) installation.
+
+    For a user who installed offhours from a wheel and has no checkout: the package directory
+    and the metadata are all a pure-Python wheel holds.
+    """
+    package = Path(__file__).resolve().parents[1]
+    try:
+        dist = importlib.metadata.distribution(package.name)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ConfigError(
+            f"{package} has neither a project directory nor installed metadata; "
+            "pass offhours' project directory (project_root)"
+        ) from exc
+    info = f"{package.name}-{dist.version}.dist-info"
+    files = {
+        path.relative_to(package.parent).as_posix(): path.read_bytes()
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    for name in ("METADATA", "WHEEL", "entry_points.txt", "top_level.txt"):
+        text = dist.read_text(name)
+        if text is not None:
+            files[f"{info}/{name}"] = text.encode()
+    if f"{info}/WHEEL" not in files:
+        files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = io.StringIO()
+    writer = csv.writer(record, lineterminator="\n")
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        writer.writerow([name, f"sha256={digest}", len(data)])
+    writer.writerow([f"{info}/RECORD", "", ""])
+    files[f"{info}/RECORD"] = record.getvalue().encode()
+    wheels.mkdir(parents=True, exist_ok=True)
+    wheel = wheels / f"{package.name}-{dist.version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return wheel
+
+
+def _build_wheel(root: Path, work: Path, index: _Index, target: _Target) -> Path:
+    """offhours as a wheel, built from a clean copy (no stale build/ or egg-info leaks in)."""
+    source, wheels = work / "project", work / "wheel"
+    shutil.copytree(root, source, ignore=_skip_in_copy, symlinks=True)
+    _pip(
+        ["wheel", "--no-deps", "--wheel-dir", str(wheels), *index.args(), str(source)],
+        failure=f"could not build the offhours wheel from {root}"
+        + (f" with the wheelhouse {_places(index)}" if index.no_index else ""),
+        env=index.env(),
+        hint=(
+            f"the wheelhouse needs the build back-end too: `{target.wheelhouse_command('DIR')}`"
+            if index.no_index
+            else ""
+        ),
+    )
+    built = sorted(wheels.glob("*.whl"))
+    if len(built) != 1:
+        raise OffhoursError(f"building {root} gave {len(built)} wheels, expected one")
+    return built[0]
+
+
+def _skip_in_copy(directory: str, names: list[str]) -> set[str]:
+    here = Path(directory)
+    return {
+        name
+        for name in names
+        if name in _SKIPPED_COPY
+        or name.endswith((".egg-info", ".pyc"))
+        or (here / name / "pyvenv.cfg").is_file()  # any virtualenv, whatever its name
+    }
+
+
+def _places(index: _Index) -> str:
+    return ", ".join(str(p) for p in index.find_links)
+
+
+def _install_failure(target: _Target, index: _Index) -> tuple[str, str]:
+    """What failed, and how to fix it."""
+    where = f"{target.runtime}/{target.architecture}"
+    command = target.wheelhouse_command("DIR")
+    if index.no_index:
+        return (
+            f"could not find wheels for {where} in the wheelhouse {_places(index)}",
+            f"refill it on a machine with network access: `{command}`",
+        )
+    return (
+        f"could not download wheels for {where}",
+        f"to build offline, fill a wheelhouse with `{command}` "
+        "and pass --find-links DIR --no-index",
+    )
+
+
+def _pip(args: list[str], *, failure: str, env: Mapping[str, str], hint: str = "") -> None:
+    """Run pip in a subprocess; a failure becomes an OffhoursError with pip's last words."""
+    cmd = [sys.executable, "-m", "pip", *args]
+    cmd += ["--disable-pip-version-check", "--no-input", "--quiet"]
+    try:
+        proc = subprocess.run(  # noqa: S603 - this interpreter's pip, arguments we built
+            cmd,
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            timeout=_PIP_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise OffhoursError(f"{failure}: pip did not finish within {_PIP_TIMEOUT_S} s") from exc
+    except OSError as exc:
+        raise OffhoursError(f"{failure}: cannot run {sys.executable} -m pip: {exc}") from exc
+    if proc.returncode == 0:
+        return
+    said = _last_lines(proc.stderr or proc.stdout)
+    if "No module named pip" in said:
+        raise OffhoursError(
+            f"{failure}: {sys.executable} has no pip; install it with "
+            f"`{sys.executable} -m ensurepip`"
+        )
+    message = f"{failure} (pip exited with {proc.returncode}):\n  {said}"
+    raise OffhoursError(f"{message}\n{hint}" if hint else message)
+
+
+def _last_lines(text: str, count: int = 8) -> str:
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    # An index URL may carry credentials (https://user:token@host/simple): never repeat them.
+    shown = [re.sub(r"(\w+://)[^/\s@]+@", r"\1***@", line) for line in lines[-count:]]
+    return "\n  ".join(shown) or "(pip printed nothing)"
+
+
+# --------------------------------------------------------------------- what goes in
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirement_names(lines: Iterable[str]) -> tuple[str, ...]:
+    names = []
+    for line in lines:
+        requirement, _, marker = line.partition(";")
+        if re.search(r"\bextra\s*==", marker):
+            continue  # only for an extra; offhours asks for none
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        if match:
+            names.append(_normalise(match.group(1)))
+    return tuple(names)
+
+
+def _resolved(report: Path) -> dict[str, _Dist]:
+    """The distributions of a pip installation report (``pip install --report``)."""
+    try:
+        install = json.loads(report.read_text(encoding="utf-8"))["install"]
+        dists = [
+            _Dist(
+                name=_normalise(item["metadata"]["name"]),
+                version=str(item["metadata"]["version"]),
+                requires=_requirement_names(item["metadata"].get("requires_dist") or []),
+            )
+            for item in install
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OffhoursError(
+            f"pip's installation report cannot be read ({exc}); pip ≥ 22.2"
+        ) from exc
+    return {dist.name: dist for dist in dists}
+
+
+def _record(info: Path) -> list[str]:
+    with (info / "RECORD").open(newline="", encoding="utf-8") as record:
+        return [row[0] for row in csv.reader(record) if row]
+
+
+def _shipped(path: str) -> bool:
+    parts = path.split("/")
+    if parts[0] in ("..", "bin") or ".." in parts:
+        return False  # console scripts: their shebang names the build's interpreter
+    if "__pycache__" in parts or path.endswith((".pyc", ".pyo", ".pth")):
+        return False  # .pth files do nothing in /var/task, which is no site directory
+    if "tests" in parts[:-1]:
+        return False
+    return not (
+        len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _DROPPED_METADATA
+    )
+
+
+def _entries(site: Path, *, needle: str) -> dict[str, tuple[bytes, bool]]:
+    """Zip name → (content, executable) for every shipped file installed in ``site``."""
+    entries = {}
+    marker = needle.encode()
+    for info in sorted(site.glob("*.dist-info")):
+        for name in _record(info):
+            if not _shipped(name):
+                continue
+            path = site / name
+            data = path.read_bytes()
+            if marker in data:
+                raise OffhoursError(
+                    f"{name} names the build's temporary directory, "
+                    "so the zip would differ from build to build"
+                )
+            entries[name] = (data, bool(path.stat().st_mode & 0o111))
+    return entries
+
+
+def _write_zip(
+    out: Path,
+    entries: Mapping[str, tuple[bytes, bool]],
+    stamp: tuple[int, int, int, int, int, int],
+) -> tuple[str, int]:
+    """Write the zip atomically; return its base64 SHA-256 and size."""
+    directories = {
+        "/".join(parts[:i]) + "/"
+        for parts in (name.split("/") for name in entries)
+        for i in range(1, len(parts))
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted([*entries, *directories]):
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.create_system = 3  # Unix, so the modes below apply on extraction
+            if name in directories:
+                info.external_attr = (0o40755 << 16) | 0x10  # | MS-DOS directory bit
+                archive.writestr(info, b"", compress_type=zipfile.ZIP_STORED)
+                continue
+            data, executable = entries[name]
+            info.external_attr = (0o100755 if executable else 0o100644) << 16
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    blob = buffer.getvalue()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_bytes(blob)
+    partial.replace(out)
+    return base64.b64encode(hashlib.sha256(blob).digest()).decode(), len(blob)
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m offhours.deploy.package",
+        description="Build offhours' Lambda zip, or fill a wheelhouse for offline builds.",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--out", type=Path, help="write the zip here")
+    what.add_argument("--wheelhouse", type=Path, help="download wheels into this directory")
+    parser.add_argument("--runtime", default="python3.12")
+    parser.add_argument(
+        "--architecture",
+        action="append",
+        choices=list(ARCHITECTURES),
+        help="x86_64 (default) or arm64; repeat with --wheelhouse to fill it for both",
+    )
+    parser.add_argument("--find-links", action="append", type=Path, default=[])
+    parser.add_argument("--no-index", action="store_true")
+    parser.add_argument("--project", type=Path, help="offhours' project directory")
+    args = parser.parse_args(argv)
+    architectures: list[Architecture] = args.architecture or ["x86_64"]
+    try:
+        if args.wheelhouse is not None:
+            for architecture in architectures:
+                wheelhouse(
+                    args.wheelhouse,
+                    runtime=args.runtime,
+                    architecture=architecture,
+                    project_root=args.project,
+                )
+            count = len(list(args.wheelhouse.glob("*.whl")))
+            print(f"wheelhouse {args.wheelhouse}: {count} wheels")
+            return 0
+        if len(architectures) > 1:
+            parser.error("--out builds one zip: give one --architecture")
+        result = build_package(
+            args.out,
+            runtime=args.runtime,
+            architecture=architectures[0],
+            find_links=args.find_links,
+            no_index=args.no_index,
+            project_root=args.project,
+        )
+    except OffhoursError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"{result.path}: {result.size:,} bytes, {result.files} files, sha256 {result.sha256}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
