@@ -38,7 +38,15 @@ def _fresh_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(lambda_handler, "_CONFIG", None)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    levels = {
+        name: logger.level
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
     yield
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
