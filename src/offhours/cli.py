@@ -375,6 +375,269 @@ def secrets_check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
     _guarded(body)
 
 
+deploy_app = typer.Typer(
+    help="Deploy offhours as a scheduled AWS Lambda function, from the same offhours.toml.",
+    no_args_is_help=True,
+)
+app.add_typer(deploy_app, name="deploy")
+
+FindLinksOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--find-links", help="Also look for wheels here (an offline wheelhouse)"),
+]
+NoIndexOpt = Annotated[
+    bool, typer.Option("--no-index", help="Use only --find-links, never the package index")
+]
+PackageOpt = Annotated[
+    Path | None,
+    typer.Option("--package", help="Deploy this zip instead of building one"),
+]
+
+
+def _build(cfg: Any, out: Path, find_links: list[Path] | None, no_index: bool) -> Any:
+    from offhours.deploy.package import build_package
+
+    err.print(
+        f"building the Lambda package for {cfg.deploy.runtime}/{cfg.deploy.architecture} …",
+        markup=False,
+    )
+    return build_package(
+        out,
+        runtime=cfg.deploy.runtime,
+        architecture=cfg.deploy.architecture,
+        find_links=find_links or (),
+        no_index=no_index,
+    )
+
+
+def _code(cfg: Any, package: Path | None, find_links: list[Path] | None, no_index: bool) -> bytes:
+    if package is not None:
+        try:
+            return package.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"--package {package}: cannot read ({exc.strerror})") from None
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="offhours-package-") as tmp:
+        result = _build(cfg, Path(tmp) / "offhours-lambda.zip", find_links, no_index)
+        return bytes(result.path.read_bytes())
+
+
+def _secret_prompt(what: str) -> str:
+    import getpass
+
+    value = getpass.getpass(f"Secret for {what} (input hidden): ")
+    if not value:
+        raise ConfigError(f"{what}: nothing entered")
+    return value
+
+
+def _print_changes(changes: list[Any], *, dry: bool) -> None:
+    for change in changes:
+        out.print(str(change), markup=False)
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change.action] = counts.get(change.action, 0) + 1
+    verb = "would " if dry else ""
+    summary = ", ".join(
+        f"{counts[a]} {verb}{'stay' if a == 'unchanged' and dry else a}"
+        for a in ("create", "update", "delete", "unchanged")
+        if counts.get(a)
+    )
+    if not any(c.action != "unchanged" for c in changes):
+        summary = "no changes"
+    out.print(f"\n{summary}.", markup=False)
+
+
+@deploy_app.command("package")
+def deploy_package(
+    config: ConfigOpt = None,
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("offhours-lambda.zip"),
+    find_links: FindLinksOpt = None,
+    no_index: NoIndexOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Build the function's zip (reproducible) for [deploy] runtime and architecture."""
+    _setup(verbose)
+
+    def body() -> int:
+        cfg = _load(config)
+        result = _build(cfg, output, find_links, no_index)
+        out.print(
+            f"{result.path}: {result.size:,} bytes ({result.size / 1_048_576:.1f} MiB), "
+            f"{result.files} files, sha256 {result.sha256}",
+            markup=False,
+        )
+        return EXIT_OK
+
+    _guarded(body)
+
+
+def _deployment(config: Path | None, package: Path | None, find_links: Any, no_index: bool) -> Any:
+    from offhours.deploy.aws import Deployment
+
+    cfg = _load(config)
+    # Validate schedule and secrets before the (slow) build.
+    # Without a terminal, every secret that cannot be read is listed instead of asked for.
+    deployment = Deployment(cfg, prompt=_secret_prompt if sys.stdin.isatty() else None)
+    deployment.read_secrets()
+    deployment.code = _code(cfg, package, find_links, no_index)
+    return deployment
+
+
+@deploy_app.command("plan")
+def deploy_plan(
+    config: ConfigOpt = None,
+    package: PackageOpt = None,
+    find_links: FindLinksOpt = None,
+    no_index: NoIndexOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Show exactly what `deploy apply` would create, change or leave alone."""
+    _setup(verbose)
+
+    def body() -> int:
+        _print_changes(_deployment(config, package, find_links, no_index).plan(), dry=True)
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@deploy_app.command("apply")
+def deploy_apply(
+    config: ConfigOpt = None,
+    package: PackageOpt = None,
+    find_links: FindLinksOpt = None,
+    no_index: NoIndexOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Create or update the role, key, encrypted config, function, alias and schedule."""
+    _setup(verbose)
+
+    def body() -> int:
+        _print_changes(_deployment(config, package, find_links, no_index).apply(), dry=False)
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@deploy_app.command("destroy")
+def deploy_destroy(
+    config: ConfigOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Remove what offhours created for this function (identified by its tags), nothing else."""
+    _setup(verbose)
+
+    def body() -> int:
+        from offhours.deploy.aws import Deployment
+
+        cfg = _load(config)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise ConfigError("destroy needs --yes when there is no terminal to confirm on")
+            typer.confirm(f"Remove the deployment of {cfg.deploy.function_name!r}?", abort=True)
+        _print_changes(Deployment(cfg).destroy(), dry=False)
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@deploy_app.command("export")
+def deploy_export(
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="sam or terraform")] = "sam",
+    code_path: Annotated[
+        str, typer.Option("--code", help="Path of the zip the template points at")
+    ] = "offhours-lambda.zip",
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Print an AWS SAM template or Terraform (JSON syntax) equivalent to `deploy apply`."""
+    _setup(verbose)
+
+    def body() -> int:
+        from offhours.deploy.export import export
+
+        if fmt not in ("sam", "terraform"):
+            raise ConfigError(f"--format {fmt!r}: choose sam or terraform")
+        cfg = _load(config)
+        sys.stdout.write(export(cfg, format=fmt, code_path=code_path))  # type: ignore[arg-type]
+        sys.stdout.write("\n")
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@deploy_app.command("import-lambda-json")
+def deploy_import_lambda_json(
+    path: Annotated[Path, typer.Argument(help="A lambda-uploader lambda.json")],
+    config: ConfigOpt = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Add the [deploy] section to the config file")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --write: replace an existing [deploy]")
+    ] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Turn a lambda-uploader lambda.json into a [deploy] section, saying what changed."""
+    _setup(verbose)
+
+    def body() -> int:
+        from offhours.config import config_path
+        from offhours.deploy.lambda_json import (
+            import_lambda_json,
+            render_notes,
+            write_deploy_section,
+        )
+
+        result = import_lambda_json(path)
+        err.print(render_notes(result.notes), markup=False, end="")
+        if write:
+            target = config_path(config)
+            write_deploy_section(target, result.toml, force=force)
+            err.print(f"wrote [deploy] to {target}", markup=False)
+        else:
+            sys.stdout.write(result.toml)
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@app.command()
+def schedule(
+    expression: Annotated[str, typer.Argument(help='e.g. "cron(0 17 ? * MON-FRI *)"')],
+    tz: Annotated[str, typer.Option("--tz", help="IANA time zone the schedule runs in")] = "UTC",
+    count: Annotated[int, typer.Option(min=1, max=100, help="How many fire times")] = 5,
+    rule: Annotated[
+        bool, typer.Option("--rule", help="As a classic EventBridge rule (always UTC)")
+    ] = False,
+    now: NowOpt = None,
+) -> None:
+    """Validate an EventBridge schedule; print its next fire times (local and UTC)."""
+
+    def body() -> int:
+        from offhours.cron import format_fire_times, parse_schedule_expression
+        from offhours.hours import parse_zone
+
+        try:
+            parsed = parse_schedule_expression(expression)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            zone = parse_zone("UTC" if rule else tz)
+        except ValueError as exc:
+            raise ConfigError(f"--tz {tz!r} {exc}") from None
+        text = format_fire_times(
+            parsed, zone, _now(now), count, scheduler="rule" if rule else "scheduler"
+        )
+        out.print(text, markup=False)
+        return EXIT_OK
+
+    _guarded(body)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of offhours.toml (for editors)."""

@@ -234,9 +234,7 @@ class DeployConfig(_Strict):
     function_name: str = Field(
         "offhours-audit", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Lambda function name"
     )
-    description: str = Field(
-        "offhours: resources running outside business hours", max_length=256
-    )
+    description: str = Field("offhours: resources running outside business hours", max_length=256)
     region: str | None = Field(
         None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region [default: AWS_REGION]"
     )

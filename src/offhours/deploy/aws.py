@@ -40,7 +40,9 @@ __all__ = [
     "Change",
     "DeployError",
     "Deployment",
+    "role_name",
     "role_policy",
+    "schedule_zone",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,9 +100,16 @@ class Change:
         return "\n".join([head, *(f"      {d}" for d in self.details)])
 
 
-def _role_name(function: str, suffix: str) -> str:
+def role_name(function: str, suffix: str) -> str:
     # IAM role names are at most 64 characters.
     return function[: 64 - len(suffix)] + suffix
+
+
+def schedule_zone(config: Config) -> str:
+    """The schedule's IANA zone, canonical ("europe.london" → "Europe/London")."""
+    from offhours.hours import parse_zone
+
+    return parse_zone(config.deploy.timezone or config.hours.timezone).key
 
 
 def _sha256(data: bytes) -> str:
@@ -240,10 +249,10 @@ class Deployment:
         if not self.session.region_name:
             raise ConfigError("no AWS region for the deployment; set [deploy] region or AWS_REGION")
         self.region: str = self.session.region_name
-        self.zone = config.deploy.timezone or config.hours.timezone
+        self.zone = schedule_zone(config)
         self.param = f"/offhours/{self.fn}/config"
-        self.role_name = _role_name(self.fn, "-role")
-        self.scheduler_role_name = _role_name(self.fn, "-scheduler")
+        self.role_name = role_name(self.fn, "-role")
+        self.scheduler_role_name = role_name(self.fn, "-scheduler")
         self.log_group = f"/aws/lambda/{self.fn}"
         self.tags = {**config.deploy.tags, MANAGED_TAG: "offhours", FUNCTION_TAG: self.fn}
         self._clients: dict[str, Any] = {}

@@ -1,0 +1,161 @@
+"""`offhours deploy …` and `offhours schedule` end to end: the CLI against moto (server mode)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tomllib
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.aws import Aws
+from tests.conftest import Run
+
+CliRun = Callable[..., Run]
+ROOT = Path(__file__).resolve().parents[2]
+FN = "offhours-e2e"
+
+CONFIG = f"""
+[hours]
+timezone = "Europe/Berlin"
+start = "08:00"
+end = "18:00"
+
+[deploy]
+function_name = "{FN}"
+region = "us-east-1"
+schedule = "cron(0 19 ? * MON-FRI *)"
+
+[[sources]]
+type = "ravello"
+username = "env:E_USER"
+password = "env:E_PASSWORD"
+
+[[notifiers]]
+type = "slack"
+webhook_url = "env:E_HOOK"
+"""
+SECRETS = {
+    "E_USER": "e2e-user",
+    "E_PASSWORD": "sentinel-e2e-password-4410",
+    "E_HOOK": "https://hooks.slack.com/services/T00000000/B00000000/sentinel-e2e-hook",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path, aws: Aws) -> Path:
+    (tmp_path / "offhours.toml").write_text(CONFIG)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("offhours/__init__.py", (1980, 1, 1, 0, 0, 0)), "")
+    (tmp_path / "offhours-lambda.zip").write_bytes(buffer.getvalue())
+    return tmp_path
+
+
+def test_apply_plan_destroy(cli: CliRun, project: Path, aws: Aws) -> None:
+    applied = cli("deploy", "apply", "--package", "offhours-lambda.zip", env=SECRETS)
+    assert applied.code == 0, applied.stderr
+    assert f"+ create    lambda function {FN}" in applied.stdout
+    assert f"+ create    schedule offhours/{FN}" in applied.stdout
+    assert "cron(0 19 ? * MON-FRI *) in Europe/Berlin" in applied.stdout
+    schedule = aws.client("scheduler").get_schedule(Name=FN, GroupName="offhours")
+    assert schedule["ScheduleExpressionTimezone"] == "Europe/Berlin"
+
+    plan = cli("deploy", "plan", "--package", "offhours-lambda.zip", env=SECRETS)
+    assert plan.code == 0, plan.stderr
+    assert plan.stdout.rstrip().endswith("no changes.")
+
+    again = cli("deploy", "apply", "--package", "offhours-lambda.zip", env=SECRETS)
+    assert again.stdout.rstrip().endswith("no changes.")
+
+    refused = cli("deploy", "destroy")
+    assert refused.code == 2
+    assert "needs --yes" in refused.stderr
+    destroyed = cli("deploy", "destroy", "--yes")
+    assert destroyed.code == 0, destroyed.stderr
+    assert f"- delete    lambda function {FN}" in destroyed.stdout
+    for run in (applied, plan, again, destroyed):
+        assert "sentinel-e2e" not in run.stdout + run.stderr
+
+
+def test_apply_without_the_secrets_exits_2_and_creates_nothing(
+    cli: CliRun, project: Path, aws: Aws
+) -> None:
+    run = cli("deploy", "apply", "--package", "offhours-lambda.zip")
+    assert run.code == 2
+    assert "sources[0].password: env:E_PASSWORD" in run.stderr
+    assert aws.client("lambda").list_functions()["Functions"] == []
+
+
+def test_import_the_seeds_lambda_json(cli: CliRun, tmp_path: Path) -> None:
+    seed = ROOT / "tests" / "data" / "lambda.json"
+    run = cli("deploy", "import-lambda-json", str(seed))
+    assert run.code == 0, run.stderr
+    deploy = tomllib.loads(run.stdout)["deploy"]
+    assert deploy["function_name"] == "audit"
+    assert deploy["runtime"] == "python3.12"
+    assert deploy["role_arn"] == "arn:aws:iam::999999999999:role/lambda_ravello"
+    assert "python2.7" in run.stderr
+    assert "requirements" in run.stderr
+
+    written = cli("deploy", "import-lambda-json", str(seed), "--write")
+    assert written.code == 0, written.stderr
+    assert tomllib.loads((tmp_path / "offhours.toml").read_text())["deploy"]["memory"] == 128
+    again = cli("deploy", "import-lambda-json", str(seed), "--write")
+    assert again.code == 2
+    assert "--force" in again.stderr
+
+
+def test_import_invalid_lambda_json(cli: CliRun, tmp_path: Path) -> None:
+    (tmp_path / "lambda.json").write_text('{"name": "audit",, }')
+    run = cli("deploy", "import-lambda-json", "lambda.json")
+    assert run.code == 2
+    assert "line 1" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (["cron(0 17 ? * MON-FRI *)", "--tz", "America/New_York"], 0, "17:00 EST  =  22:00 UTC"),
+        (["rate(5 minutes)"], 0, "every 5 minutes"),
+        (["cron(0 17 * * MON-FRI *)"], 2, 'one of them must be "?"'),
+        (["rate(1 hours)"], 2, "rate(1 hour)"),
+        (["cron(0 17 ? * 8 *)"], 2, "day-of-week"),
+        (["cron(0 17 ? * MON-FRI *)", "--tz", "Mars/Base"], 2, "Mars/Base"),
+    ],
+)
+def test_schedule_command(cli: CliRun, args: list[str], code: int, expected: str) -> None:
+    run = cli("schedule", *args, "--now", "2026-11-26T12:00:00Z")
+    assert run.code == code, run.stderr
+    assert expected in (run.stdout if code == 0 else run.stderr)
+
+
+def test_schedule_warns_about_utc_rules_across_dst(cli: CliRun) -> None:
+    run = cli(
+        "schedule",
+        "cron(0 22 ? * MON-FRI *)",
+        "--rule",
+        "--count",
+        "3",
+        "--now",
+        "2026-10-30T12:00:00Z",
+    )
+    assert run.code == 0, run.stderr
+    assert "UTC" in run.stdout
+
+
+def test_export_is_json(cli: CliRun, project: Path) -> None:
+    (project / "offhours.toml").write_text(
+        CONFIG.replace('"env:E_USER"', '"ssm:/offhours/user"')
+        .replace('"env:E_PASSWORD"', '"ssm:/offhours/password"')
+        .replace('"env:E_HOOK"', '"secretsmanager:offhours/slack"')
+    )
+    for fmt in ("sam", "terraform"):
+        run = cli("deploy", "export", "--format", fmt)
+        assert run.code == 0, run.stderr
+        assert json.loads(run.stdout)
+    refused = cli("deploy", "export", "--format", "yaml")
+    assert refused.code == 2

@@ -1,0 +1,774 @@
+"""`offhours deploy export`: SAM and Terraform (JSON) equivalent to what `deploy apply` creates."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offhours.config import Config, parse_config
+from offhours.deploy.aws import (
+    FUNCTION_CONTEXT,
+    FUNCTION_TAG,
+    HANDLER,
+    MANAGED_TAG,
+    SCHEDULE_GROUP,
+    SCHEDULER_INPUT,
+    role_policy,
+)
+from offhours.deploy.export import export
+from offhours.errors import ConfigError
+
+FN = "offhours-audit"
+ACCOUNT = "123456789012"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f3e8c1a-1111-2222-3333-444455556666"
+ROLE_ARN = "arn:aws:iam::123456789012:role/existing-offhours"
+# Not a secret: ciphertext that only the key in KEY_ARN can open.
+CIPHERTEXT = "kms:AQICAHh0ZXN0LWNpcGhlcnRleHQtbm90LWEtc2VjcmV0"
+INLINE = "sentinel-inline-password-5b7e"
+VPC = {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
+
+BASE: dict[str, Any] = {
+    "hours": {"timezone": "America/New_York", "start": "08:00", "end": "18:00"},
+    "deploy": {
+        "function_name": FN,
+        "region": "us-east-1",
+        "memory": 256,
+        "timeout": 120,
+        "architecture": "arm64",
+        "runtime": "python3.13",
+        "schedule": "cron(0 18-23 ? * MON-FRI *)",
+        "alias": "prod",
+        "log_retention_days": 14,
+        "environment": {"LOG_LEVEL": "INFO"},
+        "tags": {"team": "platform", "cost-center": "42"},
+    },
+    "sources": [
+        {
+            "type": "ravello",
+            "username": "ssm:/offhours/ravello-user",
+            "password": "secretsmanager:offhours/ravello#password",
+        }
+    ],
+    "notifiers": [{"type": "slack", "webhook_url": "ssm:/offhours/slack-hook"}],
+}
+
+FORMATS = ("sam", "terraform")
+SCHEDULERS = ("scheduler", "rule")
+
+# The same resource in each format.
+KIND: dict[str, dict[str, str | None]] = {
+    "sam": {
+        "key": "AWS::KMS::Key",
+        "key_alias": "AWS::KMS::Alias",
+        "role": "AWS::IAM::Role",
+        "role_policy": None,  # inline in the role
+        "log_group": "AWS::Logs::LogGroup",
+        "parameter": "AWS::SSM::Parameter",
+        "function": "AWS::Serverless::Function",
+        "alias": None,  # AutoPublishAlias on the function
+        "group": "AWS::Scheduler::ScheduleGroup",
+        "schedule": "AWS::Scheduler::Schedule",
+        "rule": "AWS::Events::Rule",
+        "rule_target": None,  # inline in the rule
+        "permission": "AWS::Lambda::Permission",
+    },
+    "terraform": {
+        "key": "aws_kms_key",
+        "key_alias": "aws_kms_alias",
+        "role": "aws_iam_role",
+        "role_policy": "aws_iam_role_policy",
+        "log_group": "aws_cloudwatch_log_group",
+        "parameter": "aws_ssm_parameter",
+        "function": "aws_lambda_function",
+        "alias": "aws_lambda_alias",
+        "group": "aws_scheduler_schedule_group",
+        "schedule": "aws_scheduler_schedule",
+        "rule": "aws_cloudwatch_event_rule",
+        "rule_target": "aws_cloudwatch_event_target",
+        "permission": "aws_lambda_permission",
+    },
+}
+COMMON = {"key", "key_alias", "role", "role_policy", "log_group", "parameter", "function", "alias"}
+BY_SCHEDULER = {"scheduler": {"group", "schedule"}, "rule": {"rule", "rule_target", "permission"}}
+
+# References to what exists only once deployed, as each format writes them, and a stand-in.
+SAM_ATTRS = {
+    ("OffhoursKey", "Arn"): "<key-arn>",
+    ("OffhoursRole", "Arn"): "<role-arn>",
+    ("OffhoursFunction", "Arn"): "<function-arn>",
+    ("OffhoursSchedulerRole", "Arn"): "<scheduler-role-arn>",
+    ("OffhoursRule", "Arn"): "<rule-arn>",
+}
+SAM_REFS = {
+    "AWS::AccountId": ACCOUNT,
+    "OffhoursKey": "<key-id>",
+    "OffhoursFunction.Alias": "<alias-arn>",
+    "OffhoursScheduleGroup": SCHEDULE_GROUP,
+    "OffhoursConfig": f"/offhours/{FN}/config",
+}
+TF_REFS = {
+    "data.aws_caller_identity.current.account_id": ACCOUNT,
+    "aws_kms_key.offhours.arn": "<key-arn>",
+    "aws_kms_key.offhours.key_id": "<key-id>",
+    "aws_iam_role.function.arn": "<role-arn>",
+    "aws_lambda_function.offhours.arn": "<function-arn>",
+    "aws_lambda_alias.offhours.arn": "<alias-arn>",
+    "aws_iam_role.scheduler.arn": "<scheduler-role-arn>",
+    "aws_cloudwatch_event_rule.offhours.arn": "<rule-arn>",
+    "aws_scheduler_schedule_group.offhours.name": SCHEDULE_GROUP,
+    'filebase64sha256("offhours-lambda.zip")': "<code-hash>",
+    "aws_lambda_function.offhours.function_name": FN,
+    "aws_lambda_alias.offhours.name": "prod",
+    "aws_cloudwatch_event_rule.offhours.name": FN,
+    "aws_ssm_parameter.config.name": f"/offhours/{FN}/config",
+    "aws_iam_role.function.name": f"{FN}-role",
+    "aws_iam_role.scheduler.name": f"{FN}-scheduler",
+}
+
+
+def make(**deploy: Any) -> Config:
+    data = copy.deepcopy(BASE)
+    data["deploy"].update(deploy)
+    return parse_config(data)
+
+
+def with_secrets(config: dict[str, Any], **deploy: Any) -> Config:
+    data = copy.deepcopy(BASE)
+    data.update(config)
+    data["deploy"].update(deploy)
+    return parse_config(data)
+
+
+def resources(fmt: str, doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Resource bodies by their kind in ``KIND`` (absent kinds left out)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    names = {v: k for k, v in KIND[fmt].items() if v}
+    if fmt == "sam":
+        for res in doc["Resources"].values():
+            found.setdefault(names[res["Type"]], []).append(res["Properties"])
+    else:
+        for kind, items in doc["resource"].items():
+            found[names[kind]] = list(items.values())
+    return found
+
+
+def one(fmt: str, doc: dict[str, Any], kind: str) -> dict[str, Any]:
+    found = resources(fmt, doc)[kind]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def resolve(fmt: str, value: Any) -> Any:
+    """Replace each format's references with the stand-ins above, to compare plain values."""
+    if fmt == "sam":
+        if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+            return SAM_ATTRS[tuple(value["Fn::GetAtt"])]
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            return SAM_REFS[value["Ref"]]
+        if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: SAM_REFS[m[1]], value["Fn::Sub"])
+    elif isinstance(value, str):
+        return re.sub(r"(?<!\$)\$\{([^}]+)\}", lambda m: TF_REFS[m[1]], value)
+    if isinstance(value, dict):
+        return {k: resolve(fmt, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(fmt, v) for v in value]
+    return value
+
+
+def exported(config: Config, fmt: str, **kwargs: Any) -> dict[str, Any]:
+    doc = json.loads(export(config, format=fmt, **kwargs))  # type: ignore[arg-type]
+    assert isinstance(doc, dict)
+    return doc
+
+
+def policies(fmt: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The inline policy of each role, by role name, references resolved."""
+    out = {}
+    if fmt == "sam":
+        for role in resources(fmt, doc).get("role", []):
+            (policy,) = role["Policies"]
+            assert policy["PolicyName"] == "offhours"
+            out[role["RoleName"]] = resolve(fmt, policy["PolicyDocument"])
+    else:
+        roles = doc["resource"].get("aws_iam_role", {})
+        for name, attached in doc["resource"].get("aws_iam_role_policy", {}).items():
+            assert attached["name"] == "offhours"
+            assert attached["role"] == f"${{aws_iam_role.{name}.name}}"
+            out[roles[name]["name"]] = resolve(fmt, json.loads(attached["policy"]))
+    return out
+
+
+def trust(fmt: str, role: dict[str, Any]) -> Any:
+    text = role["AssumeRolePolicyDocument"] if fmt == "sam" else role["assume_role_policy"]
+    document = text if fmt == "sam" else json.loads(text)
+    return [s["Principal"]["Service"] for s in document["Statement"]]
+
+
+def tags_of(fmt: str, body: dict[str, Any]) -> dict[str, str]:
+    tags = body["Tags"] if fmt == "sam" else body["tags"]
+    if isinstance(tags, list):
+        return {t["Key"]: t["Value"] for t in tags}
+    return dict(tags)
+
+
+# ---------------------------------------------------------------- what is exported
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_resource_apply_creates_is_there(fmt: str, scheduler: str) -> None:
+    doc = exported(make(scheduler=scheduler), fmt)
+    wanted = {k for k in COMMON | BY_SCHEDULER[scheduler] if KIND[fmt][k]}
+    assert set(resources(fmt, doc)) == wanted
+    if fmt == "sam":
+        assert doc["Transform"] == "AWS::Serverless-2016-10-31"
+    else:
+        assert doc["provider"]["aws"]["region"] == "us-east-1"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_function_matches_the_deploy_section(fmt: str) -> None:
+    doc = exported(make(), fmt)
+    fn = resolve(fmt, one(fmt, doc, "function"))
+    if fmt == "sam":
+        got = {
+            "name": fn["FunctionName"],
+            "handler": fn["Handler"],
+            "runtime": fn["Runtime"],
+            "architectures": fn["Architectures"],
+            "memory": fn["MemorySize"],
+            "timeout": fn["Timeout"],
+            "code": fn["CodeUri"],
+            "key": fn["KmsKeyArn"],
+            "role": fn["Role"],
+            "env": fn["Environment"]["Variables"],
+            "tracing": fn["Tracing"],
+            "alias": fn["AutoPublishAlias"],
+        }
+        # any change publishes a version, as apply's does
+        assert fn["AutoPublishAliasAllProperties"] is True
+    else:
+        alias = one(fmt, doc, "alias")
+        assert alias["function_version"] == "${aws_lambda_function.offhours.version}"
+        assert fn["publish"] is True
+        assert fn["source_code_hash"] == "<code-hash>"
+        got = {
+            "name": fn["function_name"],
+            "handler": fn["handler"],
+            "runtime": fn["runtime"],
+            "architectures": fn["architectures"],
+            "memory": fn["memory_size"],
+            "timeout": fn["timeout"],
+            "code": fn["filename"],
+            "key": fn["kms_key_arn"],
+            "role": fn["role"],
+            "env": fn["environment"]["variables"],
+            "tracing": fn["tracing_config"]["mode"],
+            "alias": alias["name"],
+        }
+    assert got == {
+        "name": FN,
+        "handler": HANDLER,
+        "runtime": "python3.13",
+        "architectures": ["arm64"],
+        "memory": 256,
+        "timeout": 120,
+        "code": "offhours-lambda.zip",
+        "key": "<key-arn>",
+        "role": "<role-arn>",
+        "env": {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config", "LOG_LEVEL": "INFO"},
+        "tracing": "PassThrough",
+        "alias": "prod",
+    }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_key_log_group_and_parameter(fmt: str) -> None:
+    doc = exported(make(), fmt)
+    key, key_alias = one(fmt, doc, "key"), one(fmt, doc, "key_alias")
+    log_group, param = one(fmt, doc, "log_group"), one(fmt, doc, "parameter")
+    if fmt == "sam":
+        key_policy = resolve(fmt, key["KeyPolicy"])
+        got = (
+            key_alias["AliasName"],
+            resolve(fmt, key_alias["TargetKeyId"]),
+            log_group["LogGroupName"],
+            log_group["RetentionInDays"],
+            param["Name"],
+            param["Type"],
+            param["Value"],
+        )
+    else:
+        key_policy = resolve(fmt, json.loads(key["policy"]))
+        got = (
+            key_alias["name"],
+            resolve(fmt, key_alias["target_key_id"]),
+            log_group["name"],
+            log_group["retention_in_days"],
+            param["name"],
+            param["type"],
+            param["value"],
+        )
+    (admin,) = key_policy["Statement"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert admin["Action"] == "kms:*"
+    assert got[:6] == (
+        "alias/offhours",
+        "<key-id>",
+        f"/aws/lambda/{FN}",
+        14,
+        f"/offhours/{FN}/config",
+        "String",
+    )
+    # The deployed configuration: [deploy] dropped, secrets read with the function's context.
+    document = json.loads(got[6])
+    expected = {k: v for k, v in BASE.items() if k != "deploy"}
+    expected["secrets"] = {"region": "us-east-1", "kms": {"context": FUNCTION_CONTEXT}}
+    assert document == expected
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_scheduler_schedule_in_the_time_zone_on_the_alias(fmt: str) -> None:
+    doc = exported(make(), fmt)
+    schedule = resolve(fmt, one(fmt, doc, "schedule"))
+    group = one(fmt, doc, "group")
+    if fmt == "sam":
+        got = (
+            schedule["Name"],
+            schedule["GroupName"],
+            schedule["ScheduleExpression"],
+            schedule["ScheduleExpressionTimezone"],
+            schedule["FlexibleTimeWindow"],
+            schedule["Target"],
+            group["Name"],
+        )
+        window, target = (
+            {"Mode": "OFF"},
+            {
+                "Arn": "<alias-arn>",
+                "RoleArn": "<scheduler-role-arn>",
+                "Input": SCHEDULER_INPUT,
+            },
+        )
+    else:
+        got = (
+            schedule["name"],
+            schedule["group_name"],
+            schedule["schedule_expression"],
+            schedule["schedule_expression_timezone"],
+            schedule["flexible_time_window"],
+            schedule["target"],
+            group["name"],
+        )
+        window, target = (
+            {"mode": "OFF"},
+            {
+                "arn": "<alias-arn>",
+                "role_arn": "<scheduler-role-arn>",
+                "input": SCHEDULER_INPUT,
+            },
+        )
+    assert got == (
+        FN,
+        SCHEDULE_GROUP,
+        "cron(0 18-23 ? * MON-FRI *)",
+        "America/New_York",
+        window,
+        target,
+        SCHEDULE_GROUP,
+    )
+    roles = {
+        (r["RoleName"] if fmt == "sam" else r["name"]): trust(fmt, r)
+        for r in resources(fmt, doc)["role"]
+    }
+    assert roles == {
+        f"{FN}-role": ["lambda.amazonaws.com"],
+        f"{FN}-scheduler": ["scheduler.amazonaws.com"],
+    }
+    assert policies(fmt, doc)[f"{FN}-scheduler"]["Statement"] == [
+        {
+            "Sid": "InvokeOwnFunction",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": "<alias-arn>",
+        }
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_classic_rule_in_utc_with_invoke_permission(fmt: str) -> None:
+    doc = exported(make(scheduler="rule", schedule="cron(0 22 ? * MON-FRI *)"), fmt)
+    rule = resolve(fmt, one(fmt, doc, "rule"))
+    permission = resolve(fmt, one(fmt, doc, "permission"))
+    if fmt == "sam":
+        got = (
+            rule["Name"],
+            rule["ScheduleExpression"],
+            rule["Targets"][0]["Arn"],
+            permission["FunctionName"],
+            permission["Principal"],
+            permission["SourceArn"],
+        )
+    else:
+        target = resolve(fmt, one(fmt, doc, "rule_target"))
+        assert target["rule"] == FN
+        # function name + qualifier: the alias, as apply's FunctionName=<alias ARN>
+        assert (permission["function_name"], permission["qualifier"]) == (FN, "prod")
+        got = (
+            rule["name"],
+            rule["schedule_expression"],
+            target["arn"],
+            "<alias-arn>",
+            permission["principal"],
+            permission["source_arn"],
+        )
+    assert got == (
+        FN,
+        "cron(0 22 ? * MON-FRI *)",
+        "<alias-arn>",
+        "<alias-arn>",
+        "events.amazonaws.com",
+        "<rule-arn>",
+    )
+    assert "Timezone" not in json.dumps(rule) and "timezone" not in json.dumps(rule)
+    assert set(policies(fmt, doc)) == {f"{FN}-role"}
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_without_publish_the_schedule_runs_the_function(fmt: str, scheduler: str) -> None:
+    doc = exported(make(publish=False, scheduler=scheduler), fmt)
+    found = resources(fmt, doc)
+    assert "alias" not in found
+    fn = found["function"][0]
+    if fmt == "sam":
+        assert "AutoPublishAlias" not in fn
+    else:
+        assert fn["publish"] is False
+    text = json.dumps(doc)
+    assert "OffhoursFunction.Alias" not in text
+    assert "aws_lambda_alias" not in text
+    assert "<function-arn>" in json.dumps(resolve(fmt, doc))
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_tags_everywhere(fmt: str, scheduler: str) -> None:
+    doc = exported(make(scheduler=scheduler), fmt)
+    ours = {"team": "platform", "cost-center": "42", MANAGED_TAG: "offhours", FUNCTION_TAG: FN}
+    taggable = {"key", "role", "log_group", "parameter", "function", "rule"}
+    for kind, bodies in resources(fmt, doc).items():
+        for body in bodies:
+            if kind in taggable:
+                assert tags_of(fmt, body) == ours, kind
+            elif kind == "group":
+                # Shared by every offhours function of the account, as apply tags it.
+                assert tags_of(fmt, body) == {MANAGED_TAG: "offhours"}
+
+
+# ---------------------------------------------------------------- the role's permissions
+
+
+@pytest.mark.parametrize(
+    ("deploy", "secrets"),
+    [
+        ({}, {}),
+        ({"key_arn": KEY_ARN}, {}),
+        ({"vpc": VPC}, {}),
+        ({"tracing": "Active", "key_arn": KEY_ARN}, {"password": CIPHERTEXT}),
+        ({}, {"password": "secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"}),
+    ],
+    ids=["new-key", "existing-key", "vpc", "tracing-kms", "secret-arn"],
+)
+@pytest.mark.parametrize("account", [None, ACCOUNT])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_role_policy_is_apply_s(
+    fmt: str, account: str | None, deploy: dict[str, Any], secrets: dict[str, str]
+) -> None:
+    source = {**BASE["sources"][0], **secrets}
+    cfg = with_secrets({"sources": [source]}, **deploy)
+    doc = exported(cfg, fmt, account=account)
+    password = source["password"]
+    expected = role_policy(
+        function=FN,
+        region="us-east-1",
+        account=ACCOUNT,
+        key_arn=deploy.get("key_arn", "<key-arn>"),
+        config_param=f"/offhours/{FN}/config",
+        ssm_names=["/offhours/ravello-user", "/offhours/slack-hook"],
+        secret_ids=(
+            [password.removeprefix("secretsmanager:").partition("#")[0]]
+            if password.startswith("secretsmanager:")
+            else []
+        ),
+        vpc="vpc" in deploy,
+        tracing=deploy.get("tracing") == "Active",
+    )
+    assert policies(fmt, doc)[f"{FN}-role"] == expected
+    if account is not None:
+        # Given the account, only the key (when created here) stays a reference.
+        assert "AccountId" not in json.dumps(doc) and "aws_caller_identity" not in json.dumps(doc)
+
+
+PLUGIN = """
+from typing import Any, Literal
+
+from offhours.config import SourceConfig
+from offhours.sources.base import Source
+
+
+class AuditRoleConfig(SourceConfig):
+    type: Literal["audit-role"]
+    role: str
+
+
+class AuditRoleSource(Source):
+    type = "audit-role"
+    config_model = AuditRoleConfig
+
+    def __init__(self, name: str, role: str) -> None:
+        super().__init__(name)
+
+    @classmethod
+    def iam_statements(cls, options: Any, region: str, account: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "Sid": "AssumeAuditRole",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::{account}:role/{options['role']}",
+            }
+        ]
+
+    def collect(self) -> list[Any]:
+        return []
+"""
+
+
+@pytest.fixture
+def audit_role_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third-party source, installed the way pip would: a module and its entry point."""
+    (tmp_path / "audit_role_plugin.py").write_text(PLUGIN)
+    info = tmp_path / "audit_role_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: audit-role-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[offhours.sources]\naudit-role = audit_role_plugin:AuditRoleSource\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+@pytest.mark.usefixtures("audit_role_plugin")
+@pytest.mark.parametrize("account", [None, ACCOUNT])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_plugin_statements_join_the_policy(fmt: str, account: str | None) -> None:
+    cfg = with_secrets(
+        {"sources": [BASE["sources"][0], {"type": "audit-role", "role": "offhours-audit-ro"}]}
+    )
+    statements = policies(fmt, exported(cfg, fmt, account=account))[f"{FN}-role"]["Statement"]
+    assert statements[-1] == {
+        "Sid": "AssumeAuditRole",
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Resource": f"arn:aws:iam::{ACCOUNT}:role/offhours-audit-ro",
+    }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_large_configuration_takes_the_advanced_tier(fmt: str) -> None:
+    small = one(fmt, exported(make(), fmt), "parameter")
+    data = copy.deepcopy(BASE)
+    first = date(2027, 1, 1)
+    data["hours"]["holidays"] = {"dates": [str(first + timedelta(days=i)) for i in range(400)]}
+    large = one(fmt, exported(parse_config(data), fmt), "parameter")
+    tier = "Tier" if fmt == "sam" else "tier"
+    assert (small[tier], large[tier]) == ("Standard", "Advanced")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_existing_role_is_used_as_it_is(fmt: str) -> None:
+    doc = exported(make(role_arn=ROLE_ARN), fmt)
+    fn = one(fmt, doc, "function")
+    assert (fn["Role"] if fmt == "sam" else fn["role"]) == ROLE_ARN
+    # Only the scheduler's own role is created.
+    assert set(policies(fmt, doc)) == {f"{FN}-scheduler"}
+    assert len(resources(fmt, doc)["role"]) == 1
+
+
+# ---------------------------------------------------------------- secrets
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_local_secrets_are_refused_each_listed(fmt: str) -> None:
+    cfg = with_secrets(
+        {
+            "allow_plaintext_secrets": True,
+            "sources": [
+                {"type": "ravello", "username": "env:R_USER", "password": "file:/run/pw"},
+                {"type": "ravello", "name": "b", "username": INLINE, "password": CIPHERTEXT},
+            ],
+            "notifiers": [{"type": "slack", "webhook_url": "ssm:/offhours/hook"}],
+        }
+    )
+    with pytest.raises(ConfigError) as caught:
+        export(cfg, format=fmt)  # type: ignore[arg-type]
+    problems = caught.value.problems
+    assert [p.split(": ")[1] for p in problems] == [
+        "sources[0].username",
+        "sources[0].password",
+        "sources[1].username",
+        "sources[1].password",
+    ]
+    message = str(caught.value)
+    assert "env:R_USER" in message
+    assert "notifiers[0]" not in message  # ssm: is fine
+    assert "--context LambdaFunctionName=offhours-audit" in message
+    assert "[deploy] key_arn" in message
+    assert INLINE not in message
+    assert CIPHERTEXT.removeprefix("kms:") not in message
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_kms_reference_kept_with_its_key(fmt: str) -> None:
+    source = {**BASE["sources"][0], "password": CIPHERTEXT}
+    doc = exported(with_secrets({"sources": [source]}, key_arn=KEY_ARN), fmt)
+    found = resources(fmt, doc)
+    assert "key" not in found and "key_alias" not in found
+    fn = found["function"][0]
+    assert (fn["KmsKeyArn"] if fmt == "sam" else fn["kms_key_arn"]) == KEY_ARN
+    param = found["parameter"][0]
+    document = json.loads(param["Value"] if fmt == "sam" else param["value"])
+    assert document["sources"][0]["password"] == CIPHERTEXT
+    decrypt = next(
+        s for s in policies(fmt, doc)[f"{FN}-role"]["Statement"] if s["Sid"] == "DecryptOwnSecrets"
+    )
+    assert decrypt["Resource"] == KEY_ARN
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:LambdaFunctionName": FN}
+    }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_plaintext_and_no_local_settings_in_the_output(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever the environment holds is never read: the template keeps references only.
+    monkeypatch.setenv("R_USER", "sentinel-env-user-c0ffee")
+    data = copy.deepcopy(BASE)
+    data["allow_plaintext_secrets"] = False
+    data["secrets"] = {"region": "eu-west-1", "kms": {"context": {"Local": "sentinel-ctx-9a9a"}}}
+    text = export(parse_config(data), format=fmt)  # type: ignore[arg-type]
+    assert "sentinel-" not in text
+    assert "allow_plaintext_secrets" not in text
+    assert "eu-west-1" not in text  # [deploy] region wins, as in apply
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    ("deploy", "expected"),
+    [
+        ({"schedule": "cron(0 18 * * MON-FRI *)"}, "deploy.schedule:"),
+        ({"schedule": "rate(1 hours)"}, "deploy.schedule:"),
+        (
+            {"schedule": "at(2026-12-24T18:00:00)", "scheduler": "rule"},
+            'set scheduler = "scheduler"',
+        ),
+        ({"timezone": "Mars/Olympus"}, "deploy.timezone:"),
+        ({"region": None}, "deploy.region: missing"),
+    ],
+    ids=["cron-both-days", "rate-plural", "at-on-a-rule", "zone", "region"],
+)
+def test_bad_deploy_settings_are_config_errors(
+    fmt: str, deploy: dict[str, Any], expected: str
+) -> None:
+    # Schedule and zone are refused when the config is read; a missing region at export.
+    data = copy.deepcopy(BASE)
+    data.setdefault("deploy", {}).update(deploy)
+    if deploy.get("region", "") is None:
+        del data["deploy"]["region"]
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        export(parse_config(data), format=fmt)  # type: ignore[arg-type]
+
+
+def test_unknown_format_and_bad_account() -> None:
+    with pytest.raises(ConfigError, match="choose sam or terraform"):
+        export(make(), format="yaml")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="12 digits"):
+        export(make(), format="sam", account="12345")
+
+
+def test_schedule_zone_is_the_canonical_iana_name() -> None:
+    data = copy.deepcopy(BASE)
+    data["hours"]["timezone"] = "europe.london"
+    doc = exported(parse_config(data), "sam")
+    assert one("sam", doc, "schedule")["ScheduleExpressionTimezone"] == "Europe/London"
+
+
+# ---------------------------------------------------------------- text handling
+
+
+def test_terraform_keeps_literal_templates_literal() -> None:
+    doc = exported(make(description="costs ${a} and %{b}"), "terraform")
+    assert one("terraform", doc, "function")["description"] == "costs $${a} and %%{b}"
+
+
+def test_sam_escapes_literal_substitutions_inside_fn_sub() -> None:
+    data = copy.deepcopy(BASE)
+    data["notifiers"][0]["webhook_url"] = "ssm:/offhours/${odd}"
+    doc = exported(parse_config(data), "sam")
+    role = next(r for r in resources("sam", doc)["role"] if r["RoleName"] == f"{FN}-role")
+    statement = role["Policies"][0]["PolicyDocument"]["Statement"][1]
+    subs = [r["Fn::Sub"] for r in statement["Resource"]]
+    assert "arn:aws:ssm:us-east-1:${AWS::AccountId}:parameter/offhours/${!odd}" in subs
+    # Outside Fn::Sub a string is literal: the parameter keeps the reference as written.
+    assert "ssm:/offhours/${odd}" in one("sam", doc, "parameter")["Value"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_output_is_deterministic(fmt: str) -> None:
+    first = export(make(), format=fmt)  # type: ignore[arg-type]
+    reordered = copy.deepcopy(BASE)
+    reordered["deploy"]["tags"] = dict(reversed(list(BASE["deploy"]["tags"].items())))
+    reordered = dict(reversed(list(reordered.items())))
+    assert export(parse_config(reordered), format=fmt) == first  # type: ignore[arg-type]
+    assert export(make(), format=fmt) == first  # type: ignore[arg-type]
+    assert export(make(memory=512), format=fmt) != first  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the formats' own tools
+
+VARIANTS = [
+    pytest.param({}, id="scheduler"),
+    pytest.param({"scheduler": "rule"}, id="rule"),
+    pytest.param({"publish": False, "key_arn": KEY_ARN, "role_arn": ROLE_ARN}, id="existing"),
+    pytest.param(
+        {"vpc": VPC, "tracing": "Active"},
+        id="vpc",
+    ),
+]
+
+
+@pytest.mark.parametrize("deploy", VARIANTS)
+def test_sam_template_passes_cfn_lint(deploy: dict[str, Any]) -> None:
+    api = pytest.importorskip("cfnlint.api")
+    matches = api.lint(export(make(**deploy), format="sam"))
+    assert [str(m) for m in matches] == []
+
+
+def test_sam_alias_must_be_alphanumeric() -> None:
+    with pytest.raises(ConfigError, match=r"deploy\.alias: 'pre-prod' cannot be a SAM"):
+        export(make(alias="pre-prod"), format="sam")
+    doc = exported(make(alias="pre-prod"), "terraform")
+    assert one("terraform", doc, "alias")["name"] == "pre-prod"
+    # Without publishing there is no alias to name.
+    assert export(make(alias="pre-prod", publish=False), format="sam")
