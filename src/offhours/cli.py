@@ -485,6 +485,17 @@ def _deployment(config: Path | None, package: Path | None, find_links: Any, no_i
     return deployment
 
 
+def _plan_or_apply(
+    config: Path | None, package: Path | None, find_links: Any, no_index: bool, *, dry: bool
+) -> None:
+    def body() -> int:
+        deployment = _deployment(config, package, find_links, no_index)
+        _print_changes(deployment.plan() if dry else deployment.apply(), dry=dry)
+        return EXIT_OK
+
+    _guarded(body)
+
+
 @deploy_app.command("plan")
 def deploy_plan(
     config: ConfigOpt = None,
@@ -495,12 +506,7 @@ def deploy_plan(
 ) -> None:
     """Show exactly what `deploy apply` would create, change or leave alone."""
     _setup(verbose)
-
-    def body() -> int:
-        _print_changes(_deployment(config, package, find_links, no_index).plan(), dry=True)
-        return EXIT_OK
-
-    _guarded(body)
+    _plan_or_apply(config, package, find_links, no_index, dry=True)
 
 
 @deploy_app.command("apply")
@@ -513,12 +519,7 @@ def deploy_apply(
 ) -> None:
     """Create or update the role, key, encrypted config, function, alias and schedule."""
     _setup(verbose)
-
-    def body() -> int:
-        _print_changes(_deployment(config, package, find_links, no_index).apply(), dry=False)
-        return EXIT_OK
-
-    _guarded(body)
+    _plan_or_apply(config, package, find_links, no_index, dry=False)
 
 
 @deploy_app.command("destroy")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from abc import abstractmethod
+from typing import TYPE_CHECKING
+
+from offhours.plugin import Plugin
 
 if TYPE_CHECKING:
     from offhours.report import Report
@@ -12,23 +13,8 @@ if TYPE_CHECKING:
 __all__ = ["Notifier"]
 
 
-class Notifier(ABC):
+class Notifier(Plugin):
     """A channel the report goes to. Subclasses implement :meth:`send` and :meth:`preview`."""
-
-    type: str = ""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @classmethod
-    def iam_statements(
-        cls, options: Mapping[str, Any], region: str, account: str
-    ) -> list[dict[str, Any]]:
-        """IAM policy statements this notifier needs on AWS (for the Lambda role): none by default.
-
-        ``options`` are the table's settings from offhours.toml (secrets still as references).
-        """
-        return []
 
     @abstractmethod
     def send(self, report: Report) -> int:
