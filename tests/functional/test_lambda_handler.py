@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,27 +31,9 @@ NIGHT = datetime.fromisoformat(EVENT["time"])
 
 
 @pytest.fixture(autouse=True)
-def _fresh_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test is a cold start; the handler's logging set-up is undone afterwards."""
+def _fresh_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test is a cold start (tests/conftest.py undoes the handler's logging set-up)."""
     monkeypatch.setattr(lambda_handler, "_CONFIG", None)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    levels = {
-        name: logger.level
-        for name, logger in logging.root.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger)
-    }
-    yield
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger):
-            logger.setLevel(levels.get(name, logging.NOTSET))
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
 
 
 def deployed_config(aws: Aws, ravello: RavelloSimulator, slack: SlackSink) -> dict[str, Any]:
