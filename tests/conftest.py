@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from offhours.testing.ravello import RavelloSimulator
 from offhours.testing.slack import SlackSink
 from tests.aws import TEST_KEYS, Aws, env_for
 
 pytest_plugins = ["tests.leakguard"]
+
+# No per-example deadline: a loaded 2-core machine must not turn slowness into failures.
+# On CI the examples are derived from each test, so a run can be repeated exactly.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 # Unique sentinels: any appearance in output is a leak (tests/leakguard.py checks every test).
 RAVELLO_USER = "ravello-user-8f3a"
