@@ -392,6 +392,14 @@ PackageOpt = Annotated[
     Path | None,
     typer.Option("--package", help="Deploy this zip instead of building one"),
 ]
+SecretStdinOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secret-stdin",
+        help="Read this secret's value from stdin, e.g. sources[0].password",
+        metavar="KEY",
+    ),
+]
 
 
 def _build(cfg: Any, out: Path, find_links: list[Path] | None, no_index: bool) -> Any:
@@ -473,23 +481,42 @@ def deploy_package(
     _guarded(body)
 
 
-def _deployment(config: Path | None, package: Path | None, find_links: Any, no_index: bool) -> Any:
+def _deployment(
+    config: Path | None,
+    package: Path | None,
+    find_links: Any,
+    no_index: bool,
+    secret_stdin: str | None = None,
+) -> Any:
     from offhours.deploy.aws import Deployment
 
     cfg = _load(config)
-    # Validate schedule and secrets before the (slow) build.
-    # Without a terminal, every secret that cannot be read is listed instead of asked for.
-    deployment = Deployment(cfg, prompt=_secret_prompt if sys.stdin.isatty() else None)
+    given = {}
+    if secret_stdin:
+        value = sys.stdin.read().rstrip("\r\n")
+        if not value:
+            raise ConfigError(f"--secret-stdin {secret_stdin}: stdin was empty")
+        given[secret_stdin] = value
+    # Secrets are read before the (slow) build. Without a terminal, every secret that cannot
+    # be read is listed instead of asked for.
+    interactive = sys.stdin.isatty() and not secret_stdin
+    deployment = Deployment(cfg, prompt=_secret_prompt if interactive else None, given=given)
     deployment.read_secrets()
     deployment.code = _code(cfg, package, find_links, no_index)
     return deployment
 
 
 def _plan_or_apply(
-    config: Path | None, package: Path | None, find_links: Any, no_index: bool, *, dry: bool
+    config: Path | None,
+    package: Path | None,
+    find_links: Any,
+    no_index: bool,
+    secret_stdin: str | None,
+    *,
+    dry: bool,
 ) -> None:
     def body() -> int:
-        deployment = _deployment(config, package, find_links, no_index)
+        deployment = _deployment(config, package, find_links, no_index, secret_stdin)
         _print_changes(deployment.plan() if dry else deployment.apply(), dry=dry)
         return EXIT_OK
 
@@ -502,11 +529,12 @@ def deploy_plan(
     package: PackageOpt = None,
     find_links: FindLinksOpt = None,
     no_index: NoIndexOpt = False,
+    secret_stdin: SecretStdinOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Show exactly what `deploy apply` would create, change or leave alone."""
     _setup(verbose)
-    _plan_or_apply(config, package, find_links, no_index, dry=True)
+    _plan_or_apply(config, package, find_links, no_index, secret_stdin, dry=True)
 
 
 @deploy_app.command("apply")
@@ -515,11 +543,12 @@ def deploy_apply(
     package: PackageOpt = None,
     find_links: FindLinksOpt = None,
     no_index: NoIndexOpt = False,
+    secret_stdin: SecretStdinOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Create or update the role, key, encrypted config, function, alias and schedule."""
     _setup(verbose)
-    _plan_or_apply(config, package, find_links, no_index, dry=False)
+    _plan_or_apply(config, package, find_links, no_index, secret_stdin, dry=False)
 
 
 @deploy_app.command("destroy")

@@ -159,3 +159,21 @@ def test_export_is_json(cli: CliRun, project: Path) -> None:
         assert json.loads(run.stdout)
     refused = cli("deploy", "export", "--format", "yaml")
     assert refused.code == 2
+
+
+def test_apply_reads_one_secret_from_stdin(cli: CliRun, project: Path, aws: Aws) -> None:
+    env = {k: v for k, v in SECRETS.items() if k != "E_PASSWORD"}
+    run = cli(
+        "deploy",
+        "apply",
+        "--package",
+        "offhours-lambda.zip",
+        "--secret-stdin",
+        "sources[0].password",
+        env=env,
+        stdin=SECRETS["E_PASSWORD"] + "\n",
+    )
+    assert run.code == 0, run.stderr
+    stored = aws.client("ssm").get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]
+    assert SECRETS["E_PASSWORD"] not in stored["Value"]
+    assert "sentinel-e2e" not in run.stdout + run.stderr

@@ -413,3 +413,23 @@ def test_the_role_allows_the_functions_own_calls_and_refuses_others(
             for call in refused:
                 with pytest.raises(Exception, match=r"AccessDenied|not authorized|403"):
                     call()
+
+
+def test_a_secret_given_at_deploy_time_is_encrypted(aws: Aws, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    given = {"sources[0].password": PASSWORD}
+    Deployment(cfg, code=tiny_zip(), environ={"D_USER": "u", "D_HOOK": HOOK}, given=given).apply()
+    stored = aws.client("ssm").get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]
+    ciphertext = json.loads(stored["Value"])["sources"][0]["password"]
+    plain = aws.client("kms").decrypt(
+        CiphertextBlob=base64.b64decode(ciphertext[4:]),
+        EncryptionContext={"LambdaFunctionName": FN},
+    )["Plaintext"]
+    assert plain.decode() == PASSWORD
+
+
+def test_a_secret_given_for_an_unknown_key_is_refused(aws: Aws, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"sources\[0\].pasword is not a secret"):
+        Deployment(
+            config(tmp_path), code=tiny_zip(), environ=ENV, given={"sources[0].pasword": "x"}
+        ).apply()

@@ -237,6 +237,7 @@ class Deployment:
         session: boto3.session.Session | None = None,
         environ: Mapping[str, str] | None = None,
         prompt: Callable[[str], str] | None = None,
+        given: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.deploy = config.deploy
@@ -244,6 +245,8 @@ class Deployment:
         self.code = code
         self.environ = environ
         self.prompt = prompt
+        #: plaintext secrets handed over at deploy time (e.g. from stdin), by key path
+        self.given = dict(given or {})
         region = config.deploy.region or config.secrets.region
         self.session = session or boto3.session.Session(region_name=region)
         if not self.session.region_name:
@@ -330,7 +333,15 @@ class Deployment:
         resolver = Resolver(self.config.secret_settings(), self.environ)
         values: dict[str, str] = {}
         problems: list[str] = []
-        for _, _, ref in self.config.secret_refs():
+        refs = {ref.where: ref for _, _, ref in self.config.secret_refs()}
+        for where in self.given:
+            if where not in refs:
+                known = ", ".join(refs) or "none"
+                problems.append(f"{where} is not a secret of this configuration (secrets: {known})")
+        for ref in refs.values():
+            if ref.where in self.given:
+                values[ref.where] = self.given[ref.where]
+                continue
             if ref.scheme in ("ssm", "secretsmanager"):
                 continue
             try:
