@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from offhours.secrets import Secret, known_values
 
@@ -18,11 +20,20 @@ __all__ = ["JsonFormatter", "RedactingFilter", "configure", "scrub"]
 _NOISY = ("urllib3", "slack_sdk", "botocore", "boto3")
 
 
+_USERINFO = re.compile(r"://[^/@\s]+@")
+
+
 def scrub(text: str) -> str:
+    """``text`` without any resolved secret: whole values, the path of a secret URL (libraries
+    log "POST /services/…" on its own), and credentials written into any URL."""
     for value in sorted(known_values(), key=len, reverse=True):
         if value in text:
             text = text.replace(value, Secret(value).redacted())
-    return text
+        if "://" in value:
+            path = urlsplit(value).path
+            if len(path) > 1 and path in text:
+                text = text.replace(path, "/…")
+    return _USERINFO.sub("://••••@", text)
 
 
 class RedactingFilter(logging.Filter):

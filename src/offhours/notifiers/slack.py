@@ -12,7 +12,6 @@ import ipaddress
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.webhook import WebhookClient
 
 from offhours.errors import ConfigError, NotifierError
+from offhours.logs import RedactingFilter, scrub
 from offhours.notifiers.base import Notifier
 from offhours.report import render_slack
 from offhours.secrets import Secret, redact_url
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 SLACK_HOST = "hooks.slack.com"
 _BODY_MAX = 200
-_USERINFO = re.compile(r"://[^/@\s]+@")
 
 _RECREATE = "create a new incoming webhook (Slack app → Incoming Webhooks) and update the secret"
 
@@ -121,34 +120,10 @@ def _check_url(raw: str, allow_hosts: Sequence[str]) -> tuple[str, str]:
     return url, host
 
 
-class _Redactor(logging.Filter):
-    """Scrubs webhook URLs (and any proxy credentials) from slack_sdk's own log records.
-
-    slack_sdk logs the request URL at DEBUG and INFO; the handler-level filter of
-    :mod:`offhours.logs` covers configured runs, this one every other handler (tests, embedding).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = message
-        for url in sorted(self.urls, key=len, reverse=True):
-            clean = clean.replace(url, redact_url(url))
-            path = urlsplit(url).path
-            if len(path) > 1:
-                clean = clean.replace(path, "/…")
-        clean = _USERINFO.sub("://••••@", clean)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
-_redactor = _Redactor()
+# slack_sdk logs the request URL at DEBUG and INFO: its records are scrubbed here too, not only
+# by the handler that offhours.logs configures, so any handler (tests, embedding) is safe.
 _sdk_log = logging.getLogger(f"{__name__}.sdk")
-_sdk_log.addFilter(_redactor)
+_sdk_log.addFilter(RedactingFilter())
 
 
 def _retry_after(response: HttpResponse) -> float:
@@ -247,7 +222,6 @@ class SlackNotifier(Notifier):
         self.max_wait = max_wait
         self.max_retries = max_retries
         self.pace = pace
-        _redactor.urls.add(self._url)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -270,7 +244,7 @@ class SlackNotifier(Notifier):
         return client
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._url, self.destination)
+        return scrub(text)
 
     def _cause(self, exc: BaseException) -> BaseException | None:
         """``exc`` to chain, unless its text carries the URL (a traceback would print it)."""
