@@ -215,6 +215,7 @@ class _State:
     account: str = ""
     key_arn: str = ""
     role_arn: str = ""
+    scheduler_role_arn: str = ""
     function_arn: str = ""
     target_arn: str = ""
     version: str = ""
@@ -275,7 +276,7 @@ class Deployment:
     def _is_ours(self, tags: Mapping[str, str]) -> bool:
         return tags.get(MANAGED_TAG) == "offhours" and tags.get(FUNCTION_TAG) == self.fn
 
-    def _steps(self, state: _State, dry: bool) -> Iterator[Callable[[_State, bool], Change]]:
+    def _steps(self) -> Iterator[Callable[[_State, bool], Change]]:
         yield self._key
         yield self._config_parameter
         yield self._log_group
@@ -296,7 +297,7 @@ class Deployment:
             state.account = self.client("sts").get_caller_identity()["Account"]
             if self._secrets is None:
                 self.read_secrets()
-            for step in self._steps(state, dry):
+            for step in self._steps():
                 change = step(state, dry)
                 state.changes.append(change)
                 log.info("%s", change)
@@ -520,7 +521,7 @@ class Deployment:
         )
 
     def _ensure_role(
-        self, name: str, trust: dict[str, Any], policy: dict[str, Any], dry: bool
+        self, state: _State, name: str, trust: dict[str, Any], policy: dict[str, Any], dry: bool
     ) -> tuple[Action, str, list[str]]:
         iam = self.client("iam")
         try:
@@ -530,7 +531,7 @@ class Deployment:
                 raise
             role = None
         if role is None:
-            arn = f"arn:aws:iam::{self.client('sts').get_caller_identity()['Account']}:role/{name}"
+            arn = f"arn:aws:iam::{state.account}:role/{name}"
             if not dry:
                 arn = iam.create_role(
                     RoleName=name,
@@ -576,7 +577,7 @@ class Deployment:
             state.role_arn = self.deploy.role_arn
             return Change("iam role", f"{state.role_arn} (existing)", "unchanged")
         action, state.role_arn, details = self._ensure_role(
-            self.role_name, _LAMBDA_TRUST, self._policy(state), dry
+            state, self.role_name, _LAMBDA_TRUST, self._policy(state), dry
         )
         if action == "create" and not dry:
             self._wait_for_role(state.role_arn)
@@ -773,8 +774,8 @@ class Deployment:
                 }
             ],
         }
-        action, self._scheduler_role_arn, details = self._ensure_role(
-            self.scheduler_role_name, _SCHEDULER_TRUST, policy, dry
+        action, state.scheduler_role_arn, details = self._ensure_role(
+            state, self.scheduler_role_name, _SCHEDULER_TRUST, policy, dry
         )
         return Change(
             "iam role", self.scheduler_role_name, action, tuple(f"{d} changed" for d in details)
@@ -801,7 +802,7 @@ class Deployment:
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Target": {
                 "Arn": state.target_arn,
-                "RoleArn": self._scheduler_role_arn,
+                "RoleArn": state.scheduler_role_arn,
                 "Input": SCHEDULER_INPUT,
             },
         }
