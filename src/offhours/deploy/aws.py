@@ -40,6 +40,7 @@ __all__ = [
     "Change",
     "DeployError",
     "Deployment",
+    "function_document",
     "role_name",
     "role_policy",
     "schedule_zone",
@@ -110,6 +111,16 @@ def schedule_zone(config: Config) -> str:
     from offhours.hours import parse_zone
 
     return parse_zone(config.deploy.timezone or config.hours.timezone).key
+
+
+def function_document(config: Config, region: str) -> dict[str, Any]:
+    """The configuration the function reads, secrets still as written: [deploy] and
+    allow_plaintext_secrets dropped, AWS region and the function's KMS context set."""
+    document: dict[str, Any] = json.loads(json.dumps(dict(config.raw), default=str))
+    for key in ("deploy", "allow_plaintext_secrets"):
+        document.pop(key, None)
+    document["secrets"] = {"region": region, "kms": {"context": FUNCTION_CONTEXT}}
+    return document
 
 
 def _sha256(data: bytes) -> str:
@@ -427,10 +438,7 @@ class Deployment:
     ) -> tuple[dict[str, Any], list[str]]:
         """The deployed configuration: [deploy] dropped, secrets as kms: references under the
         function's context — reusing the stored ciphertext when the secret did not change."""
-        document = json.loads(json.dumps(dict(self.config.raw), default=str))
-        for key in ("deploy", "allow_plaintext_secrets"):
-            document.pop(key, None)
-        document["secrets"] = {"region": self.region, "kms": {"context": FUNCTION_CONTEXT}}
+        document = function_document(self.config, self.region)
         changed = []
         for where, plaintext in (self._secrets or {}).items():
             match = _PATH.match(where)

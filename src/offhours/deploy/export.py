@@ -28,12 +28,12 @@ from typing import Any, Literal
 from offhours.config import Config, DeployConfig
 from offhours.deploy.aws import (
     CONTEXT_KEY,
-    FUNCTION_CONTEXT,
     FUNCTION_TAG,
     HANDLER,
     MANAGED_TAG,
     SCHEDULE_GROUP,
     SCHEDULER_INPUT,
+    function_document,
     role_name,
     role_policy,
     schedule_zone,
@@ -231,10 +231,7 @@ def _secret_targets(config: Config) -> tuple[list[str], list[str]]:
 
 def _document(config: Config, region: str) -> str:
     """The configuration the function reads: as apply stores it, secrets left as references."""
-    document = json.loads(json.dumps(dict(config.raw), default=str))
-    for key in ("deploy", "allow_plaintext_secrets"):
-        document.pop(key, None)
-    document["secrets"] = {"region": region, "kms": {"context": FUNCTION_CONTEXT}}
+    document = function_document(config, region)
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
