@@ -638,7 +638,12 @@ def deploy_import_lambda_json(
 @app.command()
 def schedule(
     expression: Annotated[str, typer.Argument(help='e.g. "cron(0 17 ? * MON-FRI *)"')],
-    tz: Annotated[str, typer.Option("--tz", help="IANA time zone the schedule runs in")] = "UTC",
+    tz: Annotated[
+        str,
+        typer.Option(
+            "--tz", help="IANA time zone the schedule runs in (or, with --rule, is read in)"
+        ),
+    ] = "UTC",
     count: Annotated[int, typer.Option(min=1, max=100, help="How many fire times")] = 5,
     rule: Annotated[
         bool, typer.Option("--rule", help="As a classic EventBridge rule (always UTC)")
@@ -656,7 +661,8 @@ def schedule(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         try:
-            zone = parse_zone("UTC" if rule else tz)
+            # With --rule the schedule runs in UTC; the zone still shows local times and drift.
+            zone = parse_zone(tz)
         except ValueError as exc:
             raise ConfigError(f"--tz {tz!r} {exc}") from None
         text = format_fire_times(

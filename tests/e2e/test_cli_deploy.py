@@ -138,13 +138,17 @@ def test_schedule_warns_about_utc_rules_across_dst(cli: CliRun) -> None:
         "schedule",
         "cron(0 22 ? * MON-FRI *)",
         "--rule",
+        "--tz",
+        "America/New_York",
         "--count",
         "3",
         "--now",
         "2026-10-30T12:00:00Z",
     )
     assert run.code == 0, run.stderr
-    assert "UTC" in run.stdout
+    assert "Fri 2026-10-30 18:00 EDT  =  22:00 UTC" in run.stdout
+    assert "Mon 2026-11-02 17:00 EST  =  22:00 UTC" in run.stdout
+    assert "warning: classic EventBridge rules run in UTC" in run.stdout
 
 
 def test_export_is_json(cli: CliRun, project: Path) -> None:
