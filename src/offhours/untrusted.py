@@ -30,6 +30,9 @@ UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 # build at start-up, and the common all-ASCII text costs one regex scan).
 _CANDIDATE = re.compile(r"[^\x20-\x7e]")
 _CANDIDATE_BUT_NEWLINE = re.compile(r"[^\x20-\x7e\n]")
+# The line breaks str.splitlines() knows; split() on them keeps a trailing empty line, so
+# lines() is idempotent.
+_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Whitespace str.split() knows (tab, CR, LF, VT, FF, FS..US, NEL, LS, PS, NBSP...) → one space.
 _SPACES = re.compile(r"\s+")
 
@@ -59,7 +62,7 @@ def lines(text: str) -> str:
     """``text`` safe for a terminal with its line structure kept (a message that spans lines):
     line breaks (CR, VT, FF, NEL, U+2028... count) become ``\\n``, a tab one space, and every
     other control, format and surrogate character is removed. Indentation is kept."""
-    return "\n".join(_CANDIDATE.sub(_drop, line.replace("\t", " ")) for line in text.splitlines())
+    return "\n".join(_CANDIDATE.sub(_drop, line.replace("\t", " ")) for line in _BREAKS.split(text))
 
 
 def _escape(match: re.Match[str]) -> str:
