@@ -29,14 +29,16 @@ External text (names, owners, regions, tags, problems, server messages) is data 
 
 * text report: cleaned by :func:`offhours.untrusted.one_line` (no control, bidi or zero-width
   characters; one line per field);
-* Slack: ``render_slack`` returns the messages to post, in order, each ``{"text", "blocks"}``.
+* Slack: ``render_slack`` returns the messages to post, in order, each ``{"text", "blocks"}``
+  (with ``mrkdwn``, ``unfurl_links`` and ``unfurl_media`` off).
   External text goes only into ``rich_text`` text elements, which Slack shows as typed: no
   ``*bold*``, ``_italic_``, ``~strike~``, backticks, ``<url|label>``, ``<!channel>``/``@here``
   or auto-linked URLs. Our own words use mrkdwn in header/context blocks that hold no external
   text. The ``text`` fallback (notifications) is plain words with ``& < >`` escaped, so no link
-  or mention form survives there either. One message unless Slack's limits force more (50
-  blocks, 3,000 characters per block of lines, a conservative total per message: Slack refuses
-  very long block text with ``msg_blocks_too_long``).
+  or mention form survives there either, and ``mrkdwn: false`` keeps it from being formatted.
+  One message unless Slack's limits force more (50 blocks, 3,000 characters per block of
+  lines, a conservative total per message: Slack refuses very long block text with
+  ``msg_blocks_too_long``).
 """
 
 from __future__ import annotations
@@ -401,6 +403,10 @@ def render_json(report: Report) -> str:
 
 # ---------------------------------------------------------------- Slack
 
+# The fallback ``text`` is not parsed as mrkdwn, and no link in a message is unfurled (a URL in a
+# name must not make Slack fetch and show a preview of the page).
+_PLAIN_MESSAGE: dict[str, Any] = {"mrkdwn": False, "unfurl_links": False, "unfurl_media": False}
+
 _Element = RichTextElementParts.Text
 _BOLD = RichTextElementParts.TextStyle(bold=True)
 _ITALIC = RichTextElementParts.TextStyle(italic=True)
@@ -518,10 +524,11 @@ class _Group:
 
 @dataclass
 class _Fixed:
-    """A block that stands alone (totals), with the text it contributes."""
+    """A block that stands alone (totals): the text it shows and its fallback line."""
 
     block: Block
     text: str
+    plain: str
 
 
 @dataclass
@@ -583,7 +590,7 @@ class _Packer:
         m = self.current
         m.close_section()
         m.blocks.append(item.block)
-        m.lines.append(item.text)
+        m.lines.append(item.plain)
         m.chars += len(item.text)
 
     def add_fixed(self, item: _Fixed) -> None:
@@ -642,7 +649,7 @@ class _Packer:
             head = head[:_HEADER_MAX]
             blocks = [HeaderBlock(text=PlainTextObject(text=head, emoji=True)), *m.blocks]
             text = _clip_escaped(_slack_escape("\n".join([head, *m.lines])), _TEXT_MAX)
-            out.append({"text": text, "blocks": [b.to_dict() for b in blocks]})
+            out.append({"text": text, "blocks": [b.to_dict() for b in blocks], **_PLAIN_MESSAGE})
         return out
 
 
@@ -669,7 +676,9 @@ def render_slack(
     if report.problems:
         context_parts.append(_plural(len(report.problems), "problem"))
     context_text = " · ".join(context_parts)
-    context = _Fixed(ContextBlock(elements=[MarkdownTextObject(text=context_text)]), context_text)
+    context = _Fixed(
+        ContextBlock(elements=[MarkdownTextObject(text=context_text)]), context_text, context_text
+    )
 
     packer = _Packer(header_chars, context, max_blocks, max_section_chars, max_message_chars)
     many = _many_sources(report)
@@ -681,7 +690,8 @@ def render_slack(
         cost = _cost_total(report)
         if cost:
             totals += f" · {cost}"
-        packer.add_fixed(_Fixed(ContextBlock(elements=[MarkdownTextObject(text=totals)]), totals))
+        block = ContextBlock(elements=[MarkdownTextObject(text=totals)])
+        packer.add_fixed(_Fixed(block, totals, totals.replace("*", "")))
     exempt = [_exempt_unit(d, report) for d in report.exempt]
     packer.add_group(_Group(f"{_exempt_title(report)}: ", exempt, sep=" · "))
     failures = [_failure_unit(f) for f in report.failures]

@@ -648,3 +648,16 @@ def test_json_lists_exempt_resources() -> None:
         "exempt_until",
         "reason",
     }
+
+
+def test_slack_messages_do_not_format_the_fallback_or_unfurl_links() -> None:
+    messages = render_slack(report(labs(300)))
+    assert len(messages) > 1
+    for message in messages:
+        assert (message["mrkdwn"], message["unfurl_links"], message["unfurl_media"]) == (
+            False,
+            False,
+            False,
+        )
+        assert "*" not in message["text"]
+    assert "Total: 300 labs · 300 running VMs" in messages[-1]["text"]
