@@ -38,8 +38,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No highlighting and no :emoji: codes: printed text is shown as it is, never reinterpreted.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class Format(StrEnum):
@@ -68,7 +69,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(exc: OffhoursError) -> NoReturn:
-    err.print(f"offhours: error: {exc}", markup=False)
+    from offhours.untrusted import lines
+
+    # Errors may quote a server's message or a resource's name: no escape sequence gets through.
+    err.print(f"offhours: error: {lines(str(exc))}", markup=False)
     raise typer.Exit(exc.exit_code)
 
 
@@ -112,9 +116,10 @@ def _guarded(fn: Callable[[], int]) -> None:
     except Exception as exc:
         log.debug("internal error", exc_info=True)
         from offhours.logs import scrub
+        from offhours.untrusted import lines
 
         err.print(
-            f"offhours: internal error: {type(exc).__name__}: {scrub(str(exc))} "
+            f"offhours: internal error: {type(exc).__name__}: {lines(scrub(str(exc)))} "
             "(run with -vv for details)",
             markup=False,
         )
@@ -123,12 +128,17 @@ def _guarded(fn: Callable[[], int]) -> None:
 
 
 def _print_result(result: Any, fmt: Format) -> None:
+    from offhours.untrusted import escape_json, lines
+
     for name, preview in result.previews:
         target = err if fmt is Format.json else out
         target.print(f"\n--- dry run: would send to notifier {name!r} ---", markup=False)
-        target.print(preview, markup=False)
+        # Previews are mostly JSON payloads: escaping keeps them exact and safe to print.
+        target.print(escape_json(preview), markup=False)
+    from offhours.logs import scrub
+
     for line in result.failures:
-        err.print(f"offhours: {line}", markup=False)
+        err.print(f"offhours: {lines(scrub(line))}", markup=False)
 
 
 def _exit_code(result: Any, fail_on_findings: bool) -> int:
@@ -198,7 +208,9 @@ def explain(
 
     def body() -> int:
         from offhours.audit import build_sources, collect, resolve_secrets
+        from offhours.logs import scrub
         from offhours.policy import evaluate
+        from offhours.untrusted import one_line
 
         cfg = _load(config)
         at = _now(now)
@@ -207,11 +219,13 @@ def explain(
         resources, failures = collect(sources)
         decisions = evaluate(resources, policy, at)
         if fmt is Format.json:
+            # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
             out.print(json.dumps(_explain_json(decisions, failures, at), indent=2), markup=False)
         else:
             _explain_table(decisions, at, policy)
         for f in failures:
-            err.print(f"offhours: source {f.source!r}: {f.message}", markup=False)
+            # Scrubbed like the audit's failures: a message may quote a resolved secret.
+            err.print(f"offhours: source {f.source!r}: {one_line(scrub(f.message))}", markup=False)
         return EXIT_FAILED if failures else EXIT_OK
 
     _guarded(body)
@@ -234,6 +248,7 @@ def _explain_json(decisions: list[Any], failures: list[Any], at: datetime) -> di
                 "reason": d.reason,
                 "schedule": d.schedule,
                 "exempt_until": iso(d.exempt_until),
+                "exempt_by": d.exempt_by,
                 "off_hours_since": iso(d.off_hours_since),
                 "problems": list(d.problems),
             }
@@ -244,24 +259,37 @@ def _explain_json(decisions: list[Any], failures: list[Any], at: datetime) -> di
 
 
 def _explain_table(decisions: list[Any], at: datetime, policy: Any) -> None:
+    from rich.text import Text
+
+    from offhours.untrusted import one_line
+
+    def cell(value: str) -> Text:
+        # A Text is never parsed as markup: "[link=…]" or "bad [/] markup" in a name is data.
+        return Text(one_line(value))
+
     out.print(f"At {at.isoformat()} — default hours: {policy.hours.describe()}", markup=False)
     table = Table(show_lines=False)
     for col in ("resource", "owner", "VMs", "verdict", "why", "schedule"):
         table.add_column(col, overflow="fold")
     for d in decisions:
-        verdict = "[bold red]FLAGGED[/]" if d.flagged else "[green]ok[/]"
+        if d.flagged:
+            verdict = Text("FLAGGED", style="bold red")
+        elif d.exempt_by and d.resource.is_running:
+            verdict = Text("exempt", style="yellow")
+        else:
+            verdict = Text("ok", style="green")
         table.add_row(
-            f"{d.resource.source}/{d.resource.name}",
-            d.resource.owner or "—",
+            cell(f"{d.resource.source}/{d.resource.name}"),
+            cell(d.resource.owner or "—"),
             str(d.resource.running),
             verdict,
-            d.reason,
-            d.schedule,
+            cell(d.reason),
+            cell(d.schedule),
         )
     out.print(table)
     for d in decisions:
         for problem in d.problems:
-            out.print(f"⚠ {d.resource.name}: {problem}", markup=False)
+            out.print(f"⚠ {one_line(d.resource.name)}: {one_line(problem)}", markup=False)
     if not decisions:
         out.print("The sources returned no resources.", markup=False)
 
@@ -726,9 +754,19 @@ def render_payload(payload: dict[str, Any]) -> str:
             lines.extend(f.get("text", "") for f in block.get("fields") or [])
         elif kind == "context":
             lines.extend(e.get("text", "") for e in block.get("elements") or [])
+        elif kind == "rich_text":
+            lines.append(
+                "".join(
+                    e.get("text", "")
+                    for part in block.get("elements") or []
+                    for e in part.get("elements") or []
+                )
+            )
         elif kind == "divider":
             lines.append("─" * 40)
-    return "\n".join(lines) if lines else str(payload.get("text", ""))
+    from offhours.untrusted import lines as safe_lines
+
+    return safe_lines("\n".join(lines) if lines else str(payload.get("text", "")))
 
 
 def main() -> None:

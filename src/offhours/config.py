@@ -187,6 +187,20 @@ class TagsConfig(_Strict):
     exempt: str = Field(
         "offhours-exempt", min_length=1, description="Tag holding an exemption with an expiry"
     )
+    max_exemption_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        strict=True,
+        description="Longest exemption honoured, in days from the audit; a longer one is a "
+        "problem on the resource, which is judged as if it had no exemption",
+    )
+    allow_always: bool = Field(
+        True,
+        strict=True,
+        description="Whether a schedule tag may say 'always' (or be open around the clock); "
+        "when false such a tag is a problem and the default hours apply",
+    )
 
 
 class KmsConfig(_Strict):
@@ -404,6 +418,8 @@ class Config:
             grace=timedelta(minutes=self.hours.grace_minutes),
             schedule_tag=self.tags.schedule,
             exempt_tag=self.tags.exempt,
+            max_exemption=timedelta(days=self.tags.max_exemption_days),
+            allow_always=self.tags.allow_always,
         )
 
     def secret_refs(self) -> list[tuple[PluginConfig, str, SecretRef]]:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -381,6 +381,25 @@ class BusinessHours:
         object.__setattr__(self, "rules", tuple(self.rules))
         if self.always_open and self.rules:
             raise ValueError("an always-open schedule has no rules")
+
+    @cached_property
+    def open_all_week(self) -> bool:
+        """Open at every minute of the week, holidays aside: ``always`` in all but name
+        (``Mon-Sun 00:00-24:00``, or windows that chain around the clock)."""
+        if self.always_open:
+            return True
+        week = 7 * 1440
+        covered = bytearray(week)
+        for rule in self.rules:
+            for window in rule.windows:
+                start = window.start.hour * 60 + window.start.minute
+                end = window.end.hour * 60 + window.end.minute + 1440 * window.ends_next_day
+                for day in rule.days:
+                    first, last = day * 1440 + start, day * 1440 + end
+                    covered[first : min(last, week)] = b"\x01" * (min(last, week) - first)
+                    if last > week:  # Sunday night into Monday morning
+                        covered[: last - week] = b"\x01" * (last - week)
+        return all(covered)
 
     # -- evaluation
 

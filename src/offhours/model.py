@@ -6,8 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Literal
 
-__all__ = ["VM", "Decision", "Resource", "SourceFailure"]
+__all__ = ["VM", "Decision", "ExemptBy", "Resource", "SourceFailure"]
+
+#: What keeps a running resource out of the findings: an exemption tag, or an ``always`` schedule.
+ExemptBy = Literal["exemption", "always"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -26,7 +30,8 @@ class Resource:
     """A billable thing a source found, in provider-neutral terms.
 
     ``running`` counts the machines that bill now; a resource is *running* when it is > 0.
-    Times are timezone-aware (UTC from sources).
+    Times are timezone-aware (UTC from sources). ``tag_problems`` are what the source found
+    wrong while reading the tags (e.g. one tag written twice); they become the decision's problems.
     """
 
     provider: str
@@ -43,6 +48,7 @@ class Resource:
     tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     vms: tuple[VM, ...] = ()
     hourly_cost: float | None = None
+    tag_problems: tuple[str, ...] = ()
 
     @property
     def is_running(self) -> bool:
@@ -54,6 +60,8 @@ class Decision:
     """Why a resource is or is not flagged at one instant (the unit of ``offhours explain``).
 
     ``problems`` carries malformed tags and the like: reported on the finding, never dropped.
+    ``exempt_by`` says what kept a *running* resource out of the findings (an exemption or an
+    ``always`` schedule), so the report can still list it.
     """
 
     resource: Resource
@@ -63,6 +71,7 @@ class Decision:
     exempt_until: datetime | None = None
     off_hours_since: datetime | None = None
     problems: tuple[str, ...] = ()
+    exempt_by: ExemptBy | None = None
 
 
 @dataclass(frozen=True)

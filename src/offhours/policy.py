@@ -3,12 +3,18 @@
 For each resource, in order:
 
 1. tags are read (keys case-insensitive): a schedule tag replaces the default hours, an
-   exemption tag may apply; a malformed or expired tag becomes a *problem* on the decision
-   (never silently ignored) and the resource is judged as if the tag were absent;
+   exemption tag may apply. A tag that cannot be trusted becomes a *problem* on the decision
+   (never silently ignored) and the resource is judged as if the tag were absent: malformed,
+   expired, an exemption longer than ``max_exemption`` from ``now``, ``always`` (or a schedule
+   open around the clock) when ``allow_always`` is off, or one tag given twice with different
+   values (neither wins). Problems the source found reading the tags come first;
 2. not running → not flagged;
-3. a valid, unexpired exemption → not flagged;
-4. started within the grace period → not flagged;
-5. otherwise flagged iff the hours are closed at ``now`` — at any instant of off-hours, so a
+3. a valid, unexpired exemption → not flagged (``exempt_by="exemption"``);
+4. an ``always`` schedule tag (or one open around the clock) → not flagged
+   (``exempt_by="always"``): the report still lists it;
+5. started within the grace period → not flagged; a start time more than ``_CLOCK_SKEW`` in the
+   future is a problem and gets no grace;
+6. otherwise flagged iff the hours are closed at ``now`` — at any instant of off-hours, so a
    missed or extra run still sees what is running.
 """
 
@@ -19,9 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from offhours.hours import BusinessHours, Exemption, TagValueError, parse_exemption, parse_schedule
-from offhours.model import Decision, Resource
+from offhours.model import Decision, ExemptBy, Resource
 
-__all__ = ["Policy", "decide", "evaluate"]
+__all__ = ["DEFAULT_MAX_EXEMPTION", "Policy", "decide", "evaluate"]
+
+DEFAULT_MAX_EXEMPTION = timedelta(days=30)
+# A start this little in the future is clock skew between the provider and us, not bad data.
+_CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -32,10 +42,16 @@ class Policy:
     grace: timedelta = timedelta(0)
     schedule_tag: str = "offhours"
     exempt_tag: str = "offhours-exempt"
+    #: the longest exemption honoured, counted from the instant judged
+    max_exemption: timedelta = DEFAULT_MAX_EXEMPTION
+    #: whether a schedule tag may keep a resource running around the clock
+    allow_always: bool = True
 
     def __post_init__(self) -> None:
         if self.grace < timedelta(0):
             raise ValueError(f"grace must not be negative, got {self.grace}")
+        if self.max_exemption <= timedelta(0):
+            raise ValueError(f"max_exemption must be positive, got {self.max_exemption}")
         if not self.schedule_tag.strip() or not self.exempt_tag.strip():
             raise ValueError("the schedule and exemption tag names must not be empty")
         if self.schedule_tag.casefold() == self.exempt_tag.casefold():
@@ -109,11 +125,12 @@ class _Evaluator:
         if not found:
             return None
         if len({v for _, v in found}) > 1:
+            # Neither wins: picking one would let whoever adds the other variant decide.
             keys = ", ".join(k for k, _ in found)
             problems.append(
-                f"tags {keys} differ only in case and disagree; used {found[0][0]}; "
-                "keep one of them"
+                f"tags {keys} differ only in case and disagree; neither is used; keep one of them"
             )
+            return None
         return found[0]
 
     def _schedule(self, value: str) -> BusinessHours | TagValueError:
@@ -142,7 +159,7 @@ class _Evaluator:
 
     def decide(self, resource: Resource) -> Decision:
         policy = self.policy
-        problems: list[str] = []
+        problems: list[str] = list(resource.tag_problems)
 
         hours = policy.hours
         tagged = self._tag(resource, policy.schedule_tag, problems)
@@ -151,6 +168,12 @@ class _Evaluator:
             parsed = self._schedule(value)
             if isinstance(parsed, TagValueError):
                 problems.append(f"tag {key}={parsed}; using the default hours")
+            elif not policy.allow_always and parsed.open_all_week:
+                word = "is" if parsed.always_open else "is open around the clock, like"
+                problems.append(
+                    f"tag {key}=\"{_shown(value)}\" {word} 'always', which this configuration "
+                    "forbids ([tags] allow_always = false); using the default hours"
+                )
             else:
                 hours = parsed
 
@@ -161,13 +184,21 @@ class _Evaluator:
             found = self._exemption(value, hours)
             if isinstance(found, TagValueError):
                 problems.append(f"tag {key}={found}")
-            elif found.active(self.now):
-                exemption = found
-            else:
+            elif not found.active(self.now):
                 problems.append(
-                    f'tag {key}="{value}": exemption expired on {found.until:%Y-%m-%d %H:%M}; '
-                    "remove the tag or set a later date"
+                    f'tag {key}="{_shown(value)}": exemption expired on '
+                    f"{found.until:%Y-%m-%d %H:%M}; remove the tag or set a later date"
                 )
+            elif found.until - self.now > policy.max_exemption:
+                days = policy.max_exemption / timedelta(days=1)
+                problems.append(
+                    f'tag {key}="{_shown(value)}": exemption ends {found.until:%Y-%m-%d}, more '
+                    f"than {days:g} day{'' if days == 1 else 's'} away "
+                    f"(max_exemption_days = {days:g}); not honoured: "
+                    f"set a date before {(self.now + policy.max_exemption):%Y-%m-%d}"
+                )
+            else:
+                exemption = found
 
         facts = self._facts_of(hours)
 
@@ -176,6 +207,7 @@ class _Evaluator:
             reason: str,
             exempt_until: datetime | None = None,
             off_hours_since: datetime | None = None,
+            exempt_by: ExemptBy | None = None,
         ) -> Decision:
             return Decision(
                 resource,
@@ -185,19 +217,36 @@ class _Evaluator:
                 exempt_until=exempt_until,
                 off_hours_since=off_hours_since,
                 problems=tuple(problems),
+                exempt_by=exempt_by,
             )
 
         if not resource.is_running:
             return decision(False, "not running")
         if exemption is not None:
-            return decision(False, f"exempt {exemption.describe()}", exempt_until=exemption.until)
-        if resource.running_since is not None and policy.grace > timedelta(0):
+            return decision(
+                False,
+                f"exempt {exemption.describe()}",
+                exempt_until=exemption.until,
+                exempt_by="exemption",
+            )
+        if hours.always_open or (
+            hours is not policy.hours and facts.is_open and hours.open_all_week
+        ):
+            return decision(False, facts.why, exempt_by="always")
+        if resource.running_since is not None:
             since = resource.running_since
             if since.tzinfo is None or since.utcoffset() is None:
                 problems.append("running_since has no time zone; read as UTC")
                 since = since.replace(tzinfo=UTC)
             age = self.now - since
-            if age < policy.grace:
+            if -age > _CLOCK_SKEW:
+                problems.append(
+                    f"start time {since.astimezone(UTC):%Y-%m-%d %H:%M} UTC is in the future "
+                    f"(now {self.now:%Y-%m-%d %H:%M} UTC): the source's data or a clock is wrong; "
+                    "no grace period applied"
+                )
+            elif age < policy.grace:
+                age = max(age, timedelta(0))
                 return decision(
                     False,
                     f"started {_ago(age)} ago, within the {_period(policy.grace)} grace period",
@@ -205,6 +254,11 @@ class _Evaluator:
         if facts.is_open:
             return decision(False, facts.why)
         return decision(True, facts.why, off_hours_since=facts.closed_since)
+
+
+def _shown(value: str) -> str:
+    """A tag value quoted in a problem: long ones clipped (the renderers clean the rest)."""
+    return value if len(value) <= 80 else value[:79] + "…"
 
 
 def decide(resource: Resource, policy: Policy, now: datetime) -> Decision:

@@ -14,14 +14,31 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
         "running", "stopped", "errored", "running_since", "expires_at", "hourly_cost",
         "tags": {…}, "vms": [{"id", "name", "state"}],
         "reason", "schedule", "off_hours_since", "exempt_until", "problems": ["…"]}],
+      "exempt": [{                                 # running, kept out of the findings
+        "source", "provider", "id", "name", "owner", "region", "running",
+        "by": "exemption" | "always", "exempt_until", "reason"}],
       "problems": [{"source", "id", "name", "problem"}],   # from every decision, flagged or not
       "failures": [{"source", "message"}]
     }
 
-Slack: ``render_slack`` returns the messages to post, in order, each ``{"text", "blocks"}``.
-One message unless Slack's limits force more (50 blocks, 3,000 characters per section, a
-conservative total per message: Slack refuses very long block text with
-``msg_blocks_too_long``). Every piece of user data is escaped (``& < >``).
+``totals`` also counts ``exempt``. Strings are the data exactly as the sources gave it; control,
+format (bidi, zero-width) and lone surrogate characters are ``\\uXXXX``-escaped so that the
+document is safe to print and reads back to the same text.
+
+External text (names, owners, regions, tags, problems, server messages) is data everywhere:
+
+* text report: cleaned by :func:`offhours.untrusted.one_line` (no control, bidi or zero-width
+  characters; one line per field);
+* Slack: ``render_slack`` returns the messages to post, in order, each ``{"text", "blocks"}``
+  (with ``mrkdwn``, ``unfurl_links`` and ``unfurl_media`` off).
+  External text goes only into ``rich_text`` text elements, which Slack shows as typed: no
+  ``*bold*``, ``_italic_``, ``~strike~``, backticks, ``<url|label>``, ``<!channel>``/``@here``
+  or auto-linked URLs. Our own words use mrkdwn in header/context blocks that hold no external
+  text. The ``text`` fallback (notifications) is plain words with ``& < >`` escaped, so no link
+  or mention form survives there either, and ``mrkdwn: false`` keeps it from being formatted.
+  One message unless Slack's limits force more (50 blocks, 3,000 characters per block of
+  lines, a conservative total per message: Slack refuses very long block text with
+  ``msg_blocks_too_long``).
 """
 
 from __future__ import annotations
@@ -38,10 +55,14 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
-    SectionBlock,
+    RichTextBlock,
+    RichTextElementParts,
+    RichTextSectionElement,
 )
 
 from offhours.model import Decision, Resource, SourceFailure
+from offhours.untrusted import escape_json
+from offhours.untrusted import one_line as _one_line
 
 __all__ = [
     "JSON_VERSION",
@@ -109,6 +130,13 @@ class Report:
         costs = [d.resource.hourly_cost for d in self._findings]
         known = [c for c in costs if c is not None]
         return sum(known) if known else None
+
+    @property
+    def exempt(self) -> tuple[Decision, ...]:
+        """Running resources an exemption or an ``always`` schedule keeps out of the findings,
+        sorted like the findings: listed so that they never vanish from the report."""
+        kept = (d for d in self.decisions if d.exempt_by and d.resource.is_running)
+        return tuple(sorted(kept, key=_sort_key))
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -262,6 +290,9 @@ def render_text(report: Report) -> str:
             lines.append(f"Estimated cost: {cost}")
     else:
         lines.append(f"{_headline(report)} ({_checked(report)}).")
+    if report.exempt:
+        items = " · ".join(_exempt_item(d, report) for d in report.exempt)
+        lines.append(f"{_exempt_title(report)}: {items}")
     problems = report.problems
     if problems:
         lines.append(f"{_plural(len(problems), 'problem')}:")
@@ -269,8 +300,30 @@ def render_text(report: Report) -> str:
             f"  • {_one_line(p.name)} ({_one_line(p.source)}): {_one_line(p.message)}"
             for p in problems
         ]
-    lines += [f"⚠ source {f.source!r} failed: {_one_line(f.message)}" for f in report.failures]
+    lines += [
+        f"⚠ source '{_one_line(f.source)}' failed: {_one_line(f.message)}" for f in report.failures
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _exempt_title(report: Report) -> str:
+    return f"Running but exempt ({len(report.exempt)})"
+
+
+def _exempt_why(decision: Decision, report: Report) -> str:
+    if decision.exempt_by == "always":
+        return "always"
+    if decision.exempt_until is not None:
+        return f"until {_clock(decision.exempt_until, report)}"
+    return "exempt"
+
+
+def _exempt_item(decision: Decision, report: Report) -> str:
+    """``lab-a (alice, 2 VMs, until 2026-12-24 23:59)``, cleaned for a terminal."""
+    r = decision.resource
+    details = [_one_line(r.owner or "no owner"), _plural(r.running, "VM")]
+    details.append(_exempt_why(decision, report))
+    return f"{_one_line(r.name)} ({', '.join(details)})"
 
 
 # ---------------------------------------------------------------- JSON
@@ -305,6 +358,22 @@ def _finding_json(decision: Decision) -> dict[str, Any]:
     }
 
 
+def _exempt_json(decision: Decision) -> dict[str, Any]:
+    r = decision.resource
+    return {
+        "source": r.source,
+        "provider": r.provider,
+        "id": r.id,
+        "name": r.name,
+        "owner": r.owner,
+        "region": r.region,
+        "running": r.running,
+        "by": decision.exempt_by,
+        "exempt_until": _iso(decision.exempt_until),
+        "reason": decision.reason,
+    }
+
+
 def render_json(report: Report) -> str:
     """The report in the stable schema documented at the top of this module."""
     document = {
@@ -318,34 +387,44 @@ def render_json(report: Report) -> str:
             "hourly_cost": report.hourly_cost,
             "failures": len(report.failures),
             "problems": len(report.problems),
+            "exempt": len(report.exempt),
         },
         "findings": [_finding_json(d) for d in report.findings],
+        "exempt": [_exempt_json(d) for d in report.exempt],
         "problems": [
             {"source": p.source, "id": p.id, "name": p.name, "problem": p.message}
             for p in report.problems
         ],
         "failures": [{"source": f.source, "message": f.message} for f in report.failures],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # Exact data, printable: see the module docstring.
+    return escape_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 # ---------------------------------------------------------------- Slack
 
+# The fallback ``text`` is not parsed as mrkdwn, and no link in a message is unfurled (a URL in a
+# name must not make Slack fetch and show a preview of the page).
+_PLAIN_MESSAGE: dict[str, Any] = {"mrkdwn": False, "unfurl_links": False, "unfurl_media": False}
 
-def _one_line(text: str) -> str:
-    """User data on one line: a newline in a name must not start a fake report line."""
-    return " ".join(text.split())
+_Element = RichTextElementParts.Text
+_BOLD = RichTextElementParts.TextStyle(bold=True)
+_ITALIC = RichTextElementParts.TextStyle(italic=True)
 
 
-def _esc(text: str, limit: int) -> str:
-    """Clip user data (before escaping, so an entity is never cut), then escape ``& < >``."""
+def _clip(text: str, limit: int) -> str:
+    """External text cleaned to one line and clipped, so one absurd name cannot fill a block."""
     text = _one_line(text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _slack_escape(text: str) -> str:
+    """For the mrkdwn ``text`` fallback: ``& < >`` escaped, so no ``<url|label>`` or
+    ``<!channel>`` form survives."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clip_mrkdwn(text: str, limit: int) -> str:
+def _clip_escaped(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -355,34 +434,101 @@ def _clip_mrkdwn(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def _slack_line(decision: Decision, report: Report, many_sources: bool) -> str:
+@dataclass(frozen=True)
+class _Run:
+    """Words of one style inside a rich_text line: ours or external, shown exactly as typed."""
+
+    text: str
+    style: str = ""  # "", "bold" or "italic"
+
+    def element(self) -> _Element:
+        style = {"bold": _BOLD, "italic": _ITALIC}.get(self.style)
+        return _Element(text=self.text, style=style) if style else _Element(text=self.text)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One line (a finding, a problem...) or one item of an inline list, as styled runs."""
+
+    runs: tuple[_Run, ...]
+
+    @property
+    def plain(self) -> str:
+        return "".join(r.text for r in self.runs)
+
+    def clipped(self, limit: int) -> _Unit:
+        if len(self.plain) <= limit:
+            return self
+        runs: list[_Run] = []
+        room = limit - 1
+        for run in self.runs:
+            if len(run.text) >= room:
+                runs.append(_Run(run.text[:room] + "…", run.style))
+                break
+            runs.append(run)
+            room -= len(run.text)
+        return _Unit(tuple(r for r in runs if r.text))
+
+
+def _finding_unit(decision: Decision, report: Report, many_sources: bool) -> _Unit:
     r = decision.resource
-    parts = [
-        f"*{_esc(r.name, _NAME_MAX)}*",
-        _esc(r.owner, _FIELD_MAX) if r.owner else "_no owner_",
-        _plural(r.running, "VM"),
-    ]
+    runs = [_Run("• ")]
+    if many_sources:
+        runs.append(_Run(f"[{_clip(r.source, _FIELD_MAX)}] "))
+    runs.append(_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"))
+    runs.append(_Run(" — "))
+    owner = _clip(r.owner or "", _FIELD_MAX)
+    runs.append(_Run(owner) if owner else _Run("no owner", "italic"))
+    rest = [_plural(r.running, "VM")]
     if r.region:
-        parts.append(_esc(r.region, _FIELD_MAX))
-    parts += _timing(decision, report)
-    prefix = f"[{_esc(r.source, _FIELD_MAX)}] " if many_sources else ""
-    return "• " + prefix + " — ".join(parts)
+        rest.append(_clip(r.region, _FIELD_MAX))
+    rest += _timing(decision, report)
+    runs.append(_Run(" — " + " — ".join(rest)))
+    return _Unit(tuple(runs))
+
+
+def _exempt_unit(decision: Decision, report: Report) -> _Unit:
+    r = decision.resource
+    owner = _clip(r.owner or "", _FIELD_MAX) or "no owner"
+    details = f" ({owner}, {_plural(r.running, 'VM')}, {_exempt_why(decision, report)})"
+    return _Unit((_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"), _Run(details)))
+
+
+def _problem_unit(problem: Problem) -> _Unit:
+    return _Unit(
+        (
+            _Run("• "),
+            _Run(_clip(problem.name, _NAME_MAX) or "(no name)", "bold"),
+            _Run(f" ({_clip(problem.source, _FIELD_MAX)}): {_clip(problem.message, _MESSAGE_MAX)}"),
+        )
+    )
+
+
+def _failure_unit(failure: SourceFailure) -> _Unit:
+    text = (
+        f"• source '{_clip(failure.source, _FIELD_MAX)}' failed: "
+        f"{_clip(failure.message, _MESSAGE_MAX)}"
+    )
+    return _Unit((_Run(text),))
 
 
 @dataclass
 class _Group:
-    """Lines packed into sections; ``title`` leads the first of them."""
+    """Units packed into rich_text blocks; ``title`` (bold) leads the first of them; ``sep``
+    joins units: a line break for lists of lines, `` · `` for an inline list."""
 
     title: str | None
-    lines: list[str]
+    units: list[_Unit]
+    sep: str = "\n"
 
 
 @dataclass
 class _Fixed:
-    """A block that stands alone (totals), with the text it contributes."""
+    """A block that stands alone (totals): the text it shows and its fallback line."""
 
     block: Block
     text: str
+    plain: str
 
 
 @dataclass
@@ -390,24 +536,27 @@ class _Message:
     blocks: list[Block] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     chars: int = 0
-    # The section being filled: its lines and length, not yet a block.
-    open_lines: list[str] = field(default_factory=list)
+    # The block being filled: its runs, length and separator, not yet a block.
+    open_runs: list[_Run] = field(default_factory=list)
     open_len: int = 0
+    open_sep: str = "\n"
 
     @property
     def block_count(self) -> int:
         # The header block is added in _Packer.finish(), once the message count is known.
-        return 1 + len(self.blocks) + (1 if self.open_lines else 0)
+        return 1 + len(self.blocks) + (1 if self.open_runs else 0)
 
     def close_section(self) -> None:
-        if self.open_lines:
-            text = "\n".join(self.open_lines)
-            self.blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
-            self.open_lines, self.open_len = [], 0
+        if self.open_runs:
+            # Slack refuses an empty text element; cleaning may have emptied a field.
+            runs = [r.element() for r in self.open_runs if r.text]
+            section = RichTextSectionElement(elements=runs)
+            self.blocks.append(RichTextBlock(elements=[section]))
+            self.open_runs, self.open_len = [], 0
 
 
 class _Packer:
-    """Greedy packing of lines into sections and sections into messages within the limits.
+    """Greedy packing of units into rich_text blocks and blocks into messages within the limits.
 
     Every message starts with a header (built in :meth:`finish`, once the count is known);
     the first message also carries the context line.
@@ -441,7 +590,7 @@ class _Packer:
         m = self.current
         m.close_section()
         m.blocks.append(item.block)
-        m.lines.append(item.text)
+        m.lines.append(item.plain)
         m.chars += len(item.text)
 
     def add_fixed(self, item: _Fixed) -> None:
@@ -450,35 +599,46 @@ class _Packer:
         self._add_fixed_here(item)
 
     def add_group(self, group: _Group) -> None:
-        if not group.lines:
+        if not group.units:
             return
         self.current.close_section()
-        units = list(group.lines)
+        units = list(group.units)
         if group.title:
-            units[0] = f"{group.title}\n{units[0]}"
-        # A single unit must fit an empty section and an empty message.
+            first = units[0]
+            lead = (
+                (_Run(group.title, "bold"), _Run("\n"))
+                if group.sep == "\n"
+                else (_Run(group.title, "bold"),)
+            )
+            units[0] = _Unit((*lead, *first.runs))
+        # A single unit must fit an empty block and an empty message.
         room = min(self.max_section, self.max_total - self.header_chars)
         for unit in units:
-            self._add_unit(_clip_mrkdwn(unit, room))
+            self._add_unit(unit.clipped(room), group.sep)
 
-    def _add_unit(self, unit: str) -> None:
+    def _add_unit(self, unit: _Unit, sep: str) -> None:
         m = self.current
+        size = len(unit.plain)
         if (
-            m.open_lines
-            and m.open_len + 1 + len(unit) <= self.max_section
-            and m.chars + 1 + len(unit) <= self.max_total
+            m.open_runs
+            and m.open_len + len(sep) + size <= self.max_section
+            and m.chars + len(sep) + size <= self.max_total
         ):
-            m.open_lines.append(unit)
-            m.open_len += 1 + len(unit)
-            m.chars += 1 + len(unit)
+            m.open_runs += [_Run(sep), *unit.runs]
+            m.open_len += len(sep) + size
+            m.chars += len(sep) + size
+            if sep == "\n":
+                m.lines.append(unit.plain)
+            else:
+                m.lines[-1] += sep + unit.plain
         else:
             m.close_section()
-            if not self._fits_new_block(len(unit)):
+            if not self._fits_new_block(size):
                 self._new_message()
                 m = self.current
-            m.open_lines, m.open_len = [unit], len(unit)
-            m.chars += len(unit)
-        m.lines.append(unit)
+            m.open_runs, m.open_len, m.open_sep = list(unit.runs), size, sep
+            m.chars += size
+            m.lines.append(unit.plain)
 
     def finish(self, headline: str) -> list[dict[str, Any]]:
         self.current.close_section()
@@ -488,8 +648,8 @@ class _Packer:
             head = headline if total == 1 else f"{headline} ({i}/{total})"
             head = head[:_HEADER_MAX]
             blocks = [HeaderBlock(text=PlainTextObject(text=head, emoji=True)), *m.blocks]
-            text = _clip_mrkdwn("\n".join([head, *m.lines]), _TEXT_MAX)
-            out.append({"text": text, "blocks": [b.to_dict() for b in blocks]})
+            text = _clip_escaped(_slack_escape("\n".join([head, *m.lines])), _TEXT_MAX)
+            out.append({"text": text, "blocks": [b.to_dict() for b in blocks], **_PLAIN_MESSAGE})
         return out
 
 
@@ -511,15 +671,18 @@ def render_slack(
     # Room for the " (12/34)" label added when the report needs several messages.
     header_chars = min(_HEADER_MAX, len(headline) + len(" (999/999)"))
 
+    # Context and totals are our own words and numbers only: mrkdwn is safe there.
     context_parts = [_stamp(report), _checked(report)]
     if report.problems:
         context_parts.append(_plural(len(report.problems), "problem"))
     context_text = " · ".join(context_parts)
-    context = _Fixed(ContextBlock(elements=[MarkdownTextObject(text=context_text)]), context_text)
+    context = _Fixed(
+        ContextBlock(elements=[MarkdownTextObject(text=context_text)]), context_text, context_text
+    )
 
     packer = _Packer(header_chars, context, max_blocks, max_section_chars, max_message_chars)
     many = _many_sources(report)
-    packer.add_group(_Group(None, [_slack_line(d, report, many) for d in report.findings]))
+    packer.add_group(_Group(None, [_finding_unit(d, report, many) for d in report.findings]))
     if report.findings:
         totals = f"*Total:* {_plural(len(report.findings), 'lab')} · " + _plural(
             report.running_vms, "running VM"
@@ -527,16 +690,12 @@ def render_slack(
         cost = _cost_total(report)
         if cost:
             totals += f" · {cost}"
-        packer.add_fixed(_Fixed(ContextBlock(elements=[MarkdownTextObject(text=totals)]), totals))
-    failures = [
-        f"• source '{_esc(f.source, _FIELD_MAX)}' failed: {_esc(f.message, _MESSAGE_MAX)}"
-        for f in report.failures
-    ]
-    packer.add_group(_Group("*⚠ Sources that could not be read*", failures))
-    problems = [
-        f"• *{_esc(p.name, _NAME_MAX)}* ({_esc(p.source, _FIELD_MAX)}): "
-        f"{_esc(p.message, _MESSAGE_MAX)}"
-        for p in report.problems
-    ]
-    packer.add_group(_Group("*Problems*", problems))
+        block = ContextBlock(elements=[MarkdownTextObject(text=totals)])
+        packer.add_fixed(_Fixed(block, totals, totals.replace("*", "")))
+    exempt = [_exempt_unit(d, report) for d in report.exempt]
+    packer.add_group(_Group(f"{_exempt_title(report)}: ", exempt, sep=" · "))
+    failures = [_failure_unit(f) for f in report.failures]
+    packer.add_group(_Group("⚠ Sources that could not be read", failures))
+    problems = [_problem_unit(p) for p in report.problems]
+    packer.add_group(_Group("Problems", problems))
     return packer.finish(headline)

@@ -63,8 +63,9 @@ def setup(
 
 
 def _labs(n: int) -> list[dict[str, Any]]:
-    """``n`` labs with 2 VMs each, up since 17:00 New York: all flagged at NIGHT."""
-    start = NIGHT_DT - timedelta(hours=6)
+    """``n`` labs with 2 VMs each, up since 07:00 New York: all flagged at NIGHT (and started
+    before NOON: a start time after --now would be a reported problem)."""
+    start = NIGHT_DT - timedelta(hours=16)
     return [
         make_app(100 + i, f"lab-{i:03d}", f"Owner {i % 7}", publish_start=start) for i in range(n)
     ]

@@ -461,7 +461,7 @@ def test_close_survives_a_failed_logout(
         ),
         ("offhours-exempt: until 2026-12-24 demo", {"offhours-exempt": "until 2026-12-24 demo"}),
         ("team=emea\n  owner.email = a@b.c  ", {"team": "emea", "owner.email": "a@b.c"}),
-        ("a=1\na: 2", {"a": "2"}),  # the later line wins
+        ("a=1\na: 2", {}),  # the later line must not win: neither does (a reported problem)
         ("k=v: w", {"k": "v: w"}),  # the first separator splits
         ("empty:", {"empty": ""}),
         ("see https://wiki.example.com/lab", {}),

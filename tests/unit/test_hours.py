@@ -763,3 +763,40 @@ def test_a_date_only_exemption_covers_exactly_that_local_day(day: date, zone: Zo
     last = local_instant(zone, day + timedelta(days=1), time(0)) - timedelta(microseconds=1)
     assert exemption.active(last)
     assert not exemption.active(last + timedelta(microseconds=1))
+
+
+# ---------------------------------------------------------------- always in all but name
+
+
+@pytest.mark.parametrize(
+    ("text", "around_the_clock"),
+    [
+        ("always", True),
+        ("always Asia/Tokyo", True),
+        ("Mon-Sun 00:00-24:00", True),
+        ("daily 00:00-12:00,12:00-24:00", True),
+        ("Mon-Sun 06:00-06:00", True),  # each window runs into the next day's
+        ("Mon-Fri 00:00-24:00; Sat-Sun 00:00-24:00", True),
+        ("Mon-Sun 22:00-10:00; Mon-Sun 10:00-22:00", True),
+        ("Sun-Sat 12:00-12:00", True),  # Sunday's window wraps into Monday
+        ("Mon-Sat 00:00-24:00", False),
+        ("Mon-Sun 00:00-23:59", False),
+        ("Mon-Sun 00:01-24:00", False),
+        ("Mon-Fri 08:00-18:00", False),
+        ("Tue-Sun 00:00-24:00", False),
+        ("never", False),
+    ],
+)
+def test_open_all_week(text: str, around_the_clock: bool) -> None:
+    assert parse_schedule(text, NY, HolidayCalendar()).open_all_week is around_the_clock
+
+
+@given(st.sampled_from(["Mon-Fri 08:00-18:00", "Mon-Sun 06:00-06:00", "always", "never"]))
+def test_a_schedule_open_all_week_is_open_at_every_hour_of_a_plain_week(text: str) -> None:
+    hours = parse_schedule(text, UTC_ZONE, HolidayCalendar())
+    start = datetime(2026, 6, 1, 0, 30, tzinfo=UTC)
+    all_open = all(hours.is_open(start + timedelta(hours=h)) for h in range(7 * 24))
+    assert hours.open_all_week is all_open
+
+
+UTC_ZONE = ZoneInfo("UTC")

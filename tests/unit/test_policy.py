@@ -188,11 +188,11 @@ def test_a_malformed_schedule_tag_is_reported_and_the_default_applies(
     [
         # valid and not expired
         (
-            {"offhours-exempt": "until 2026-12-24 customer demo"},
+            {"offhours-exempt": "until 2026-06-24 customer demo"},
             TUE_EVENING,
             False,
-            "exempt until 2026-12-24 23:59 (customer demo)",
-            datetime(2026, 12, 24, 23, 59, 59, 999999, tzinfo=LONDON),
+            "exempt until 2026-06-24 23:59 (customer demo)",
+            datetime(2026, 6, 24, 23, 59, 59, 999999, tzinfo=LONDON),
             None,
         ),
         (
@@ -345,20 +345,27 @@ def test_a_naive_start_time_is_read_as_utc_and_reported() -> None:
     assert d.problems == ("running_since has no time zone; read as UTC",)
 
 
-def test_tags_that_differ_only_in_case_are_reported() -> None:
+def test_tags_that_differ_only_in_case_are_reported_and_neither_wins() -> None:
     tags = {"offhours": "always", "OFFHOURS": "never"}
-    d = decide(res(tags=tags), POLICY, TUE_NOON)
+    d = decide(res(tags=tags), POLICY, TUE_EVENING)
     assert d.problems == (
-        "tags OFFHOURS, offhours differ only in case and disagree; used OFFHOURS; keep one of them",
+        "tags OFFHOURS, offhours differ only in case and disagree; neither is used; "
+        "keep one of them",
     )
-    assert d.flagged  # OFFHOURS=never sorts first
+    # Neither "always" nor "never": the default hours judge it.
+    assert (d.flagged, d.schedule, d.exempt_by) == (True, SCHEDULE, None)
+
+
+def test_tags_that_differ_only_in_case_but_agree_are_used() -> None:
+    d = decide(res(tags={"offhours": "never", "OffHours": "never"}), POLICY, TUE_NOON)
+    assert (d.flagged, d.problems) == (True, ())
 
 
 def test_custom_tag_names() -> None:
     policy = Policy(HOURS, schedule_tag="Schedule", exempt_tag="keep-until")
     d = decide(res(tags={"schedule": "always", "offhours": "never"}), policy, TUE_EVENING)
     assert not d.flagged
-    d = decide(res(tags={"KEEP-UNTIL": "until 2026-12-24"}), policy, TUE_EVENING)
+    d = decide(res(tags={"KEEP-UNTIL": "until 2026-06-24"}), policy, TUE_EVENING)
     assert d.exempt_until is not None
 
 
@@ -438,7 +445,8 @@ def test_a_stopped_resource_is_never_flagged(
     assert d.reason == "not running"
 
 
-@given(resources, policies, instants, st.integers(2, 400), st.text(max_size=15))
+# 28 days ahead at most: the date's end, read in a tag schedule's own zone, stays within 30 days.
+@given(resources, policies, instants, st.integers(2, 28), st.text(max_size=15))
 def test_a_valid_future_exemption_is_never_flagged(
     resource: Resource, policy: Policy, now: datetime, days_ahead: int, reason: str
 ) -> None:
@@ -484,3 +492,165 @@ def test_holidays_of_the_policy_apply_to_tag_schedules() -> None:
     )
     d = decide(res(tags={"offhours": "Mon-Fri 08:00-18:00"}), policy, TUE_NOON)
     assert (d.flagged, d.reason) == (True, "custom holiday: 2026-06-02")
+
+
+# ---------------------------------------------------------------- exemptions cannot hide waste
+
+
+@pytest.mark.parametrize(
+    ("value", "max_days", "honoured"),
+    [
+        ("until 9999-12-30", 30, False),  # permanent in all but name
+        ("until 2026-07-02 12:00", 30, True),  # 30 days to the minute
+        ("until 2026-07-02 20:00", 30, True),
+        ("until 2026-07-02 20:01", 30, False),
+        ("until 2026-07-03", 30, False),
+        ("until 2027-06-01 audit", 365, True),
+        ("until 2027-06-03 audit", 365, False),
+        ("2026-06-03 19:00", 1, True),
+        ("2026-06-03", 1, False),  # the end of that day is 28 hours away
+    ],
+)
+def test_an_exemption_longer_than_the_maximum_is_a_problem_and_not_honoured(
+    value: str, max_days: int, honoured: bool
+) -> None:
+    policy = replace(POLICY, max_exemption=timedelta(days=max_days))
+    d = decide(res(tags={"offhours-exempt": value}), policy, TUE_EVENING)
+    assert d.flagged is not honoured
+    assert (d.exempt_by == "exemption") is honoured
+    if honoured:
+        assert d.problems == ()
+    else:
+        (problem,) = d.problems
+        assert problem.startswith(f'tag offhours-exempt="{value}": exemption ends ')
+        days = "1 day" if max_days == 1 else f"{max_days} days"
+        assert f"more than {days} away (max_exemption_days = {max_days})" in problem
+        limit = (TUE_EVENING + timedelta(days=max_days)).date().isoformat()
+        assert problem.endswith(f"not honoured: set a date before {limit}")
+
+
+def test_the_default_maximum_exemption_is_30_days() -> None:
+    assert Policy(HOURS).max_exemption == timedelta(days=30)
+    d = decide(res(tags={"offhours-exempt": "until 9999-12-30"}), Policy(HOURS), TUE_EVENING)
+    assert d.flagged
+    assert "max_exemption_days = 30" in d.problems[0]
+
+
+@given(instants, st.integers(31, 3000))
+def test_an_exemption_beyond_the_maximum_never_keeps_a_resource_out(
+    now: datetime, days_ahead: int
+) -> None:
+    until = (now + timedelta(days=days_ahead)).date().isoformat()
+    d = decide(res(tags={"offhours-exempt": f"until {until}"}), POLICY, now)
+    assert d.exempt_by is None
+    assert d.exempt_until is None
+    assert len(d.problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "allow", "flagged", "exempt_by", "problem"),
+    [
+        ("always", True, False, "always", None),
+        ("ALWAYS Europe/Paris", True, False, "always", None),
+        ("Mon-Sun 00:00-24:00", True, False, "always", None),
+        ("always", False, True, None, "tag offhours=\"always\" is 'always'"),
+        ("always_europe--paris", False, True, None, "is 'always', which this configuration"),
+        # the same thing spelled as windows around the clock
+        ("Mon-Sun 00:00-24:00", False, True, None, "is open around the clock, like 'always'"),
+        ("daily 00:00-12:00,12:00-00:00", False, True, None, "open around the clock"),
+        ("Mon-Sun 06:00-06:00", False, True, None, "open around the clock"),
+        # not around the clock: allowed either way
+        ("Mon-Sat 00:00-24:00", False, False, None, None),
+        ("Mon-Fri 08:00-21:00", False, False, None, None),
+        ("never", False, True, None, None),
+    ],
+)
+def test_always_can_be_forbidden(
+    value: str, allow: bool, flagged: bool, exempt_by: str | None, problem: str | None
+) -> None:
+    policy = replace(POLICY, allow_always=allow)
+    d = decide(res(tags={"offhours": value}), policy, TUE_EVENING)
+    assert (d.flagged, d.exempt_by) == (flagged, exempt_by)
+    if problem is None:
+        assert d.problems == ()
+    else:
+        (found,) = d.problems
+        assert problem in found
+        assert found.endswith("forbids ([tags] allow_always = false); using the default hours")
+        assert d.schedule == SCHEDULE
+
+
+@pytest.mark.parametrize(
+    ("tags", "running", "now", "exempt_by"),
+    [
+        ({"offhours-exempt": "until 2026-06-20"}, 1, TUE_EVENING, "exemption"),
+        ({"offhours-exempt": "until 2026-06-20"}, 1, TUE_NOON, "exemption"),
+        ({"offhours-exempt": "until 2026-06-20"}, 0, TUE_EVENING, None),  # not running
+        ({"offhours": "always"}, 2, TUE_EVENING, "always"),
+        ({"offhours": "always"}, 0, TUE_EVENING, None),
+        ({"offhours": "Mon-Fri 08:00-21:00"}, 1, TUE_EVENING, None),  # open now, not an override
+        ({"offhours": "never"}, 1, TUE_EVENING, None),
+        ({}, 1, TUE_NOON, None),
+    ],
+)
+def test_what_keeps_a_running_resource_out_is_recorded(
+    tags: dict[str, str], running: int, now: datetime, exempt_by: str | None
+) -> None:
+    d = decide(res(running=running, tags=tags), POLICY, now)
+    assert d.exempt_by == exempt_by
+    assert not d.flagged or exempt_by is None
+
+
+def test_a_schedule_open_around_the_clock_is_not_exempt_on_a_holiday() -> None:
+    # 2026-05-25 is a GB bank holiday: a schedule's windows do not open on holidays.
+    d = decide(
+        res(tags={"offhours": "Mon-Sun 00:00-24:00"}),
+        POLICY,
+        datetime(2026, 5, 25, 12, 0, tzinfo=LONDON),
+    )
+    assert (d.flagged, d.exempt_by) == (True, None)
+
+
+# ---------------------------------------------------------------- start times
+
+
+@pytest.mark.parametrize(
+    ("ahead", "grace", "flagged", "problem"),
+    [
+        (timedelta(hours=3), timedelta(minutes=30), True, True),
+        (timedelta(days=400), timedelta(hours=2), True, True),
+        (timedelta(minutes=6), timedelta(minutes=30), True, True),
+        (timedelta(hours=3), timedelta(0), True, True),  # reported even without a grace period
+        # within the allowance for clock skew: just started
+        (timedelta(minutes=4), timedelta(minutes=30), False, False),
+        (timedelta(seconds=1), timedelta(minutes=30), False, False),
+    ],
+)
+def test_a_start_time_in_the_future_is_a_problem_not_grace(
+    ahead: timedelta, grace: timedelta, flagged: bool, problem: bool
+) -> None:
+    resource = res(running_since=(TUE_EVENING + ahead).astimezone(UTC))
+    d = decide(resource, replace(POLICY, grace=grace), TUE_EVENING)
+    assert d.flagged is flagged
+    if problem:
+        (found,) = d.problems
+        assert "is in the future" in found
+        assert found.endswith("no grace period applied")
+        assert d.reason == "outside business hours (closed since Tue 18:00)"
+    else:
+        assert d.problems == ()
+        assert d.reason == "started less than a minute ago, within the 30-min grace period"
+
+
+# ---------------------------------------------------------------- problems from the source
+
+
+def test_tag_problems_from_the_source_come_first_on_the_decision() -> None:
+    resource = res(
+        tags={"offhours-exempt": "forever"},
+        tag_problems=("tag offhours appears 2 times in the description",),
+    )
+    d = decide(resource, POLICY, TUE_EVENING)
+    assert d.problems[0] == "tag offhours appears 2 times in the description"
+    assert "permanent exemptions are not honoured" in d.problems[1]
+    assert d.flagged

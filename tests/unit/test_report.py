@@ -74,13 +74,32 @@ def labs(n: int) -> list[Decision]:
     return [decision(f"lab-{i:04d}", owner="owner@example.com", running=1) for i in range(n)]
 
 
+def rich_text(block: dict[str, Any]) -> str:
+    """The text a rich_text block shows: its text elements, in order."""
+    assert block["type"] == "rich_text"
+    return "".join(e["text"] for section in block["elements"] for e in section["elements"])
+
+
 def block_texts(message: dict[str, Any]) -> list[str]:
     """Every piece of text a message's blocks carry."""
     texts = []
     for block in message["blocks"]:
+        if block["type"] == "rich_text":
+            texts.append(rich_text(block))
+            continue
         if "text" in block:
             texts.append(block["text"]["text"])
         texts += [e["text"] for e in block.get("elements", [])]
+    return texts
+
+
+def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
+    """Text Slack interprets (mrkdwn objects), as opposed to rich_text shown as typed."""
+    texts = []
+    for block in message["blocks"]:
+        for obj in [block.get("text"), *block.get("elements", [])]:
+            if isinstance(obj, dict) and obj.get("type") == "mrkdwn":
+                texts.append(obj["text"])
     return texts
 
 
@@ -214,6 +233,7 @@ def test_json_schema() -> None:
         "hourly_cost": 2.0,
         "failures": 1,
         "problems": 1,
+        "exempt": 0,
     }
     (finding,) = doc["findings"]
     assert finding["name"] == "a"
@@ -260,15 +280,17 @@ ESCAPED = "a&amp;b&lt;c&gt;d &lt;!channel&gt; &lt;https://evil|x&gt;"
         ),
     ],
 )
-def test_slack_escapes_user_data_in_blocks_and_text(build: Any) -> None:
+def test_slack_keeps_user_data_out_of_mrkdwn_and_escapes_the_fallback(build: Any) -> None:
     messages = render_slack(build())
     for message in messages:
-        for text in [message["text"], *block_texts(message)]:
-            assert "<" not in text
-            assert ">" not in text
-            assert not re.search(r"&(?!amp;|lt;|gt;)", text), text
+        # The fallback text is mrkdwn: escaped, so no link or mention form survives.
+        assert "<" not in message["text"]
+        assert ">" not in message["text"]
+        assert not re.search(r"&(?!amp;|lt;|gt;)", message["text"]), message["text"]
         assert ESCAPED in message["text"]
-        assert any(ESCAPED in t for t in block_texts(message))
+        # In the blocks, user data is only in rich_text text elements, exactly as typed.
+        assert not any("evil" in t for t in mrkdwn_texts(message))
+        assert any(HOSTILE in t for t in block_texts(message))
 
 
 @pytest.mark.parametrize("n", [1, 10, 40])
@@ -293,14 +315,17 @@ def test_slack_up_to_40_labs_is_exactly_one_message(n: int) -> None:
     text = all_text([message])
     assert all(d.resource.name in text for d in decisions)
     assert f"*Total:* {n} lab" in text
+    types = [b["type"] for b in message["blocks"]]
+    assert types[:2] == ["header", "context"] and types[-1] == "context"
+    assert set(types[2:-1]) == {"rich_text"}
 
 
 def lab_order(messages: list[dict[str, Any]]) -> list[str]:
     names: list[str] = []
     for message in messages:
         for block in message["blocks"]:
-            if block["type"] == "section":
-                names += re.findall(r"^• \*(lab-\d+)\*", block["text"]["text"], re.MULTILINE)
+            if block["type"] == "rich_text":
+                names += re.findall(r"^• (lab-\d+) — ", rich_text(block), re.MULTILINE)
     return names
 
 
@@ -316,8 +341,8 @@ def check_limits(
             assert header.endswith(f"({i}/{total})")
         assert sum(len(t) for t in block_texts(message)) <= max_total
         for block in message["blocks"]:
-            if block["type"] == "section":
-                assert len(block["text"]["text"]) <= max_section
+            if block["type"] == "rich_text":
+                assert len(rich_text(block)) <= max_section
         assert message["text"].startswith(header)
         assert len(message["text"]) <= 40_000
 
@@ -374,7 +399,7 @@ def test_slack_shows_failures_problems_and_totals() -> None:
     (message,) = render_slack(r)
     text = all_text([message])
     assert "source 'ravello' failed: HTTP 401: credentials refused" in text
-    assert "*b* (ravello): tag 'offhours': bad range" in text
+    assert "• b (ravello): tag 'offhours': bad range" in text
     assert "*Total:* 1 lab · 2 running VMs · ~$1.00/h" in text
     context = message["blocks"][1]
     assert context["type"] == "context"
@@ -406,11 +431,11 @@ def test_slack_limits_hold_for_any_names(
         line
         for m in messages
         for block in m["blocks"]
-        if block["type"] == "section"
-        for line in block["text"]["text"].split("\n")
+        if block["type"] == "rich_text"
+        for line in rich_text(block).split("\n")
     ]
     assert len(lines) == len(names)
-    assert all(line.startswith("• *") for line in lines)
+    assert all(line.startswith("• ") for line in lines)
 
 
 # ---------------------------------------------------------------- console notifier
@@ -432,3 +457,207 @@ def test_console_notifier_defaults_to_stdout_at_send_time(
     r = report([])
     ConsoleNotifier("out").send(r)
     assert capsys.readouterr().out == render_text(r)
+
+
+# ---------------------------------------------------------------- external text stays data
+
+ESC = "\x1b"
+
+# Each would change what a reader sees or clicks if it were interpreted.
+SLACK_HOSTILE = [
+    pytest.param("*FREE* credits", id="bold"),
+    pytest.param("_urgent_ lab", id="italic"),
+    pytest.param("~old~ lab", id="strike"),
+    pytest.param("`rm -rf` lab", id="code"),
+    pytest.param("```block```", id="code-block"),
+    pytest.param("> quoted", id="quote"),
+    pytest.param("reset at https://evil.example/login", id="bare-url"),
+    pytest.param("<https://evil.example/login|Reset your password>", id="url-label"),
+    pytest.param("<!channel> all hands", id="channel-mention"),
+    pytest.param("<!here|here> now", id="here-mention"),
+    pytest.param("@here look", id="bare-here"),
+    pytest.param("<@U0123ABCD> owns this", id="user-mention"),
+    pytest.param("<!subteam^S123|admins>", id="group-mention"),
+    pytest.param("#general :rotating_light:", id="channel-emoji"),
+    pytest.param("a&amp;b &lt;x&gt;", id="entities"),
+]
+
+
+@pytest.mark.parametrize("hostile", SLACK_HOSTILE)
+@pytest.mark.parametrize("where", ["name", "owner", "region", "problem", "failure", "exempt"])
+def test_slack_never_interprets_external_text(hostile: str, where: str) -> None:
+    exempt = replace_decision(decision(hostile, flagged=False), exempt_by="always")
+    build = {
+        "name": lambda: report([decision(hostile)]),
+        "owner": lambda: report([decision(owner=hostile)]),
+        "region": lambda: report([decision(region=hostile)]),
+        "problem": lambda: report([decision(problems=(hostile,))]),
+        "failure": lambda: report([], (SourceFailure("ravello", hostile),)),
+        "exempt": lambda: report([exempt]),
+    }[where]
+    (message,) = render_slack(build())
+    # Blocks: the text is in a rich_text text element, exactly as typed...
+    elements = [
+        e
+        for block in message["blocks"]
+        if block["type"] == "rich_text"
+        for section in block["elements"]
+        for e in section["elements"]
+    ]
+    assert all(e["type"] == "text" for e in elements)
+    assert any(hostile in e["text"] for e in elements)
+    # ...and in nothing Slack parses: mrkdwn objects carry only our own words.
+    assert not any(hostile in t for t in mrkdwn_texts(message))
+    for block in message["blocks"]:
+        assert block["type"] in ("header", "context", "rich_text")
+        if block["type"] == "header":
+            assert hostile not in block["text"]["text"]
+    # The fallback is escaped: no <...> form survives.
+    assert "<" not in message["text"] and ">" not in message["text"]
+
+
+def replace_decision(d: Decision, **changes: Any) -> Decision:
+    from dataclasses import replace
+
+    return replace(d, **changes)
+
+
+TERMINAL_HOSTILE = [
+    f"{ESC}]8;;https://evil.example/{ESC}\\click{ESC}]8;;{ESC}\\",
+    f"{ESC}[31mred{ESC}[0m",
+    f"x{ESC}[2K{ESC}[1G",
+    f"{ESC}]0;title\x07",
+    "\x9b31m",
+    "txt.\u202eexe",
+    "zero\u200bwidth",
+    "line\nbreak\r\n  • fake finding",
+    "lone\ud800surrogate",
+]
+
+
+def _unsafe(text: str) -> list[str]:
+    import unicodedata
+
+    return [c for c in text if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Cs")]
+
+
+@pytest.mark.parametrize("hostile", TERMINAL_HOSTILE)
+def test_text_report_strips_control_bidi_and_zero_width_characters(hostile: str) -> None:
+    exempt = replace_decision(decision(hostile + "-x", flagged=False), exempt_by="always")
+    r = report(
+        [decision(hostile, owner=hostile, region=hostile, problems=(hostile,)), exempt],
+        (SourceFailure(hostile, hostile),),
+    )
+    text = render_text(r)
+    assert _unsafe(text) == []
+    # One line per finding, problem and failure: a newline in a name starts no fake line.
+    assert len(text.splitlines()) == 6
+
+
+@pytest.mark.parametrize("hostile", TERMINAL_HOSTILE)
+def test_json_keeps_external_text_exact_but_escaped(hostile: str) -> None:
+    r = report([decision(hostile, owner=hostile)], (SourceFailure("ravello", hostile),))
+    document = render_json(r)
+    assert _unsafe(document) == []
+    doc = json.loads(document)
+    assert doc["findings"][0]["name"] == hostile
+    assert doc["findings"][0]["owner"] == hostile
+    assert doc["failures"][0]["message"] == hostile
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_no_renderer_lets_a_control_character_through(name: str, message: str) -> None:
+    r = report([decision(name, owner=name, problems=(message,))], (SourceFailure(name, message),))
+    assert _unsafe(render_text(r)) == []
+    assert _unsafe(render_json(r)) == []
+    for m in render_slack(r):
+        assert _unsafe(m["text"]) == []
+        assert all(_unsafe(t) == [] for t in block_texts(m))
+
+
+# ---------------------------------------------------------------- running but exempt
+
+
+def _exempt(name: str, by: str, owner: str | None = "bob", running: int = 1) -> Decision:
+    d = decision(name, owner=owner, flagged=False, running=running)
+    until = NOW + timedelta(days=3) if by == "exemption" else None
+    return replace_decision(d, exempt_by=by, exempt_until=until, reason="exempt")
+
+
+def test_exempt_lists_running_resources_kept_out_sorted() -> None:
+    r = report(
+        [
+            _exempt("zeta", "always"),
+            _exempt("alpha", "exemption"),
+            _exempt("stopped", "exemption", running=0),
+            decision("flagged"),
+            decision("quiet", flagged=False),
+        ]
+    )
+    assert [d.resource.name for d in r.exempt] == ["alpha", "zeta"]
+
+
+def test_text_has_a_compact_running_but_exempt_line() -> None:
+    r = report([decision("a"), _exempt("keep", "exemption"), _exempt("ever", "always", None)])
+    lines = render_text(r).splitlines()
+    assert (
+        "Running but exempt (2): ever (no owner, 1 VM, always) · "
+        "keep (bob, 1 VM, until 2026-11-29 22:00)"
+    ) in lines
+    # even when nothing is flagged, they do not vanish
+    quiet = render_text(report([_exempt("keep", "exemption")]))
+    assert "Running but exempt (1): keep (bob, 1 VM, until 2026-11-29 22:00)" in quiet
+
+
+def test_slack_has_a_running_but_exempt_line() -> None:
+    r = report([decision("a"), _exempt("keep", "exemption"), _exempt("ever", "always")])
+    (message,) = render_slack(r)
+    texts = block_texts(message)
+    assert (
+        "Running but exempt (2): ever (bob, 1 VM, always) · "
+        "keep (bob, 1 VM, until 2026-11-29 22:00)"
+    ) in texts
+    assert "Running but exempt (2)" in message["text"]
+
+
+def test_slack_packs_a_long_exempt_list_within_the_limits() -> None:
+    r = report([_exempt(f"lab-{i:04d}", "always") for i in range(400)])
+    messages = render_slack(r, max_section_chars=500, max_message_chars=2000)
+    check_limits(messages, 50, 500, 2000)
+    shown = re.findall(r"lab-\d{4}", " ".join(t for m in messages for t in block_texts(m)))
+    assert shown == [f"lab-{i:04d}" for i in range(400)]
+
+
+def test_json_lists_exempt_resources() -> None:
+    doc = json.loads(render_json(report([_exempt("keep", "exemption"), _exempt("a", "always")])))
+    assert doc["totals"]["exempt"] == 2
+    assert [(e["name"], e["by"], e["exempt_until"]) for e in doc["exempt"]] == [
+        ("a", "always", None),
+        ("keep", "exemption", "2026-11-29T22:00:00+00:00"),
+    ]
+    assert set(doc["exempt"][0]) == {
+        "source",
+        "provider",
+        "id",
+        "name",
+        "owner",
+        "region",
+        "running",
+        "by",
+        "exempt_until",
+        "reason",
+    }
+
+
+def test_slack_messages_do_not_format_the_fallback_or_unfurl_links() -> None:
+    messages = render_slack(report(labs(300)))
+    assert len(messages) > 1
+    for message in messages:
+        assert (message["mrkdwn"], message["unfurl_links"], message["unfurl_media"]) == (
+            False,
+            False,
+            False,
+        )
+        assert "*" not in message["text"]
+    assert "Total: 300 labs · 300 running VMs" in messages[-1]["text"]

@@ -81,6 +81,7 @@ __all__ = [
     "CappedRetry",
     "RavelloSource",
     "parse_description_tags",
+    "read_description_tags",
 ]
 
 log = logging.getLogger(__name__)
@@ -99,15 +100,48 @@ _TAG_LINE = re.compile(r"^\s*([A-Za-z0-9_][A-Za-z0-9_.\-/]*)\s*[:=]\s*(.*?)\s*$"
 
 
 def parse_description_tags(description: str | None) -> dict[str, str]:
-    """``key: value`` / ``key=value`` lines of an application description, as tags."""
-    tags: dict[str, str] = {}
+    """``key: value`` / ``key=value`` lines of an application description, as tags (a key
+    written on several lines with different values is left out: see
+    :func:`read_description_tags`)."""
+    return read_description_tags(description)[0]
+
+
+def read_description_tags(description: str | None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The tags of a description and the problems found reading them.
+
+    A key written on several lines is a problem. When the lines disagree, neither value is
+    used (the last line must not silently win: whoever can append to the description could
+    otherwise override the owner's schedule or exemption); when they agree, the value is used.
+    """
+    seen: dict[str, list[str]] = {}
     for line in (description or "").splitlines():
         match = _TAG_LINE.match(line)
         # "https://…" on its own line is a link, not a tag called "https".
         if match is None or match[2].startswith("//"):
             continue
-        tags[match[1]] = match[2]
-    return tags
+        seen.setdefault(match[1], []).append(match[2])
+    tags: dict[str, str] = {}
+    problems: list[str] = []
+    for key, values in seen.items():
+        if len(values) == 1:
+            tags[key] = values[0]
+            continue
+        if len(set(values)) == 1:
+            tags[key] = values[0]
+            problems.append(
+                f"tag {key} is written on {len(values)} lines of the description; keep one"
+            )
+            continue
+        shown = ", ".join(f'"{_clip(v)}"' for v in dict.fromkeys(values))
+        problems.append(
+            f"tag {key} is written on {len(values)} lines of the description with different "
+            f"values ({shown}); neither is used: keep one line"
+        )
+    return tags, tuple(problems)
+
+
+def _clip(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,15 +260,17 @@ def _to_resource(source: str, item: object) -> Resource:
     name = _text(item, "name", f"(id {app_id})")
     label = f"({name!r}, id {app_id})"
     description = item.get("description")
+    tags, tag_problems = read_description_tags(
+        description if isinstance(description, str) else None
+    )
     common: dict[str, Any] = {
         "provider": "ravello",
         "source": source,
         "id": app_id,
         "name": name,
         "owner": _owner(item),
-        "tags": MappingProxyType(
-            parse_description_tags(description if isinstance(description, str) else None)
-        ),
+        "tags": MappingProxyType(tags),
+        "tag_problems": tag_problems,
     }
     deployment = item.get("deployment")
     if deployment is None:  # a draft: designed, never published, costs nothing
