@@ -17,6 +17,7 @@ from offhours.errors import ConfigError
 from tests.aws import Aws
 
 FN = "offhours-audit"
+KEY_ALIAS = f"alias/offhours/{FN}"
 PASSWORD = "sentinel-deploy-password-91c3"
 HOOK = "https://hooks.slack.com/services/T00000000/B00000000/" + "sentinelhooktoken0000"
 
@@ -82,12 +83,15 @@ def test_apply_creates_everything_then_a_second_apply_changes_nothing(
     first = deployment(cfg).apply()
     assert {c.action for c in first} <= {"create", "unchanged"}
     assert actions(first) == {
-        "kms key alias/offhours": "create",
+        f"kms key {KEY_ALIAS}": "create",
         f"ssm parameter /offhours/{FN}/config": "create",
         f"log group /aws/lambda/{FN}": "create",
         f"iam role {FN}-role": "create",
+        f"kms key policy {KEY_ALIAS}": "create",
         f"lambda function {FN}": "create",
         "lambda alias live": "create",
+        f"invoke config {FN}:live": "create",
+        f"alarm {FN}-errors": "unchanged",
         f"iam role {FN}-scheduler": "create",
         f"schedule offhours/{FN}": "create",
         f"events rule {FN}": "unchanged",
@@ -100,10 +104,13 @@ def test_what_apply_creates(aws: Aws, tmp_path: Path) -> None:
     deployment(config(tmp_path)).apply()
     lam = aws.client("lambda")
     function = lam.get_function(FunctionName=FN)["Configuration"]
-    key = aws.client("kms").describe_key(KeyId="alias/offhours")["KeyMetadata"]
+    key = aws.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]
     assert function["KMSKeyArn"] == key["Arn"]
     assert function["Handler"] == "offhours.lambda_handler.handler"
-    assert function["Environment"]["Variables"] == {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config"}
+    # The version of the configuration this version of the function runs.
+    assert function["Environment"]["Variables"] == {
+        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1"
+    }
     assert function["MemorySize"] == 128
     assert lam.list_tags(Resource=function["FunctionArn"])["Tags"][MANAGED_TAG] == "offhours"
 
@@ -134,7 +141,7 @@ def test_role_policy_is_least_privilege(aws: Aws, tmp_path: Path) -> None:
     iam = aws.client("iam")
     policy = iam.get_role_policy(RoleName=f"{FN}-role", PolicyName="offhours")["PolicyDocument"]
     statements = {s["Sid"]: s for s in policy["Statement"]}
-    key_arn = aws.client("kms").describe_key(KeyId="alias/offhours")["KeyMetadata"]["Arn"]
+    key_arn = aws.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]["Arn"]
     account = aws.client("sts").get_caller_identity()["Account"]
     assert statements["DecryptOwnSecrets"]["Resource"] == key_arn
     assert statements["DecryptOwnSecrets"]["Condition"] == {
@@ -180,6 +187,7 @@ def test_a_changed_secret_is_re_encrypted_and_others_kept(aws: Aws, tmp_path: Pa
     assert change.action == "update"
     assert change.details == (
         "secret sources[0].password encrypted with context LambdaFunctionName=offhours-audit",
+        "version 2",
     )
     after = json.loads(ssm.get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]["Value"])
     assert after["sources"][0]["username"] == before["sources"][0]["username"]
@@ -197,7 +205,7 @@ def test_environment_variables_set_by_others_are_kept(aws: Aws, tmp_path: Path) 
     deployment(config(tmp_path, memory=192)).apply()
     variables = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
     assert variables["SET_BY_SOMEONE_ELSE"] == "1"
-    assert variables["OFFHOURS_CONFIG_SSM"] == f"/offhours/{FN}/config"
+    assert variables["OFFHOURS_CONFIG_SSM"] == f"/offhours/{FN}/config:1"
 
 
 def test_new_code_is_deployed_and_published(aws: Aws, tmp_path: Path) -> None:
@@ -235,7 +243,7 @@ def test_destroy_removes_only_what_offhours_created(aws: Aws, tmp_path: Path) ->
     changes = deployment(cfg).destroy()
     assert {c.action for c in changes} == {"delete", "unchanged"}
     assert actions(changes)[f"lambda function {FN}"] == "delete"
-    assert actions(changes)["kms key alias/offhours"] == "delete"
+    assert actions(changes)[f"kms key {KEY_ALIAS}"] == "delete"
     with pytest.raises(aws.client("lambda").exceptions.ResourceNotFoundException):
         aws.client("lambda").get_function(FunctionName=FN)
     assert iam.get_role(RoleName="someone-elses-role")["Role"]
@@ -305,11 +313,11 @@ def test_failure_midway_reports_and_rerun_converges(aws: Aws, tmp_path: Path) ->
         deployment(cfg).apply()
     message = str(info.value)
     assert f"the IAM role {FN}-role exists but was not created by offhours" in message
-    assert "Done before the failure: + create    kms key alias/offhours" in message
+    assert f"Done before the failure: + create    kms key {KEY_ALIAS}" in message
     assert "run `offhours deploy apply` again" in message
     iam.delete_role(RoleName=f"{FN}-role")
     converged = actions(deployment(cfg).apply())
-    assert converged["kms key alias/offhours"] == "unchanged"
+    assert converged[f"kms key {KEY_ALIAS}"] == "unchanged"
     assert converged[f"ssm parameter /offhours/{FN}/config"] == "unchanged"
     assert converged[f"iam role {FN}-role"] == "create"
     assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
@@ -406,7 +414,7 @@ def test_the_role_allows_the_functions_own_calls_and_refuses_others(
                 lambda: role_session.client("ssm").put_parameter(
                     Name=f"/offhours/{FN}/config", Value="{}", Type="String", Overwrite=True
                 ),
-                lambda: role_session.client("kms").encrypt(KeyId="alias/offhours", Plaintext=b"x"),
+                lambda: role_session.client("kms").encrypt(KeyId=KEY_ALIAS, Plaintext=b"x"),
                 lambda: role_session.client("iam").list_roles(),
                 lambda: role_session.client("kms").list_keys(),
             ]

@@ -21,6 +21,7 @@ from offhours.deploy.aws import (
     SCHEDULER_INPUT,
     role_policy,
 )
+from offhours.deploy.aws import key_policy as policy_of_key
 from offhours.deploy.export import export
 from offhours.errors import ConfigError
 
@@ -67,7 +68,10 @@ KIND: dict[str, dict[str, str | None]] = {
         "key": "AWS::KMS::Key",
         "key_alias": "AWS::KMS::Alias",
         "role": "AWS::IAM::Role",
-        "role_policy": None,  # inline in the role
+        # The function role's policy stands apart: the key's policy names the role.
+        "role_policy": "AWS::IAM::RolePolicy",
+        "invoke_config": None,  # EventInvokeConfig on the function
+        "alarm": "AWS::CloudWatch::Alarm",
         "log_group": "AWS::Logs::LogGroup",
         "parameter": "AWS::SSM::Parameter",
         "function": "AWS::Serverless::Function",
@@ -83,6 +87,8 @@ KIND: dict[str, dict[str, str | None]] = {
         "key_alias": "aws_kms_alias",
         "role": "aws_iam_role",
         "role_policy": "aws_iam_role_policy",
+        "invoke_config": "aws_lambda_function_event_invoke_config",
+        "alarm": "aws_cloudwatch_metric_alarm",
         "log_group": "aws_cloudwatch_log_group",
         "parameter": "aws_ssm_parameter",
         "function": "aws_lambda_function",
@@ -94,7 +100,17 @@ KIND: dict[str, dict[str, str | None]] = {
         "permission": "aws_lambda_permission",
     },
 }
-COMMON = {"key", "key_alias", "role", "role_policy", "log_group", "parameter", "function", "alias"}
+COMMON = {
+    "key",
+    "key_alias",
+    "role",
+    "role_policy",
+    "log_group",
+    "parameter",
+    "function",
+    "alias",
+    "invoke_config",
+}
 BY_SCHEDULER = {"scheduler": {"group", "schedule"}, "rule": {"rule", "rule_target", "permission"}}
 
 # References to what exists only once deployed, as each format writes them, and a stand-in.
@@ -111,6 +127,7 @@ SAM_REFS = {
     "OffhoursFunction.Alias": "<alias-arn>",
     "OffhoursScheduleGroup": SCHEDULE_GROUP,
     "OffhoursConfig": f"/offhours/{FN}/config",
+    "OffhoursRole": f"{FN}-role",
 }
 TF_REFS = {
     "data.aws_caller_identity.current.account_id": ACCOUNT,
@@ -127,6 +144,7 @@ TF_REFS = {
     "aws_lambda_alias.offhours.name": "prod",
     "aws_cloudwatch_event_rule.offhours.name": FN,
     "aws_ssm_parameter.config.name": f"/offhours/{FN}/config",
+    "aws_ssm_parameter.config.version": "1",
     "aws_iam_role.function.name": f"{FN}-role",
     "aws_iam_role.scheduler.name": f"{FN}-scheduler",
 }
@@ -193,9 +211,13 @@ def policies(fmt: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     if fmt == "sam":
         for role in resources(fmt, doc).get("role", []):
-            (policy,) = role["Policies"]
+            for policy in role.get("Policies", []):
+                assert policy["PolicyName"] == "offhours"
+                out[role["RoleName"]] = resolve(fmt, policy["PolicyDocument"])
+        for policy in resources(fmt, doc).get("role_policy", []):
             assert policy["PolicyName"] == "offhours"
-            out[role["RoleName"]] = resolve(fmt, policy["PolicyDocument"])
+            assert policy["RoleName"] == {"Ref": "OffhoursRole"}
+            out[f"{FN}-role"] = resolve(fmt, policy["PolicyDocument"])
     else:
         roles = doc["resource"].get("aws_iam_role", {})
         for name, attached in doc["resource"].get("aws_iam_role_policy", {}).items():
@@ -252,8 +274,11 @@ def test_function_matches_the_deploy_section(fmt: str) -> None:
             "tracing": fn["Tracing"],
             "alias": fn["AutoPublishAlias"],
         }
-        # any change publishes a version, as apply's does
+        # any change publishes a version, as apply's does; a config change changes the digest
         assert fn["AutoPublishAliasAllProperties"] is True
+        assert re.fullmatch(
+            r"[0-9a-f]{64}", fn["Environment"]["Variables"].pop("OFFHOURS_CONFIG_DIGEST")
+        )
     else:
         alias = one(fmt, doc, "alias")
         assert alias["function_version"] == "${aws_lambda_function.offhours.version}"
@@ -283,7 +308,12 @@ def test_function_matches_the_deploy_section(fmt: str) -> None:
         "code": "offhours-lambda.zip",
         "key": "<key-arn>",
         "role": "<role-arn>",
-        "env": {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config", "LOG_LEVEL": "INFO"},
+        # Terraform pins the parameter's version as apply does; SAM cannot (the digest above).
+        "env": {
+            "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config" + (":1" if fmt == "terraform" else ""),
+            "LOG_LEVEL": "INFO",
+            "OFFHOURS_ENVIRONMENT": "LOG_LEVEL",
+        },
         "tracing": "PassThrough",
         "alias": "prod",
     }
@@ -316,11 +346,11 @@ def test_key_log_group_and_parameter(fmt: str) -> None:
             param["type"],
             param["value"],
         )
-    (admin,) = key_policy["Statement"]
-    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    assert admin["Action"] == "kms:*"
+    # apply's policy: only the function's role decrypts, and only its own context
+    assert key_policy == policy_of_key(account=ACCOUNT, function=FN, role_arn="<role-arn>")
+    assert (key["EnableKeyRotation"] if fmt == "sam" else key["enable_key_rotation"]) is True
     assert got[:6] == (
-        "alias/offhours",
+        f"alias/offhours/{FN}",
         "<key-id>",
         f"/aws/lambda/{FN}",
         14,
@@ -483,7 +513,13 @@ def test_tags_everywhere(fmt: str, scheduler: str) -> None:
         ({"key_arn": KEY_ARN}, {}),
         ({"vpc": VPC}, {}),
         ({"tracing": "Active", "key_arn": KEY_ARN}, {"password": CIPHERTEXT}),
-        ({}, {"password": "secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"}),
+        (
+            {},
+            {
+                "password": "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:"
+                "secret:x-AbCdEf"
+            },
+        ),
     ],
     ids=["new-key", "existing-key", "vpc", "tracing-kms", "secret-arn"],
 )
@@ -726,8 +762,7 @@ def test_sam_escapes_literal_substitutions_inside_fn_sub() -> None:
     data = copy.deepcopy(BASE)
     data["notifiers"][0]["webhook_url"] = "ssm:/offhours/${odd}"
     doc = exported(parse_config(data), "sam")
-    role = next(r for r in resources("sam", doc)["role"] if r["RoleName"] == f"{FN}-role")
-    statement = role["Policies"][0]["PolicyDocument"]["Statement"][1]
+    statement = one("sam", doc, "role_policy")["PolicyDocument"]["Statement"][1]
     subs = [r["Fn::Sub"] for r in statement["Resource"]]
     assert "arn:aws:ssm:us-east-1:${AWS::AccountId}:parameter/offhours/${!odd}" in subs
     # Outside Fn::Sub a string is literal: the parameter keeps the reference as written.
