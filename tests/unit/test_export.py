@@ -790,6 +790,13 @@ VARIANTS = [
         {"vpc": VPC, "tracing": "Active"},
         id="vpc",
     ),
+    pytest.param(
+        {
+            "on_failure": "arn:aws:sns:us-east-1:123456789012:failures",
+            "alarm_topic": "arn:aws:sns:us-east-1:123456789012:alarms",
+        },
+        id="failure-destination-and-alarm",
+    ),
 ]
 
 
@@ -807,3 +814,100 @@ def test_sam_alias_must_be_alphanumeric() -> None:
     assert one("terraform", doc, "alias")["name"] == "pre-prod"
     # Without publishing there is no alias to name.
     assert export(make(alias="pre-prod", publish=False), format="sam")
+
+
+# ---------------------------------------------------------------- trust under failure (issue 7)
+
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:offhours-failures"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:offhours-alarms"
+
+
+@pytest.mark.parametrize("publish", [True, False])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_async_retries_are_off(fmt: str, publish: bool) -> None:
+    doc = exported(make(publish=publish), fmt)
+    if fmt == "sam":
+        invoke = one(fmt, doc, "function")["EventInvokeConfig"]
+        assert invoke == {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 3600}
+    else:
+        invoke = one(fmt, doc, "invoke_config")
+        assert invoke == {
+            "function_name": "${aws_lambda_function.offhours.function_name}",
+            "qualifier": "${aws_lambda_alias.offhours.name}" if publish else "$LATEST",
+            "maximum_retry_attempts": 0,
+            "maximum_event_age_in_seconds": 3600,
+        }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_on_failure_destination_and_its_grant(fmt: str) -> None:
+    doc = exported(make(on_failure=QUEUE), fmt)
+    if fmt == "sam":
+        destination = one(fmt, doc, "function")["EventInvokeConfig"]["DestinationConfig"]
+        assert destination == {"OnFailure": {"Type": "SQS", "Destination": QUEUE}}
+    else:
+        destination = one(fmt, doc, "invoke_config")["destination_config"]
+        assert destination == {"on_failure": {"destination": QUEUE}}
+    statements = {s["Sid"]: s for s in policies(fmt, doc)[f"{FN}-role"]["Statement"]}
+    assert statements["OnFailureDestination"]["Action"] == "sqs:SendMessage"
+    assert statements["OnFailureDestination"]["Resource"] == QUEUE
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_errors_alarm_on_the_topic(fmt: str) -> None:
+    assert "alarm" not in resources(fmt, exported(make(), fmt))
+    alarm = one(fmt, exported(make(alarm_topic=TOPIC), fmt), "alarm")
+    if fmt == "sam":
+        got = (alarm["MetricName"], alarm["Dimensions"], alarm["AlarmActions"], alarm["Threshold"])
+        assert got == ("Errors", [{"Name": "FunctionName", "Value": FN}], [TOPIC], 1.0)
+    else:
+        got = (
+            alarm["metric_name"],
+            alarm["dimensions"],
+            alarm["alarm_actions"],
+            alarm["threshold"],
+        )
+        assert got == ("Errors", {"FunctionName": FN}, [TOPIC], 1.0)
+    assert tags_of(fmt, alarm)[FUNCTION_TAG] == FN
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_scheduler_trust_names_the_account(fmt: str) -> None:
+    doc = exported(make(), fmt, account=ACCOUNT)
+    role = next(r for r in resources(fmt, doc)["role"] if "scheduler" in json.dumps(r))
+    text = role["AssumeRolePolicyDocument"] if fmt == "sam" else role["assume_role_policy"]
+    (statement,) = (text if fmt == "sam" else json.loads(text))["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_sam_publishes_a_version_when_only_the_configuration_changes() -> None:
+    def digest(**hours: str) -> str:
+        data = copy.deepcopy(BASE)
+        data["hours"].update(hours)
+        fn = one("sam", exported(parse_config(data), "sam"), "function")
+        return str(fn["Environment"]["Variables"]["OFFHOURS_CONFIG_DIGEST"])
+
+    assert digest() == digest()
+    assert digest() != digest(end="19:00")
+
+
+@pytest.mark.parametrize(
+    ("reference", "account", "message"),
+    [
+        ("secretsmanager:*#password", None, "holds a wildcard"),
+        ("ssm:/offhours/*", None, "holds a wildcard"),
+        ("ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/p", None, "is in region eu-west-1"),
+        (
+            "secretsmanager:arn:aws:secretsmanager:us-east-1:999999999999:secret:p-AbCdEf",
+            ACCOUNT,
+            "belongs to account 999999999999",
+        ),
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_broad_references_are_refused(
+    fmt: str, reference: str, account: str | None, message: str
+) -> None:
+    cfg = with_secrets({"sources": [{**BASE["sources"][0], "password": reference}]})
+    with pytest.raises(ConfigError, match=rf"sources\[0\]\.password: .*{message}"):
+        export(cfg, format=fmt, account=account)  # type: ignore[arg-type]
