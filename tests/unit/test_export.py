@@ -725,9 +725,11 @@ def test_no_plaintext_and_no_local_settings_in_the_output(
     ids=["cron-both-days", "rate-plural", "at-on-a-rule", "zone", "region"],
 )
 def test_bad_deploy_settings_are_config_errors(
-    fmt: str, deploy: dict[str, Any], expected: str
+    fmt: str, deploy: dict[str, Any], expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Schedule and zone are refused when the config is read; a missing region at export.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
     data = copy.deepcopy(BASE)
     data.setdefault("deploy", {}).update(deploy)
     if deploy.get("region", "") is None:
@@ -911,3 +913,13 @@ def test_broad_references_are_refused(
     cfg = with_secrets({"sources": [{**BASE["sources"][0], "password": reference}]})
     with pytest.raises(ConfigError, match=rf"sources\[0\]\.password: .*{message}"):
         export(cfg, format=fmt, account=account)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_aws_region_names_the_exported_region(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    data = copy.deepcopy(BASE)
+    del data["deploy"]["region"]
+    text = export(parse_config(data), format=fmt)  # type: ignore[arg-type]
+    assert ":eu-west-1:" in text and ":us-east-1:" not in text

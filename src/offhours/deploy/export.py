@@ -33,6 +33,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import boto3
+
+from offhours.aws_region import aws_region
 from offhours.config import Config, DeployConfig
 from offhours.deploy.aws import (
     CONTEXT_KEY,
@@ -249,11 +252,14 @@ def _document(config: Config, region: str) -> str:
 def _plan(config: Config, account: str | None) -> _Plan:
     deploy = config.deploy
     fn = deploy.function_name
-    region = deploy.region or config.secrets.region
+    # The same order as apply: the config, AWS_REGION, AWS_DEFAULT_REGION, the profile's.
+    region = boto3.session.Session(
+        region_name=aws_region(deploy.region or config.secrets.region)
+    ).region_name
     if not region:
         raise ConfigError(
             f"{config.label}: deploy.region: missing; an exported template names its region: "
-            'set [deploy] region, e.g. region = "us-east-1"'
+            'set [deploy] region, e.g. region = "us-east-1" (or AWS_REGION)'
         )
     if account is not None and not re.fullmatch(r"\d{12}", account):
         raise ConfigError(f"account {account!r} is not an AWS account id (12 digits)")
