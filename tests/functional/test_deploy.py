@@ -399,7 +399,8 @@ def test_the_role_allows_the_functions_own_calls_and_refuses_others(
                 "AWS_ACCESS_KEY_ID": user["id"],
                 "AWS_SECRET_ACCESS_KEY": user["secret"],
                 "AWS_LAMBDA_FUNCTION_NAME": FN,
-                "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config",
+                # As the deployed function names it: the pinned version.
+                "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1",
             }
             for name, value in as_role.items():
                 monkeypatch.setenv(name, value)
