@@ -6,7 +6,7 @@ what exists and changes only what differs, so a second apply changes nothing and
 a failure converges.
 
     KMS key + alias      alias/offhours/<fn>          one per deployment, rotated; its policy
-                         (or an existing key)         lets only the function's role decrypt
+                         (or an existing key)         decrypts only under the function's context
     SSM parameter        /offhours/<fn>/config        secrets encrypted with the function's
                                                       context {LambdaFunctionName: <fn>}
     CloudWatch log group /aws/lambda/<fn>             with retention
@@ -86,7 +86,8 @@ _LAMBDA_TRUST = {
 #: names the variables offhours set from [deploy.environment], so removing one removes it
 ENV_MARKER = "OFFHOURS_ENVIRONMENT"
 CONFIG_VARIABLE = "OFFHOURS_CONFIG_SSM"
-#: what the key policy lets the account's administrators do (never decrypt for themselves)
+#: what the key policy lets the account administer; using the key is granted apart, only
+#: under the function's encryption context
 _KEY_ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
     "kms:Create*",
