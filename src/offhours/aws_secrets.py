@@ -100,8 +100,12 @@ class AwsSecretStore:
         kms_context: Mapping[str, str] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        from offhours.aws_region import aws_region
+
         self.kms_context = dict(kms_context or {})
-        self._session = boto3.session.Session(region_name=region)
+        # AWS_REGION first, then AWS_DEFAULT_REGION, then the profile (botocore alone skips
+        # AWS_REGION).
+        self._session = boto3.session.Session(region_name=aws_region(region, environ))
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:

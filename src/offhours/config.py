@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
@@ -26,6 +27,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -237,6 +239,13 @@ def _check_schedule(value: str) -> str:
 ScheduleText = Annotated[str, AfterValidator(_check_schedule)]
 
 
+#: one SNS topic or SQS queue, in full: partition, region, 12-digit account, no wildcard
+_DESTINATION_ARN = re.compile(
+    r"arn:aws[a-z-]*:(sns|sqs):[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_.-]{1,256}"
+)
+_ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
 class VpcConfig(_Strict):
     subnet_ids: list[str] = Field(default_factory=list)
     security_group_ids: list[str] = Field(default_factory=list)
@@ -268,7 +277,11 @@ class DeployConfig(_Strict):
         description='"scheduler": EventBridge Scheduler, time-zone aware; "rule": a classic '
         "EventBridge rule, UTC only",
     )
-    key_alias: str = Field("alias/offhours", pattern=r"^alias/[A-Za-z0-9/_-]+$")
+    key_alias: str | None = Field(
+        None,
+        pattern=r"^alias/[A-Za-z0-9/_-]+$",
+        description="KMS alias of the deployment's own key [default: alias/offhours/<function>]",
+    )
     key_arn: str | None = Field(None, description="Use this existing KMS key instead")
     role_arn: str | None = Field(
         None, description="Use this existing execution role instead of creating one"
@@ -283,6 +296,64 @@ class DeployConfig(_Strict):
     vpc: VpcConfig | None = None
     tracing: Literal["PassThrough", "Active"] = "PassThrough"
     tags: dict[str, str] = Field(default_factory=dict)
+    on_failure: str | None = Field(
+        None,
+        description="SNS topic or SQS queue ARN that receives a failed run's event "
+        "(Lambda retries nothing, so each failure arrives once)",
+    )
+    alarm_topic: str | None = Field(
+        None, description="SNS topic ARN an alarm on the function's Errors metric notifies"
+    )
+
+    @field_validator("on_failure")
+    @classmethod
+    def _destination_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _DESTINATION_ARN.fullmatch(value):
+            raise _custom(
+                "arn",
+                "is not the ARN of one SNS topic or SQS queue; write it in full, e.g. "
+                '"arn:aws:sns:us-east-1:123456789012:offhours-failures" (no wildcards)',
+            )
+        return value
+
+    @field_validator("alarm_topic")
+    @classmethod
+    def _topic_arn(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            _DESTINATION_ARN.fullmatch(value) and value.split(":")[2] == "sns"
+        ):
+            raise _custom(
+                "arn",
+                "is not the ARN of one SNS topic; write it in full, e.g. "
+                '"arn:aws:sns:us-east-1:123456789012:offhours-alarms" (no wildcards)',
+            )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _no_secrets_in_plain_sight(cls, value: dict[str, str]) -> dict[str, str]:
+        # The same rule `deploy import-lambda-json` applies to lambda.json's variables.
+        from offhours.deploy.lambda_json import _SECRET_NAME
+
+        problems = []
+        for name in value:
+            if _SECRET_NAME.search(name):
+                problems.append(
+                    f"{name}: its name says it holds a secret, which the function's "
+                    "configuration would show in plain text; put it in a source or notifier "
+                    "as a secret reference (kms:, ssm:, secretsmanager:) instead"
+                )
+            elif name.startswith(("OFFHOURS_CONFIG", "OFFHOURS_ENVIRONMENT", "AWS_")):
+                problems.append(f"{name}: set by offhours or by Lambda itself; remove it")
+            elif not _ENV_NAME.fullmatch(name):
+                problems.append(f"{name}: not a variable name (letters, digits, _)")
+        if problems:
+            raise _custom("environment", "; ".join(problems))
+        return value
+
+    def kms_alias(self) -> str:
+        """The key's alias: the one given, else one per deployment (never shared)."""
+        return self.key_alias or f"alias/offhours/{self.function_name}"
 
     @model_validator(mode="after")
     def _rule_can_run_it(self) -> DeployConfig:

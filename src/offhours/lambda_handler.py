@@ -4,14 +4,16 @@
 
 Configuration, first found:
   OFFHOURS_CONFIG_SSM   name of an SSM parameter holding the configuration (JSON or TOML);
-                        this is what ``offhours deploy`` sets up
+                        ``offhours deploy`` sets ``name:version``, so each published version
+                        of the function reads exactly the configuration it was deployed with
   OFFHOURS_CONFIG       path of a TOML file
   offhours.toml         beside the package (``$LAMBDA_TASK_ROOT/offhours.toml``)
 
 The scheduled time comes from the event (``time`` of an EventBridge event, or the
 ``<aws.scheduler.scheduled-time>`` that ``offhours deploy`` puts in a Scheduler's input), so a
 retried invocation evaluates the same instant. Logs are JSON lines. A run in which a source or
-a notifier failed raises, so Lambda records an error (and its retry policy applies).
+a notifier failed raises, so Lambda records an error; ``offhours deploy`` turns Lambda's
+asynchronous retries off, so that error never posts the same message again.
 
 This module imports nothing of the CLI stack (typer, rich): cold starts stay short.
 """
@@ -22,6 +24,7 @@ import json
 import logging
 import os
 import tomllib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +38,9 @@ __all__ = ["AuditFailed", "handler", "load_lambda_config", "scheduled_time"]
 
 log = logging.getLogger("offhours.lambda")
 
-# Kept across warm invocations: the configuration does not change while a container lives.
-_CONFIG: Config | None = None
+# Kept across warm invocations, keyed by where it came from: `offhours deploy` pins the SSM
+# parameter's version (name:version) in each published version, so a key names one exact config.
+_CONFIG: tuple[str, Config] | None = None
 
 
 class AuditFailed(OffhoursError):
@@ -70,10 +74,12 @@ def load_lambda_config(environ: dict[str, str] | None = None) -> Config:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
+        from offhours.aws_region import aws_region
         from offhours.aws_secrets import explain
 
         try:
-            answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+            ssm = boto3.client("ssm", region_name=aws_region(None, env))
+            answer = ssm.get_parameter(Name=name, WithDecryption=True)
         except (ClientError, BotoCoreError) as exc:
             reason = explain(exc, "ssm:GetParameter", {})
             raise ConfigError(f"ssm:{name}: cannot read the configuration: {reason}") from None
@@ -83,6 +89,11 @@ def load_lambda_config(environ: dict[str, str] | None = None) -> Config:
         return load_config(Path(path))
     root = Path(env.get("LAMBDA_TASK_ROOT", Path(__file__).resolve().parents[1]))
     return load_config(root / "offhours.toml")
+
+
+def _config_key(env: Mapping[str, str]) -> str:
+    """Where the configuration comes from (the pinned ``name:version`` when deployed)."""
+    return env.get("OFFHOURS_CONFIG_SSM") or env.get("OFFHOURS_CONFIG") or ""
 
 
 def _summary(result: AuditResult) -> dict[str, Any]:
@@ -101,11 +112,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     level = int(os.environ.get("OFFHOURS_VERBOSITY", "1"))
     logs.configure(level, json_lines=True)
     try:
-        if _CONFIG is None:
-            _CONFIG = load_lambda_config()
+        key = _config_key(os.environ)
+        if _CONFIG is None or _CONFIG[0] != key:
+            _CONFIG = (key, load_lambda_config())
+        config = _CONFIG[1]
         now = scheduled_time(event)
         log.info("audit at %s (event id %s)", now.isoformat(), _event_id(event))
-        result = run_audit(_CONFIG, now=now)
+        result = run_audit(config, now=now)
     except OffhoursError as exc:
         log.error("offhours: %s", exc)
         raise

@@ -56,6 +56,12 @@ def project(tmp_path: Path, aws: Aws) -> Path:
 
 
 def test_apply_plan_destroy(cli: CliRun, project: Path, aws: Aws) -> None:
+    # Like terraform plan: the role's permissions in full before they are created.
+    first = cli("deploy", "plan", "--package", "offhours-lambda.zip", env=SECRETS)
+    assert first.code == 0, first.stderr
+    assert f"+ create    iam role {FN}-role\n      permissions:\n      {{" in first.stdout
+    assert '"Sid": "DecryptOwnSecrets"' in first.stdout
+    assert f"+ create    invoke config {FN}:live" in first.stdout
     applied = cli("deploy", "apply", "--package", "offhours-lambda.zip", env=SECRETS)
     assert applied.code == 0, applied.stderr
     assert f"+ create    lambda function {FN}" in applied.stdout
@@ -77,7 +83,7 @@ def test_apply_plan_destroy(cli: CliRun, project: Path, aws: Aws) -> None:
     destroyed = cli("deploy", "destroy", "--yes")
     assert destroyed.code == 0, destroyed.stderr
     assert f"- delete    lambda function {FN}" in destroyed.stdout
-    for run in (applied, plan, again, destroyed):
+    for run in (first, applied, plan, again, destroyed):
         assert "sentinel-e2e" not in run.stdout + run.stderr
 
 

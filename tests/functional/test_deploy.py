@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from offhours.config import Config, load_config
@@ -17,6 +18,7 @@ from offhours.errors import ConfigError
 from tests.aws import Aws
 
 FN = "offhours-audit"
+KEY_ALIAS = f"alias/offhours/{FN}"
 PASSWORD = "sentinel-deploy-password-91c3"
 HOOK = "https://hooks.slack.com/services/T00000000/B00000000/" + "sentinelhooktoken0000"
 
@@ -82,12 +84,15 @@ def test_apply_creates_everything_then_a_second_apply_changes_nothing(
     first = deployment(cfg).apply()
     assert {c.action for c in first} <= {"create", "unchanged"}
     assert actions(first) == {
-        "kms key alias/offhours": "create",
+        f"kms key {KEY_ALIAS}": "create",
         f"ssm parameter /offhours/{FN}/config": "create",
         f"log group /aws/lambda/{FN}": "create",
         f"iam role {FN}-role": "create",
+        f"kms key policy {KEY_ALIAS}": "create",
         f"lambda function {FN}": "create",
         "lambda alias live": "create",
+        f"invoke config {FN}:live": "create",
+        f"alarm {FN}-errors": "unchanged",
         f"iam role {FN}-scheduler": "create",
         f"schedule offhours/{FN}": "create",
         f"events rule {FN}": "unchanged",
@@ -100,10 +105,13 @@ def test_what_apply_creates(aws: Aws, tmp_path: Path) -> None:
     deployment(config(tmp_path)).apply()
     lam = aws.client("lambda")
     function = lam.get_function(FunctionName=FN)["Configuration"]
-    key = aws.client("kms").describe_key(KeyId="alias/offhours")["KeyMetadata"]
+    key = aws.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]
     assert function["KMSKeyArn"] == key["Arn"]
     assert function["Handler"] == "offhours.lambda_handler.handler"
-    assert function["Environment"]["Variables"] == {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config"}
+    # The version of the configuration this version of the function runs.
+    assert function["Environment"]["Variables"] == {
+        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1"
+    }
     assert function["MemorySize"] == 128
     assert lam.list_tags(Resource=function["FunctionArn"])["Tags"][MANAGED_TAG] == "offhours"
 
@@ -134,7 +142,7 @@ def test_role_policy_is_least_privilege(aws: Aws, tmp_path: Path) -> None:
     iam = aws.client("iam")
     policy = iam.get_role_policy(RoleName=f"{FN}-role", PolicyName="offhours")["PolicyDocument"]
     statements = {s["Sid"]: s for s in policy["Statement"]}
-    key_arn = aws.client("kms").describe_key(KeyId="alias/offhours")["KeyMetadata"]["Arn"]
+    key_arn = aws.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]["Arn"]
     account = aws.client("sts").get_caller_identity()["Account"]
     assert statements["DecryptOwnSecrets"]["Resource"] == key_arn
     assert statements["DecryptOwnSecrets"]["Condition"] == {
@@ -180,6 +188,7 @@ def test_a_changed_secret_is_re_encrypted_and_others_kept(aws: Aws, tmp_path: Pa
     assert change.action == "update"
     assert change.details == (
         "secret sources[0].password encrypted with context LambdaFunctionName=offhours-audit",
+        "version 2",
     )
     after = json.loads(ssm.get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]["Value"])
     assert after["sources"][0]["username"] == before["sources"][0]["username"]
@@ -197,7 +206,7 @@ def test_environment_variables_set_by_others_are_kept(aws: Aws, tmp_path: Path) 
     deployment(config(tmp_path, memory=192)).apply()
     variables = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
     assert variables["SET_BY_SOMEONE_ELSE"] == "1"
-    assert variables["OFFHOURS_CONFIG_SSM"] == f"/offhours/{FN}/config"
+    assert variables["OFFHOURS_CONFIG_SSM"] == f"/offhours/{FN}/config:1"
 
 
 def test_new_code_is_deployed_and_published(aws: Aws, tmp_path: Path) -> None:
@@ -235,7 +244,7 @@ def test_destroy_removes_only_what_offhours_created(aws: Aws, tmp_path: Path) ->
     changes = deployment(cfg).destroy()
     assert {c.action for c in changes} == {"delete", "unchanged"}
     assert actions(changes)[f"lambda function {FN}"] == "delete"
-    assert actions(changes)["kms key alias/offhours"] == "delete"
+    assert actions(changes)[f"kms key {KEY_ALIAS}"] == "delete"
     with pytest.raises(aws.client("lambda").exceptions.ResourceNotFoundException):
         aws.client("lambda").get_function(FunctionName=FN)
     assert iam.get_role(RoleName="someone-elses-role")["Role"]
@@ -305,11 +314,11 @@ def test_failure_midway_reports_and_rerun_converges(aws: Aws, tmp_path: Path) ->
         deployment(cfg).apply()
     message = str(info.value)
     assert f"the IAM role {FN}-role exists but was not created by offhours" in message
-    assert "Done before the failure: + create    kms key alias/offhours" in message
+    assert f"Done before the failure: + create    kms key {KEY_ALIAS}" in message
     assert "run `offhours deploy apply` again" in message
     iam.delete_role(RoleName=f"{FN}-role")
     converged = actions(deployment(cfg).apply())
-    assert converged["kms key alias/offhours"] == "unchanged"
+    assert converged[f"kms key {KEY_ALIAS}"] == "unchanged"
     assert converged[f"ssm parameter /offhours/{FN}/config"] == "unchanged"
     assert converged[f"iam role {FN}-role"] == "create"
     assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
@@ -390,7 +399,8 @@ def test_the_role_allows_the_functions_own_calls_and_refuses_others(
                 "AWS_ACCESS_KEY_ID": user["id"],
                 "AWS_SECRET_ACCESS_KEY": user["secret"],
                 "AWS_LAMBDA_FUNCTION_NAME": FN,
-                "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config",
+                # As the deployed function names it: the pinned version.
+                "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1",
             }
             for name, value in as_role.items():
                 monkeypatch.setenv(name, value)
@@ -406,7 +416,7 @@ def test_the_role_allows_the_functions_own_calls_and_refuses_others(
                 lambda: role_session.client("ssm").put_parameter(
                     Name=f"/offhours/{FN}/config", Value="{}", Type="String", Overwrite=True
                 ),
-                lambda: role_session.client("kms").encrypt(KeyId="alias/offhours", Plaintext=b"x"),
+                lambda: role_session.client("kms").encrypt(KeyId=KEY_ALIAS, Plaintext=b"x"),
                 lambda: role_session.client("iam").list_roles(),
                 lambda: role_session.client("kms").list_keys(),
             ]
@@ -433,3 +443,380 @@ def test_a_secret_given_for_an_unknown_key_is_refused(aws: Aws, tmp_path: Path) 
         Deployment(
             config(tmp_path), code=tiny_zip(), environ=ENV, given={"sources[0].pasword": "x"}
         ).apply()
+
+
+# ---------------------------------------------------------------- trust under failure (issue 7)
+
+
+def config_with(tmp_path: Path, deploy_extra: str = "", *, fn: str = FN, tail: str = "") -> Config:
+    """The standard config, with lines added to [deploy] (and after the file)."""
+    path = tmp_path / f"{fn}.toml"
+    text = CONFIG.format(
+        fn=fn, memory=128, scheduler="scheduler", schedule="cron(0 18-23 ? * MON-FRI *)"
+    )
+    path.write_text(text.replace("[[sources]]", deploy_extra + "\n\n[[sources]]", 1) + tail)
+    return load_config(path)
+
+
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:offhours-failures"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:offhours-alarms"
+
+
+def test_async_retries_are_off_so_a_failed_run_posts_once(aws: Aws, tmp_path: Path) -> None:
+    changes = actions(deployment(config(tmp_path)).apply())
+    assert changes[f"invoke config {FN}:live"] == "create"
+    found = aws.client("lambda").get_function_event_invoke_config(FunctionName=FN, Qualifier="live")
+    assert found["MaximumRetryAttempts"] == 0
+    # An hourly schedule: an event is not kept past the next run.
+    assert found["MaximumEventAgeInSeconds"] == 3600
+    assert not (found.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
+    again = deployment(config(tmp_path)).plan()
+    assert actions(again)[f"invoke config {FN}:live"] == "unchanged"
+
+
+def test_on_failure_destination_is_set_and_granted_on_exactly_that_arn(
+    aws: Aws, tmp_path: Path
+) -> None:
+    deployment(config(tmp_path)).apply()
+    cfg = config_with(tmp_path, f'on_failure = "{QUEUE}"')
+    plan = actions(deployment(cfg).plan())
+    assert plan[f"invoke config {FN}:live"] == "update"
+    assert plan[f"iam role {FN}-role"] == "update"
+    deployment(cfg).apply()
+    lam = aws.client("lambda")
+    found = lam.get_function_event_invoke_config(FunctionName=FN, Qualifier="live")
+    assert found["DestinationConfig"]["OnFailure"]["Destination"] == QUEUE
+    assert found["MaximumRetryAttempts"] == 0
+    policy = aws.client("iam").get_role_policy(RoleName=f"{FN}-role", PolicyName="offhours")
+    statement = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}["OnFailureDestination"]
+    assert (statement["Action"], statement["Resource"]) == ("sqs:SendMessage", QUEUE)
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+
+
+def test_alarm_topic_creates_an_errors_alarm_and_destroy_removes_it(
+    aws: Aws, tmp_path: Path
+) -> None:
+    cfg = config_with(tmp_path, f'alarm_topic = "{TOPIC}"')
+    assert actions(deployment(cfg).apply())[f"alarm {FN}-errors"] == "create"
+    cw = aws.client("cloudwatch")
+    (alarm,) = cw.describe_alarms(AlarmNames=[f"{FN}-errors"])["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": FN}]
+    assert alarm["AlarmActions"] == [TOPIC]
+    assert alarm["Threshold"] == 1.0
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+    # Removing alarm_topic removes the alarm; destroy would too.
+    assert actions(deployment(config(tmp_path)).apply())[f"alarm {FN}-errors"] == "delete"
+    assert cw.describe_alarms(AlarmNames=[f"{FN}-errors"])["MetricAlarms"] == []
+    deployment(cfg).apply()
+    assert actions(deployment(cfg).destroy())[f"alarm {FN}-errors"] == "delete"
+    assert cw.describe_alarms(AlarmNames=[f"{FN}-errors"])["MetricAlarms"] == []
+
+
+def test_an_alarm_of_that_name_not_created_by_offhours_is_refused(aws: Aws, tmp_path: Path) -> None:
+    aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=f"{FN}-errors",
+        MetricName="Errors",
+        Namespace="AWS/Lambda",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cfg = config_with(tmp_path, f'alarm_topic = "{TOPIC}"')
+    with pytest.raises(DeployError, match=f"alarm '{FN}-errors' exists but was not created"):
+        deployment(cfg).apply()
+    assert actions(deployment(cfg).destroy())[f"alarm {FN}-errors"] == "unchanged"
+
+
+def test_key_policy_rotation_and_scheduler_trust(aws: Aws, tmp_path: Path) -> None:
+    from offhours.deploy.aws import key_policy
+
+    deployment(config(tmp_path)).apply()
+    kms = aws.client("kms")
+    key = kms.describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]
+    account = aws.client("sts").get_caller_identity()["Account"]
+    role_arn = aws.client("iam").get_role(RoleName=f"{FN}-role")["Role"]["Arn"]
+    policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    assert policy == key_policy(account=account, function=FN, role_arn=role_arn)
+    decrypters = [
+        s
+        for s in policy["Statement"]
+        if "kms:Decrypt" in s["Action"] or s["Action"] in ("kms:*", "kms:Decrypt")
+    ]
+    assert all(
+        s["Condition"] == {"StringEquals": {"kms:EncryptionContext:LambdaFunctionName": FN}}
+        for s in decrypters
+    )
+    assert {s["Principal"]["AWS"] for s in decrypters} == {
+        role_arn,
+        f"arn:aws:iam::{account}:root",
+    }
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+    trust = aws.client("iam").get_role(RoleName=f"{FN}-scheduler")["Role"]
+    (statement,) = trust["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+    # A key policy loosened by hand is put back.
+    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps({}))
+    assert actions(deployment(config(tmp_path)).plan())[f"kms key policy {KEY_ALIAS}"] == "update"
+
+
+# ---------------------------------------------------------------- stale configuration
+
+
+NIGHT = "2026-12-01T04:00:00Z"  # 23:00 in New York
+
+
+def test_each_version_runs_the_configuration_it_was_published_with(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, timedelta
+
+    from offhours import lambda_handler
+    from offhours.testing.ravello import RavelloSimulator, make_app
+    from offhours.testing.slack import SlackSink
+
+    start = datetime.fromisoformat(NIGHT) - timedelta(hours=6)
+    with (
+        RavelloSimulator(
+            [make_app(1, "lab-1", "Ada", publish_start=start)], username="u", password=PASSWORD
+        ) as sim,
+        SlackSink() as sink,
+    ):
+        path = tmp_path / "offhours.toml"
+        text = CONFIG.format(
+            fn=FN, memory=128, scheduler="scheduler", schedule="cron(0 18-23 ? * MON-FRI *)"
+        ).replace('type = "ravello"', f'type = "ravello"\nbase_url = "{sim.base_url}"')
+        environ = {"D_USER": "u", "D_PASSWORD": PASSWORD, "D_HOOK": sink.url}
+        path.write_text(text)
+        Deployment(load_config(path), code=tiny_zip(), environ=environ).apply()
+        # A config-only change: working hours until midnight, so 23:00 is inside them.
+        path.write_text(text.replace('end = "18:00"', 'end = "24:00"'))
+        changes = Deployment(load_config(path), code=tiny_zip(), environ=environ).apply()
+        assert actions(changes)[f"lambda function {FN}"] == "update"
+        assert (
+            f"configuration /offhours/{FN}/config:1 → /offhours/{FN}/config:2"
+            in next(c for c in changes if c.kind == "lambda function").details
+        )
+
+        lam = aws.client("lambda")
+        assert lam.get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "2"
+        pinned = {
+            version: lam.get_function_configuration(FunctionName=FN, Qualifier=version)[
+                "Environment"
+            ]["Variables"]["OFFHOURS_CONFIG_SSM"]
+            for version in ("1", "2")
+        }
+        assert pinned == {"1": f"/offhours/{FN}/config:1", "2": f"/offhours/{FN}/config:2"}
+
+        # One warm container per version: each reads (and caches) its own configuration.
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FN)
+        monkeypatch.setattr(lambda_handler, "_CONFIG", None)
+        flagged = {}
+        for version in ("1", "2", "1"):
+            monkeypatch.setenv("OFFHOURS_CONFIG_SSM", pinned[version])
+            flagged[version] = lambda_handler.handler({"time": NIGHT}, None)["flagged"]
+        assert flagged == {"1": 1, "2": 0}
+        # Rolling the alias back restores code and configuration together.
+        lam.update_alias(FunctionName=FN, Name="live", FunctionVersion="1")
+        live = lam.get_function_configuration(FunctionName=FN, Qualifier="live")
+        assert live["Environment"]["Variables"]["OFFHOURS_CONFIG_SSM"] == pinned["1"]
+
+
+# ---------------------------------------------------------------- one key per deployment
+
+
+def team(tmp_path: Path, name: str, deploy_extra: str = "") -> Deployment:
+    return Deployment(config_with(tmp_path, deploy_extra, fn=name), code=tiny_zip(), environ=ENV)
+
+
+def stored_password_key(aws: Aws, fn: str) -> str:
+    """The key the deployed config's password is encrypted under (decrypting it, as the
+    function does)."""
+    stored = aws.client("ssm").get_parameter(Name=f"/offhours/{fn}/config")["Parameter"]["Value"]
+    ciphertext = json.loads(stored)["sources"][0]["password"]
+    answer = aws.client("kms").decrypt(
+        CiphertextBlob=base64.b64decode(ciphertext[4:]),
+        EncryptionContext={"LambdaFunctionName": fn},
+    )
+    assert answer["Plaintext"].decode() == PASSWORD
+    return str(answer["KeyId"])
+
+
+def test_two_deployments_never_share_a_key(aws: Aws, tmp_path: Path) -> None:
+    kms, lam = aws.client("kms"), aws.client("lambda")
+    team(tmp_path, "team-a").apply()
+    team(tmp_path, "team-b").apply()
+    key_a = kms.describe_key(KeyId="alias/offhours/team-a")["KeyMetadata"]["Arn"]
+    key_b = kms.describe_key(KeyId="alias/offhours/team-b")["KeyMetadata"]["Arn"]
+    assert key_a != key_b
+    assert lam.get_function(FunctionName="team-b")["Configuration"]["KMSKeyArn"] == key_b
+
+    # Pointing team-c at team-a's alias is refused before anything is created.
+    with pytest.raises(DeployError, match="belongs to the offhours deployment 'team-a'"):
+        team(tmp_path, "team-c", 'key_alias = "alias/offhours/team-a"').apply()
+    assert "team-c" not in {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+
+    # Destroying team-a leaves team-b able to read its secrets.
+    team(tmp_path, "team-a").destroy()
+    assert kms.describe_key(KeyId=key_a)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert stored_password_key(aws, "team-b") == key_b
+
+
+def test_a_deployment_on_another_ones_key_moves_to_its_own(aws: Aws, tmp_path: Path) -> None:
+    """The state the old shared default (alias/offhours) left: team-b on team-a's key."""
+    kms, lam = aws.client("kms"), aws.client("lambda")
+    team(tmp_path, "team-a").apply()
+    key_a = kms.describe_key(KeyId="alias/offhours/team-a")["KeyMetadata"]["Arn"]
+    team(tmp_path, "team-b", f'key_arn = "{key_a}"').apply()
+    assert stored_password_key(aws, "team-b") == key_a
+
+    # team-a's destroy does not delete a key team-b still uses.
+    destroyed = {c.kind: c for c in team(tmp_path, "team-a").destroy()}
+    assert destroyed["kms key"].action == "unchanged"
+    assert "still used by team-b" in destroyed["kms key"].details[0]
+    assert kms.describe_key(KeyId=key_a)["KeyMetadata"]["KeyState"] == "Enabled"
+
+    # Re-applying team-b gives it its own key: secrets re-encrypted, KMSKeyArn moved.
+    plan = {c.kind: c for c in team(tmp_path, "team-b").plan()}
+    assert plan["kms key"].action == "create"
+    assert any(d.startswith("KMSKeyArn: ") for d in plan["lambda function"].details)
+    # moto's UpdateFunctionConfiguration ignores KMSKeyArn: the request itself is checked.
+    sent: list[dict[str, Any]] = []
+    session = boto3.session.Session(region_name="us-east-1")
+    session.events.register(
+        "provide-client-params.lambda.UpdateFunctionConfiguration",
+        lambda params, **_: sent.append(dict(params)),
+    )
+    moved = Deployment(
+        config_with(tmp_path, fn="team-b"), code=tiny_zip(), environ=ENV, session=session
+    )
+    changes = {c.kind: c for c in moved.apply()}
+    assert changes["ssm parameter"].action == "update"
+    key_b = kms.describe_key(KeyId="alias/offhours/team-b")["KeyMetadata"]["Arn"]
+    assert [call["KMSKeyArn"] for call in sent] == [key_b]
+    assert stored_password_key(aws, "team-b") == key_b
+    assert lam.get_alias(FunctionName="team-b", Name="live")["FunctionVersion"] == "2"
+
+    # Once no other function names it (moto still shows team-b's old KMSKeyArn, so here:
+    # once team-b is gone), team-a's key can go.
+    team(tmp_path, "team-b").destroy()
+    assert {c.kind: c for c in team(tmp_path, "team-a").destroy()}["kms key"].action == "delete"
+    assert kms.describe_key(KeyId=key_a)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+# ---------------------------------------------------------------- wildcard references
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("secretsmanager:*#password", "holds a wildcard"),
+        ("ssm:/offhours/*", "holds a wildcard"),
+        ("ssm:/offhours/pass?ord", "holds a wildcard"),
+        ("ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/p", "is in region eu-west-1"),
+        (
+            "secretsmanager:arn:aws:secretsmanager:us-east-1:999999999999:secret:p-AbCdEf",
+            "belongs to account 999999999999",
+        ),
+        ("ssm:arn:aws:ssm:us-east-1:*:parameter/p", "holds a wildcard"),
+        ("ssm:arn:aws:secretsmanager:us-east-1:123456789012:secret:p", "is not an ARN of ssm"),
+    ],
+)
+def test_broad_secret_references_are_refused_before_anything_is_created(
+    aws: Aws, tmp_path: Path, reference: str, message: str
+) -> None:
+    path = tmp_path / "offhours.toml"
+    path.write_text(
+        CONFIG.format(
+            fn=FN, memory=128, scheduler="scheduler", schedule="cron(0 18-23 ? * MON-FRI *)"
+        ).replace('password = "env:D_PASSWORD"', f'password = "{reference}"')
+    )
+    with pytest.raises(ConfigError) as info:
+        deployment(load_config(path)).plan()
+    assert "sources[0].password" in str(info.value)
+    assert message in str(info.value)
+    with pytest.raises(ConfigError):
+        deployment(load_config(path)).apply()
+    assert aws.client("lambda").list_functions()["Functions"] == []
+    assert aws.client("iam").list_roles()["Roles"] == []
+
+
+def test_plan_prints_the_role_policy_on_create_and_its_diff_on_change(
+    aws: Aws, tmp_path: Path
+) -> None:
+    created = next(c for c in deployment(config(tmp_path)).plan() if c.name == f"{FN}-role")
+    assert created.details[0] == "permissions:"
+    assert '      "Sid": "DecryptOwnSecrets"' in created.details
+    deployment(config(tmp_path)).apply()
+    cfg = config_with(tmp_path, f'on_failure = "{QUEUE}"')
+    changed = next(c for c in deployment(cfg).plan() if c.name == f"{FN}-role")
+    assert changed.details[:3] == ("permissions changed:", "--- current", "+++ desired")
+    added = [d for d in changed.details if d.startswith("+") and not d.startswith("+++")]
+    assert f'+      "Resource": "{QUEUE}",' in added
+    assert '+      "Sid": "OnFailureDestination"' in added
+    assert not [d for d in changed.details if d.startswith("-") and not d.startswith("---")]
+
+
+# ---------------------------------------------------------------- [deploy.environment]
+
+
+def test_a_variable_removed_from_the_config_is_removed_from_the_function(
+    aws: Aws, tmp_path: Path
+) -> None:
+    lam = aws.client("lambda")
+    both = '[deploy.environment]\nLOG_LEVEL = "DEBUG"\nFEATURE = "on"'
+    deployment(config_with(tmp_path, both)).apply()
+    env = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
+    assert env["OFFHOURS_ENVIRONMENT"] == "FEATURE,LOG_LEVEL"
+    lam.update_function_configuration(
+        FunctionName=FN, Environment={"Variables": {**env, "SET_BY_SOMEONE_ELSE": "1"}}
+    )
+    one = deployment(config_with(tmp_path, '[deploy.environment]\nLOG_LEVEL = "DEBUG"'))
+    change = next(c for c in one.plan() if c.kind == "lambda function")
+    assert change.details == ("environment: OFFHOURS_ENVIRONMENT, -FEATURE",)
+    one.apply()
+    env = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
+    assert env == {
+        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1",
+        "LOG_LEVEL": "DEBUG",
+        "OFFHOURS_ENVIRONMENT": "LOG_LEVEL",
+        "SET_BY_SOMEONE_ELSE": "1",
+    }
+    deployment(config(tmp_path)).apply()
+    env = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
+    assert env == {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1", "SET_BY_SOMEONE_ELSE": "1"}
+
+
+# ---------------------------------------------------------------- regions
+
+
+def test_aws_region_alone_is_enough(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS_REGION, as the messages say, and no AWS_DEFAULT_REGION nor [deploy] region."""
+    from offhours import lambda_handler
+    from offhours.aws_secrets import AwsSecretStore
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    path = tmp_path / "offhours.toml"
+    text = CONFIG.format(
+        fn=FN, memory=128, scheduler="scheduler", schedule="cron(0 18-23 ? * MON-FRI *)"
+    )
+    path.write_text(text.replace('region = "us-east-1"\n', ""))
+    dep = deployment(load_config(path))
+    assert dep.region == "eu-west-1"
+    dep.apply()
+    import boto3
+
+    ssm = boto3.client("ssm", region_name="eu-west-1", endpoint_url=aws.endpoint)
+    assert ssm.get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]["Version"] == 1
+    ssm.put_parameter(Name="/offhours/region-probe", Value="eu", Type="String")
+    assert AwsSecretStore().fetch("ssm", "/offhours/region-probe") == "eu"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FN)
+    loaded = lambda_handler.load_lambda_config(
+        {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1", "AWS_REGION": "eu-west-1"}
+    )
+    assert loaded.hours.end == "18:00"

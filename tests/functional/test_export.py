@@ -29,7 +29,7 @@ PASSWORD = "sentinel-export-password-3e1f"
 TF_PLUGINS = Path(os.environ.get("OFFHOURS_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 TERRAFORM = shutil.which("terraform")
 # What `deploy apply` and the export both touch: each endpoint set to moto.
-SERVICES = ("sts", "iam", "kms", "lambda", "ssm", "logs", "scheduler", "events")
+SERVICES = ("sts", "iam", "kms", "lambda", "ssm", "logs", "scheduler", "events", "cloudwatch")
 
 pytestmark = pytest.mark.skipif(
     TERRAFORM is None or not TF_PLUGINS.is_dir(),
@@ -60,7 +60,15 @@ BASE: dict[str, Any] = {
 # Applied one after the other to the same state: each step is also a change of an existing stack.
 STEPS: list[tuple[str, dict[str, Any]]] = [
     # Tracing from the start: moto's UpdateFunctionConfiguration ignores TracingConfig.
-    ("scheduler-tracing", {"tracing": "Active"}),
+    # The failure destination too: moto's UpdateFunctionEventInvokeConfig appends a second
+    # configuration instead of replacing the first, so it is set once.
+    (
+        "scheduler-tracing",
+        {
+            "tracing": "Active",
+            "on_failure": "arn:aws:sqs:us-east-1:123456789012:offhours-failures",
+        },
+    ),
     ("rule", {"scheduler": "rule", "schedule": "cron(0 22 ? * MON-FRI *)"}),
     (
         "vpc",
@@ -69,12 +77,24 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
             "memory": 512,
         },
     ),
+    # An alarm; a configuration-only change (a new parameter version that the function must
+    # pin); a variable of [deploy.environment] removed.
+    (
+        "alarm-config",
+        {
+            "alarm_topic": "arn:aws:sns:us-east-1:123456789012:offhours-alarms",
+            "hours_end": "19:00",
+            "environment": {},
+        },
+    ),
 ]
 ROLE_ARN = "arn:aws:iam::123456789012:role/existing-offhours"
 
 
 def make(**deploy: Any) -> Config:
     data = copy.deepcopy(BASE)
+    if "hours_end" in deploy:
+        data["hours"]["end"] = deploy.pop("hours_end")
     data["deploy"].update(deploy)
     return parse_config(data)
 
@@ -145,6 +165,10 @@ def test_terraform_apply_leaves_deploy_plan_nothing_to_do(aws: Aws, tmp_path: Pa
     function = aws.client("lambda").get_function(FunctionName=FN)["Configuration"]
     assert function["KMSKeyArn"].startswith(f"arn:aws:kms:{REGION}:")
     assert (function["MemorySize"], function["TracingConfig"]["Mode"]) == (512, "Active")
+    # The last step changed only the configuration: the function names its new version.
+    assert function["Environment"]["Variables"] == {
+        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:2"
+    }
 
 
 def test_kms_secrets_under_an_existing_key(aws: Aws, tmp_path: Path) -> None:
@@ -171,6 +195,6 @@ def test_kms_secrets_under_an_existing_key(aws: Aws, tmp_path: Path) -> None:
 
     changes = Deployment(cfg, code=zip_bytes).plan()
     assert [str(c) for c in changes if c.action != "unchanged"] == []
-    assert "alias/offhours" not in {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    assert not [a for a in kms.list_aliases()["Aliases"] if "offhours" in a["AliasName"]]
     function = aws.client("lambda").get_function(FunctionName=FN)["Configuration"]
     assert function["KMSKeyArn"] == key_arn

@@ -175,3 +175,33 @@ def test_handler_imports_no_cli_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_warm_container_reads_the_configuration_its_version_names(
+    deployed: dict[str, Any], aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`offhours deploy` pins name:version; the cache is keyed by it, never stale."""
+    name = f"/offhours/{FUNCTION}/config"
+    ssm = aws.client("ssm")
+    # Version 2: working hours until midnight, so nothing runs "after hours" at 23:00.
+    later = {**deployed, "hours": {**deployed["hours"], "end": "24:00"}}
+    ssm.put_parameter(Name=name, Value=json.dumps(later), Type="String", Overwrite=True)
+    flagged = []
+    for pinned in (f"{name}:1", f"{name}:2", f"{name}:1"):
+        monkeypatch.setenv("OFFHOURS_CONFIG_SSM", pinned)
+        flagged.append(lambda_handler.handler(EVENT, None)["flagged"])
+    assert flagged == [3, 0, 3]
+
+
+def test_the_same_key_is_read_once(
+    deployed: dict[str, Any], aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"/offhours/{FUNCTION}/config"
+    monkeypatch.setenv("OFFHOURS_CONFIG_SSM", f"{name}:1")
+    assert lambda_handler.handler(EVENT, None)["flagged"] == 3
+    # The parameter is gone, but version 1 is cached: a warm run needs no read.
+    aws.client("ssm").delete_parameter(Name=name)
+    assert lambda_handler.handler(EVENT, None)["flagged"] == 3
+    monkeypatch.setenv("OFFHOURS_CONFIG_SSM", f"{name}:2")
+    with pytest.raises(ConfigError, match=r"ssm:/offhours/offhours-audit/config:2: .*"):
+        lambda_handler.handler(EVENT, None)

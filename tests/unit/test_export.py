@@ -21,6 +21,7 @@ from offhours.deploy.aws import (
     SCHEDULER_INPUT,
     role_policy,
 )
+from offhours.deploy.aws import key_policy as policy_of_key
 from offhours.deploy.export import export
 from offhours.errors import ConfigError
 
@@ -67,7 +68,10 @@ KIND: dict[str, dict[str, str | None]] = {
         "key": "AWS::KMS::Key",
         "key_alias": "AWS::KMS::Alias",
         "role": "AWS::IAM::Role",
-        "role_policy": None,  # inline in the role
+        # The function role's policy stands apart: the key's policy names the role.
+        "role_policy": "AWS::IAM::RolePolicy",
+        "invoke_config": None,  # EventInvokeConfig on the function
+        "alarm": "AWS::CloudWatch::Alarm",
         "log_group": "AWS::Logs::LogGroup",
         "parameter": "AWS::SSM::Parameter",
         "function": "AWS::Serverless::Function",
@@ -83,6 +87,8 @@ KIND: dict[str, dict[str, str | None]] = {
         "key_alias": "aws_kms_alias",
         "role": "aws_iam_role",
         "role_policy": "aws_iam_role_policy",
+        "invoke_config": "aws_lambda_function_event_invoke_config",
+        "alarm": "aws_cloudwatch_metric_alarm",
         "log_group": "aws_cloudwatch_log_group",
         "parameter": "aws_ssm_parameter",
         "function": "aws_lambda_function",
@@ -94,7 +100,17 @@ KIND: dict[str, dict[str, str | None]] = {
         "permission": "aws_lambda_permission",
     },
 }
-COMMON = {"key", "key_alias", "role", "role_policy", "log_group", "parameter", "function", "alias"}
+COMMON = {
+    "key",
+    "key_alias",
+    "role",
+    "role_policy",
+    "log_group",
+    "parameter",
+    "function",
+    "alias",
+    "invoke_config",
+}
 BY_SCHEDULER = {"scheduler": {"group", "schedule"}, "rule": {"rule", "rule_target", "permission"}}
 
 # References to what exists only once deployed, as each format writes them, and a stand-in.
@@ -111,6 +127,7 @@ SAM_REFS = {
     "OffhoursFunction.Alias": "<alias-arn>",
     "OffhoursScheduleGroup": SCHEDULE_GROUP,
     "OffhoursConfig": f"/offhours/{FN}/config",
+    "OffhoursRole": f"{FN}-role",
 }
 TF_REFS = {
     "data.aws_caller_identity.current.account_id": ACCOUNT,
@@ -127,6 +144,7 @@ TF_REFS = {
     "aws_lambda_alias.offhours.name": "prod",
     "aws_cloudwatch_event_rule.offhours.name": FN,
     "aws_ssm_parameter.config.name": f"/offhours/{FN}/config",
+    "aws_ssm_parameter.config.version": "1",
     "aws_iam_role.function.name": f"{FN}-role",
     "aws_iam_role.scheduler.name": f"{FN}-scheduler",
 }
@@ -193,9 +211,13 @@ def policies(fmt: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     if fmt == "sam":
         for role in resources(fmt, doc).get("role", []):
-            (policy,) = role["Policies"]
+            for policy in role.get("Policies", []):
+                assert policy["PolicyName"] == "offhours"
+                out[role["RoleName"]] = resolve(fmt, policy["PolicyDocument"])
+        for policy in resources(fmt, doc).get("role_policy", []):
             assert policy["PolicyName"] == "offhours"
-            out[role["RoleName"]] = resolve(fmt, policy["PolicyDocument"])
+            assert policy["RoleName"] == {"Ref": "OffhoursRole"}
+            out[f"{FN}-role"] = resolve(fmt, policy["PolicyDocument"])
     else:
         roles = doc["resource"].get("aws_iam_role", {})
         for name, attached in doc["resource"].get("aws_iam_role_policy", {}).items():
@@ -252,8 +274,11 @@ def test_function_matches_the_deploy_section(fmt: str) -> None:
             "tracing": fn["Tracing"],
             "alias": fn["AutoPublishAlias"],
         }
-        # any change publishes a version, as apply's does
+        # any change publishes a version, as apply's does; a config change changes the digest
         assert fn["AutoPublishAliasAllProperties"] is True
+        assert re.fullmatch(
+            r"[0-9a-f]{64}", fn["Environment"]["Variables"].pop("OFFHOURS_CONFIG_DIGEST")
+        )
     else:
         alias = one(fmt, doc, "alias")
         assert alias["function_version"] == "${aws_lambda_function.offhours.version}"
@@ -283,7 +308,12 @@ def test_function_matches_the_deploy_section(fmt: str) -> None:
         "code": "offhours-lambda.zip",
         "key": "<key-arn>",
         "role": "<role-arn>",
-        "env": {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config", "LOG_LEVEL": "INFO"},
+        # Terraform pins the parameter's version as apply does; SAM cannot (the digest above).
+        "env": {
+            "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config" + (":1" if fmt == "terraform" else ""),
+            "LOG_LEVEL": "INFO",
+            "OFFHOURS_ENVIRONMENT": "LOG_LEVEL",
+        },
         "tracing": "PassThrough",
         "alias": "prod",
     }
@@ -316,11 +346,11 @@ def test_key_log_group_and_parameter(fmt: str) -> None:
             param["type"],
             param["value"],
         )
-    (admin,) = key_policy["Statement"]
-    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    assert admin["Action"] == "kms:*"
+    # apply's policy: only the function's role decrypts, and only its own context
+    assert key_policy == policy_of_key(account=ACCOUNT, function=FN, role_arn="<role-arn>")
+    assert (key["EnableKeyRotation"] if fmt == "sam" else key["enable_key_rotation"]) is True
     assert got[:6] == (
-        "alias/offhours",
+        f"alias/offhours/{FN}",
         "<key-id>",
         f"/aws/lambda/{FN}",
         14,
@@ -483,7 +513,13 @@ def test_tags_everywhere(fmt: str, scheduler: str) -> None:
         ({"key_arn": KEY_ARN}, {}),
         ({"vpc": VPC}, {}),
         ({"tracing": "Active", "key_arn": KEY_ARN}, {"password": CIPHERTEXT}),
-        ({}, {"password": "secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"}),
+        (
+            {},
+            {
+                "password": "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:"
+                "secret:x-AbCdEf"
+            },
+        ),
     ],
     ids=["new-key", "existing-key", "vpc", "tracing-kms", "secret-arn"],
 )
@@ -689,9 +725,11 @@ def test_no_plaintext_and_no_local_settings_in_the_output(
     ids=["cron-both-days", "rate-plural", "at-on-a-rule", "zone", "region"],
 )
 def test_bad_deploy_settings_are_config_errors(
-    fmt: str, deploy: dict[str, Any], expected: str
+    fmt: str, deploy: dict[str, Any], expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Schedule and zone are refused when the config is read; a missing region at export.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
     data = copy.deepcopy(BASE)
     data.setdefault("deploy", {}).update(deploy)
     if deploy.get("region", "") is None:
@@ -726,8 +764,7 @@ def test_sam_escapes_literal_substitutions_inside_fn_sub() -> None:
     data = copy.deepcopy(BASE)
     data["notifiers"][0]["webhook_url"] = "ssm:/offhours/${odd}"
     doc = exported(parse_config(data), "sam")
-    role = next(r for r in resources("sam", doc)["role"] if r["RoleName"] == f"{FN}-role")
-    statement = role["Policies"][0]["PolicyDocument"]["Statement"][1]
+    statement = one("sam", doc, "role_policy")["PolicyDocument"]["Statement"][1]
     subs = [r["Fn::Sub"] for r in statement["Resource"]]
     assert "arn:aws:ssm:us-east-1:${AWS::AccountId}:parameter/offhours/${!odd}" in subs
     # Outside Fn::Sub a string is literal: the parameter keeps the reference as written.
@@ -755,6 +792,13 @@ VARIANTS = [
         {"vpc": VPC, "tracing": "Active"},
         id="vpc",
     ),
+    pytest.param(
+        {
+            "on_failure": "arn:aws:sns:us-east-1:123456789012:failures",
+            "alarm_topic": "arn:aws:sns:us-east-1:123456789012:alarms",
+        },
+        id="failure-destination-and-alarm",
+    ),
 ]
 
 
@@ -772,3 +816,110 @@ def test_sam_alias_must_be_alphanumeric() -> None:
     assert one("terraform", doc, "alias")["name"] == "pre-prod"
     # Without publishing there is no alias to name.
     assert export(make(alias="pre-prod", publish=False), format="sam")
+
+
+# ---------------------------------------------------------------- trust under failure (issue 7)
+
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:offhours-failures"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:offhours-alarms"
+
+
+@pytest.mark.parametrize("publish", [True, False])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_async_retries_are_off(fmt: str, publish: bool) -> None:
+    doc = exported(make(publish=publish), fmt)
+    if fmt == "sam":
+        invoke = one(fmt, doc, "function")["EventInvokeConfig"]
+        assert invoke == {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 3600}
+    else:
+        invoke = one(fmt, doc, "invoke_config")
+        assert invoke == {
+            "function_name": "${aws_lambda_function.offhours.function_name}",
+            "qualifier": "${aws_lambda_alias.offhours.name}" if publish else "$LATEST",
+            "maximum_retry_attempts": 0,
+            "maximum_event_age_in_seconds": 3600,
+        }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_on_failure_destination_and_its_grant(fmt: str) -> None:
+    doc = exported(make(on_failure=QUEUE), fmt)
+    if fmt == "sam":
+        destination = one(fmt, doc, "function")["EventInvokeConfig"]["DestinationConfig"]
+        assert destination == {"OnFailure": {"Type": "SQS", "Destination": QUEUE}}
+    else:
+        destination = one(fmt, doc, "invoke_config")["destination_config"]
+        assert destination == {"on_failure": {"destination": QUEUE}}
+    statements = {s["Sid"]: s for s in policies(fmt, doc)[f"{FN}-role"]["Statement"]}
+    assert statements["OnFailureDestination"]["Action"] == "sqs:SendMessage"
+    assert statements["OnFailureDestination"]["Resource"] == QUEUE
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_errors_alarm_on_the_topic(fmt: str) -> None:
+    assert "alarm" not in resources(fmt, exported(make(), fmt))
+    alarm = one(fmt, exported(make(alarm_topic=TOPIC), fmt), "alarm")
+    if fmt == "sam":
+        got = (alarm["MetricName"], alarm["Dimensions"], alarm["AlarmActions"], alarm["Threshold"])
+        assert got == ("Errors", [{"Name": "FunctionName", "Value": FN}], [TOPIC], 1.0)
+    else:
+        got = (
+            alarm["metric_name"],
+            alarm["dimensions"],
+            alarm["alarm_actions"],
+            alarm["threshold"],
+        )
+        assert got == ("Errors", {"FunctionName": FN}, [TOPIC], 1.0)
+    assert tags_of(fmt, alarm)[FUNCTION_TAG] == FN
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_scheduler_trust_names_the_account(fmt: str) -> None:
+    doc = exported(make(), fmt, account=ACCOUNT)
+    role = next(r for r in resources(fmt, doc)["role"] if "scheduler" in json.dumps(r))
+    text = role["AssumeRolePolicyDocument"] if fmt == "sam" else role["assume_role_policy"]
+    (statement,) = (text if fmt == "sam" else json.loads(text))["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_sam_publishes_a_version_when_only_the_configuration_changes() -> None:
+    def digest(**hours: str) -> str:
+        data = copy.deepcopy(BASE)
+        data["hours"].update(hours)
+        fn = one("sam", exported(parse_config(data), "sam"), "function")
+        return str(fn["Environment"]["Variables"]["OFFHOURS_CONFIG_DIGEST"])
+
+    assert digest() == digest()
+    assert digest() != digest(end="19:00")
+
+
+@pytest.mark.parametrize(
+    ("reference", "account", "message"),
+    [
+        ("secretsmanager:*#password", None, "holds a wildcard"),
+        ("ssm:/offhours/*", None, "holds a wildcard"),
+        ("ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/p", None, "is in region eu-west-1"),
+        (
+            "secretsmanager:arn:aws:secretsmanager:us-east-1:999999999999:secret:p-AbCdEf",
+            ACCOUNT,
+            "belongs to account 999999999999",
+        ),
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_broad_references_are_refused(
+    fmt: str, reference: str, account: str | None, message: str
+) -> None:
+    cfg = with_secrets({"sources": [{**BASE["sources"][0], "password": reference}]})
+    with pytest.raises(ConfigError, match=rf"sources\[0\]\.password: .*{message}"):
+        export(cfg, format=fmt, account=account)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_aws_region_names_the_exported_region(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    data = copy.deepcopy(BASE)
+    del data["deploy"]["region"]
+    text = export(parse_config(data), format=fmt)  # type: ignore[arg-type]
+    assert ":eu-west-1:" in text and ":us-east-1:" not in text

@@ -5,17 +5,23 @@ Everything offhours creates carries the tags ``offhours:managed-by = offhours`` 
 what exists and changes only what differs, so a second apply changes nothing and a re-run after
 a failure converges.
 
-    KMS key + alias      (or an existing key)        secrets encrypted with the function's
-    SSM parameter        /offhours/<fn>/config        context {LambdaFunctionName: <fn>}
+    KMS key + alias      alias/offhours/<fn>          one per deployment, rotated; its policy
+                         (or an existing key)         decrypts only under the function's context
+    SSM parameter        /offhours/<fn>/config        secrets encrypted with the function's
+                                                      context {LambdaFunctionName: <fn>}
     CloudWatch log group /aws/lambda/<fn>             with retention
     IAM role             <fn>-role                    least privilege, derived from the config
-    Lambda function      <fn>, version, alias         KMSKeyArn set at creation
+    key policy           (on the key above)           written once the role exists
+    Lambda function      <fn>, version, alias         each version pins its config version
+    invoke config        on the alias                 no async retries: one post per instant
+    alarm                <fn>-errors (optional)       Errors metric → [deploy] alarm_topic
     schedule             EventBridge Scheduler (time zone) or a classic rule (UTC)
 """
 
 from __future__ import annotations
 
 import base64
+import difflib
 import hashlib
 import json
 import logging
@@ -29,7 +35,8 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from offhours.config import Config
+from offhours.aws_region import aws_region
+from offhours.config import Config, DeployConfig
 from offhours.errors import ConfigError, OffhoursError, SecretError
 from offhours.secrets import Resolver, SecretRef
 
@@ -40,10 +47,16 @@ __all__ = [
     "Change",
     "DeployError",
     "Deployment",
+    "alarm_spec",
+    "check_references",
+    "event_invoke_config",
     "function_document",
+    "function_environment",
+    "key_policy",
     "role_name",
     "role_policy",
     "schedule_zone",
+    "scheduler_trust",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,16 +83,170 @@ _LAMBDA_TRUST = {
         }
     ],
 }
-_SCHEDULER_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "scheduler.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+#: names the variables offhours set from [deploy.environment], so removing one removes it
+ENV_MARKER = "OFFHOURS_ENVIRONMENT"
+CONFIG_VARIABLE = "OFFHOURS_CONFIG_SSM"
+#: what the key policy lets the account administer; using the key is granted apart, only
+#: under the function's encryption context
+_KEY_ADMIN_ACTIONS = [
+    "kms:CancelKeyDeletion",
+    "kms:Create*",
+    "kms:Delete*",
+    "kms:Describe*",
+    "kms:Disable*",
+    "kms:Enable*",
+    "kms:Get*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Revoke*",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:Update*",
+]
+
+
+def scheduler_trust(account: str) -> dict[str, Any]:
+    """The Scheduler role's trust policy: only schedules of this account may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+
+
+def key_policy(*, account: str, function: str, role_arn: str) -> dict[str, Any]:
+    """The deployment key's policy: the account administers it; only ciphertext made for this
+    function (its encryption context) can be used, by the deployer to encrypt and compare, by
+    the function's role to decrypt."""
+    context = {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_KEY}": function}}
+    root = {"AWS": f"arn:aws:iam::{account}:root"}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": root,
+                "Action": _KEY_ADMIN_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                # `deploy apply` encrypts new secrets and decrypts stored ones to see whether
+                # they changed; IAM must still grant these to the deploying identity.
+                "Sid": "DeployerEncryptsForTheFunction",
+                "Effect": "Allow",
+                "Principal": root,
+                "Action": ["kms:Encrypt", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": context,
+            },
+            {
+                "Sid": "FunctionDecryptsItsSecrets",
+                "Effect": "Allow",
+                "Principal": {"AWS": role_arn},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": context,
+            },
+        ],
+    }
+
+
+def function_environment(config_ref: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The variables offhours sets: the pinned configuration, [deploy.environment] and the
+    marker naming the latter."""
+    env = {CONFIG_VARIABLE: config_ref, **extra}
+    if extra:
+        env[ENV_MARKER] = ",".join(sorted(extra))
+    return env
+
+
+def event_age(schedule: str) -> int:
+    """Seconds an invocation may wait in Lambda's queue: at most until the next scheduled run
+    (and an hour), at least the minute Lambda requires."""
+    from offhours.cron import Rate, parse_schedule_expression
+
+    parsed = parse_schedule_expression(schedule)
+    seconds = int(parsed.interval.total_seconds()) if isinstance(parsed, Rate) else 3600
+    return max(60, min(seconds, 3600))
+
+
+def event_invoke_config(deploy: DeployConfig) -> dict[str, Any]:
+    """Asynchronous invocation settings: no retry (a failed run has posted already, and
+    raising makes it an Errors data point), failures optionally sent to [deploy] on_failure."""
+    config: dict[str, Any] = {
+        "MaximumRetryAttempts": 0,
+        "MaximumEventAgeInSeconds": event_age(deploy.schedule),
+    }
+    if deploy.on_failure:
+        config["DestinationConfig"] = {"OnFailure": {"Destination": deploy.on_failure}}
+    return config
+
+
+def alarm_spec(function: str, topic: str) -> dict[str, Any]:
+    """A CloudWatch alarm on the function's Errors metric: one failed run notifies ``topic``."""
+    return {
+        "AlarmName": f"{function}-errors",
+        "AlarmDescription": f"offhours: a run of {function} failed (see its log group)",
+        "Namespace": "AWS/Lambda",
+        "MetricName": "Errors",
+        "Dimensions": [{"Name": "FunctionName", "Value": function}],
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "ActionsEnabled": True,
+        "AlarmActions": [topic],
+    }
+
+
+def check_references(config: Config, region: str, account: str | None) -> None:
+    """Refuse ssm: and secretsmanager: references the role would be granted too broadly:
+    wildcards, or ARNs of another region or account (``account`` None: not known yet)."""
+    problems: list[str] = []
+    for _, _, ref in config.secret_refs():
+        if ref.scheme not in ("ssm", "secretsmanager"):
+            continue
+        target = ref.target if ref.scheme == "ssm" else ref.target.partition("#")[0]
+        where = f"{config.label}: {ref.where}: {ref}"
+        if "*" in target or "?" in target:
+            problems.append(
+                f"{where} holds a wildcard, which would let the function read every matching "
+                "one; name exactly one parameter or secret"
+            )
+            continue
+        if not target.startswith("arn:"):
+            continue
+        parts = target.split(":")
+        service = "ssm" if ref.scheme == "ssm" else "secretsmanager"
+        if len(parts) < 6 or parts[2] != service:
+            problems.append(f"{where} is not an ARN of {service}; give the name or its full ARN")
+        elif parts[3] != region:
+            problems.append(
+                f"{where} is in region {parts[3] or '(none)'}, but the function runs in "
+                f"{region}; copy it to {region} or deploy there"
+            )
+        elif account is not None and parts[4] != account:
+            problems.append(
+                f"{where} belongs to account {parts[4] or '(none)'}, not the deployment's "
+                f"account {account}; keep the function's secrets in its own account"
+            )
+    if problems:
+        raise ConfigError(
+            f"{config.label}: {len(problems)} secret reference(s) cannot be granted to the "
+            "function:\n  " + "\n  ".join(problems),
+            tuple(problems),
+        )
+
 
 Action = Literal["create", "update", "delete", "unchanged"]
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
@@ -146,6 +313,7 @@ def role_policy(
     vpc: bool,
     tracing: bool,
     extra: list[dict[str, Any]] | None = None,
+    on_failure: str | None = None,
 ) -> dict[str, Any]:
     """The execution role's one inline policy: exactly what this configuration needs."""
 
@@ -215,6 +383,17 @@ def role_policy(
                 "Resource": "*",
             }
         )
+    if on_failure:
+        # Lambda sends a failed invocation's record with the function's own role.
+        service = on_failure.split(":")[2]
+        statements.append(
+            {
+                "Sid": "OnFailureDestination",
+                "Effect": "Allow",
+                "Action": "sns:Publish" if service == "sns" else "sqs:SendMessage",
+                "Resource": on_failure,
+            }
+        )
     statements.extend(extra or [])
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -225,6 +404,10 @@ class _State:
 
     account: str = ""
     key_arn: str = ""
+    #: the key is offhours' own (its policy and rotation are managed here)
+    own_key: bool = False
+    #: the configuration parameter as the function names it: /offhours/<fn>/config:<version>
+    config_ref: str = ""
     role_arn: str = ""
     scheduler_role_arn: str = ""
     function_arn: str = ""
@@ -259,13 +442,18 @@ class Deployment:
         self.prompt = prompt
         #: plaintext secrets handed over at deploy time (e.g. from stdin), by key path
         self.given = dict(given or {})
-        region = config.deploy.region or config.secrets.region
+        region = aws_region(config.deploy.region or config.secrets.region)
         self.session = session or boto3.session.Session(region_name=region)
         if not self.session.region_name:
-            raise ConfigError("no AWS region for the deployment; set [deploy] region or AWS_REGION")
+            raise ConfigError(
+                "no AWS region for the deployment; set [deploy] region, AWS_REGION, "
+                "AWS_DEFAULT_REGION or the profile's region"
+            )
         self.region: str = self.session.region_name
         self.zone = schedule_zone(config)
         self.param = f"/offhours/{self.fn}/config"
+        self.key_alias = config.deploy.kms_alias()
+        self.alarm_name = f"{self.fn}-errors"
         self.role_name = role_name(self.fn, "-role")
         self.scheduler_role_name = role_name(self.fn, "-scheduler")
         self.log_group = f"/aws/lambda/{self.fn}"
@@ -292,8 +480,11 @@ class Deployment:
         yield self._config_parameter
         yield self._log_group
         yield self._role
+        yield self._key_policy
         yield self._function
         yield self._alias
+        yield self._invoke_config
+        yield self._alarm
         if self.deploy.scheduler == "scheduler":
             yield self._scheduler_role
             yield self._schedule
@@ -306,6 +497,7 @@ class Deployment:
         state = _State()
         try:
             state.account = self.client("sts").get_caller_identity()["Account"]
+            check_references(self.config, self.region, state.account)
             if self._secrets is None:
                 self.read_secrets()
             for step in self._steps():
@@ -379,7 +571,9 @@ class Deployment:
         )["CiphertextBlob"]
         return "kms:" + base64.b64encode(blob).decode()
 
-    def _decrypts_to(self, reference: object, plaintext: str) -> bool:
+    def _decrypts_to(self, reference: object, plaintext: str, key_arn: str) -> bool:
+        """True when ``reference`` is ciphertext of ``plaintext`` under ``key_arn`` (under
+        another key it is re-encrypted: the deployment's key changed)."""
         if not isinstance(reference, str) or not reference.startswith("kms:"):
             return False
         try:
@@ -389,12 +583,16 @@ class Deployment:
             )
         except (ClientError, ValueError):
             return False
-        return bool(answer["Plaintext"] == plaintext.encode())
+        return bool(answer["Plaintext"] == plaintext.encode() and answer["KeyId"] == key_arn)
 
     def _refs(self, *schemes: str) -> list[SecretRef]:
         return [ref for _, _, ref in self.config.secret_refs() if ref.scheme in schemes]
 
     # ------------------------------------------------------------------ steps
+
+    def _key_tags(self, key_id: str) -> dict[str, str]:
+        tags = self.client("kms").list_resource_tags(KeyId=key_id)["Tags"]
+        return {t["TagKey"]: t["TagValue"] for t in tags}
 
     def _key(self, state: _State, dry: bool) -> Change:
         kms = self.client("kms")
@@ -402,36 +600,107 @@ class Deployment:
             state.key_arn = kms.describe_key(KeyId=self.deploy.key_arn)["KeyMetadata"]["Arn"]
             return Change("kms key", f"{state.key_arn} (existing)", "unchanged")
         try:
-            meta = kms.describe_key(KeyId=self.deploy.key_alias)["KeyMetadata"]
+            meta = kms.describe_key(KeyId=self.key_alias)["KeyMetadata"]
         except ClientError as exc:
             if _code(exc) != "NotFoundException":
                 raise
         else:
-            state.key_arn = meta["Arn"]
-            return Change("kms key", self.deploy.key_alias, "unchanged", (state.key_arn,))
+            return self._existing_key(state, meta, dry)
         if dry:
             state.key_arn = "(new key)"
-            return Change("kms key", self.deploy.key_alias, "create")
+            state.own_key = True
+            return Change("kms key", self.key_alias, "create", ("rotation on",))
+        # The function's role does not exist yet: the key policy naming it is written later.
+        policy = key_policy(account=state.account, function=self.fn, role_arn="")
+        policy["Statement"] = policy["Statement"][:2]
         meta = kms.create_key(
             Description=f"offhours: secrets of the Lambda function {self.fn}",
+            Policy=json.dumps(policy),
             Tags=[{"TagKey": k, "TagValue": v} for k, v in self.tags.items()],
         )["KeyMetadata"]
-        kms.create_alias(AliasName=self.deploy.key_alias, TargetKeyId=meta["KeyId"])
+        kms.create_alias(AliasName=self.key_alias, TargetKeyId=meta["KeyId"])
+        kms.enable_key_rotation(KeyId=meta["KeyId"])
         state.key_arn = meta["Arn"]
-        return Change("kms key", self.deploy.key_alias, "create", (state.key_arn,))
+        state.own_key = True
+        return Change("kms key", self.key_alias, "create", (state.key_arn, "rotation on"))
 
-    def _current_param(self) -> dict[str, Any] | None:
+    def _existing_key(self, state: _State, meta: Mapping[str, Any], dry: bool) -> Change:
+        tags = self._key_tags(meta["KeyId"])
+        owner = tags.get(FUNCTION_TAG)
+        if owner is not None and owner != self.fn:
+            # Shared, one deployment's destroy would lock the other out of its secrets.
+            raise DeployError(
+                f"the KMS key behind {self.key_alias} ({meta['Arn']}) belongs to the offhours "
+                f"deployment {owner!r}; a key is never shared between deployments. Remove "
+                f"key_alias from [deploy] (the default is alias/offhours/{self.fn}) or choose "
+                "an alias of its own"
+            )
+        if meta.get("KeyState") == "PendingDeletion":
+            raise DeployError(
+                f"the KMS key behind {self.key_alias} ({meta['Arn']}) is pending deletion; "
+                "cancel it (aws kms cancel-key-deletion) or choose another key_alias"
+            )
+        state.key_arn = meta["Arn"]
+        state.own_key = self._is_ours(tags)
+        if not state.own_key:
+            return Change(
+                "kms key", self.key_alias, "unchanged", (state.key_arn, "not created by offhours")
+            )
+        kms = self.client("kms")
+        if kms.get_key_rotation_status(KeyId=meta["KeyId"]).get("KeyRotationEnabled"):
+            return Change("kms key", self.key_alias, "unchanged", (state.key_arn,))
+        if not dry:
+            kms.enable_key_rotation(KeyId=meta["KeyId"])
+        return Change("kms key", self.key_alias, "update", (state.key_arn, "rotation turned on"))
+
+    def _key_policy(self, state: _State, dry: bool) -> Change:
+        if not state.own_key:
+            return Change("kms key policy", self.key_alias, "unchanged", ("not offhours' key",))
+        desired = key_policy(account=state.account, function=self.fn, role_arn=state.role_arn)
+        current = None
+        if not state.key_arn.startswith("("):
+            text = self.client("kms").get_key_policy(KeyId=state.key_arn, PolicyName="default")
+            current = _policy_doc(text["Policy"])
+        if current == desired:
+            return Change("kms key policy", self.key_alias, "unchanged")
+        if not dry:
+            self._put_key_policy(state.key_arn, desired)
+        created = any(c.kind == "kms key" and c.action == "create" for c in state.changes)
+        action: Action = "create" if created else "update"
+        return Change(
+            "kms key policy",
+            self.key_alias,
+            action,
+            ("decrypt: only the role " + state.role_arn + f" for {CONTEXT_KEY}={self.fn}",),
+        )
+
+    def _put_key_policy(self, key_arn: str, policy: Mapping[str, Any]) -> None:
+        for attempt in range(6):
+            try:
+                self.client("kms").put_key_policy(
+                    KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy)
+                )
+                return
+            except ClientError as exc:
+                # KMS refuses a role IAM has not yet made visible everywhere (a new role).
+                if _code(exc) != "MalformedPolicyDocumentException" or attempt == 5:
+                    raise
+                time.sleep(2 * (attempt + 1))
+
+    def _current_param(self) -> tuple[dict[str, Any] | None, str]:
+        """The stored configuration and its version (None, "" when there is none)."""
         try:
-            value = self.client("ssm").get_parameter(Name=self.param)["Parameter"]["Value"]
+            found = self.client("ssm").get_parameter(Name=self.param)["Parameter"]
         except ClientError as exc:
             if _code(exc) == "ParameterNotFound":
-                return None
+                return None, ""
             raise
+        version = str(found.get("Version", ""))
         try:
-            document = json.loads(value)
+            document = json.loads(found["Value"])
         except ValueError:
-            return {}
-        return document if isinstance(document, dict) else {}
+            return {}, version
+        return (document if isinstance(document, dict) else {}), version
 
     def _desired_document(
         self, state: _State, current: Mapping[str, Any] | None, dry: bool
@@ -446,7 +715,7 @@ class Deployment:
                 continue
             section, index, name = match.group(1), int(match.group(2)), match.group(3)
             old = _dig(current, section, index, name)
-            if self._decrypts_to(old, plaintext):
+            if self._decrypts_to(old, plaintext, state.key_arn):
                 new = old
             else:
                 changed.append(where)
@@ -459,10 +728,11 @@ class Deployment:
         return document, changed
 
     def _config_parameter(self, state: _State, dry: bool) -> Change:
-        current = self._current_param()
+        current, version = self._current_param()
         desired, changed = self._desired_document(state, current, dry)
         if current is not None and not changed and _same(current, desired):
-            return Change("ssm parameter", self.param, "unchanged")
+            state.config_ref = f"{self.param}:{version}"
+            return Change("ssm parameter", self.param, "unchanged", (f"version {version}",))
         details = [f"secret {w} encrypted with context {CONTEXT_KEY}={self.fn}" for w in changed]
         secrets = self._secrets or {}
         if current is not None and not _same(
@@ -470,10 +740,12 @@ class Deployment:
         ):
             details.append("configuration changed")
         action: Action = "create" if current is None else "update"
+        # The function names the version it reads: a new one is published for it.
+        state.config_ref = f"{self.param}:(next version)"
         if not dry:
             text = json.dumps(desired, sort_keys=True, separators=(",", ":"))
             tier = "Standard" if len(text) <= 4096 else "Advanced"
-            self.client("ssm").put_parameter(
+            put = self.client("ssm").put_parameter(
                 Name=self.param,
                 Value=text,
                 Type="String",  # secrets inside are kms: ciphertext already
@@ -481,6 +753,8 @@ class Deployment:
                 Overwrite=True,
                 Description=f"offhours configuration of {self.fn}",
             )
+            state.config_ref = f"{self.param}:{put['Version']}"
+            details.append(f"version {put['Version']}")
             self.client("ssm").add_tags_to_resource(
                 ResourceType="Parameter",
                 ResourceId=self.param,
@@ -526,6 +800,7 @@ class Deployment:
             vpc=self.deploy.vpc is not None,
             tracing=self.deploy.tracing == "Active",
             extra=extra,
+            on_failure=self.deploy.on_failure,
         )
 
     def _ensure_role(
@@ -550,7 +825,8 @@ class Deployment:
                 iam.put_role_policy(
                     RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
                 )
-            return "create", arn, []
+            # As terraform plan does: the whole permission document on creation.
+            return "create", arn, ["permissions:", *_pretty(policy)]
         tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
         if not self._is_ours(tags):
             raise DeployError(
@@ -561,7 +837,7 @@ class Deployment:
         details = []
         current_trust = _policy_doc(role.get("AssumeRolePolicyDocument"))
         if current_trust != trust:
-            details.append("trust policy")
+            details.extend(["trust policy changed:", *_diff(current_trust, trust)])
             if not dry:
                 iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
         try:
@@ -573,7 +849,7 @@ class Deployment:
                 raise
             current = None
         if current != policy:
-            details.append("permissions")
+            details.extend(["permissions changed:", *_diff(current, policy)])
             if not dry:
                 iam.put_role_policy(
                     RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
@@ -589,28 +865,35 @@ class Deployment:
         )
         if action == "create" and not dry:
             self._wait_for_role(state.role_arn)
-        return Change("iam role", self.role_name, action, tuple(f"{d} changed" for d in details))
+        return Change("iam role", self.role_name, action, tuple(details))
 
     def _wait_for_role(self, arn: str) -> None:
         # A new role takes a few seconds before Lambda may assume it (IAM is eventually
         # consistent); the waiter only proves it exists.
         self.client("iam").get_waiter("role_exists").wait(RoleName=arn.rsplit("/", 1)[1])
 
-    def _environment(self, current: Mapping[str, str]) -> dict[str, str]:
-        # Variables set by someone else are kept: never wipe what offhours did not set.
-        ours = {"OFFHOURS_CONFIG_SSM": self.param, **self.deploy.environment}
-        return {**current, **ours}
+    def _environment(self, state: _State, current: Mapping[str, str]) -> dict[str, str]:
+        # Variables set by someone else are kept; those offhours set before (named by the
+        # marker) and no longer in [deploy.environment] are removed.
+        before = {n for n in current.get(ENV_MARKER, "").split(",") if n}
+        kept = {
+            k: v
+            for k, v in current.items()
+            if k not in before and k not in (ENV_MARKER, CONFIG_VARIABLE)
+        }
+        return {**kept, **function_environment(state.config_ref, self.deploy.environment)}
 
     def _function_config(self, state: _State, current_env: Mapping[str, str]) -> dict[str, Any]:
         vpc = self.deploy.vpc
         return {
             "Role": state.role_arn,
+            "KMSKeyArn": state.key_arn,
             "Handler": HANDLER,
             "Description": self.deploy.description,
             "Timeout": self.deploy.timeout,
             "MemorySize": self.deploy.memory,
             "Runtime": self.deploy.runtime,
-            "Environment": {"Variables": self._environment(current_env)},
+            "Environment": {"Variables": self._environment(state, current_env)},
             "TracingConfig": {"Mode": self.deploy.tracing},
             "VpcConfig": {
                 "SubnetIds": vpc.subnet_ids if vpc else [],
@@ -681,8 +964,6 @@ class Deployment:
             "FunctionName": self.fn,
             "Code": {"ZipFile": self.code},
             "Architectures": [self.deploy.architecture],
-            # Set at creation: updating KMSKeyArn later is not always honoured.
-            "KMSKeyArn": state.key_arn,
             "Tags": self.tags,
             "Publish": False,
             **self._function_config(state, {}),
@@ -770,6 +1051,62 @@ class Deployment:
             (f"version {alias['FunctionVersion']} → {version}",),
         )
 
+    def _invoke_config(self, state: _State, dry: bool) -> Change:
+        lam = self.client("lambda")
+        qualifier = self.deploy.alias if self.deploy.publish else "$LATEST"
+        desired = event_invoke_config(self.deploy)
+        name = f"{self.fn}:{qualifier}"
+        try:
+            found = lam.get_function_event_invoke_config(FunctionName=self.fn, Qualifier=qualifier)
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            found = None
+        details = (
+            f"retries 0, events older than {desired['MaximumEventAgeInSeconds']} s dropped",
+            f"on failure → {self.deploy.on_failure or 'Errors metric only'}",
+        )
+        if found is not None and _invoke_settings(found) == desired:
+            return Change("invoke config", name, "unchanged", details)
+        if not dry:
+            if found is not None:
+                # Deleted first so nothing of the old settings survives (moto's put merges).
+                lam.delete_function_event_invoke_config(FunctionName=self.fn, Qualifier=qualifier)
+            lam.put_function_event_invoke_config(
+                FunctionName=self.fn, Qualifier=qualifier, **desired
+            )
+        return Change("invoke config", name, "create" if found is None else "update", details)
+
+    def _alarm(self, state: _State, dry: bool) -> Change:
+        cw = self.client("cloudwatch")
+        found = cw.describe_alarms(AlarmNames=[self.alarm_name])["MetricAlarms"]
+        current = found[0] if found else None
+        if current is not None:
+            tags = cw.list_tags_for_resource(ResourceARN=current["AlarmArn"])["Tags"]
+            if not self._is_ours({t["Key"]: t["Value"] for t in tags}):
+                raise DeployError(
+                    f"a CloudWatch alarm {self.alarm_name!r} exists but was not created by "
+                    "offhours; rename or remove it, or choose another function_name"
+                )
+        topic = self.deploy.alarm_topic
+        if topic is None:
+            if current is None:
+                return Change("alarm", self.alarm_name, "unchanged", ("none (no alarm_topic)",))
+            if not dry:
+                cw.delete_alarms(AlarmNames=[self.alarm_name])
+            return Change("alarm", self.alarm_name, "delete", ("alarm_topic removed",))
+        desired = alarm_spec(self.fn, topic)
+        detail = f"Errors ≥ 1 in 5 minutes → {topic}"
+        if current is not None and not _subset(desired, current):
+            return Change("alarm", self.alarm_name, "unchanged", (detail,))
+        if not dry:
+            cw.put_metric_alarm(
+                **desired, Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()]
+            )
+        return Change(
+            "alarm", self.alarm_name, "create" if current is None else "update", (detail,)
+        )
+
     def _scheduler_role(self, state: _State, dry: bool) -> Change:
         policy = {
             "Version": "2012-10-17",
@@ -783,11 +1120,9 @@ class Deployment:
             ],
         }
         action, state.scheduler_role_arn, details = self._ensure_role(
-            state, self.scheduler_role_name, _SCHEDULER_TRUST, policy, dry
+            state, self.scheduler_role_name, scheduler_trust(state.account), policy, dry
         )
-        return Change(
-            "iam role", self.scheduler_role_name, action, tuple(f"{d} changed" for d in details)
-        )
+        return Change("iam role", self.scheduler_role_name, action, tuple(details))
 
     def _schedule(self, state: _State, dry: bool) -> Change:
         sched = self.client("scheduler")
@@ -883,6 +1218,7 @@ class Deployment:
                 self._delete_schedule,
                 self._delete_rule,
                 lambda dry: self._delete_role(self.scheduler_role_name, dry),
+                self._delete_alarm,
                 self._delete_function,
                 lambda dry: self._delete_role(self.role_name, dry),
                 self._delete_log_group,
@@ -972,6 +1308,19 @@ class Deployment:
         lam.delete_function(FunctionName=self.fn)
         return Change("lambda function", self.fn, "delete", ("with its versions and aliases",))
 
+    def _delete_alarm(self, dry: bool) -> Change:
+        cw = self.client("cloudwatch")
+        found = cw.describe_alarms(AlarmNames=[self.alarm_name])["MetricAlarms"]
+        if not found:
+            return Change("alarm", self.alarm_name, "unchanged", ("none",))
+        tags = cw.list_tags_for_resource(ResourceARN=found[0]["AlarmArn"])["Tags"]
+        if not self._is_ours({t["Key"]: t["Value"] for t in tags}):
+            return Change(
+                "alarm", self.alarm_name, "unchanged", ("not created by offhours: left alone",)
+            )
+        cw.delete_alarms(AlarmNames=[self.alarm_name])
+        return Change("alarm", self.alarm_name, "delete")
+
     def _delete_log_group(self, dry: bool) -> Change:
         logs = self.client("logs")
         groups = logs.describe_log_groups(logGroupNamePrefix=self.log_group)["logGroups"]
@@ -987,7 +1336,7 @@ class Deployment:
 
     def _delete_parameter(self, dry: bool) -> Change:
         ssm = self.client("ssm")
-        if self._current_param() is None:
+        if self._current_param()[0] is None:
             return Change("ssm parameter", self.param, "unchanged", ("none",))
         tags = {
             t["Key"]: t["Value"]
@@ -1004,6 +1353,7 @@ class Deployment:
 
     def _delete_key(self, dry: bool) -> Change:
         kms = self.client("kms")
+        alias = self.key_alias
         if self.deploy.key_arn:
             return Change(
                 "kms key",
@@ -1012,29 +1362,39 @@ class Deployment:
                 ("given in [deploy] key_arn: left alone",),
             )
         try:
-            meta = kms.describe_key(KeyId=self.deploy.key_alias)["KeyMetadata"]
+            meta = kms.describe_key(KeyId=alias)["KeyMetadata"]
         except ClientError as exc:
             if _code(exc) != "NotFoundException":
                 raise
-            return Change("kms key", self.deploy.key_alias, "unchanged", ("none",))
-        tags = {
-            t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"]
-        }
-        if not self._is_ours(tags):
+            return Change("kms key", alias, "unchanged", ("none",))
+        if not self._is_ours(self._key_tags(meta["KeyId"])):
+            return Change("kms key", alias, "unchanged", ("not created by offhours: left alone",))
+        if meta.get("KeyState") == "PendingDeletion":
+            return Change("kms key", alias, "unchanged", ("already pending deletion",))
+        users = self._other_functions_using(meta["Arn"])
+        if users:
+            # Scheduling its deletion would leave them unable to decrypt their secrets.
             return Change(
                 "kms key",
-                self.deploy.key_alias,
+                alias,
                 "unchanged",
-                ("not created by offhours: left alone",),
+                (
+                    f"still used by {', '.join(users)}: left alone; run `offhours deploy "
+                    "apply` for each (they get a key of their own), then destroy again",
+                ),
             )
-        if meta.get("KeyState") == "PendingDeletion":
-            return Change(
-                "kms key", self.deploy.key_alias, "unchanged", ("already pending deletion",)
-            )
-        kms.delete_alias(AliasName=self.deploy.key_alias)
+        kms.delete_alias(AliasName=alias)
         # KMS never deletes at once: 7 days is the shortest waiting period.
         kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)
-        return Change("kms key", self.deploy.key_alias, "delete", ("deletion scheduled in 7 days",))
+        return Change("kms key", alias, "delete", ("deletion scheduled in 7 days",))
+
+    def _other_functions_using(self, key_arn: str) -> list[str]:
+        names = []
+        for page in self.client("lambda").get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                if function.get("KMSKeyArn") == key_arn and function["FunctionName"] != self.fn:
+                    names.append(function["FunctionName"])
+        return sorted(names)
 
 
 def _dig(document: Mapping[str, Any] | None, section: str, index: int, name: str) -> object:
@@ -1066,6 +1426,31 @@ def _policy_doc(value: object) -> object:
     return value
 
 
+def _pretty(document: object) -> list[str]:
+    return json.dumps(document, indent=2, sort_keys=True).splitlines()
+
+
+def _diff(current: object, desired: object) -> list[str]:
+    """A unified diff of two policy documents, as `terraform plan` shows one."""
+    return list(
+        difflib.unified_diff(
+            _pretty(current), _pretty(desired), "current", "desired", lineterm="", n=3
+        )
+    )
+
+
+def _invoke_settings(found: Mapping[str, Any]) -> dict[str, Any]:
+    """What get_function_event_invoke_config returns, in put's shape (empty parts dropped)."""
+    settings: dict[str, Any] = {
+        "MaximumRetryAttempts": found.get("MaximumRetryAttempts"),
+        "MaximumEventAgeInSeconds": found.get("MaximumEventAgeInSeconds"),
+    }
+    failure = (found.get("DestinationConfig") or {}).get("OnFailure") or {}
+    if failure.get("Destination"):
+        settings["DestinationConfig"] = {"OnFailure": {"Destination": failure["Destination"]}}
+    return settings
+
+
 def _subset(desired: object, current: object) -> bool:
     """True when ``desired`` differs from what ``current`` holds (extra keys in it ignored)."""
     if isinstance(desired, dict):
@@ -1088,7 +1473,13 @@ def _config_diffs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> lis
                     for k in want["Variables"]
                     if k in have_vars and have_vars[k] != want["Variables"][k]
                 )
-                diffs.append(f"environment: {', '.join(added + changed)}")
+                removed = [f"-{k}" for k in sorted(set(have_vars) - set(want["Variables"]))]
+                diffs.append(f"environment: {', '.join(added + changed + removed)}")
+                if CONFIG_VARIABLE in changed:
+                    diffs.append(
+                        f"configuration {have_vars[CONFIG_VARIABLE]} → "
+                        f"{want['Variables'][CONFIG_VARIABLE]}"
+                    )
         elif key == "TracingConfig":
             if (have or {}).get("Mode", "PassThrough") != want["Mode"]:
                 diffs.append(f"tracing {want['Mode']}")

@@ -5,10 +5,17 @@ Two formats, both JSON so that no YAML or HCL writer is needed:
     sam        an AWS SAM template (CloudFormation accepts JSON; ``sam deploy`` too)
     terraform  Terraform's JSON syntax (save as ``offhours.tf.json``)
 
-The resources match apply's: KMS key and alias (or ``[deploy] key_arn``), the SSM parameter
-holding the deployed configuration, the log group, the execution role with the same inline
-policy as :func:`offhours.deploy.aws.role_policy`, the function with its alias, and the
-schedule (EventBridge Scheduler with its role and group, or a classic rule in UTC).
+The resources match apply's: KMS key (rotated, with apply's key policy) and alias (or
+``[deploy] key_arn``), the SSM parameter holding the deployed configuration, the log group,
+the execution role with the same inline policy as :func:`offhours.deploy.aws.role_policy`, the
+function with its alias and its asynchronous invoke configuration (no retries), the optional
+Errors alarm, and the schedule (EventBridge Scheduler with its role and group, or a classic
+rule in UTC).
+
+Each published version names the configuration it reads: Terraform pins the parameter's
+version (``name:version``) as apply does; CloudFormation cannot read a parameter's version, so
+the SAM template sets ``OFFHOURS_CONFIG_DIGEST`` (the document's SHA-256), which publishes a new
+version whenever the configuration changes.
 
 A template cannot hold ciphertext made by a key it creates itself, and must never hold a
 plaintext secret: ``ssm:`` and ``secretsmanager:`` references are kept (with exact-ARN
@@ -19,12 +26,16 @@ The output is deterministic (sorted keys, fixed logical ids), so two exports dif
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import boto3
+
+from offhours.aws_region import aws_region
 from offhours.config import Config, DeployConfig
 from offhours.deploy.aws import (
     CONTEXT_KEY,
@@ -33,10 +44,16 @@ from offhours.deploy.aws import (
     MANAGED_TAG,
     SCHEDULE_GROUP,
     SCHEDULER_INPUT,
+    alarm_spec,
+    check_references,
+    event_invoke_config,
     function_document,
+    function_environment,
+    key_policy,
     role_name,
     role_policy,
     schedule_zone,
+    scheduler_trust,
 )
 from offhours.errors import ConfigError
 
@@ -70,6 +87,7 @@ _SCHEDULER_ROLE_NAME = _unknown("scheduler_role_name")
 _RULE_ARN = _unknown("rule_arn")
 _RULE_NAME = _unknown("rule_name")
 _CONFIG_NAME = _unknown("config_name")
+_CONFIG_VERSION = _unknown("config_version")
 _CODE_HASH = _unknown("code_hash")
 
 # SAM: ("Ref", id) or ("GetAtt", id, attribute).
@@ -103,6 +121,7 @@ _TF_REFS: dict[str, str] = {
     "rule_arn": "aws_cloudwatch_event_rule.offhours.arn",
     "rule_name": "aws_cloudwatch_event_rule.offhours.name",
     "config_name": "aws_ssm_parameter.config.name",
+    "config_version": "aws_ssm_parameter.config.version",
 }
 
 
@@ -158,23 +177,18 @@ class _Plan:
         }
 
     def key_policy(self) -> dict[str, Any]:
-        # The default key policy KMS gives a key created without one: the account's IAM
-        # policies decide who may use it.
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "Enable IAM User Permissions",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{self.account}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                }
-            ],
-        }
+        # Apply's policy; the key therefore depends on the role (whose permissions are a
+        # separate resource that depends on the key).
+        return key_policy(
+            account=self.account, function=self.fn, role_arn=self.deploy.role_arn or _ROLE_ARN
+        )
 
-    def environment(self) -> dict[str, str]:
-        return {"OFFHOURS_CONFIG_SSM": self.param, **self.deploy.environment}
+    def environment(self, config_ref: str, **more: str) -> dict[str, str]:
+        return {**function_environment(config_ref, self.deploy.environment), **more}
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.document.encode()).hexdigest()
 
     @property
     def key_description(self) -> str:
@@ -238,16 +252,20 @@ def _document(config: Config, region: str) -> str:
 def _plan(config: Config, account: str | None) -> _Plan:
     deploy = config.deploy
     fn = deploy.function_name
-    region = deploy.region or config.secrets.region
+    # The same order as apply: the config, AWS_REGION, AWS_DEFAULT_REGION, the profile's.
+    region = boto3.session.Session(
+        region_name=aws_region(deploy.region or config.secrets.region)
+    ).region_name
     if not region:
         raise ConfigError(
             f"{config.label}: deploy.region: missing; an exported template names its region: "
-            'set [deploy] region, e.g. region = "us-east-1"'
+            'set [deploy] region, e.g. region = "us-east-1" (or AWS_REGION)'
         )
     if account is not None and not re.fullmatch(r"\d{12}", account):
         raise ConfigError(f"account {account!r} is not an AWS account id (12 digits)")
     # The config has validated the schedule (and at() only with Scheduler) already.
     zone = schedule_zone(config)
+    check_references(config, region, account)
     ssm_names, secret_ids = _secret_targets(config)
     acct = account or _ACCOUNT
     key_arn = deploy.key_arn or _KEY_ARN
@@ -271,6 +289,7 @@ def _plan(config: Config, account: str | None) -> _Plan:
         vpc=deploy.vpc is not None,
         tracing=deploy.tracing == "Active",
         extra=extra,
+        on_failure=deploy.on_failure,
     )
     return _Plan(
         config=config,
@@ -351,6 +370,7 @@ def _sam(plan: _Plan, code_path: str) -> dict[str, Any]:
             "Properties": {
                 "Description": plan.key_description,
                 "KeyPolicy": plan.key_policy(),
+                "EnableKeyRotation": True,
                 # destroy's waiting period, the shortest KMS allows
                 "PendingWindowInDays": 7,
                 "Tags": tags,
@@ -358,7 +378,7 @@ def _sam(plan: _Plan, code_path: str) -> dict[str, Any]:
         }
         res["OffhoursKeyAlias"] = {
             "Type": "AWS::KMS::Alias",
-            "Properties": {"AliasName": d.key_alias, "TargetKeyId": _KEY_ID},
+            "Properties": {"AliasName": d.kms_alias(), "TargetKeyId": _KEY_ID},
         }
     res["OffhoursConfig"] = {
         "Type": "AWS::SSM::Parameter",
@@ -386,9 +406,26 @@ def _sam(plan: _Plan, code_path: str) -> dict[str, Any]:
                 "RoleName": role_name(plan.fn, "-role"),
                 "Description": f"offhours: {plan.fn}",
                 "AssumeRolePolicyDocument": _trust("lambda.amazonaws.com"),
-                "Policies": [{"PolicyName": "offhours", "PolicyDocument": plan.policy}],
                 "Tags": tags,
             },
+        }
+        # Apart from the role: the key's policy names the role, the role's policy the key.
+        res["OffhoursRolePolicy"] = {
+            "Type": "AWS::IAM::RolePolicy",
+            "Properties": {
+                "RoleName": {"Ref": "OffhoursRole"},
+                "PolicyName": "offhours",
+                "PolicyDocument": plan.policy,
+            },
+        }
+    invoke = event_invoke_config(d)
+    sam_invoke: dict[str, Any] = {
+        "MaximumRetryAttempts": invoke["MaximumRetryAttempts"],
+        "MaximumEventAgeInSeconds": invoke["MaximumEventAgeInSeconds"],
+    }
+    if d.on_failure:
+        sam_invoke["DestinationConfig"] = {
+            "OnFailure": {"Type": d.on_failure.split(":")[2].upper(), "Destination": d.on_failure}
         }
     function: dict[str, Any] = {
         "FunctionName": plan.fn,
@@ -401,7 +438,10 @@ def _sam(plan: _Plan, code_path: str) -> dict[str, Any]:
         "CodeUri": code_path,
         "Role": d.role_arn or _ROLE_ARN,
         "KmsKeyArn": plan.key_arn,
-        "Environment": {"Variables": plan.environment()},
+        "Environment": {
+            "Variables": plan.environment(_CONFIG_NAME, OFFHOURS_CONFIG_DIGEST=plan.digest)
+        },
+        "EventInvokeConfig": sam_invoke,
         "Tracing": d.tracing,
         "Tags": dict(sorted(plan.tags.items())),
     }
@@ -424,9 +464,14 @@ def _sam(plan: _Plan, code_path: str) -> dict[str, Any]:
     # Created first, so Lambda never makes the group itself (without retention or tags).
     res["OffhoursFunction"] = {
         "Type": "AWS::Serverless::Function",
-        "DependsOn": ["OffhoursLogGroup"],
+        "DependsOn": ["OffhoursLogGroup", *(["OffhoursRolePolicy"] if not d.role_arn else [])],
         "Properties": function,
     }
+    if d.alarm_topic:
+        res["OffhoursErrorsAlarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {**alarm_spec(plan.fn, d.alarm_topic), "Tags": tags},
+        }
     if d.scheduler == "scheduler":
         res["OffhoursScheduleGroup"] = {
             "Type": "AWS::Scheduler::ScheduleGroup",
@@ -438,7 +483,7 @@ def _sam(plan: _Plan, code_path: str) -> dict[str, Any]:
             "Properties": {
                 "RoleName": role_name(plan.fn, "-scheduler"),
                 "Description": f"offhours: {plan.fn}",
-                "AssumeRolePolicyDocument": _trust("scheduler.amazonaws.com"),
+                "AssumeRolePolicyDocument": scheduler_trust(plan.account),
                 "Policies": [{"PolicyName": "offhours", "PolicyDocument": plan.scheduler_policy()}],
                 "Tags": tags,
             },
@@ -512,11 +557,12 @@ def _terraform(plan: _Plan, code_path: str) -> dict[str, Any]:
             {
                 "description": plan.key_description,
                 "policy": _JsonText(plan.key_policy()),
+                "enable_key_rotation": True,
                 "deletion_window_in_days": 7,
                 "tags": tags,
             },
         )
-        add("aws_kms_alias", "offhours", {"name": d.key_alias, "target_key_id": _KEY_ID})
+        add("aws_kms_alias", "offhours", {"name": d.kms_alias(), "target_key_id": _KEY_ID})
     add(
         "aws_ssm_parameter",
         "config",
@@ -567,7 +613,8 @@ def _terraform(plan: _Plan, code_path: str) -> dict[str, Any]:
         "role": d.role_arn or _ROLE_ARN,
         "kms_key_arn": plan.key_arn,
         "publish": d.publish,
-        "environment": {"variables": plan.environment()},
+        # The parameter's version, as apply pins it: a config change publishes a version.
+        "environment": {"variables": plan.environment(f"{_CONFIG_NAME}:{_CONFIG_VERSION}")},
         "tracing_config": {"mode": d.tracing},
         "tags": tags,
         # Created first, so Lambda never makes the group itself (without retention or tags).
@@ -592,6 +639,38 @@ def _terraform(plan: _Plan, code_path: str) -> dict[str, Any]:
                 "function_version": _FUNCTION_VERSION,
             },
         )
+    invoke = event_invoke_config(d)
+    invoke_tf: dict[str, Any] = {
+        "function_name": _FUNCTION_NAME,
+        "qualifier": _ALIAS_NAME if d.publish else "$LATEST",
+        "maximum_retry_attempts": invoke["MaximumRetryAttempts"],
+        "maximum_event_age_in_seconds": invoke["MaximumEventAgeInSeconds"],
+    }
+    if d.on_failure:
+        invoke_tf["destination_config"] = {"on_failure": {"destination": d.on_failure}}
+    add("aws_lambda_function_event_invoke_config", "offhours", invoke_tf)
+    if d.alarm_topic:
+        spec = alarm_spec(plan.fn, d.alarm_topic)
+        add(
+            "aws_cloudwatch_metric_alarm",
+            "errors",
+            {
+                "alarm_name": spec["AlarmName"],
+                "alarm_description": spec["AlarmDescription"],
+                "namespace": spec["Namespace"],
+                "metric_name": spec["MetricName"],
+                "dimensions": {d["Name"]: d["Value"] for d in spec["Dimensions"]},
+                "statistic": spec["Statistic"],
+                "period": spec["Period"],
+                "evaluation_periods": spec["EvaluationPeriods"],
+                "threshold": spec["Threshold"],
+                "comparison_operator": spec["ComparisonOperator"],
+                "treat_missing_data": spec["TreatMissingData"],
+                "actions_enabled": spec["ActionsEnabled"],
+                "alarm_actions": spec["AlarmActions"],
+                "tags": tags,
+            },
+        )
     if d.scheduler == "scheduler":
         add(
             "aws_scheduler_schedule_group",
@@ -604,7 +683,7 @@ def _terraform(plan: _Plan, code_path: str) -> dict[str, Any]:
             {
                 "name": role_name(plan.fn, "-scheduler"),
                 "description": f"offhours: {plan.fn}",
-                "assume_role_policy": _JsonText(_trust("scheduler.amazonaws.com")),
+                "assume_role_policy": _JsonText(scheduler_trust(plan.account)),
                 "tags": tags,
             },
         )
