@@ -22,6 +22,7 @@ The clock and the sleep are injected so deadline logic is testable without real 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import time
 import urllib.request
@@ -33,6 +34,8 @@ from urllib.parse import unquote, urlsplit
 import urllib3
 from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
+
+from offhours.logs import RedactingFilter
 
 __all__ = [
     "BodyTooLarge",
@@ -54,6 +57,11 @@ Sleep = Callable[[float], None]
 
 #: bytes asked of the socket (and of the decoder) per read
 _CHUNK = 64 * 1024
+# urllib3 logs request lines (method and path) at DEBUG, and a webhook's path is its secret:
+# these records are scrubbed at the source, whatever handler (tests, embedding) receives them.
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
+
 #: the smallest socket timeout set when a deadline is nearly spent (0 would mean non-blocking)
 _MIN_TIMEOUT = 0.05
 
