@@ -49,10 +49,14 @@ class Budget:
 
     def describe(self) -> str:
         return (
-            f"worst case {self.total:g} s (sources {self.sources:g} s + notifiers "
-            f"{self.notifiers:g} s + margin {self.margin:g} s) "
-            f"{'within' if self.fits else 'exceeds'} the timeout of {self.timeout:g} s"
+            f"worst case {_s(self.total)} (sources {_s(self.sources)} + notifiers "
+            f"{_s(self.notifiers)} + margin {_s(self.margin)}) "
+            f"{'within' if self.fits else 'exceeds'} the timeout of {_s(self.timeout)}"
         )
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.1f}".removesuffix(".0") + " s"
 
 
 def run_budget(
@@ -78,8 +82,8 @@ def run_budget(
         m = concurrency
         collect = min(sum(sources), sum(sources) / m + slowest * (1 - 1 / m))
     return Budget(
-        sources=round(collect, 3),
-        notifiers=round(sum(notifiers), 3),
+        sources=collect,
+        notifiers=float(sum(notifiers)),
         margin=margin,
         timeout=timeout,
     )

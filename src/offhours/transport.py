@@ -472,9 +472,7 @@ class HttpClient:
             reason, attempts=attempts, stopped_early=exchange.stopped_early
         ) from reason
 
-    def _read(
-        self, response: urllib3.BaseHTTPResponse, exchange: Exchange, attempts: int
-    ) -> bytes:
+    def _read(self, response: urllib3.BaseHTTPResponse, exchange: Exchange, attempts: int) -> bytes:
         """The decoded body, chunk by chunk, within the attempt's deadline and the size cap."""
         chunks: list[bytes] = []
         size = 0

@@ -121,11 +121,14 @@ def _check_url(raw: str, allow_hosts: Sequence[str]) -> tuple[str, str]:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
+        readable = True
+    except ValueError:  # its message quotes the value: raised outside, with no context
+        readable = False
+    if not readable:
         raise ConfigError(
             f"webhook_url ({_tail(raw)}): is not a valid URL (its host or port cannot be read); "
             f"copy it again from Slack: https://{SLACK_HOST}/services/…"
-        ) from None
+        )
     if not _hostlike(host):
         shown = f"webhook_url ({_tail(raw)})"
         if not host:

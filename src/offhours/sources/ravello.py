@@ -408,9 +408,7 @@ class RavelloSource(Source):
         )
 
     def __repr__(self) -> str:
-        return (
-            f"RavelloSource({self.name!r}, base_url={self.base_url!r}, user={self.shown_user!r})"
-        )
+        return f"RavelloSource({self.name!r}, base_url={self.base_url!r}, user={self.shown_user!r})"
 
     @classmethod
     def worst_case_seconds(cls, options: Mapping[str, Any]) -> float:
@@ -758,8 +756,7 @@ def _check_settings(
         )
     elif parts is None or parts.scheme not in ("http", "https") or not host:
         problems.append(
-            f"base_url {scrub(base_url)!r} is not an http(s) URL; "
-            f"use e.g. {DEFAULT_BASE_URL!r}"
+            f"base_url {scrub(base_url)!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}"
         )
     elif parts.scheme == "http" and not is_loopback(host) and not allow_insecure_http:
         problems.append(
