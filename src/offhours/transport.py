@@ -21,9 +21,12 @@ The clock and the sleep are injected so deadline logic is testable without real 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
+import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -32,6 +35,8 @@ from typing import Any, NoReturn, Self
 from urllib.parse import unquote, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
@@ -324,6 +329,54 @@ class _AttemptTimeout(urllib3.Timeout):
 
 
 # ---------------------------------------------------------------------------------------------
+# Headers trickled slowly
+#
+# A socket timeout bounds each read, not the headers as a whole: a server sending a header byte
+# every second would hold the attempt for ever. While the headers are awaited, a timer shuts the
+# socket down when the attempt's deadline comes; the read then ends and the deadline is checked.
+
+_current = threading.local()
+
+
+def _cut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing left to cut
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    sock: socket.socket | None
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        exchange: Exchange | None = getattr(_current, "exchange", None)
+        timer = None
+        if exchange is not None and exchange.attempt.bounded and self.sock is not None:
+            timer = threading.Timer(exchange.attempt.remaining(), _cut, (self.sock,))
+            timer.daemon = True
+            timer.start()
+        try:
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+# ---------------------------------------------------------------------------------------------
 # Where a request goes
 
 
@@ -352,6 +405,12 @@ def proxy_for(url: str) -> str | None:
 
 
 def _pool_manager(url: str, **kwargs: Any) -> urllib3.PoolManager:
+    manager = _unwatched_pool_manager(url, **kwargs)
+    manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    return manager
+
+
+def _unwatched_pool_manager(url: str, **kwargs: Any) -> urllib3.PoolManager:
     proxy = proxy_for(url)
     if proxy is None:
         return urllib3.PoolManager(**kwargs)
@@ -428,6 +487,7 @@ class HttpClient:
         if run.passed:
             raise DeadlinePassed("run", "waiting to send the request", attempts=0)
         timeout = _AttemptTimeout(self.connect_timeout, self.read_timeout, exchange)
+        _current.exchange = exchange
         try:
             response = self._pool.request(
                 method,
@@ -443,6 +503,8 @@ class HttpClient:
             self._raise_for(exc.reason or exc, exchange, max(exchange.failed, 1))
         except HTTPError as exc:
             self._raise_for(exc, exchange, exchange.failed + 1)
+        finally:
+            _current.exchange = None
         # Each failed attempt went through Retry.increment; when the last one raised (retries
         # spent, or the deadline near), the answer kept is that attempt's, not a new one.
         kept = len(response.retries.history) if response.retries else 0

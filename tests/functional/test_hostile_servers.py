@@ -78,6 +78,19 @@ def test_a_trickled_body_ends_at_request_timeout(sim: RavelloSimulator) -> None:
     assert "→ 200" in str(info.value)
 
 
+def test_trickled_headers_end_at_request_timeout(sim: RavelloSimulator) -> None:
+    # Each header byte arrives well inside read_timeout; the headers never end.
+    sim.inject("trickle_headers", delay=0.2)
+    with pytest.raises(SourceError, match=r"request_timeout = 1 s"):
+        collect(source(sim, read_timeout=5, request_timeout=1))
+
+
+def test_trickled_headers_end_at_the_runs_deadline(sim: RavelloSimulator) -> None:
+    sim.inject("trickle_headers", delay=0.2, count=None)
+    with pytest.raises(SourceError, match="timed out: the run's deadline came"):
+        collect(source(sim, read_timeout=5, request_timeout=60, retries=2), Deadline.after(1))
+
+
 def test_a_trickled_body_ends_at_the_runs_deadline(sim: RavelloSimulator) -> None:
     sim.inject("trickle", delay=0.2)
     with pytest.raises(SourceError, match="run's deadline came while reading the body"):

@@ -14,7 +14,8 @@ documentation and SDKs:
 
 Faults are injected with :meth:`RavelloSimulator.inject` — the service's own (401, 403, 429,
 5xx, slow, truncated, not JSON, wrong shape) and a hostile server's (``hang``: never answers;
-``trickle``: the body one byte every ``delay`` seconds; ``gzip_bomb``: a small gzip body that
+``trickle``: the body one byte every ``delay`` seconds; ``trickle_headers``: the same
+for a header line; ``gzip_bomb``: a small gzip body that
 inflates to 64 MiB; ``deep_json``: arrays nested 100,000 deep; ``redirect``: a 302 to another
 host) — and :attr:`RavelloSimulator.requests`
 records each request without its credentials::
@@ -75,6 +76,7 @@ FAULT_KINDS = frozenset(
         "missing_fields",
         "hang",
         "trickle",
+        "trickle_headers",
         "gzip_bomb",
         "deep_json",
         "redirect",
@@ -319,6 +321,7 @@ class _Reply:
     delay: float = 0.0
     truncate: bool = False
     trickle: float = 0.0  # seconds between the body's bytes
+    trickle_headers: float = 0.0  # seconds between the bytes of a long header line
 
 
 @functools.cache
@@ -539,6 +542,8 @@ class RavelloSimulator:
                     reply.delay = _HANG
                 if fault is not None and fault.kind == "trickle":
                     reply.trickle = fault.delay
+                if fault is not None and fault.kind == "trickle_headers":
+                    reply.trickle_headers = fault.delay
                 if fault is not None and fault.kind == "truncated":
                     reply.truncate = True
             self._requests.append(
@@ -646,6 +651,16 @@ class _Handler(LoopbackHandler):
             self.close_connection = True
             return
         self.send_response(reply.status)
+        if reply.trickle_headers:
+            # The status line at once, then a header a byte at a time: each read is quick.
+            self.flush_headers()
+            for byte in b"X-Padding: " + b"a" * 4000:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if self.stopping.wait(reply.trickle_headers):
+                    break
+            self.close_connection = True
+            return
         for key, value in reply.headers.items():
             self.send_header(key, value)
         body = b"" if reply.status == 204 else reply.body
