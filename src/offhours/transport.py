@@ -67,6 +67,8 @@ _CHUNK = 64 * 1024
 for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry"):
     logging.getLogger(_name).addFilter(RedactingFilter())
 
+#: the wait after a 429 that gives no usable Retry-After
+_RATE_LIMIT_WAIT = 1.0
 #: the smallest socket timeout set when a deadline is nearly spent (0 would mean non-blocking)
 _MIN_TIMEOUT = 0.05
 
@@ -259,11 +261,16 @@ class BoundedRetry(Retry):
 
     def next_wait(self, response: urllib3.BaseHTTPResponse | None) -> float:
         """How long :meth:`sleep` would wait before the next attempt."""
+        backoff = self.get_backoff_time()
         if self.respect_retry_after_header and response is not None:
             asked = self.get_retry_after(response)
             if asked is not None:
                 return asked
-        return self.get_backoff_time()
+            if response.status == 429:
+                # Rate-limited without a usable Retry-After (absent, a date, nonsense): an
+                # immediate retry would only be refused again, so wait a second at least.
+                return min(max(backoff, _RATE_LIMIT_WAIT), self.retry_after_cap)
+        return backoff
 
     def increment(
         self,

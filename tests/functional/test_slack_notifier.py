@@ -89,12 +89,21 @@ def test_429_with_retry_after_then_delivered(sink: SlackSink) -> None:
     assert len(sink.messages) == 1
 
 
-@pytest.mark.parametrize("retry_after", ["soon", "Wed, 21 Oct 2026 07:28:00 GMT", ""])
+@pytest.mark.parametrize(
+    ("retry_after", "waits"),
+    [
+        ("soon", [1.0]),
+        ("", [1.0]),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", []),  # an HTTP date, already past: retry at once
+    ],
+)
 def test_a_non_numeric_retry_after_waits_one_second_instead_of_failing(
-    sink: SlackSink, retry_after: str
+    sink: SlackSink, retry_after: str, waits: list[float]
 ) -> None:
     sink.inject_429(retry_after=retry_after)
-    assert notifier(sink, max_wait=5).send(report_of(1)) == 1
+    slept: list[float] = []
+    assert notifier(sink, max_wait=5, sleep=slept.append).send(report_of(1)) == 1
+    assert slept == waits
     assert sink.rejected_429 == 1
     assert len(sink.messages) == 1
 
