@@ -276,15 +276,19 @@ class SlackNotifier(Notifier):
     ) -> None:
         tally = f"delivered {delivered} of {total} message{'s' if total != 1 else ''}"
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        fault: TransportFault | None = None
         try:
             answer = self._http.request(
                 "POST", self._url, body=body, deadline=self.deadline, budget=budget
             )
         except TransportFault as exc:
-            # The cause is not chained: urllib3's errors carry the URL, and the URL is the secret.
+            fault = exc
+        if fault is not None:
+            # Raised outside the except block, with no cause or context: urllib3's errors may
+            # carry the URL, and the URL is the secret.
             raise NotifierError(
-                self.name, f"{self._fault(exc)}; {tally} (webhook {self.destination})"
-            ) from None
+                self.name, f"{self._fault(fault)}; {tally} (webhook {self.destination})"
+            )
         if answer.status == 200 and answer.body.strip() == b"ok":
             return
         raise NotifierError(self.name, self._refusal(answer, budget, index, total, tally))
