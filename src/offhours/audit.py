@@ -275,7 +275,8 @@ def _notifier_worst_cases(notifiers: Sequence[Notifier], config: Config) -> list
     for notifier in notifiers:
         table = tables.get(notifier.name)
         options = table.plugin_kwargs() if table is not None else {}
-        worst.append(type(notifier).worst_case_seconds(options))
+        estimate = getattr(type(notifier), "worst_case_seconds", None)
+        worst.append(float(estimate(options)) if estimate else 0.0)
     return worst
 
 
@@ -284,10 +285,12 @@ def budget_of(config: Config, timeout: float | None = None) -> Budget:
     ``[deploy] timeout`` of the Lambda function)."""
 
     def worst(section: str, plugins: Sequence[PluginConfig]) -> list[float]:
-        return [
-            float(load_plugin(section, p.type).worst_case_seconds(p.plugin_kwargs()))
-            for p in plugins
-        ]
+        seconds = []
+        for plugin in plugins:
+            # A third-party class that does not derive from Source/Notifier may lack it.
+            estimate = getattr(load_plugin(section, plugin.type), "worst_case_seconds", None)
+            seconds.append(float(estimate(plugin.plugin_kwargs())) if estimate else 0.0)
+        return seconds
 
     return run_budget(
         worst("sources", config.sources),
