@@ -7,12 +7,15 @@ given by the caller.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from offhours.budget import Budget, delivery_reserve, run_budget
 from offhours.config import Config, PluginConfig, SourceConfig
 from offhours.errors import ConfigError, OffhoursError, SecretError
 from offhours.model import Resource, SourceFailure
@@ -22,10 +25,12 @@ from offhours.registry import load_plugin
 from offhours.report import Report, build_report
 from offhours.secrets import Resolver, Secret
 from offhours.sources.base import Source
+from offhours.transport import Deadline
 
 __all__ = [
     "AuditResult",
     "NotifierOutcome",
+    "budget_of",
     "build_notifiers",
     "build_sources",
     "collect",
@@ -37,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: how many sources are read at once
 MAX_SOURCE_THREADS = 8
+#: how long past the collect deadline a source may take to report its own timeout (its words
+#: are more precise) before it is abandoned and reported as timed out
+_ABANDON_GRACE = 0.25
 
 Secrets = dict[tuple[int, str], Secret]
 
@@ -127,29 +135,65 @@ def build_notifiers(
     return _build("notifiers", (n for n in config.notifiers if n.type not in skip), secrets)
 
 
-def _read(source: Source) -> list[Resource]:
+def _read(source: Source, cost: float | None) -> list[Resource]:
+    """One source's read, inside its failure boundary: the cost estimate too (a hostile count
+    must fail this source, not the run)."""
     log.info("reading source %r", source.name)
     try:
         resources = source.collect()
     finally:
         source.close()
+    if cost is not None:
+        resources = [
+            r if r.hourly_cost is not None else replace(r, hourly_cost=_cost(r, cost))
+            for r in resources
+        ]
     log.info("source %r: %d resources", source.name, len(resources))
     return resources
 
 
+def _cost(resource: Resource, per_vm_hour: float) -> float:
+    value = resource.running * per_vm_hour
+    if not math.isfinite(value):
+        raise OffhoursError(f"the cost of {resource.name!r} ({resource.running} VMs) overflows")
+    return value
+
+
 def collect(
-    sources: Sequence[Source], costs: Mapping[str, float | None] | None = None
+    sources: Sequence[Source],
+    costs: Mapping[str, float | None] | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[list[Resource], list[SourceFailure]]:
-    """Read every source at once; a failing source is recorded, never hides the others."""
+    """Read every source at once; a failing source is recorded, never hides the others.
+
+    With a ``deadline``, a source still reading when it passes is abandoned and recorded as
+    timed out, so what follows (the report, its delivery) still happens in time.
+    """
     resources: list[Resource] = []
     failures: list[SourceFailure] = []
     if not sources:
         return resources, failures
-    with ThreadPoolExecutor(min(MAX_SOURCE_THREADS, len(sources))) as pool:
-        futures = [(s, pool.submit(_read, s)) for s in sources]
+    deadline = deadline or Deadline.never()
+    pool = ThreadPoolExecutor(min(MAX_SOURCE_THREADS, len(sources)), "offhours-source")
+    try:
+        futures = []
+        for s in sources:
+            s.deadline = deadline
+            futures.append((s, pool.submit(_read, s, (costs or {}).get(s.name))))
         for source, future in futures:
+            left = deadline.remaining()
             try:
-                found = future.result()
+                found = future.result(None if math.isinf(left) else left + _ABANDON_GRACE)
+            except FutureTimeout:
+                log.warning("source %r: still reading at the deadline; abandoned", source.name)
+                failures.append(
+                    SourceFailure(
+                        source.name,
+                        "timed out: still reading when the run's deadline came; abandoned so "
+                        "the report could still be delivered",
+                    )
+                )
+                continue
             except OffhoursError as exc:
                 detail = getattr(exc, "detail", str(exc))
                 log.info("source %r failed: %s", source.name, detail)
@@ -159,19 +203,19 @@ def collect(
                 log.error("source %r crashed", source.name, exc_info=True)
                 failures.append(SourceFailure(source.name, f"unexpected {type(exc).__name__}"))
                 continue
-            cost = (costs or {}).get(source.name)
-            if cost is not None:
-                found = [
-                    r if r.hourly_cost is not None else replace(r, hourly_cost=r.running * cost)
-                    for r in found
-                ]
             resources.extend(found)
+    finally:
+        # Never wait for an abandoned source: its thread ends at its own timeouts.
+        pool.shutdown(wait=False, cancel_futures=True)
     return resources, failures
 
 
-def _deliver(notifiers: Sequence[Notifier], report: Report) -> list[NotifierOutcome]:
+def _deliver(
+    notifiers: Sequence[Notifier], report: Report, deadline: Deadline | None = None
+) -> list[NotifierOutcome]:
     outcomes = []
     for notifier in notifiers:
+        notifier.deadline = deadline or Deadline.never()
         try:
             sent = notifier.send(report)
         except OffhoursError as exc:
@@ -191,9 +235,14 @@ def run_audit(
     environ: Mapping[str, str] | None = None,
     extra_notifiers: Sequence[Notifier] = (),
     skip_notifier_types: Iterable[str] = (),
+    deadline: Deadline | None = None,
 ) -> AuditResult:
     """Run one audit at ``now``. Raises ConfigError/SecretError before any source is read;
-    source and notifier failures are recorded on the result instead."""
+    source and notifier failures are recorded on the result instead.
+
+    With a ``deadline``, the sources get what is left of it less a reserve for delivery (what
+    the notifiers need at worst, at most half), so a hung source still ends in a delivered
+    report that names it; the notifiers then get the rest."""
     if now.tzinfo is None:
         raise ConfigError(f"now={now.isoformat()} has no time zone; give an offset, e.g. Z")
     policy = config.policy()
@@ -203,7 +252,9 @@ def run_audit(
     costs = {
         s.display_name(): s.cost_per_vm_hour for s in config.sources if isinstance(s, SourceConfig)
     }
-    resources, failures = collect(sources, costs)
+    deadline = deadline or Deadline.never()
+    reserve = delivery_reserve(deadline.remaining(), _notifier_worst_cases(notifiers, config))
+    resources, failures = collect(sources, costs, deadline.earlier(reserve))
     decisions = evaluate(resources, policy, now)
     # Times in the report read in the schedule's zone, whatever offset `now` came with.
     local_now = now.astimezone(policy.hours.zone)
@@ -214,5 +265,36 @@ def run_audit(
         printing = [n for n in notifiers if n.type == "console"]
         others = [n for n in notifiers if n.type != "console"]
         previews = tuple((n.name, n.preview(report)) for n in others)
-        return AuditResult(report, tuple(_deliver(printing, report)), previews)
-    return AuditResult(report, tuple(_deliver(notifiers, report)))
+        return AuditResult(report, tuple(_deliver(printing, report, deadline)), previews)
+    return AuditResult(report, tuple(_deliver(notifiers, report, deadline)))
+
+
+def _notifier_worst_cases(notifiers: Sequence[Notifier], config: Config) -> list[float]:
+    tables = {n.display_name(): n for n in config.notifiers}
+    worst = []
+    for notifier in notifiers:
+        table = tables.get(notifier.name)
+        options = table.plugin_kwargs() if table is not None else {}
+        estimate = getattr(type(notifier), "worst_case_seconds", None)
+        worst.append(float(estimate(options)) if estimate else 0.0)
+    return worst
+
+
+def budget_of(config: Config, timeout: float | None = None) -> Budget:
+    """The worst case of a run with this configuration against ``timeout`` (default: the
+    ``[deploy] timeout`` of the Lambda function)."""
+
+    def worst(section: str, plugins: Sequence[PluginConfig]) -> list[float]:
+        seconds = []
+        for plugin in plugins:
+            # A third-party class that does not derive from Source/Notifier may lack it.
+            estimate = getattr(load_plugin(section, plugin.type), "worst_case_seconds", None)
+            seconds.append(float(estimate(plugin.plugin_kwargs())) if estimate else 0.0)
+        return seconds
+
+    return run_budget(
+        worst("sources", config.sources),
+        worst("notifiers", config.notifiers),
+        timeout=config.deploy.timeout if timeout is None else timeout,
+        concurrency=MAX_SOURCE_THREADS,
+    )

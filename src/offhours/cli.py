@@ -165,10 +165,24 @@ def audit(
     fail_on_findings: Annotated[
         bool, typer.Option("--fail-on-findings", help="Exit 3 when anything is flagged")
     ] = False,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            min=0.1,
+            metavar="SECONDS",
+            help="Finish within SECONDS: a source still reading is reported as timed out "
+            "while there is time left to deliver",
+        ),
+    ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Read the sources, apply business hours, and notify."""
     _setup(verbose)
+    from offhours.transport import Deadline
+
+    # Counted from the start, before the config is read and the secrets resolved.
+    run_deadline = Deadline.after(deadline)
 
     def body() -> int:
         from offhours.audit import run_audit
@@ -189,6 +203,7 @@ def audit(
             dry_run=dry_run,
             extra_notifiers=[ConsoleNotifier("console", format=chosen)],
             skip_notifier_types={"console"},
+            deadline=run_deadline,
         )
         _print_result(result, Format(chosen))
         return _exit_code(result, fail_on_findings)
@@ -313,9 +328,27 @@ def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
             out.print(f"  notifier:  {n.display_name()} ({n.type})", markup=False)
         if not cfg.notifiers:
             out.print("  notifier:  (none: the report goes to stdout only)", markup=False)
+        _warn_budget(cfg)
         return EXIT_OK
 
     _guarded(body)
+
+
+def _warn_budget(cfg: Any, *, show_fit: bool = True) -> None:
+    """Warn when the configured waits could outlast the Lambda function's timeout."""
+    from offhours.audit import budget_of
+
+    budget = budget_of(cfg)
+    if not budget.fits:
+        err.print(
+            f"warning: {budget.describe()} ([deploy] timeout); a run that slow is cut at the "
+            "deadline and its sources reported as timed out. Lower the sources' timeouts, "
+            "retries or max_retry_after, the notifiers' timeout or max_wait, or raise "
+            "[deploy] timeout",
+            markup=False,
+        )
+    elif show_fit:
+        out.print(f"  budget:    {budget.describe()}", markup=False)
 
 
 secrets_app = typer.Typer(
@@ -545,6 +578,8 @@ def _plan_or_apply(
 ) -> None:
     def body() -> int:
         deployment = _deployment(config, package, find_links, no_index, secret_stdin)
+        if dry:
+            _warn_budget(deployment.config, show_fit=False)
         _print_changes(deployment.plan() if dry else deployment.apply(), dry=dry)
         return EXIT_OK
 

@@ -387,7 +387,10 @@ class PluginConfig(_Strict):
 
 class SourceConfig(PluginConfig):
     cost_per_vm_hour: float | None = Field(
-        None, ge=0, description="Estimated cost of one running VM for one hour (for the report)"
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Estimated cost of one running VM for one hour (for the report)",
     )
     _common: ClassVar[frozenset[str]] = frozenset({"type", "name", "cost_per_vm_hour"})
 
@@ -403,9 +406,20 @@ class RavelloSourceConfig(SourceConfig):
     auth: Literal["basic", "session"] = "basic"
     list_vms: bool = Field(False, description="Also list each running application's VMs")
     connect_timeout: float = Field(5.0, gt=0, le=120)
-    read_timeout: float = Field(30.0, gt=0, le=600)
-    retries: int = Field(3, ge=0, le=10)
-    max_retry_after: float = Field(60.0, ge=0, le=900)
+    read_timeout: float = Field(8.0, gt=0, le=600, description="Seconds per socket read")
+    request_timeout: float = Field(
+        9.0, gt=0, le=900, description="Total seconds for one attempt, however the body trickles"
+    )
+    retries: int = Field(2, ge=0, le=10)
+    max_retry_after: float = Field(
+        4.0, ge=0, le=900, description="Longest wait between attempts (caps Retry-After)"
+    )
+    max_response_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, description="Largest decoded body read (bytes)"
+    )
+    allow_insecure_http: bool = Field(
+        False, description="Accept a plain http:// base_url to a non-loopback host (warns)"
+    )
 
 
 class SlackNotifierConfig(PluginConfig):
@@ -417,9 +431,13 @@ class SlackNotifierConfig(PluginConfig):
         default_factory=list, description="Hosts other than hooks.slack.com that may receive it"
     )
     notify_when_empty: bool = Field(False, description="Post an all-clear when nothing is flagged")
-    timeout: float = Field(10.0, gt=0, le=120)
-    max_wait: float = Field(60.0, ge=0, le=900, description="Total seconds to wait on 429s")
-    max_retries: int = Field(5, ge=0, le=20, description="Resends of one message after a 429")
+    timeout: float = Field(4.0, gt=0, le=120, description="Total seconds for one attempt")
+    max_wait: float = Field(
+        8.0, ge=0, le=900, description="Total seconds a run waits between retries (429, 5xx)"
+    )
+    max_retries: int = Field(
+        2, ge=0, le=20, description="Resends of one message after a 429, a 5xx or no connection"
+    )
     pace: float = Field(1.1, ge=0, le=60, description="Seconds between messages of one run")
 
 

@@ -31,10 +31,12 @@ from typing import Any
 
 from offhours import logs
 from offhours.audit import AuditResult, run_audit
+from offhours.budget import RUN_MARGIN
 from offhours.config import Config, load_config, parse_config
 from offhours.errors import ConfigError, OffhoursError
+from offhours.transport import Deadline
 
-__all__ = ["AuditFailed", "handler", "load_lambda_config", "scheduled_time"]
+__all__ = ["AuditFailed", "handler", "load_lambda_config", "run_deadline", "scheduled_time"]
 
 log = logging.getLogger("offhours.lambda")
 
@@ -107,8 +109,18 @@ def _summary(result: AuditResult) -> dict[str, Any]:
     }
 
 
+def run_deadline(context: Any) -> Deadline:
+    """What the invocation has left (``context.get_remaining_time_in_millis()``) less a margin
+    for the summary and the logs; no deadline without a Lambda context."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return Deadline.never()
+    return Deadline.after(max(0.0, remaining() / 1000 - RUN_MARGIN))
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
     global _CONFIG
+    deadline = run_deadline(context)  # first: the clock runs from the start of the invocation
     level = int(os.environ.get("OFFHOURS_VERBOSITY", "1"))
     logs.configure(level, json_lines=True)
     try:
@@ -118,7 +130,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         config = _CONFIG[1]
         now = scheduled_time(event)
         log.info("audit at %s (event id %s)", now.isoformat(), _event_id(event))
-        result = run_audit(config, now=now)
+        result = run_audit(config, now=now, deadline=deadline)
     except OffhoursError as exc:
         log.error("offhours: %s", exc)
         raise

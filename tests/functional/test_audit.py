@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import threading
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from offhours.audit import run_audit
+from offhours.audit import collect, run_audit
 from offhours.config import parse_config
 from offhours.errors import ConfigError, SecretError
+from offhours.model import Resource
+from offhours.sources.base import Source
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
+from offhours.transport import Deadline
 from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER
 
 NIGHT = datetime.fromisoformat("2026-11-30T23:00:00-05:00")
@@ -135,3 +140,93 @@ def test_a_non_slack_webhook_host_is_refused_before_reading(ravello: RavelloSimu
             environ={"RU": "u", "RP": "p", "HOOK": "https://example.com/services/T0/B0/XXXX"},
         )
     assert ravello.requests == []
+
+
+# ---------------------------------------------------------------- the run's deadline
+
+
+def test_a_hung_source_is_reported_to_slack_before_the_deadline(slack: SlackSink) -> None:
+    with ExitStack() as stack:
+        hung, healthy = (
+            stack.enter_context(
+                RavelloSimulator(
+                    labs(f"lab{i}", 3), username=RAVELLO_USER, password=RAVELLO_PASSWORD
+                )
+            )
+            for i in range(2)
+        )
+        hung.inject("hang", count=None)
+        # Default timeouts: before the deadline existed, this run took 3 × 9 s and more.
+        cfg = parse_config(config(hung, healthy, retries=2))
+        result = run_audit(cfg, now=NIGHT, environ=env(slack), deadline=Deadline.after(3))
+    assert result.status == "partial"
+    [failure] = result.report.failures
+    assert failure.source == "ravello-0"
+    assert "timed out" in failure.message
+    [message] = slack.messages
+    sent = json.dumps(message)
+    assert "ravello-0" in sent and "timed out" in sent  # the hung source is named
+    assert "lab1-0" in sent  # and the healthy one still reported
+
+
+def test_an_absurd_count_fails_its_source_only(slack: SlackSink) -> None:
+    with (
+        RavelloSimulator(labs("good", 2), username=RAVELLO_USER, password=RAVELLO_PASSWORD) as ok,
+        RavelloSimulator([], username=RAVELLO_USER, password=RAVELLO_PASSWORD) as bad,
+    ):
+        app = make_app(9, "huge", "Eve", publish_start=NIGHT - timedelta(hours=3))
+        app["deployment"]["totalActiveVms"] = 10**400
+        bad.set_apps([app])
+        # Before: the cost multiplication raised OverflowError outside any boundary: no report.
+        cfg = parse_config(config(ok, bad, cost_per_vm_hour=0.5))
+        result = run_audit(cfg, now=NIGHT, environ=env(slack))
+    assert result.status == "partial"
+    assert [f.source for f in result.report.failures] == ["ravello-1"]
+    assert "expected a count" in result.report.failures[0].message
+    assert [d.resource.hourly_cost for d in result.report.findings] == [1.0, 1.0]
+    assert len(slack.messages) == 1
+
+
+class _Stuck(Source):
+    """A source that ignores its deadline (a third-party plugin, say) and hangs."""
+
+    type = "stuck"
+
+    def __init__(self, name: str, release: threading.Event) -> None:
+        super().__init__(name)
+        self.release = release
+
+    def collect(self) -> list[Resource]:
+        self.release.wait(30)
+        return []
+
+
+class _Quick(Source):
+    type = "quick"
+
+    def collect(self) -> list[Resource]:
+        return [Resource(provider="x", source=self.name, id="1", name="one", running=1)]
+
+
+def test_a_source_that_ignores_the_deadline_is_abandoned() -> None:
+    release = threading.Event()
+    try:
+        resources, failures = collect(
+            [_Stuck("stuck", release), _Quick("quick")], deadline=Deadline.after(0.5)
+        )
+    finally:
+        release.set()
+    assert [r.name for r in resources] == ["one"]
+    [failure] = failures
+    assert failure.source == "stuck"
+    assert failure.message.startswith("timed out: still reading when the run's deadline came")
+
+
+def test_a_cost_that_overflows_fails_its_source_only() -> None:
+    class Many(_Quick):
+        def collect(self) -> list[Resource]:
+            return [Resource(provider="x", source=self.name, id="1", name="n", running=10**400)]
+
+    resources, failures = collect([Many("many"), _Quick("quick")], {"many": 1e300})
+    assert [r.name for r in resources] == ["one"]
+    assert [f.source for f in failures] == ["many"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import json
 import socket
@@ -13,7 +14,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from offhours.testing.ravello import FAULT_KINDS, RavelloSimulator, make_app, make_labs
+from offhours.testing.ravello import (
+    BOMB_BYTES,
+    DEEP_JSON,
+    FAULT_KINDS,
+    REDIRECT_TO,
+    RavelloSimulator,
+    make_app,
+    make_labs,
+)
 
 PASSWORD = "sim-test-pw-4d1c"
 NOW = datetime(2026, 3, 4, 21, 0, tzinfo=UTC)
@@ -199,6 +208,42 @@ def test_body_faults(sim: RavelloSimulator) -> None:
     sim.inject("missing_fields")
     apps = request(sim, "GET", "/applications", AUTH).json()
     assert "id" in apps[0] and "id" not in apps[-1]
+
+
+def test_hostile_body_faults(sim: RavelloSimulator) -> None:
+    sim.inject("gzip_bomb")
+    bomb = request(sim, "GET", "/applications", AUTH)
+    assert bomb.headers["Content-Encoding"] == "gzip"
+    assert len(bomb.body) < BOMB_BYTES // 100  # small on the wire …
+    assert len(gzip.decompress(bomb.body)) == BOMB_BYTES  # … huge once inflated
+    sim.inject("deep_json")
+    deep = request(sim, "GET", "/applications", AUTH).body
+    assert deep == b"[" * DEEP_JSON + b"]" * DEEP_JSON
+    sim.inject("redirect")
+    moved = request(sim, "GET", "/applications", AUTH)
+    assert (moved.status, moved.headers["Location"]) == (302, REDIRECT_TO)
+    assert urlsplit(REDIRECT_TO).hostname != urlsplit(sim.base_url).hostname
+
+
+def test_trickle_sends_the_body_a_byte_at_a_time(sim: RavelloSimulator) -> None:
+    sim.inject("trickle", delay=0.001)
+    reply = request(sim, "GET", "/applications", AUTH)
+    assert reply.status == 200
+    assert len(reply.json()) == 3  # slowly, but whole
+
+
+def test_trickle_headers_never_finish_before_stop() -> None:
+    with RavelloSimulator([], password=PASSWORD) as server:
+        server.inject("trickle_headers", delay=0.01)
+        parts = urlsplit(server.base_url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+            sock.sendall(
+                f"GET {parts.path}/applications HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: {AUTH['Authorization']}\r\n\r\n".encode()
+            )
+            first = sock.recv(100)
+            assert first.startswith(b"HTTP/1.1 200")
+            assert b"\r\n\r\n" not in first  # the headers have not ended
 
 
 def test_truncated_sends_fewer_bytes_than_announced(sim: RavelloSimulator) -> None:

@@ -145,7 +145,9 @@ def test_identity_domain(auth: str) -> None:
         assert len(source(sim, auth=auth, identity_domain="acme").collect()) == 4
         with pytest.raises(SourceAuthError, match="identity_domain") as info:
             source(sim, auth=auth).collect()
-        assert "'sim-user'" in str(info.value)
+        # The user name came from a secret reference: never echoed, not even when refused.
+        assert "sim-user" not in str(info.value)
+        assert "user ••••" in str(info.value)
 
 
 def test_long_ids_arrive_as_strings_and_stay_exact(sim: RavelloSimulator) -> None:
@@ -297,7 +299,7 @@ def test_retry_after_is_capped() -> None:
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("401", r"refused the credentials for user 'sim-user' .*→ 401.*AUTHENTICATION_FAILED"),
+        ("401", r"refused the credentials for user •••• .*→ 401.*AUTHENTICATION_FAILED"),
         ("403", r"→ 403 \(ERROR-CODE: QUOTA_EXCEEDED; ERROR-MESSAGE: .*quota"),
     ],
 )

@@ -143,3 +143,11 @@ def test_stops_by_itself() -> None:
         url = sink.url
     with pytest.raises(ConnectionRefusedError):
         post(url, {"text": "late"}, timeout=1)
+
+
+def test_an_injected_redirect_points_elsewhere(sink: SlackSink) -> None:
+    sink.inject_redirect("http://localhost:9/services/elsewhere")
+    status, _, headers = post(sink.url, {"text": "hi"})
+    assert (status, headers["Location"]) == (302, "http://localhost:9/services/elsewhere")
+    assert sink.messages == []
+    assert post(sink.url, {"text": "hi"})[0] == 200

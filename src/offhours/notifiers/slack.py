@@ -2,33 +2,47 @@
 
 The webhook URL is a secret: it is checked once (https to hooks.slack.com, a host listed in
 ``allow_hosts`` or loopback; plain http only to loopback, for local sinks) and shown only
-through :func:`redact_url`. A URL without a scheme (``hooks.slack.com/services/…``) is https.
-A 429 is retried after ``Retry-After``, with the total wait of a run bounded by ``max_wait``.
+through :func:`redact_url` — or, when the value is not a URL at all (a pasted token), only by
+its last four characters. A URL without a scheme (``hooks.slack.com/services/…``) is https.
+
+The post goes through :mod:`offhours.transport` (urllib3): a redirect is never followed (it
+would carry the message, and the secret path, to another host) but reported; a 429 is retried
+after ``Retry-After`` and a 5xx after a short backoff, at most ``max_retries`` times a message,
+with every wait of a run charged to ``max_wait`` and nothing waiting past the run's deadline;
+one attempt takes at most ``timeout`` seconds. ``HTTPS_PROXY``/``NO_PROXY`` are honoured.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import random
+import math
+import re
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
-from urllib.error import URLError
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RetryHandler, RetryState
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.webhook import WebhookClient
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 
+from offhours.budget import attempts_worst_case
 from offhours.errors import ConfigError, NotifierError
-from offhours.logs import RedactingFilter, scrub
+from offhours.logs import scrub
 from offhours.notifiers.base import Notifier
 from offhours.report import render_slack
 from offhours.secrets import Secret, redact_url
+from offhours.transport import (
+    BodyTooLarge,
+    BoundedRetry,
+    DeadlinePassed,
+    HttpAnswer,
+    HttpClient,
+    RequestFailed,
+    TransportFault,
+    WaitBudget,
+    is_loopback,
+)
 
 if TYPE_CHECKING:
     from offhours.report import Report
@@ -39,6 +53,11 @@ log = logging.getLogger(__name__)
 
 SLACK_HOST = "hooks.slack.com"
 _BODY_MAX = 200
+#: Slack answers "ok" or an error word: anything longer is read this far, no further
+_ANSWER_MAX = 64 * 1024
+#: statuses retried (429 after Retry-After, 5xx after a backoff)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
 _RECREATE = "create a new incoming webhook (Slack app → Incoming Webhooks) and update the secret"
 
@@ -80,39 +99,58 @@ SLACK_ERRORS: dict[str, str] = {
 }
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _tail(raw: str) -> str:
+    # As a Secret shows itself: the last four characters of a long value, nothing of a short one.
+    return "••••" + raw[-4:] if len(raw) >= 16 else "••••"
+
+
+def _hostlike(host: str) -> bool:
+    """A name or address a person would recognise as a host (not a pasted token)."""
+    return is_loopback(host) or (len(host) <= 253 and bool(_HOSTNAME.match(host)))
 
 
 def _check_url(raw: str, allow_hosts: Sequence[str]) -> tuple[str, str]:
-    """The URL to post to and its host; ConfigError (URL redacted) when policy refuses it."""
+    """The URL to post to and its host; ConfigError when policy refuses it.
+
+    A refused value is never echoed: a URL is shown redacted (host and last four characters),
+    anything else (a bot token, a pasted fragment) only by its last four characters."""
     raw = raw.strip()
     # The legacy form "hooks.slack.com/services/…" (as stored in the seed's KMS blob) means https.
     url = raw if "://" in raw else f"https://{raw}"
-    where = f"webhook_url ({redact_url(url)})"
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-    except ValueError:
-        raise ConfigError(f"{where}: is not a valid URL; copy it again from Slack") from None
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        readable = True
+    except ValueError:  # its message quotes the value: raised outside, with no context
+        readable = False
+    if not readable:
+        raise ConfigError(
+            f"webhook_url ({_tail(raw)}): is not a valid URL (its host or port cannot be read); "
+            f"copy it again from Slack: https://{SLACK_HOST}/services/…"
+        )
+    if not _hostlike(host):
+        shown = f"webhook_url ({_tail(raw)})"
+        if not host:
+            raise ConfigError(
+                f"{shown}: has no host; it should start https://{SLACK_HOST}/services/"
+            )
+        raise ConfigError(
+            f"{shown}: is not a webhook URL (a token or a fragment?); the secret should hold "
+            f"the whole URL, https://{SLACK_HOST}/services/…"
+        )
+    where = f"webhook_url ({redact_url(url)})"
     scheme = parts.scheme.lower()
     allowed = {SLACK_HOST, *(h.strip().lower() for h in allow_hosts)}
     if scheme not in ("https", "http"):
-        raise ConfigError(f"{where}: scheme {scheme!r} is not supported; use https://")
-    if not host:
-        raise ConfigError(f"{where}: has no host; it should start https://{SLACK_HOST}/services/")
+        raise ConfigError(f"{where}: scheme {scheme[:20]!r} is not supported; use https://")
     # A loopback address never leaves the machine: local sinks need no allow_hosts entry.
-    if host not in allowed and not _is_loopback(host):
+    if host not in allowed and not is_loopback(host):
         raise ConfigError(
             f"{where}: host {host!r} is not {SLACK_HOST}; if this is intended "
             f"(a proxy or a test sink), add it to allow_hosts"
         )
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise ConfigError(
             f"{where}: plain http would send the webhook secret in clear; use https:// "
             "(http is accepted only for loopback addresses such as 127.0.0.1)"
@@ -120,74 +158,8 @@ def _check_url(raw: str, allow_hosts: Sequence[str]) -> tuple[str, str]:
     return url, host
 
 
-# slack_sdk logs the request URL at DEBUG and INFO: its records are scrubbed here too, not only
-# by the handler that offhours.logs configures, so any handler (tests, embedding) is safe.
-_sdk_log = logging.getLogger(f"{__name__}.sdk")
-_sdk_log.addFilter(RedactingFilter())
-
-
-def _retry_after(response: HttpResponse) -> float:
-    """Seconds asked by ``Retry-After``; 1 s when absent or not a number (e.g. an HTTP date)."""
-    for key, values in response.headers.items():
-        if key.lower() == "retry-after":
-            value = values[0] if isinstance(values, list) else values
-            try:
-                seconds = float(value)
-            except (TypeError, ValueError):
-                return 1.0
-            return seconds if seconds >= 0 and seconds == seconds else 1.0  # NaN → 1 s
-    return 1.0
-
-
-class _RateLimitBudget(RetryHandler):
-    """Retries a 429 after ``Retry-After`` while the run's total wait stays within ``max_wait``.
-
-    slack_sdk's RateLimitErrorRetryHandler waits as long as told and fails on a non-numeric
-    header; a scheduled run must end, so every wait is charged to one budget per ``send``.
-    """
-
-    def __init__(self, max_retries: int, max_wait: float) -> None:
-        super().__init__(max_retry_count=max_retries)
-        self.remaining = max_wait
-        self.waited = 0.0
-        self.retries = 0
-        self.last_asked: float | None = None
-        self.budget_spent = False
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        self.last_asked = _retry_after(response)
-        if self.last_asked > self.remaining:
-            self.budget_spent = True
-            return False
-        return True
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        wait = self.last_asked if self.last_asked is not None else 1.0
-        # A little jitter, never beyond the budget, so parallel runs do not retry in step.
-        wait = min(self.remaining, wait + random.uniform(0, 0.1))  # noqa: S311 - not crypto
-        self.remaining -= wait
-        self.waited += wait
-        self.retries += 1
-        log.info("Slack rate limit: waiting %.1f s as Retry-After asks", wait)
-        time.sleep(wait)
-        state.next_attempt_requested = True
-        state.increment_current_attempt()
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class SlackNotifier(Notifier):
@@ -202,15 +174,17 @@ class SlackNotifier(Notifier):
         webhook_url: Secret,
         allow_hosts: Sequence[str] = (),
         notify_when_empty: bool = False,
-        timeout: float = 10.0,
-        max_wait: float = 60.0,
-        max_retries: int = 5,
+        timeout: float = 4.0,
+        max_wait: float = 8.0,
+        max_retries: int = 2,
         pace: float = 1.1,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(name)
         if not isinstance(webhook_url, Secret):
             raise ConfigError("webhook_url must be a secret reference (env:NAME or file:PATH)")
-        if timeout <= 0 or max_wait < 0 or max_retries < 0:
+        if not timeout > 0 or not max_wait >= 0 or max_retries < 0:
             raise ConfigError(
                 f"timeout={timeout}, max_wait={max_wait}, max_retries={max_retries}: "
                 "timeout must be > 0, max_wait and max_retries >= 0"
@@ -222,35 +196,53 @@ class SlackNotifier(Notifier):
         self.max_wait = max_wait
         self.max_retries = max_retries
         self.pace = pace
+        self._sleep = sleep
+        self._clock = clock
         self._lock = threading.Lock()
+        retry = BoundedRetry(
+            total=max_retries,
+            connect=max_retries,
+            # A request that was sent may have been posted: never send it again on a read error.
+            read=0,
+            status=max_retries,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"POST"}),
+            backoff_factor=0.5,
+            backoff_max=max(max_wait, 0.0),
+            backoff_jitter=0.1,  # parallel runs do not retry in step
+            respect_retry_after_header=True,
+            # No cap: a wait longer than what is left of max_wait is refused, not shortened
+            # (an early retry would only earn another 429).
+            retry_after_cap=math.inf,
+            raise_on_status=False,
+            redirect=False,
+        )
+        self._http = HttpClient(
+            self._url,
+            retry=retry,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            request_timeout=timeout,
+            max_bytes=_ANSWER_MAX,
+            headers={"Content-Type": "application/json;charset=utf-8", "User-Agent": "offhours"},
+            sleep=sleep,
+        )
 
     def __repr__(self) -> str:
         return f"SlackNotifier({self.name!r}, webhook={self.destination!r})"
 
+    @classmethod
+    def worst_case_seconds(cls, options: Mapping[str, Any]) -> float:
+        """One message: every attempt as long as ``timeout``, every wait within ``max_wait``."""
+        timeout = options.get("timeout")
+        retries = options.get("max_retries")
+        wait = options.get("max_wait")
+        return attempts_worst_case(
+            4.0 if timeout is None else float(timeout), 2 if retries is None else int(retries), 0
+        ) + (8.0 if wait is None else float(wait))
+
     def _should_send(self, report: Report) -> bool:
         return bool(report.findings or report.failures or report.problems or self.notify_when_empty)
-
-    def _client(self, budget: _RateLimitBudget) -> WebhookClient:
-        client = WebhookClient(
-            self._url,
-            # urllib takes float seconds; slack_sdk's annotation is narrower than its use.
-            timeout=cast(int, self.timeout),
-            logger=_sdk_log,
-            retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1), budget],
-        )
-        if _is_loopback(self._host):
-            # slack_sdk reads HTTPS_PROXY but not NO_PROXY: a local sink is never behind one.
-            client.proxy = None
-        return client
-
-    def _scrub(self, text: str) -> str:
-        return scrub(text)
-
-    def _cause(self, exc: BaseException) -> BaseException | None:
-        """``exc`` to chain, unless its text carries the URL (a traceback would print it)."""
-        path = urlsplit(self._url).path
-        text = f"{exc!s} {exc!r}"
-        return None if self._url in text or (len(path) > 1 and path in text) else exc
 
     def send(self, report: Report) -> int:
         if not self._should_send(report):
@@ -258,87 +250,122 @@ class SlackNotifier(Notifier):
             return 0
         messages = render_slack(report)
         total = len(messages)
-        budget = _RateLimitBudget(self.max_retries, self.max_wait)
-        client = self._client(budget)
+        budget = WaitBudget(self.max_wait)
         delivered = 0
         # One send at a time per webhook: Slack's limit is per URL.
         with self._lock:
-            last = 0.0
+            last = -math.inf
             for i, message in enumerate(messages, 1):
                 # Slack allows about one message a second: keep to it rather than earn 429s.
-                gap = self.pace - (time.monotonic() - last)
+                gap = min(self.pace - (self._clock() - last), self.deadline.remaining())
                 if i > 1 and gap > 0:
-                    time.sleep(gap)
-                last = time.monotonic()
-                self._post(client, budget, message, i, total, delivered)
+                    self._sleep(gap)
+                last = self._clock()
+                self._post(budget, message, i, total, delivered)
                 delivered += 1
                 log.info("notifier %r: posted message %d of %d", self.name, i, total)
         return delivered
 
     def _post(
         self,
-        client: WebhookClient,
-        budget: _RateLimitBudget,
+        budget: WaitBudget,
         message: dict[str, Any],
         index: int,
         total: int,
         delivered: int,
     ) -> None:
         tally = f"delivered {delivered} of {total} message{'s' if total != 1 else ''}"
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        fault: TransportFault | None = None
         try:
-            response = client.send_dict(message)
-        except TimeoutError as exc:
+            answer = self._http.request(
+                "POST", self._url, body=body, deadline=self.deadline, budget=budget
+            )
+        except TransportFault as exc:
+            fault = exc
+        if fault is not None:
+            # Raised outside the except block, with no cause or context: urllib3's errors may
+            # carry the URL, and the URL is the secret.
             raise NotifierError(
-                self.name,
-                f"{self._host} did not answer within {self.timeout:g} s; {tally} "
-                f"(webhook {self.destination})",
-            ) from self._cause(exc)
-        except (URLError, OSError) as exc:
-            reason = exc.reason if isinstance(exc, URLError) else exc
-            if isinstance(reason, TimeoutError):
-                detail = f"did not answer within {self.timeout:g} s"
-            else:
-                detail = f"cannot be reached ({self._scrub(str(reason))})"
-            raise NotifierError(
-                self.name, f"{self._host} {detail}; {tally} (webhook {self.destination})"
-            ) from self._cause(exc)
-        except Exception as exc:  # noqa: BLE001 - slack_sdk may raise its own errors too
-            raise NotifierError(
-                self.name,
-                f"posting to {self.destination} failed ({type(exc).__name__}: "
-                f"{self._scrub(str(exc))[:_BODY_MAX]}); {tally}",
-            ) from self._cause(exc)
-        status, body = response.status_code, (response.body or "").strip()
-        if status == 200 and body == "ok":
+                self.name, f"{self._fault(fault)}; {tally} (webhook {self.destination})"
+            )
+        if answer.status == 200 and answer.body.strip() == b"ok":
             return
+        raise NotifierError(self.name, self._refusal(answer, budget, index, total, tally))
+
+    def _fault(self, fault: TransportFault) -> str:
+        if isinstance(fault, DeadlinePassed):
+            if fault.limit == "run":
+                return (
+                    f"timed out: the run's deadline came before {self._host} answered "
+                    f"({_plural(fault.attempts, 'attempt')})"
+                )
+            return f"{self._host} did not answer within {self.timeout:g} s"
+        if isinstance(fault, BodyTooLarge):
+            return f"{self._host} answered with more than {fault.cap:,} bytes; not Slack?"
+        assert isinstance(fault, RequestFailed)
+        reason = fault.reason
+        # NewConnectionError is a ConnectTimeoutError to urllib3: test it first.
+        if isinstance(reason, NewConnectionError):
+            cause = reason.__cause__ or reason.__context__
+            why = getattr(cause, "strerror", None) or str(reason).rpartition(": ")[2]
+            return f"{self._host} cannot be reached ({self._scrub(str(why))})"
+        if isinstance(reason, ReadTimeoutError | ConnectTimeoutError):
+            return f"{self._host} did not answer within {self.timeout:g} s"
+        return (
+            f"{self._host} cannot be reached ({type(reason).__name__}: "
+            f"{self._scrub(str(reason))[:_BODY_MAX]})"
+        )
+
+    def _refusal(
+        self, answer: HttpAnswer, budget: WaitBudget, index: int, total: int, tally: str
+    ) -> str:
+        status = answer.status
+        if 300 <= status < 400:
+            try:
+                target = urlsplit(answer.headers.get("Location") or "").hostname or "?"
+            except ValueError:
+                target = "?"
+            return (
+                f"Slack answered message {index} of {total} with a redirect (HTTP {status} to "
+                f"host {self._scrub(target)[:100]!r}); redirects are never followed, they would "
+                f"take the message elsewhere. Check the webhook URL; {tally} "
+                f"(webhook {self.destination})"
+            )
         if status == 429:
-            asked = f"{budget.last_asked:g} s" if budget.last_asked is not None else "a while"
-            if budget.budget_spent:
+            asked = f"{answer.last_wait:g} s" if answer.last_wait is not None else "a while"
+            if budget.spent:
                 why = (
                     f"the next wait ({asked}) would exceed the wait budget "
                     f"(max_wait = {self.max_wait:g} s, {budget.waited:.1f} s already spent)"
                 )
+            elif answer.stopped_early == "deadline":
+                why = f"the next wait ({asked}) would pass the run's deadline"
             else:
-                why = f"still limited after {budget.retries} retries (max_retries)"
-            raise NotifierError(
-                self.name,
+                why = f"still limited after {answer.attempts - 1} retries (max_retries)"
+            return (
                 f"Slack rate-limited the webhook {self.destination} (HTTP 429) and {why}; "
-                f"{tally}. Post less often, or raise max_wait.",
+                f"{tally}. Post less often, or raise max_wait."
             )
-        explanation = SLACK_ERRORS.get(body)
+        text = answer.body.decode("utf-8", "replace").strip()
+        explanation = SLACK_ERRORS.get(text)
         if explanation is None:
-            shown = self._scrub(" ".join(body.split()))
+            shown = self._scrub(" ".join(text.split()))
             if len(shown) > _BODY_MAX:
                 shown = shown[: _BODY_MAX - 1] + "…"
             explanation = f"unexpected answer {shown!r}" if shown else "empty answer"
             label = f"HTTP {status}"
         else:
-            label = f"HTTP {status} {body}"
-        raise NotifierError(
-            self.name,
+            label = f"HTTP {status} {text}"
+        if status in RETRY_STATUSES and answer.attempts > 1:
+            label += f", {_plural(answer.attempts, 'attempt')}"
+        return (
             f"Slack refused message {index} of {total} ({label}): {explanation}; {tally} "
-            f"(webhook {self.destination})",
+            f"(webhook {self.destination})"
         )
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text)
 
     def preview(self, report: Report) -> str:
         if not self._should_send(report):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any
 
 from offhours.model import Resource
 from offhours.plugin import Plugin
+from offhours.transport import Deadline
 
 __all__ = ["Source"]
 
@@ -13,9 +16,20 @@ __all__ = ["Source"]
 class Source(Plugin):
     """A system offhours reads resources from. Subclasses implement :meth:`collect`."""
 
+    #: when :meth:`collect` must be over; the run sets it before calling collect(). A source
+    #: that waits on the network caps its waits with it (a source that ignores it is still
+    #: abandoned at the deadline, and reported as timed out).
+    deadline: Deadline = Deadline.never()
+
     @abstractmethod
     def collect(self) -> list[Resource]:
         """Every resource of this source, running or not. Raises ``SourceError``."""
 
     def close(self) -> None:  # an optional hook: most sources hold nothing open
         """Release sessions and connections; called once after :meth:`collect`. Never raises."""
+
+    @classmethod
+    def worst_case_seconds(cls, options: Mapping[str, Any]) -> float:
+        """The longest :meth:`collect` can take with these settings (its table's values),
+        for the budget ``offhours check`` compares with the Lambda timeout; 0 if unknown."""
+        return 0.0

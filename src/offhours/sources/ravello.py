@@ -33,23 +33,31 @@ repeats that request. The session outlives ``collect()`` (a warm Lambda reuses i
 logs out. With an ``identity_domain`` the user name is ``identity_domain/username``.
 
 **Resilience.** urllib3's ``Retry`` repeats connection failures, timeouts, 429 and 5xx answers
-with exponential backoff (at most 10 s a wait) and honours ``Retry-After`` up to
-``max_retry_after`` seconds. A body cut short is reported, not retried. Every
-failure ends as a :class:`~offhours.errors.SourceError` naming the URL and the status; a body
-that is not the expected JSON is a :class:`~offhours.errors.SourceResponseError`, never an
-empty result. The password never appears in a message or a log record.
+with exponential backoff and honours ``Retry-After`` up to ``max_retry_after`` seconds. One
+attempt takes at most ``request_timeout`` seconds however slowly the body arrives, a body is
+read up to ``max_response_bytes`` (decoded), redirects are never followed, and everything
+stops at the run's deadline (see :mod:`offhours.transport`). A body cut short is reported, not
+retried. Every failure ends as a :class:`~offhours.errors.SourceError` naming the URL and the
+status; a body that is not the expected JSON is a :class:`~offhours.errors.SourceResponseError`,
+never an empty result. Neither the password nor the user name appears in a message or a log
+record (the user name shows at most its last four characters).
+
+**Plain http** sends the Basic credentials in clear, so ``base_url`` may use ``http://`` only to
+a loopback address, unless ``allow_insecure_http = true`` (a warning on every run).
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import inspect
 import json
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
 from threading import Lock
@@ -57,12 +65,9 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Literal, Self, TypeAlias
 from urllib.parse import quote, urlsplit
 
-import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
-    InvalidHeader,
-    MaxRetryError,
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
@@ -70,13 +75,26 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from offhours.budget import attempts_worst_case
 from offhours.errors import ConfigError, SourceAuthError, SourceError, SourceResponseError
+from offhours.logs import scrub
 from offhours.model import VM, Resource
 from offhours.secrets import Secret
 from offhours.sources.base import Source
+from offhours.transport import (
+    BodyTooLarge,
+    BoundedRetry,
+    DeadlinePassed,
+    HttpAnswer,
+    HttpClient,
+    RequestFailed,
+    TransportFault,
+    is_loopback,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_VMS",
     "RETRY_STATUSES",
     "CappedRetry",
     "RavelloSource",
@@ -92,6 +110,9 @@ _BACKOFF_MAX = 10.0
 # Spelled here because the class attribute ``type`` shadows the builtin inside the class body.
 _ExcType: TypeAlias = type[BaseException] | None
 _MAX_VM_WORKERS = 8
+#: more VMs than this in one application is not a count, it is a broken or hostile answer
+MAX_VMS = 100_000
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 # ---------------------------------------------------------------------------------------------
 # Tags from the description
@@ -148,30 +169,8 @@ def _clip(value: str, limit: int = 40) -> str:
 # Retry policy
 
 
-class CappedRetry(Retry):
-    """urllib3's ``Retry`` whose ``Retry-After`` waits never exceed ``retry_after_cap`` seconds.
-
-    A 429 asking for an hour would otherwise hold a scheduled run (a Lambda with a time limit)
-    for that hour; capped, the request is retried sooner and, if Ravello still refuses, the
-    run reports the 429 instead of timing out silently. An unreadable ``Retry-After`` falls
-    back to the exponential backoff instead of failing the request.
-    """
-
-    def __init__(self, *args: Any, retry_after_cap: float = 60.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.retry_after_cap = retry_after_cap
-
-    def new(self, **kw: Any) -> Self:
-        retry = super().new(**kw)
-        retry.retry_after_cap = self.retry_after_cap
-        return retry
-
-    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
-        try:
-            seconds = super().get_retry_after(response)
-        except InvalidHeader:
-            return None
-        return None if seconds is None else min(seconds, self.retry_after_cap)
+#: kept under its former name: the Retry with capped ``Retry-After`` (now deadline-aware too)
+CappedRetry = BoundedRetry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,11 +188,14 @@ def _kind(value: object) -> str:
     if value is None:
         return "null"
     return {list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), f"a number ({value!r})" if isinstance(value, int | float) else "a value"
+        type(value), f"a number ({_short(value)})" if isinstance(value, int | float) else "a value"
     )
 
 
 def _short(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        # repr() of a huge int is long, and past 4,300 digits it raises.
+        return f"a {int(value.bit_length() * 0.30103) + 1}-digit number"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -216,8 +218,11 @@ def _count(deployment: Mapping[str, Any], key: str, label: str, *, required: boo
     value = deployment.get(key)
     if value is None and not required:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _Shape(f"{label} has deployment.{key} = {_short(value)}; expected a count ≥ 0")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VMS:
+        raise _Shape(
+            f"{label} has deployment.{key} = {_short(value)}; "
+            f"expected a count from 0 to {MAX_VMS:,}"
+        )
     return value
 
 
@@ -303,28 +308,17 @@ def _to_vm(item: object) -> VM:
 # HTTP
 
 
-@dataclass(frozen=True)
-class _Answer:
-    """A complete response: status, headers and the whole body, connection released."""
+def _where(answer: HttpAnswer) -> str:
+    return f"{answer.method} {answer.url} → {answer.status}"
 
-    method: str
-    url: str
-    status: int
-    headers: urllib3.HTTPHeaderDict
-    body: bytes
-    attempts: int
 
-    @property
-    def where(self) -> str:
-        return f"{self.method} {self.url} → {self.status}"
-
-    def error_details(self) -> str:
-        parts = [
-            f"{key}: {self.headers[key][:200]}"
-            for key in ("ERROR-CODE", "ERROR-MESSAGE")
-            if self.headers.get(key)
-        ]
-        return f" ({'; '.join(parts)})" if parts else ""
+def _error_details(answer: HttpAnswer) -> str:
+    parts = [
+        f"{key}: {answer.headers[key][:200]}"
+        for key in ("ERROR-CODE", "ERROR-MESSAGE")
+        if answer.headers.get(key)
+    ]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _attempts(n: int) -> str:
@@ -366,38 +360,61 @@ class RavelloSource(Source):
         auth: Literal["basic", "session"] = "basic",
         list_vms: bool = False,
         connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-        retries: int = 3,
+        read_timeout: float = 8.0,
+        request_timeout: float = 9.0,
+        retries: int = 2,
         backoff_factor: float = 0.5,
-        max_retry_after: float = 60.0,
+        max_retry_after: float = 4.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        allow_insecure_http: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(name)
         problems = _check_settings(
             base_url,
             username,
             auth,
-            connect_timeout,
-            read_timeout,
+            allow_insecure_http,
+            {
+                "connect_timeout": connect_timeout,
+                "read_timeout": read_timeout,
+                "request_timeout": request_timeout,
+            },
             retries,
             backoff_factor,
             max_retry_after,
+            max_response_bytes,
         )
         if problems:
             raise ConfigError(f"source {name!r}: {problems[0]}", tuple(problems))
         self.base_url = base_url.rstrip("/")
+        if urlsplit(self.base_url).scheme == "http" and not is_loopback(
+            urlsplit(self.base_url).hostname or ""
+        ):
+            log.warning(
+                "source %r: base_url %s is plain http: the Ravello credentials cross the network "
+                "in clear (allowed by allow_insecure_http); use https://",
+                name,
+                self.base_url,
+            )
         self.identity_domain = identity_domain or None
         self.auth = auth
         self.list_vms = list_vms
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.request_timeout = request_timeout
+        self.max_response_bytes = max_response_bytes
         self.retries = retries
         user = username.reveal()
         self.user = f"{self.identity_domain}/{user}" if self.identity_domain else user
+        # Shown instead of the user name: it came from a secret reference.
+        shown = username.redacted()
+        self.shown_user = f"{self.identity_domain}/{shown}" if self.identity_domain else shown
         token = base64.b64encode(f"{self.user}:{password.reveal()}".encode()).decode()
         self._authorization = Secret(f"Basic {token}", label="ravello basic auth")
         self._cookie: Secret | None = None
         self._session_lock = Lock()
-        self._retry = CappedRetry(
+        retry = BoundedRetry(
             total=retries,
             status_forcelist=RETRY_STATUSES,
             # The only POSTs sent are /login and /logout: they open or close a session and
@@ -410,19 +427,38 @@ class RavelloSource(Source):
             raise_on_status=False,  # hand back the last answer: its status and ERROR-* headers
             redirect=False,  # never follow a redirect with the credentials attached
         )
-        self._pool = urllib3.PoolManager(
-            num_pools=2,
+        self._http = HttpClient(
+            self.base_url,
+            retry=retry,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            request_timeout=request_timeout,
+            max_bytes=max_response_bytes,
             maxsize=_MAX_VM_WORKERS,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             headers={
                 "Accept": "application/json",
                 "X-LongToString": "true",  # 64-bit ids as strings: exact in any JSON reader
                 "User-Agent": "offhours",
             },
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:
-        return f"RavelloSource({self.name!r}, base_url={self.base_url!r}, user={self.user!r})"
+        return f"RavelloSource({self.name!r}, base_url={self.base_url!r}, user={self.shown_user!r})"
+
+    @classmethod
+    def worst_case_seconds(cls, options: Mapping[str, Any]) -> float:
+        """Calls made one after another (a login, the list, the VMs), each retried in full."""
+        defaults = inspect.signature(cls.__init__).parameters
+
+        def get(key: str) -> Any:
+            value = options.get(key)
+            return defaults[key].default if value is None else value
+
+        calls = 1 + (get("auth") == "session") + bool(get("list_vms"))
+        return float(calls) * attempts_worst_case(
+            float(get("request_timeout")), int(get("retries")), float(get("max_retry_after"))
+        )
 
     # -- public ----------------------------------------------------------------------------
 
@@ -432,7 +468,7 @@ class RavelloSource(Source):
         if not isinstance(payload, list):
             raise SourceResponseError(
                 self.name,
-                f"{answer.where} but expected a JSON array of applications, "
+                f"{_where(answer)} but expected a JSON array of applications, "
                 f"got {_kind(payload)}; is base_url the API root (…/api/v1)?",
             )
         resources: list[Resource] = []
@@ -441,7 +477,7 @@ class RavelloSource(Source):
                 resources.append(_to_resource(self.name, item))
             except _Shape as exc:
                 raise SourceResponseError(
-                    self.name, f"{answer.where} but application item {index} {exc}"
+                    self.name, f"{_where(answer)} but application item {index} {exc}"
                 ) from None
         if self.list_vms:
             resources = self._with_vms(resources)
@@ -464,7 +500,7 @@ class RavelloSource(Source):
                     raise self._status_error(answer)
             except SourceError as exc:
                 log.debug("source %r: logout failed: %s", self.name, exc.detail)
-        self._pool.clear()
+        self._http.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -497,7 +533,7 @@ class RavelloSource(Source):
             if not isinstance(payload, list):
                 raise SourceResponseError(
                     self.name,
-                    f"{answer.where} but expected a JSON array of VMs, got {_kind(payload)}",
+                    f"{_where(answer)} but expected a JSON array of VMs, got {_kind(payload)}",
                 )
             vms: list[VM] = []
             for index, item in enumerate(payload):
@@ -505,7 +541,7 @@ class RavelloSource(Source):
                     vms.append(_to_vm(item))
                 except _Shape as exc:
                     raise SourceResponseError(
-                        self.name, f"{answer.where} but VM item {index} {exc}"
+                        self.name, f"{_where(answer)} but VM item {index} {exc}"
                     ) from None
             return tuple(vms)
         except SourceError as exc:
@@ -518,7 +554,7 @@ class RavelloSource(Source):
 
     # -- authentication ---------------------------------------------------------------------
 
-    def _call(self, method: str, path: str) -> _Answer:
+    def _call(self, method: str, path: str) -> HttpAnswer:
         """One API call with authentication; any non-2xx answer becomes a SourceError."""
         if self.auth == "basic":
             answer = self._send(method, path, {"Authorization": self._authorization.reveal()})
@@ -558,7 +594,7 @@ class RavelloSource(Source):
         if not jar:
             raise SourceResponseError(
                 self.name,
-                f'{answer.where} but the answer sets no session cookie; try auth = "basic"',
+                f'{_where(answer)} but the answer sets no session cookie; try auth = "basic"',
             )
         return Secret("; ".join(f"{k}={m.value}" for k, m in jar.items()), "ravello session")
 
@@ -566,43 +602,55 @@ class RavelloSource(Source):
 
     def _send(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
-    ) -> _Answer:
+    ) -> HttpAnswer:
         url = self.base_url + path
         try:
-            response = self._pool.request(
-                method,
-                url,
-                body=body,
-                headers={**self._pool.headers, **headers},
-                retries=self._retry,
-                redirect=False,
-                preload_content=False,
+            answer = self._http.request(
+                method, url, headers=headers, body=body, deadline=self.deadline
             )
-        except MaxRetryError as exc:
-            raise self._transport_error(method, url, exc.reason or exc, self.retries + 1) from exc
-        except HTTPError as exc:
-            raise self._transport_error(method, url, exc, 1) from exc
-        try:
-            data = response.read()
-        except HTTPError as exc:
-            raise self._body_error(method, url, response.status, exc) from exc
-        finally:
-            response.release_conn()
-        attempts = len(response.retries.history) + 1 if response.retries else 1
+        except TransportFault as exc:
+            raise self._fault_error(method, url, exc) from exc
         log.debug(
             "source %r: %s %s → %d (%s)",
             self.name,
             method,
             url,
-            response.status,
-            _attempts(attempts),
+            answer.status,
+            _attempts(answer.attempts),
         )
-        return _Answer(method, url, response.status, response.headers, data, attempts)
+        return answer
 
     def _host(self, url: str) -> str:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         return f"{parts.hostname}:{port}"
+
+    def _fault_error(self, method: str, url: str, fault: TransportFault) -> SourceError:
+        if isinstance(fault, DeadlinePassed):
+            where = f"{method} {url}" + (f" → {fault.status}" if fault.status else "")
+            if fault.limit == "run":
+                text = (
+                    f"timed out: the run's deadline came while {fault.during} "
+                    f"({_attempts(fault.attempts)}); Ravello is too slow or not answering"
+                )
+            else:
+                text = (
+                    f"timed out: no complete answer within request_timeout = "
+                    f"{self.request_timeout:g} s ({fault.during}; {_attempts(fault.attempts)}); "
+                    "raise request_timeout or check the service"
+                )
+            return SourceError(self.name, f"{where}: {text}")
+        if isinstance(fault, BodyTooLarge):
+            return SourceResponseError(
+                self.name,
+                f"{method} {url} → {fault.status} but the body is larger than "
+                f"max_response_bytes = {fault.cap:,} bytes (decoded); reading stopped there. "
+                "Raise max_response_bytes if the organization is that large",
+            )
+        assert isinstance(fault, RequestFailed)
+        if fault.status is not None and isinstance(fault.reason, HTTPError):
+            return self._body_error(method, url, fault.status, fault.reason)
+        return self._transport_error(method, url, fault.reason, fault.attempts)
 
     def _transport_error(
         self, method: str, url: str, reason: BaseException, attempts: int
@@ -651,19 +699,25 @@ class RavelloSource(Source):
             self.name, f"{where} but the body was cut short ({detail}); try again"
         )
 
-    def _json(self, answer: _Answer) -> Any:
+    def _json(self, answer: HttpAnswer) -> Any:
         try:
             return json.loads(answer.body)
+        except RecursionError:
+            raise SourceResponseError(
+                self.name,
+                f"{_where(answer)} but the JSON body is nested too deeply to read "
+                f"({len(answer.body)} bytes); this is not a Ravello list of applications",
+            ) from None
         except ValueError:
             content_type = (answer.headers.get("Content-Type") or "no Content-Type").split(";")[0]
             raise SourceResponseError(
                 self.name,
-                f"{answer.where} but the body is not JSON ({content_type}, "
+                f"{_where(answer)} but the body is not JSON ({content_type}, "
                 f"{len(answer.body)} bytes); is base_url the API root (…/api/v1)?",
             ) from None
 
-    def _status_error(self, answer: _Answer) -> SourceError:
-        where, details = answer.where, answer.error_details()
+    def _status_error(self, answer: HttpAnswer) -> SourceError:
+        where, details = _where(answer), _error_details(answer)
         if answer.status == 401:
             domain = (
                 f" and identity_domain {self.identity_domain!r}"
@@ -672,30 +726,37 @@ class RavelloSource(Source):
             )
             return SourceAuthError(
                 self.name,
-                f"Ravello refused the credentials for user {self.user!r} "
+                f"Ravello refused the credentials for user {self.shown_user} "
                 f"({where}{details}); check username/password{domain}",
             )
         if answer.status == 403:
             return SourceAuthError(
                 self.name,
-                f"{where}{details}: user {self.user!r} is not allowed to do this, or the "
+                f"{where}{details}: user {self.shown_user} is not allowed to do this, or the "
                 "organization reached a quota; ask a Ravello admin for read access",
             )
         if answer.status in RETRY_STATUSES:
             what = "is rate-limiting requests" if answer.status == 429 else "keeps failing"
             wait = answer.headers.get("Retry-After")
-            hint = f", last Retry-After {wait} s" if wait else ""
+            hint = f", last Retry-After {wait[:20]} s" if wait else ""
+            if answer.stopped_early == "deadline":
+                advice = (
+                    "timed out: the next wait would pass the run's deadline; "
+                    "try again later or give the run more time"
+                )
+            else:
+                advice = "try again later or raise retries"
             return SourceError(
                 self.name,
                 f"{where}{details}: Ravello {what}; gave up after "
-                f"{_attempts(answer.attempts)} (last status {answer.status}{hint}); "
-                "try again later or raise retries",
+                f"{_attempts(answer.attempts)} (last status {answer.status}{hint}); {advice}",
             )
         if 300 <= answer.status < 400:
-            location = answer.headers.get("Location") or "?"
+            location = scrub(answer.headers.get("Location") or "?")[:200]
             return SourceError(
                 self.name,
-                f"{where}: redirected to {location}; set base_url to the final address",
+                f"{where}: redirected to {location} (redirects are never followed, the "
+                "credentials would go along); set base_url to the final address",
             )
         if answer.status == 404:
             return SourceError(
@@ -710,23 +771,40 @@ def _check_settings(
     base_url: str,
     username: Secret,
     auth: str,
-    connect_timeout: float,
-    read_timeout: float,
+    allow_insecure_http: bool,
+    timeouts: Mapping[str, float],
     retries: int,
     backoff_factor: float,
     max_retry_after: float,
+    max_response_bytes: int,
 ) -> list[str]:
     problems: list[str] = []
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(base_url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        parts, host = None, None
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        # Not echoed: what sits before the @ is a user name and password.
         problems.append(
-            f"base_url {base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}"
+            "base_url has credentials written into it (user:password@host); remove them and "
+            "give username and password as secret references"
+        )
+    elif parts is None or parts.scheme not in ("http", "https") or not host:
+        problems.append(
+            f"base_url {scrub(base_url)!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}"
+        )
+    elif parts.scheme == "http" and not is_loopback(host) and not allow_insecure_http:
+        problems.append(
+            f"base_url {base_url!r} is plain http: the credentials would cross the network in "
+            "clear; use https:// (http is accepted for loopback addresses, or with "
+            "allow_insecure_http = true)"
         )
     if not username.reveal():
         problems.append("username is empty")
     if auth not in ("basic", "session"):
         problems.append(f"auth must be 'basic' or 'session', got {auth!r}")
-    for key, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+    for key, value in timeouts.items():
         if not value > 0:
             problems.append(f"{key} must be > 0 seconds, got {value!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -734,4 +812,10 @@ def _check_settings(
     for key, value in (("backoff_factor", backoff_factor), ("max_retry_after", max_retry_after)):
         if not value >= 0:
             problems.append(f"{key} must be ≥ 0 seconds, got {value!r}")
+    if isinstance(max_response_bytes, bool) or not (
+        isinstance(max_response_bytes, int) and max_response_bytes > 0
+    ):
+        problems.append(
+            f"max_response_bytes must be a whole number > 0, got {max_response_bytes!r}"
+        )
     return problems

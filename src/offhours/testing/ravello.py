@@ -12,7 +12,12 @@ documentation and SDKs:
 * Errors carry ``ERROR-CODE`` and ``ERROR-MESSAGE`` headers; an unknown id is a 404.
 * ``X-LongToString: true`` turns 64-bit ids into strings, as the real service does.
 
-Faults are injected with :meth:`RavelloSimulator.inject`, and :attr:`RavelloSimulator.requests`
+Faults are injected with :meth:`RavelloSimulator.inject` — the service's own (401, 403, 429,
+5xx, slow, truncated, not JSON, wrong shape) and a hostile server's (``hang``: never answers;
+``trickle``: the body one byte every ``delay`` seconds; ``trickle_headers``: the same
+for a header line; ``gzip_bomb``: a small gzip body that
+inflates to 64 MiB; ``deep_json``: arrays nested 100,000 deep; ``redirect``: a 302 to another
+host) — and :attr:`RavelloSimulator.requests`
 records each request without its credentials::
 
     with RavelloSimulator(make_labs(5, running=2, seed=1)) as sim:
@@ -28,6 +33,8 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
+import gzip
 import hmac
 import json
 import random
@@ -67,8 +74,22 @@ FAULT_KINDS = frozenset(
         "non_json",
         "wrong_shape",
         "missing_fields",
+        "hang",
+        "trickle",
+        "trickle_headers",
+        "gzip_bomb",
+        "deep_json",
+        "redirect",
     }
 )
+
+#: decoded size of the ``gzip_bomb`` body (its gzip form is about 64 KiB)
+BOMB_BYTES = 64 * 1024 * 1024
+#: how deep ``deep_json`` nests its arrays
+DEEP_JSON = 100_000
+#: where ``redirect`` sends the client: another host (and a port nothing listens on)
+REDIRECT_TO = "http://127.0.0.2:9/api/v1/applications"
+_HANG = 3600.0
 
 _ID_KEY = re.compile(r"^(id|.*Id)$")
 _APP_PATH = re.compile(r"^/applications/([^/;]+)(;deployment(/vms)?)?$")
@@ -299,6 +320,14 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     truncate: bool = False
+    trickle: float = 0.0  # seconds between the body's bytes
+    trickle_headers: float = 0.0  # seconds between the bytes of a long header line
+
+
+@functools.cache
+def _bomb() -> bytes:
+    # Whitespace then "[]": valid JSON once inflated, so only a size cap stops it.
+    return gzip.compress(b" " * (BOMB_BYTES - 2) + b"[]", compresslevel=9)
 
 
 def _json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> _Reply:
@@ -435,7 +464,9 @@ class RavelloSimulator:
 
         ``path_prefix`` is relative to ``/api/v1`` (``"/applications"``, ``"/login"``);
         ``retry_after`` (seconds, default 1) goes into 429/503 ``Retry-After``; ``delay``
-        (default 5 s) is how long ``slow`` waits before answering normally. Faults queue up
+        (default 5 s) is how long ``slow`` waits before answering normally, and the pause
+        between two bytes of a ``trickle`` body. ``hang`` answers only when the simulator
+        stops. Faults queue up
         and are used in the order they were injected.
         """
         if kind not in FAULT_KINDS:
@@ -497,10 +528,22 @@ class RavelloSimulator:
                 reply = _error(status, code, message, **extra)
             elif fault is not None and fault.kind == "non_json":
                 reply = _Reply(200, _HTML_ERROR.encode(), content_type="text/html; charset=utf-8")
+            elif fault is not None and fault.kind == "gzip_bomb":
+                reply = _Reply(200, _bomb(), headers={"Content-Encoding": "gzip"})
+            elif fault is not None and fault.kind == "deep_json":
+                reply = _Reply(200, b"[" * DEEP_JSON + b"]" * DEEP_JSON)
+            elif fault is not None and fault.kind == "redirect":
+                reply = _Reply(302, headers={"Location": REDIRECT_TO})
             else:
                 reply = self._route(method, path, authorization, session, long_to_string, fault)
                 if fault is not None and fault.kind == "slow":
                     reply.delay = fault.delay
+                if fault is not None and fault.kind == "hang":
+                    reply.delay = _HANG
+                if fault is not None and fault.kind == "trickle":
+                    reply.trickle = fault.delay
+                if fault is not None and fault.kind == "trickle_headers":
+                    reply.trickle_headers = fault.delay
                 if fault is not None and fault.kind == "truncated":
                     reply.truncate = True
             self._requests.append(
@@ -608,6 +651,16 @@ class _Handler(LoopbackHandler):
             self.close_connection = True
             return
         self.send_response(reply.status)
+        if reply.trickle_headers:
+            # The status line at once, then a header a byte at a time: each read is quick.
+            self.flush_headers()
+            for byte in b"X-Padding: " + b"a" * 4000:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if self.stopping.wait(reply.trickle_headers):
+                    break
+            self.close_connection = True
+            return
         for key, value in reply.headers.items():
             self.send_header(key, value)
         body = b"" if reply.status == 204 else reply.body
@@ -620,6 +673,15 @@ class _Handler(LoopbackHandler):
             # Half the body, then hang up: a response cut short in transit.
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
+            self.close_connection = True
+            return
+        if reply.trickle:
+            # Every byte in time for any per-read timeout, the whole never in time.
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                if self.stopping.wait(reply.trickle):
+                    break
             self.close_connection = True
             return
         self.wfile.write(body)

@@ -7,8 +7,9 @@
 Like Slack it answers ``200 ok``; ``400 invalid_payload`` for a body that is not a JSON object,
 ``400 no_text`` without ``text`` or ``blocks``, ``400 invalid_blocks`` beyond 50 blocks (or a
 header over 150 / a section over 3,000 characters), ``404 no_service`` on any other path, and
-``429`` with ``Retry-After`` beyond ``rate_limit`` messages per second. Errors, 429s and slow
-answers can be queued with :meth:`SlackSink.inject`, :meth:`~SlackSink.inject_429` and
+``429`` with ``Retry-After`` beyond ``rate_limit`` messages per second. Errors, 429s,
+redirects and slow answers can be queued with :meth:`SlackSink.inject`,
+:meth:`~SlackSink.inject_429`, :meth:`~SlackSink.inject_redirect` and
 :meth:`~SlackSink.inject_slow`.
 """
 
@@ -166,6 +167,12 @@ class SlackSink:
             self._queued.extend(
                 [_Answer(429, "rate_limited", (("Retry-After", retry_after),))] * count
             )
+
+    def inject_redirect(self, location: str, status: int = 302, count: int = 1) -> None:
+        """Answer the next ``count`` posts with a redirect to ``location`` (a hostile proxy, or
+        a server that wants the webhook's secret path sent elsewhere)."""
+        with self._lock:
+            self._queued.extend([_Answer(status, "", (("Location", location),))] * count)
 
     def inject_slow(self, delay: float, count: int = 1) -> None:
         """Hold the next ``count`` answers for ``delay`` seconds (cut short when the sink stops)."""
