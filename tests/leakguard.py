@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import traceback
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,9 +49,13 @@ def secrets_to_guard() -> set[str]:
     return guarded
 
 
-def leaks(text: str) -> list[str]:
+def leaks(text: str, values: Iterable[str] = ()) -> list[str]:
+    """What of the guarded secrets (and of ``values``, in any derived form) ``text`` shows.
+
+    ``values`` are secrets this process never resolved, such as those a subprocess did."""
+    extra = {form for value in values for form in _guarded_forms(value)}
     found = [m.group(0) for m in SENTINEL.finditer(text)]
-    found += [s for s in SENTINEL_BASE64 | secrets_to_guard() if s in text]
+    found += [s for s in SENTINEL_BASE64 | secrets_to_guard() | extra if s in text]
     # Show only enough to find the test's secret again, never the whole value.
     return sorted({f"…{s[-4:]}" for s in found})
 
