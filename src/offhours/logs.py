@@ -52,18 +52,16 @@ _BARE_USERINFO = re.compile(
     r"(?<![\w.:/@%+~!$*-])[\w.~%!$*+-]+:[^\s/@'\"]*@(?=[A-Za-z0-9.\[\]:-]+(?::\d+)?(?![\w.@-]))"
 )
 
-_pattern_for: tuple[int, re.Pattern[str] | None] = (0, None)
+_forms_for: tuple[int, tuple[str, ...]] = (0, ())
 
 
-def _forms_pattern() -> re.Pattern[str] | None:
-    """One alternation of every derived form, longest first; rebuilt when a secret is added."""
-    global _pattern_for
+def _forms() -> tuple[str, ...]:
+    """Every derived form, longest first; sorted again only when a secret was added."""
+    global _forms_for
     forms = known_forms()
-    if _pattern_for[0] != len(forms):
-        alternatives = sorted(forms, key=len, reverse=True)
-        compiled = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
-        _pattern_for = (len(forms), compiled)
-    return _pattern_for[1]
+    if _forms_for[0] != len(forms):
+        _forms_for = (len(forms), tuple(sorted(forms, key=len, reverse=True)))
+    return _forms_for[1]
 
 
 def scrub(text: str) -> str:
@@ -78,9 +76,10 @@ def scrub(text: str) -> str:
             path = urlsplit(value).path
             if len(path) > 1 and path in text:
                 text = text.replace(path, "/…")
-    pattern = _forms_pattern()
-    if pattern is not None:
-        text = pattern.sub("••••", text)
+    # A substring test per form: C-speed, and faster than one alternation of them all.
+    for form in _forms():
+        if form in text:
+            text = text.replace(form, "••••")
     text = _USERINFO.sub("://••••@", text)
     return _BARE_USERINFO.sub("••••@", text)
 

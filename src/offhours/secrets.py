@@ -25,6 +25,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -68,8 +69,9 @@ def known_values() -> frozenset[str]:
 
 
 def known_forms() -> Mapping[str, str]:
-    """Every derived form of every known value (see :func:`derived_forms`) → its redaction."""
-    return dict(_FORMS)
+    """Every derived form of every known value (see :func:`derived_forms`) → its redaction
+    (a read-only view: the scrubber asks for it on every record)."""
+    return MappingProxyType(_FORMS)
 
 
 def _b64_cores(data: bytes) -> Iterable[bytes]:

@@ -213,5 +213,6 @@ def test_the_lock_ships_inside_the_package(wheels: Path, tmp_path: Path) -> None
     with zipfile.ZipFile(result.path) as archive:
         assert archive.read("offhours/deploy/lambda-requirements.lock") == LOCK.read_bytes()
     assert sorted(result.distributions) == sorted(
-        [f"{name} {version}" for name, version in PINS.items()] + ["offhours 0.1.0"]
+        [f"{name} {version}" for name, version in PINS.items()]
+        + [f"offhours {PYPROJECT['project']['version']}"]
     )
