@@ -125,10 +125,11 @@ def lock() -> None:
 
 
 def _pytest_args(args: list[str]) -> list[str]:
-    # Two workers or more when pytest-xdist is there; a given -n (or -p no:xdist) wins.
-    if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args):
+    # One worker per core; a given -n wins. Whole files per worker: the packaging tests share
+    # module-scoped builds that would otherwise be repeated on each worker.
+    if any(a.startswith(("-n", "--numprocesses")) for a in args):
         return args
-    return ["-n", "auto", *args]
+    return ["-n", "auto", "--dist", "loadfile", *args]
 
 
 def main(argv: list[str]) -> None:

@@ -358,3 +358,27 @@ def test_deploy_apply_at_vvv_shows_none_of_what_it_encrypts(
     assert_library_debug(run.stderr)
     found = leaks(run.stdout + run.stderr, DEPLOYED.values())
     assert found == [], f"secret in the output: {found}"
+
+
+# ------------------------------------------------------------------------ proxy credentials
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "proxyuser:sentinel-proxy-pw-1@127.0.0.1:3128",
+        "http://proxyuser:sentinel-proxy-pw-2@127.0.0.1:3128",
+    ],
+)
+def test_proxy_credentials_slack_sdk_logs_are_scrubbed(
+    cli: CliRun, stores: dict[str, str], tmp_path: Path, slack: SlackSink, proxy: str
+) -> None:
+    write_config(tmp_path, **stores)
+    env = {"AWS_LAMBDA_FUNCTION_NAME": FUNCTION, "HTTPS_PROXY": proxy, "NO_PROXY": "*"}
+    run = cli("audit", "--now", NIGHT, "-vvv", env=env)
+    assert run.code == 0, run.stderr[-2000:]
+    # slack_sdk said where its proxy is, without who or with what password.
+    assert "loaded from an env variable: " in run.stderr
+    assert "••••@127.0.0.1:3128" in run.stderr
+    assert "proxyuser" not in run.stderr
+    assert_no_leak(run.stdout + run.stderr, slack)
