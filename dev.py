@@ -4,18 +4,27 @@
     python3 dev.py demo [ARGS]   create .venv if needed, install offhours, run `offhours demo`
     python3 dev.py test [ARGS]   create .venv if needed, install offhours[dev], fill the offline
                                  wheelhouse the packaging tests use, run ruff, mypy and pytest
-                                 (ARGS go to pytest)
+                                 (in parallel, pytest-xdist's -n auto; ARGS go to pytest, and
+                                 -n 0 runs it in one process)
     python3 dev.py bench [ARGS]  run the benchmarks in bench/ (not part of the tests)
+    python3 dev.py lock          recompile src/offhours/deploy/lambda-requirements.lock, the
+                                 pinned and hashed dependencies of the Lambda zip, from
+                                 pyproject.toml (needs network access; uses uv in a throwaway
+                                 venv, or the uv on PATH)
 
-The venv is rebuilt only when pyproject.toml changes.
+The venv is rebuilt only when pyproject.toml changes; the wheelhouse is refilled when
+pyproject.toml or the lock changes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import tomllib
 import venv
 from pathlib import Path
 
@@ -23,6 +32,13 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("OFFHOURS_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+LOCK = ROOT / "src" / "offhours" / "deploy" / "lambda-requirements.lock"
+LOCK_HEADER = """\
+# The Lambda zip's dependencies: each pinned, with the SHA-256 of every file of that version,
+# so one lock serves python3.11 … and both architectures, and a build installs exactly these
+# bytes (pip --require-hashes). boto3 and the CLI stack are not in the zip, nor here.
+# Do not edit by hand: `python3 dev.py lock` compiles it from pyproject.toml.
+"""
 
 
 def run(*cmd: str | Path) -> None:
@@ -56,7 +72,7 @@ def ensure_venv(extra: str) -> None:
 def ensure_wheelhouse() -> None:
     """Wheels for offline Lambda package builds: the tests build zips without the network."""
     house = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
     stamp = house / ".offhours-filled"
     if stamp.is_file() and stamp.read_text() == digest:
         return
@@ -80,6 +96,42 @@ def ensure_wheelhouse() -> None:
     stamp.write_text(digest)
 
 
+def lock() -> None:
+    """Compile the Lambda lock with uv: universal (every Python from 3.11, every platform), so
+    it lists every wheel of each pinned version with its hash."""
+    sys.path.insert(0, str(ROOT / "src"))  # the module needs nothing but the standard library
+    from offhours.deploy.package import lambda_requirements
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="offhours-lock-") as tmp:
+        work = Path(tmp)
+        uv = shutil.which("uv")
+        if uv is None:
+            print("+ installing uv into a throwaway venv", flush=True)
+            venv.EnvBuilder(with_pip=True).create(work / "venv")
+            tool_bin = work / "venv" / ("Scripts" if os.name == "nt" else "bin")
+            run(tool_bin / "python", "-m", "pip", "install", "--quiet", "uv")
+            uv = str(tool_bin / "uv")
+        wanted = work / "lambda-requirements.in"
+        wanted.write_text("\n".join(lambda_requirements(pyproject)) + "\n", encoding="utf-8")
+        compiled = work / "lambda-requirements.lock"
+        run(
+            uv,
+            *("pip", "compile", "--universal", "--generate-hashes", "--python-version", "3.11"),
+            *("--no-header", "--no-annotate", "--quiet", "--output-file", compiled, wanted),
+        )
+        LOCK.write_text(LOCK_HEADER + compiled.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {LOCK.relative_to(ROOT)}", flush=True)
+
+
+def _pytest_args(args: list[str]) -> list[str]:
+    # One worker per core; a given -n wins. Whole files per worker: the packaging tests share
+    # module-scoped builds that would otherwise be repeated on each worker.
+    if any(a.startswith(("-n", "--numprocesses")) for a in args):
+        return args
+    return ["-n", "auto", "--dist", "loadfile", *args]
+
+
 def main(argv: list[str]) -> None:
     what, args = (argv[0], argv[1:]) if argv else ("", [])
     if what == "demo":
@@ -91,7 +143,9 @@ def main(argv: list[str]) -> None:
         run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
         run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
         run(BIN / "mypy")
-        run(PY, "-m", "pytest", *args)
+        run(PY, "-m", "pytest", *_pytest_args(args))
+    elif what == "lock":
+        lock()
     elif what == "bench":
         ensure_venv("[dev]")
         run(PY, "bench/run.py", *args)

@@ -13,7 +13,8 @@
     default), copies the whole site-packages (pip and setuptools included) and then the
     function's directory into a work directory, and zips that with ZIP_DEFLATED. Emulated
     here with a fresh venv (pip + setuptools from ensurepip) and offhours installed
-    non-editable from a wheel, with the same wheels as our zip.
+    non-editable from a wheel, with the same wheels as our zip where the wheelhouse has them
+    (the rest from the index: it needs network access).
 
 Both zips are for this machine's Python (so the handler can be imported here) and x86_64.
 """
@@ -96,10 +97,10 @@ def runtime_stand_in(dest: Path) -> Path:
 
 
 def lambda_uploader_zip(work: Path, wheels: Path | None) -> Path:
-    index = ["--no-index", "--find-links", str(wheels)] if wheels else []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    if wheels:
-        env["PIP_CONFIG_FILE"] = os.devnull  # these wheels only, as for our zip
+    # The wheelhouse holds only what our lock pins (and the build back-end): lambda-uploader
+    # installs everything, boto3 and the CLI stack too, so it also reads the index.
+    index = ["--find-links", str(wheels)] if wheels else []
+    env = dict(os.environ)
     wheel_dir = work / "wheel"
     source = work / "project"
     shutil.copytree(

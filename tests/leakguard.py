@@ -3,43 +3,59 @@
 Secrets in tests are unique sentinel strings (``sentinel-…``) or values that offhours resolved
 into a ``Secret`` during the run (webhook URLs and their tokens included). A test fails if one
 of them shows up in its captured stdout, stderr or log records, or in the text of an exception
-it raised — whether the test failed with it or caught it with ``pytest.raises``.
+it raised — whether the test failed with it or caught it with ``pytest.raises``. Derived forms
+count as the value: stripped, base64 (standard or URL-safe, at any of the three byte
+alignments), JSON-escaped and URL-encoded. For sentinels that offhours never resolved (what
+``deploy`` encrypts, another key of a Secrets Manager JSON), the base64 of ``sentinel-`` itself
+is searched for, so a sentinel is caught in base64 whatever surrounds it.
 Only the guard's own self-test, marked ``shows_leaks``, may show them.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from offhours.secrets import known_values
+from offhours.secrets import derived_forms, known_values
 
 SENTINEL = re.compile(r"sentinel-[A-Za-z0-9-]{4,}")
+# "sentinel-" in base64 at each alignment: "c2VudGluZWwt", "ZW50aW5l", "bnRpbmVs".
+SENTINEL_BASE64 = derived_forms("sentinel-")
 MIN_LENGTH = 12  # shorter resolved values ("u", "pw") would match ordinary text
 
 
+@functools.cache
+def _guarded_forms(value: str) -> frozenset[str]:
+    guarded = {value, *derived_forms(value)}
+    if "://" in value or value.startswith("hooks."):
+        token = urlsplit(value if "://" in value else f"https://{value}").path.rsplit("/", 1)
+        if len(token[-1]) >= MIN_LENGTH:
+            guarded |= {token[-1], *derived_forms(token[-1])}
+    return frozenset(guarded)
+
+
 def secrets_to_guard() -> set[str]:
-    guarded = set()
+    guarded: set[str] = set()
     for value in known_values():
-        if len(value) < MIN_LENGTH:
-            continue
-        guarded.add(value)
-        if "://" in value or value.startswith("hooks."):
-            token = urlsplit(value if "://" in value else f"https://{value}").path.rsplit("/", 1)
-            if len(token[-1]) >= MIN_LENGTH:
-                guarded.add(token[-1])
+        if len(value) >= MIN_LENGTH:
+            guarded |= _guarded_forms(value)
     return guarded
 
 
-def leaks(text: str) -> list[str]:
+def leaks(text: str, values: Iterable[str] = ()) -> list[str]:
+    """What of the guarded secrets (and of ``values``, in any derived form) ``text`` shows.
+
+    ``values`` are secrets this process never resolved, such as those a subprocess did."""
+    extra = {form for value in values for form in _guarded_forms(value)}
     found = [m.group(0) for m in SENTINEL.finditer(text)]
-    found += [s for s in secrets_to_guard() if s in text]
+    found += [s for s in SENTINEL_BASE64 | secrets_to_guard() | extra if s in text]
     # Show only enough to find the test's secret again, never the whole value.
     return sorted({f"…{s[-4:]}" for s in found})
 

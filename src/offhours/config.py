@@ -529,7 +529,11 @@ class Config:
         return [ref.where for _, _, ref in self.secret_refs() if ref.scheme == INLINE]
 
     def secret_settings(self) -> SecretSettings:
-        return SecretSettings(region=self.secrets.region, kms_context=self.secrets.kms.context)
+        # file: paths are relative to the config file (a Lambda's SSM-held config has none).
+        where = self.path.resolve().parent if self.path and self.path.is_file() else None
+        return SecretSettings(
+            region=self.secrets.region, kms_context=self.secrets.kms.context, config_dir=where
+        )
 
 
 def _show(value: object) -> str:

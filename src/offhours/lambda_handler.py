@@ -121,8 +121,10 @@ def run_deadline(context: Any) -> Deadline:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     global _CONFIG
     deadline = run_deadline(context)  # first: the clock runs from the start of the invocation
-    level = int(os.environ.get("OFFHOURS_VERBOSITY", "1"))
+    level, bad = _verbosity(os.environ.get("OFFHOURS_VERBOSITY", ""))
     logs.configure(level, json_lines=True)
+    if bad:
+        log.warning("OFFHOURS_VERBOSITY=%r is not 0, 1, 2 or 3; using %d", bad[:20], level)
     try:
         key = _config_key(os.environ)
         if _CONFIG is None or _CONFIG[0] != key:
@@ -139,6 +141,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if result.failures:
         raise AuditFailed("; ".join(result.failures))
     return summary
+
+
+def _verbosity(text: str) -> tuple[int, str]:
+    """OFFHOURS_VERBOSITY clamped to 0…3 (default 1), and the text if it was not a number."""
+    try:
+        value = int(text) if text.strip() else 1
+    except ValueError:
+        return 1, text
+    return min(max(value, 0), logs.MAX_VERBOSITY), ""
 
 
 def _event_id(event: Any) -> str:

@@ -1,25 +1,33 @@
 """Secret references, their resolvers, and a value type that never prints itself.
 
     env:NAME                         an environment variable
-    file:PATH                        a file's content (stripped)
+    file:PATH                        a file's content; a relative PATH is read from the config
+                                     file's directory, ``~`` expands
     kms:BASE64                       KMS ciphertext, decrypted with the configured context
     ssm:/path/name                   an SSM parameter (SecureString, decrypted)
     secretsmanager:NAME-OR-ARN[#KEY] a Secrets Manager secret, or one key of its JSON
 
 Every reference is resolved once per run, all before any source is read, and all failures are
-reported together. Resolution fails closed: nothing ever falls back to using a reference (or a
+reported together. Every value is stripped of surrounding whitespace (a trailing newline in a
+webhook URL would otherwise be a different string, missed by the log scrubber). Resolution
+fails closed: nothing ever falls back to using a reference (or a
 ciphertext) as the value. The resolved :class:`Secret` lives in memory only and shows at most
 its last four characters (or, for a URL, :func:`redact_url`'s host form).
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from offhours.errors import SecretError
 
@@ -33,6 +41,8 @@ __all__ = [
     "Secret",
     "SecretRef",
     "SecretSettings",
+    "derived_forms",
+    "known_forms",
     "known_values",
     "redact_url",
 ]
@@ -43,14 +53,59 @@ SCHEMES = ("env", "file", *AWS_SCHEMES)
 INLINE = "inline"
 _MASK = "••••"
 
+log = logging.getLogger(__name__)
+
 # Every resolved value, so the log filter can scrub one that a library logs on its own
-# (slack_sdk and urllib3 log request URLs at DEBUG).
+# (slack_sdk and urllib3 log request URLs at DEBUG), and the forms it may take on the way.
 _KNOWN: set[str] = set()
+_FORMS: dict[str, str] = {}  # a derived form → what the scrubber writes instead
+#: derived forms shorter than this are not searched for: they would match ordinary text
+MIN_FORM_LENGTH = 8
 
 
 def known_values() -> frozenset[str]:
     """The plaintexts of every Secret made in this process (for redaction only)."""
     return frozenset(_KNOWN)
+
+
+def known_forms() -> Mapping[str, str]:
+    """Every derived form of every known value (see :func:`derived_forms`) → its redaction
+    (a read-only view: the scrubber asks for it on every record)."""
+    return MappingProxyType(_FORMS)
+
+
+def _b64_cores(data: bytes) -> Iterable[bytes]:
+    # Inside a longer base64 text a value starts at any byte offset; whatever surrounds it,
+    # the whole 3-byte groups that lie within it always encode to the same characters. The
+    # three starting alignments give three such cores (unpadded: padding belongs to the end).
+    for skip in range(3):
+        part = data[skip:]
+        part = part[: len(part) - len(part) % 3]
+        if part:
+            yield base64.b64encode(part)
+
+
+def derived_forms(value: str) -> frozenset[str]:
+    """The strings ``value`` turns into on the way to a log line, itself excluded: stripped,
+    base64 (standard and URL-safe, whole with its padding and the core of each of the three
+    alignments), JSON-escaped (ASCII or not) and URL-encoded. Forms shorter than
+    :data:`MIN_FORM_LENGTH` are left out."""
+    forms: set[str] = set()
+    for text in {value, value.strip()}:
+        data = text.encode("utf-8")
+        encoded = [base64.b64encode(data), *_b64_cores(data)]
+        for blob in encoded:
+            for form in (blob, base64.urlsafe_b64encode(base64.b64decode(blob))):
+                forms.add(form.decode("ascii"))
+                forms.add(form.rstrip(b"=").decode("ascii"))
+        forms.add(text)
+        forms.add(json.dumps(text)[1:-1])
+        forms.add(json.dumps(text, ensure_ascii=False)[1:-1])
+        forms.add(quote(text, safe=""))
+        forms.add(quote(text))
+        forms.add(quote_plus(text))
+    forms.discard(value)
+    return frozenset(f for f in forms if len(f) >= MIN_FORM_LENGTH)
 
 
 def _tail(value: str) -> str:
@@ -75,8 +130,11 @@ class Secret:
     def __init__(self, value: str, label: str = "secret") -> None:
         self._value = value
         self.label = label
-        if len(value) >= 4:
+        if len(value) >= 4 and value not in _KNOWN:
             _KNOWN.add(value)
+            # Computed once here, so the scrubber's work per log record stays a lookup.
+            for form in derived_forms(value):
+                _FORMS.setdefault(form, _MASK)
 
     def reveal(self) -> str:
         """The plaintext, for the one call that needs it (an HTTP header, a URL)."""
@@ -154,10 +212,40 @@ class SecretSettings:
 
     A context value ``$NAME`` is read from the environment at resolution time, so the Lambda
     console's convention ``{LambdaFunctionName = "$AWS_LAMBDA_FUNCTION_NAME"}`` works as is.
+    ``config_dir`` is the config file's directory, against which a relative ``file:`` path is
+    read (None: the working directory, for a configuration that is not a file).
     """
 
     region: str | None = None
     kms_context: Mapping[str, str] = field(default_factory=dict)
+    config_dir: Path | None = None
+
+
+def _warn_if_exposed(path: Path, where: str) -> None:
+    """A warning (never the value) when others may read the file or it is not the user's."""
+    try:
+        info = path.stat()
+    except OSError:
+        return
+    problems = []
+    if info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        problems.append(f"readable by {_readers(info.st_mode)} (mode {info.st_mode & 0o777:o})")
+    owner = getattr(os, "geteuid", None)
+    if owner is not None and info.st_uid != owner():
+        problems.append(f"owned by another user (uid {info.st_uid})")
+    if problems:
+        log.warning(
+            "%s: the secret file %s is %s; run `chmod 600 %s` (and chown it to this user)",
+            where,
+            path,
+            " and ".join(problems),
+            path,
+        )
+
+
+def _readers(mode: int) -> str:
+    group, other = bool(mode & stat.S_IRGRP), bool(mode & stat.S_IROTH)
+    return "its group and everyone" if group and other else "its group" if group else "everyone"
 
 
 class Resolver:
@@ -194,6 +282,9 @@ class Resolver:
                 value = self._fetch(ref)
             except SecretError as exc:
                 raise SecretError(f"{ref.where}: {ref}: {exc}") from None
+            # Stripped here, for every scheme: "https://hooks…/T0/B0/x\n" logged by a library
+            # without its newline must still be the value the scrubber knows.
+            value = value.strip()
             if not value:
                 raise SecretError(f"{ref.where}: {ref}: the secret is empty")
             self._cache[key] = value
@@ -228,12 +319,23 @@ class Resolver:
                 )
             return value
         if ref.scheme == "file":
+            path = self.secret_file(ref.target)
             try:
-                return Path(ref.target).expanduser().read_text(encoding="utf-8").strip()
+                text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 reason = getattr(exc, "strerror", None) or type(exc).__name__
-                raise SecretError(f"cannot read the file ({reason})") from None
+                raise SecretError(f"cannot read the file ({reason}): {path}") from None
+            _warn_if_exposed(path, ref.where)
+            return text
         return self._aws_store().fetch(ref.scheme, ref.target)
+
+    def secret_file(self, target: str) -> Path:
+        """The file a ``file:`` reference names: ``~`` expanded, a relative path taken from the
+        config file's directory (not the working directory, which cron or Lambda choose)."""
+        path = Path(target).expanduser()
+        if not path.is_absolute() and self.settings.config_dir is not None:
+            path = self.settings.config_dir / path
+        return path
 
     def _aws_store(self) -> AwsSecretStore:
         if self._aws is None:

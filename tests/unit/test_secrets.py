@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 import logging
+import os
 import pickle
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offhours.config import load_config
 from offhours.errors import SecretError
-from offhours.logs import RedactingFilter, scrub
-from offhours.secrets import Resolver, Secret, SecretRef, SecretSettings, redact_url
+from offhours.logs import BODY_LOGGERS, RedactingFilter, configure, scrub
+from offhours.secrets import (
+    Resolver,
+    Secret,
+    SecretRef,
+    SecretSettings,
+    derived_forms,
+    redact_url,
+)
 
 HOOK = "https://hooks.slack.com/services/T00000000/B00000000/" + "X" * 20 + "abcd"
 
@@ -48,8 +60,11 @@ def test_secret_refuses_serialisation() -> None:
         copy.deepcopy(secret)
 
 
-@given(st.text(min_size=5, max_size=200))
+@given(st.text(min_size=5, max_size=200).map(lambda text: "\x00" + text))
 def test_no_rendering_contains_the_value(value: str) -> None:
+    # The NUL keeps each value apart from ordinary text: a Secret is remembered for the rest of
+    # the process (so logs are scrubbed of it), and hypothesis also draws strings from the
+    # project's own constants ("offhours-audit"), which other tests print legitimately.
     secret = Secret(value, label="sources[0].password")
     shown = str(secret)
     assert value not in shown
@@ -140,3 +155,227 @@ def test_kms_context_reads_dollar_names_from_the_environment() -> None:
     assert resolver.kms_context() == {"LambdaFunctionName": "offhours-audit", "app": "offhours"}
     with pytest.raises(SecretError, match=r"secrets.kms.context.LambdaFunctionName"):
         Resolver(settings, {}).kms_context()
+
+
+# ------------------------------------------------------------ derived forms and scrubbing
+
+DERIVED = 'sentinel-derived-Pw+/?~"é\\x 42'
+
+
+def _b64_at(offset: int, value: str, urlsafe: bool = False) -> str:
+    """``value`` base64-encoded inside a longer buffer, starting ``offset`` bytes in."""
+    data = b"x" * offset + value.encode() + b" tail"
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "form"),
+    [
+        ("stripped", DERIVED.strip()),
+        ("base64", base64.b64encode(DERIVED.encode()).decode()),
+        ("base64 unpadded", base64.b64encode(DERIVED.encode()).decode().rstrip("=")),
+        ("urlsafe base64", base64.urlsafe_b64encode(DERIVED.encode()).decode()),
+        ("base64 at offset 1", _b64_at(1, DERIVED)),
+        ("base64 at offset 2", _b64_at(2, DERIVED)),
+        ("urlsafe base64 at offset 2", _b64_at(2, DERIVED, urlsafe=True)),
+        ("JSON-escaped", json.dumps(DERIVED)[1:-1]),
+        ("JSON-escaped, not ASCII", json.dumps(DERIVED, ensure_ascii=False)[1:-1]),
+        ("URL-encoded", quote(DERIVED, safe="")),
+        ("form-encoded", quote_plus(DERIVED)),
+    ],
+)
+def test_scrub_removes_derived_forms(name: str, form: str) -> None:
+    Secret("  " + DERIVED + "\n")  # as a resolver that forgot to strip would make it
+    cleaned = scrub(f"body: {form} end")
+    assert cleaned.startswith("body: ") and cleaned.endswith(" end")
+    # What is left of a base64 form is at most the partial groups at its two ends.
+    assert not any(f in cleaned for f in derived_forms(DERIVED)), name
+    assert "••••" in cleaned
+
+
+@given(
+    prefix=st.binary(max_size=7),
+    suffix=st.binary(max_size=7),
+    value=st.text(min_size=12, max_size=60).filter(lambda v: v == v.strip()),
+    urlsafe=st.booleans(),
+)
+def test_a_secret_inside_any_base64_buffer_is_found(
+    prefix: bytes, suffix: bytes, value: str, urlsafe: bool
+) -> None:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    blob = encode(prefix + value.encode() + suffix).decode()
+    forms = derived_forms(value)
+    # Whatever surrounds it, one of the three alignments' cores lies inside the encoding.
+    assert any(form in blob for form in forms)
+
+
+def test_derived_forms_skip_short_and_identical_forms() -> None:
+    assert "abcd" not in derived_forms("abcd")
+    forms = derived_forms("plain-value-123")
+    assert "plain-value-123" not in forms  # the value itself is the scrubber's own case
+    assert all(len(f) >= 8 for f in forms)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("proxy user:pw@proxy:3128 set", "proxy ••••@proxy:3128 set"),
+        ("http://user:pw@proxy:3128", "http://••••@proxy:3128"),
+        (
+            "https_proxy=alice:s3cr%40t@proxy.corp.example:8080/",
+            "https_proxy=••••@proxy.corp.example:8080/",
+        ),
+        ("Proxy: socks5h://u:p@10.0.0.1:1080", "Proxy: socks5h://••••@10.0.0.1:1080"),
+        ("{'https': 'user:pw@[::1]:3128'}", "{'https': '••••@[::1]:3128'}"),
+        ("owner ada@example.com", "owner ada@example.com"),  # an address has no password
+        ("at 12:30 utc", "at 12:30 utc"),
+        ("ssh git@github.com:org/repo", "ssh git@github.com:org/repo"),
+    ],
+)
+def test_scrub_removes_proxy_credentials(text: str, shown: str) -> None:
+    assert scrub(text) == shown
+
+
+# ------------------------------------------------------------ body-bearing library loggers
+
+
+def _record(name: str, level: int, message: str) -> logging.LogRecord:
+    return logging.getLogger(name).makeRecord(name, level, "f", 1, message, (), None)
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "kept"),
+    [
+        ("botocore.parsers", logging.DEBUG, False),
+        ("botocore.endpoint", logging.DEBUG, False),
+        ("botocore.auth", logging.DEBUG, False),
+        ("botocore.hooks", logging.DEBUG, False),
+        ("boto3.resources.action", logging.DEBUG, False),
+        ("botocore.parsers", logging.WARNING, True),
+        ("botocore.credentials", logging.DEBUG, True),
+        ("botocore.retries.standard", logging.DEBUG, True),
+        ("urllib3.connectionpool", logging.DEBUG, True),
+        ("botocore.parsersx", logging.DEBUG, True),  # a prefix is not a parent
+    ],
+)
+def test_filter_drops_debug_records_of_body_loggers(name: str, level: int, kept: bool) -> None:
+    record = _record(name, level, 'Response body: b\'{"Value": "x"}\'')
+    assert RedactingFilter().filter(record) is kept
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "offhours_level", "library_level"),
+    [
+        (-5, logging.WARNING, logging.ERROR),
+        (0, logging.WARNING, logging.ERROR),
+        (2, logging.DEBUG, logging.WARNING),
+        (3, logging.DEBUG, logging.DEBUG),
+        (99, logging.DEBUG, logging.DEBUG),
+    ],
+)
+def test_configure_clamps_verbosity_and_holds_body_loggers_at_info(
+    verbosity: int, offhours_level: int, library_level: int
+) -> None:
+    configure(verbosity, stream=io.StringIO())
+    assert logging.getLogger().level == offhours_level
+    assert logging.getLogger("botocore").level == library_level
+    for name in BODY_LOGGERS:
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.INFO
+
+
+# ------------------------------------------------------------ resolution: strip, file: rules
+
+
+def test_every_value_is_stripped_at_resolution(tmp_path: Path) -> None:
+    resolver = Resolver(environ={"HOOK": " https://hooks.example/T0/B0/strip-me-please \n"})
+    value = resolver.resolve(SecretRef.parse("env:HOOK", "notifiers[0].webhook_url")).reveal()
+    assert value == "https://hooks.example/T0/B0/strip-me-please"
+    inline = SecretRef.parse("inline-value-1234\t", "x", allow_plaintext=True)
+    assert Resolver().resolve(inline).reveal() == "inline-value-1234"
+    with pytest.raises(SecretError, match="the secret is empty"):
+        Resolver(environ={"BLANK": " \n"}).resolve(SecretRef.parse("env:BLANK", "x"))
+
+
+def _secret_file(tmp_path: Path, mode: int, name: str = "pw") -> Path:
+    path = tmp_path / name
+    path.write_text("sentinel-file-secret-0x1\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mode", "warning"),
+    [
+        (0o600, None),
+        (0o400, None),
+        (0o640, "readable by its group (mode 640)"),
+        (0o604, "readable by everyone (mode 604)"),
+        (0o644, "readable by its group and everyone (mode 644)"),
+    ],
+)
+def test_file_secret_readable_by_others_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int, warning: str | None
+) -> None:
+    path = _secret_file(tmp_path, mode)
+    caplog.set_level(logging.WARNING, "offhours")
+    ref = SecretRef.parse(f"file:{path}", "sources[0].password")
+    assert Resolver().resolve(ref).reveal() == "sentinel-file-secret-0x1"
+    messages = [r.getMessage() for r in caplog.records]
+    if warning is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1
+        assert messages[0].startswith(f"sources[0].password: the secret file {path} is {warning}")
+        assert f"chmod 600 {path}" in messages[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_file_secret_owned_by_another_user_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _secret_file(tmp_path, 0o600)
+    os.chown(path, 65534, -1)
+    caplog.set_level(logging.WARNING, "offhours")
+    Resolver().resolve(SecretRef.parse(f"file:{path}", "notifiers[0].webhook_url"))
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "notifiers[0].webhook_url: " in message
+    assert "owned by another user (uid 65534)" in message
+
+
+def test_relative_file_secret_is_read_beside_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    _secret_file(conf, 0o600, "ravello.pw")
+    (conf / "offhours.toml").write_text(
+        '[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "file:ravello.pw"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _secret_file(elsewhere, 0o600, "ravello.pw").write_text("the-wrong-file-value\n")
+    monkeypatch.chdir(elsewhere)
+    config = load_config(Path("../conf/offhours.toml"))
+    [ref] = [ref for _, _, ref in config.secret_refs() if ref.scheme == "file"]
+    resolver = Resolver(config.secret_settings(), {})
+    assert resolver.resolve(ref).reveal() == "sentinel-file-secret-0x1"
+
+
+def test_home_still_expands_in_file_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _secret_file(tmp_path, 0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = SecretSettings(config_dir=tmp_path / "not-here")
+    ref = SecretRef.parse("file:~/pw", "x")
+    assert Resolver(settings, {}).resolve(ref).reveal() == "sentinel-file-secret-0x1"
+
+
+def test_missing_relative_file_names_the_path_looked_at(tmp_path: Path) -> None:
+    settings = SecretSettings(config_dir=tmp_path)
+    with pytest.raises(SecretError) as info:
+        Resolver(settings, {}).resolve(SecretRef.parse("file:nope.pw", "sources[0].password"))
+    assert f"cannot read the file (No such file or directory): {tmp_path / 'nope.pw'}" in str(
+        info.value
+    )

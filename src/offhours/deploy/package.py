@@ -10,9 +10,13 @@ function's Python version and architecture, byte-identical for the same inputs.
 
 How: the project is built to a wheel (``pip wheel --no-deps``, from a copy, so the work tree
 stays untouched; without a checkout, the installed offhours is packed into a wheel again).
-pip resolves that wheel's dependencies for the function's platform (manylinux wheels only,
-``--only-binary=:all:``) and reports them (``--dry-run --report``); what the zip needs is then
-installed with ``pip install --target --no-deps``, pinned to the versions resolved. pip ≥ 22.2.
+Its dependencies come from a lock, ``lambda-requirements.lock`` beside this module (shipped
+as package data): every distribution the zip holds, pinned, with the SHA-256 of each of its
+files, for every runtime (python3.11 …) and both architectures. They are installed with
+``pip install --require-hashes --no-deps --only-binary=:all: --platform … --python-version …``,
+so the same commit always ships the same bytes, whatever the index offers on the day, and a
+wheel that differs from the one locked stops the build. ``python3 dev.py lock`` refreshes the
+lock (see :func:`lambda_requirements`). pip ≥ 22.2.
 What is left out:
 
 - boto3, and what only boto3 needs (botocore, s3transfer, jmespath): the Lambda runtime has them.
@@ -37,7 +41,6 @@ import csv
 import hashlib
 import importlib.metadata
 import io
-import json
 import os
 import re
 import shutil
@@ -47,7 +50,7 @@ import tempfile
 import time
 import tomllib
 import zipfile
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -58,9 +61,12 @@ from offhours.errors import ConfigError, OffhoursError
 __all__ = [
     "ARCHITECTURES",
     "LEFT_OUT",
+    "LOCK",
     "Architecture",
     "PackageResult",
     "build_package",
+    "lambda_requirements",
+    "locked_pins",
     "needed_distributions",
     "wheelhouse",
 ]
@@ -78,6 +84,12 @@ LEFT_OUT: Mapping[str, str] = MappingProxyType(
         "rich": "command line only",
     }
 )
+
+#: the lock of what the zip bundles (``python3 dev.py lock`` writes it)
+LOCK = Path(__file__).with_name("lambda-requirements.lock")
+# One requirement of the lock: NAME==VERSION and its hashes, no marker, no other option.
+_PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)((?:\s+--hash=sha256:[0-9a-f]{64})+)")
+_REFRESH = "refresh it with `python3 dev.py lock` in offhours' checkout"
 
 MIN_PYTHON_MINOR = 11  # offhours' requires-python
 # glibc of the Lambda images: Amazon Linux 2 up to python3.11, Amazon Linux 2023 from python3.12.
@@ -182,13 +194,6 @@ class _Index:
         return env
 
 
-@dataclass(frozen=True)
-class _Dist:
-    name: str  # normalised (PEP 503)
-    version: str
-    requires: tuple[str, ...]  # normalised names, extras' requirements left out
-
-
 # ----------------------------------------------------------------------------- public API
 
 
@@ -201,53 +206,49 @@ def build_package(
     no_index: bool = False,
     project_root: Path | None = None,
     extra_files: Mapping[str, bytes] = MappingProxyType({}),
+    lock: Path | None = None,
 ) -> PackageResult:
     """Write the Lambda zip for ``runtime``/``architecture`` to ``out``.
 
     ``extra_files`` maps a path inside the zip (e.g. ``offhours.toml``) to its content.
     ``find_links`` adds wheelhouses; with ``no_index`` they are the only place pip looks.
+    ``lock`` replaces the project's lock (tests use it).
     """
     target = _Target.parse(runtime, architecture)
     index = _index(find_links, no_index)
     extras = {_zip_name(name): data for name, data in extra_files.items()}
     stamp = _timestamp()
     root = _project_root(project_root)
+    lock_file = _lock_file(root, lock)
+    pins = locked_pins(lock_file)
     failure, hint = _install_failure(target, index)
     with tempfile.TemporaryDirectory(prefix="offhours-package-") as tmp:
         work = Path(tmp)
         wheel = _offhours_wheel(root, work, index, target)
+        _check_lock_covers(wheel, pins, lock_file)
         common = [*target.pip_args(), *index.args()]
-        # Resolve everything, boto3 and the CLI stack included, so that the versions chosen
-        # agree with theirs (urllib3 must suit the runtime's botocore); then install the rest.
-        report = work / "report.json"
+        deps, own = work / "deps", work / "own"
         _pip(
             [
-                *("install", "--dry-run", "--ignore-installed", "--report", str(report)),
-                *("--target", str(work / "unused")),  # pip wants it with --platform
+                *("install", "--target", str(deps), "--no-deps", "--no-compile"),
+                *("--require-hashes", "--requirement", str(lock_file)),
                 *common,
-                str(wheel),
             ],
             failure=failure,
             hint=hint,
             env=index.env(),
+            lock=lock_file,
         )
-        dists = _resolved(report)
+        # offhours itself has no hash to check (it was just built), so it is installed apart.
+        _pip(
+            ["install", "--target", str(own), "--no-deps", "--no-compile", *common, str(wheel)],
+            failure=failure,
+            hint=hint,
+            env=index.env(),
+        )
+        entries = {**_entries(deps, needle=tmp), **_entries(own, needle=tmp)}
         root_name = _normalise(wheel.name.split("-")[0])
-        keep = sorted(needed_distributions({d.name: d.requires for d in dists.values()}, root_name))
-        pins = [f"{name}=={dists[name].version}" for name in keep if name != root_name]
-        site = work / "site"
-        _pip(
-            [
-                *("install", "--target", str(site), "--no-deps", "--no-compile"),
-                *common,
-                str(wheel),
-                *pins,
-            ],
-            failure=failure,
-            hint=hint,
-            env=index.env(),
-        )
-        entries = _entries(site, needle=tmp)
+        bundled = sorted({**pins, root_name: wheel.name.split("-")[1]}.items())
     for name in extras:
         if name in entries or any(entry.startswith(name + "/") for entry in entries):
             raise ConfigError(f"extra file {name!r} would replace a file of the package")
@@ -258,7 +259,7 @@ def build_package(
         size=size,
         sha256=digest,
         files=len(entries),
-        distributions=tuple(f"{name} {dists[name].version}" for name in keep),
+        distributions=tuple(f"{name} {version}" for name, version in bundled),
     )
 
 
@@ -268,34 +269,65 @@ def wheelhouse(
     runtime: str = "python3.12",
     architecture: Architecture = "x86_64",
     project_root: Path | None = None,
+    lock: Path | None = None,
 ) -> None:
     """Download into ``dest`` every wheel an offline :func:`build_package` needs.
 
-    That is offhours' dependencies for ``runtime``/``architecture`` (boto3 and the CLI stack
-    included: the resolver must see them to pick versions that agree with them) and the build
-    back-end that turns the project into a wheel. Fill one directory for several targets by
-    calling this once per target.
+    That is exactly the locked files for ``runtime``/``architecture`` (hash-checked as they
+    arrive), and the build back-end that turns the project into a wheel. Fill one directory
+    for several targets by calling this once per target.
     """
     target = _Target.parse(runtime, architecture)
     root = _project_root(project_root)
+    lock_file = _lock_file(root, lock)
+    locked_pins(lock_file)  # a readable lock, or a clear error before any download
     dest.mkdir(parents=True, exist_ok=True)
     online = _Index((), no_index=False)
     failure = f"could not fill the wheelhouse {dest} for {target.runtime}/{target.architecture}"
-    with tempfile.TemporaryDirectory(prefix="offhours-wheelhouse-") as tmp:
-        wheel = _offhours_wheel(root, Path(tmp), online, target)
+    _pip(
+        [
+            *("download", "--dest", str(dest), "--no-deps"),
+            *("--require-hashes", "--requirement", str(lock_file)),
+            *target.pip_args(),
+        ],
+        failure=failure,
+        env=online.env(),
+        lock=lock_file,
+    )
+    if root is not None:
         _pip(
-            ["download", "--dest", str(dest), *target.pip_args(), str(wheel)],
-            failure=failure,
+            ["download", "--dest", str(dest), "--only-binary=:all:", *_build_requires(root)],
+            failure=f"could not download the build back-end into {dest}",
             env=online.env(),
         )
-        if root is not None:
-            _pip(
-                ["download", "--dest", str(dest), "--only-binary=:all:", *_build_requires(root)],
-                failure=f"could not download the build back-end into {dest}",
-                env=online.env(),
+
+
+def lambda_requirements(pyproject: Mapping[str, Any]) -> list[str]:
+    """The requirements the lock is compiled from: offhours' runtime dependencies less those
+    the zip leaves out (:data:`LEFT_OUT`), floors as written in ``pyproject.toml``."""
+    requirements = pyproject.get("project", {}).get("dependencies", [])
+    return [str(r) for r in requirements if _requirement_names([str(r)])[0] not in LEFT_OUT]
+
+
+def locked_pins(lock: Path) -> dict[str, str]:
+    """Name → version of every distribution in ``lock``; each must be ``==`` pinned and hashed,
+    with no environment marker (one lock serves every runtime and architecture)."""
+    try:
+        text = lock.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the lock {lock} ({exc.strerror}); {_REFRESH}") from None
+    pins: dict[str, str] = {}
+    for number, line in _logical_lines(text):
+        match = _PIN.fullmatch(line)
+        if match is None:
+            raise ConfigError(
+                f"{lock}, line {number}: expected NAME==VERSION followed by --hash=sha256:… "
+                f"options and nothing else, got {line[:80]!r}; {_REFRESH}"
             )
-    # pip copies a local requirement next to what it downloads; offhours itself is built anew.
-    (dest / wheel.name).unlink(missing_ok=True)
+        pins[_normalise(match.group(1))] = match.group(2)
+    if not pins:
+        raise ConfigError(f"the lock {lock} pins nothing; {_REFRESH}")
+    return pins
 
 
 def needed_distributions(
@@ -353,6 +385,55 @@ def _project_root(given: Path | None) -> Path | None:
     if not (given / "pyproject.toml").is_file():
         raise ConfigError(f"{given} has no pyproject.toml: pass offhours' project directory")
     return given.resolve()
+
+
+def _lock_file(root: Path | None, given: Path | None) -> Path:
+    """The lock to build from: the one given, the checkout's, or the one installed with us."""
+    if given is not None:
+        return given
+    if root is not None:
+        checkout = root / "src" / "offhours" / "deploy" / LOCK.name
+        if checkout.is_file():
+            return checkout
+    return LOCK
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, joined line) of a requirements file, comments and blanks left out."""
+    pending: list[str] = []
+    first = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = "" if raw.lstrip().startswith("#") else raw.split(" #", 1)[0].strip()
+        if not pending:
+            first = number
+        if line.endswith("\\"):
+            pending.append(line[:-1].strip())
+            continue
+        pending.append(line)
+        joined = " ".join(part for part in pending if part)
+        pending = []
+        if joined:
+            yield first, joined
+
+
+def _check_lock_covers(wheel: Path, pins: Mapping[str, str], lock: Path) -> None:
+    """Every dependency of the offhours wheel that the zip carries must be in the lock."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(name).decode("utf-8")
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    missing = sorted(
+        {n for n in _requirement_names(requires) if n not in LEFT_OUT and n not in pins}
+    )
+    if missing:
+        raise ConfigError(
+            f"offhours depends on {', '.join(missing)}, which the lock {lock} does not pin; "
+            + _REFRESH
+        )
 
 
 def _pyproject(root: Path) -> dict[str, Any]:
@@ -488,7 +569,14 @@ def _install_failure(target: _Target, index: _Index) -> tuple[str, str]:
     )
 
 
-def _pip(args: list[str], *, failure: str, env: Mapping[str, str], hint: str = "") -> None:
+def _pip(
+    args: list[str],
+    *,
+    failure: str,
+    env: Mapping[str, str],
+    hint: str = "",
+    lock: Path | None = None,
+) -> None:
     """Run pip in a subprocess; a failure becomes an OffhoursError with pip's last words."""
     cmd = [sys.executable, "-m", "pip", *args]
     cmd += ["--disable-pip-version-check", "--no-input", "--quiet"]
@@ -508,6 +596,12 @@ def _pip(args: list[str], *, failure: str, env: Mapping[str, str], hint: str = "
     if proc.returncode == 0:
         return
     said = _last_lines(proc.stderr or proc.stdout)
+    if lock is not None and "DO NOT MATCH THE HASHES" in (proc.stderr + proc.stdout):
+        raise OffhoursError(
+            f"a wheel does not have the SHA-256 that the lock {lock} records for it, "
+            "so it is not the file that was locked (a tampered wheel, index or lock); "
+            f"nothing was built. pip said:\n  {said}\nIf the lock changed on purpose, {_REFRESH}"
+        )
     if "No module named pip" in said:
         raise OffhoursError(
             f"{failure}: {sys.executable} has no pip; install it with "
@@ -541,25 +635,6 @@ def _requirement_names(lines: Iterable[str]) -> tuple[str, ...]:
         if match:
             names.append(_normalise(match.group(1)))
     return tuple(names)
-
-
-def _resolved(report: Path) -> dict[str, _Dist]:
-    """The distributions of a pip installation report (``pip install --report``)."""
-    try:
-        install = json.loads(report.read_text(encoding="utf-8"))["install"]
-        dists = [
-            _Dist(
-                name=_normalise(item["metadata"]["name"]),
-                version=str(item["metadata"]["version"]),
-                requires=_requirement_names(item["metadata"].get("requires_dist") or []),
-            )
-            for item in install
-        ]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OffhoursError(
-            f"pip's installation report cannot be read ({exc}); pip ≥ 22.2"
-        ) from exc
-    return {dist.name: dist for dist in dists}
 
 
 def _record(info: Path) -> list[str]:

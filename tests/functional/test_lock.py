@@ -1,0 +1,218 @@
+"""The Lambda lock: what it pins agrees with pyproject.toml, and the build trusts nothing else.
+
+Offline: the wheels come from the wheelhouse the test set-up fills (see test_package.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from offhours.deploy.package import (
+    LEFT_OUT,
+    LOCK,
+    build_package,
+    lambda_requirements,
+    locked_pins,
+    wheelhouse,
+)
+from offhours.errors import ConfigError, OffhoursError
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = f"python3.{sys.version_info.minor}"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+PINS = locked_pins(LOCK)
+# The environments the zip runs in: every Lambda Python offhours supports, both machines.
+ENVIRONMENTS = [
+    {
+        "python_version": f"3.{minor}",
+        "python_full_version": f"3.{minor}.0",
+        "platform_machine": machine,
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+    for minor in (11, 12, 13, 14)
+    for machine in ("x86_64", "aarch64")
+]
+
+
+@pytest.fixture(scope="module")
+def wheels() -> Path:
+    place = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
+    if not any(place.glob("pydantic_core-*.whl")):
+        pytest.fail(f"no wheelhouse at {place}: `python3 dev.py test` fills it", pytrace=False)
+    return place
+
+
+def test_the_lock_is_the_one_in_the_checkout() -> None:
+    assert LOCK == ROOT / "src" / "offhours" / "deploy" / "lambda-requirements.lock"
+
+
+def test_every_runtime_dependency_of_the_lambda_is_pinned_above_its_floor() -> None:
+    wanted = lambda_requirements(PYPROJECT)
+    assert {canonicalize_name(Requirement(r).name) for r in wanted} == {
+        "pydantic",
+        "holidays",
+        "tzdata",
+        "urllib3",
+        "slack-sdk",
+    }
+    for text in wanted:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in PINS, f"{name} is a runtime dependency the lock does not pin"
+        assert requirement.specifier.contains(Version(PINS[name]), prereleases=True), (
+            f"{name}=={PINS[name]} in the lock is below pyproject's {requirement.specifier}"
+        )
+
+
+def test_the_lock_leaves_out_what_the_zip_leaves_out() -> None:
+    runtime_only = {"boto3", "botocore", "s3transfer", "jmespath", "typer", "rich", "click"}
+    assert not (set(PINS) & (runtime_only | set(LEFT_OUT)))
+
+
+def _metadata(wheels: Path, name: str, version: str) -> str:
+    stem = f"{name.replace('-', '_')}-{version}-"
+    for wheel in sorted(wheels.glob("*.whl")):
+        if wheel.name.lower().startswith(stem.lower()):
+            with zipfile.ZipFile(wheel) as archive:
+                info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+                return archive.read(info).decode("utf-8")
+    raise AssertionError(f"no wheel of {name} {version} in {wheels}")
+
+
+def test_the_lock_is_closed_under_its_own_dependencies(wheels: Path) -> None:
+    """Every requirement of a pinned distribution, on any runtime or machine, is pinned too."""
+    for name, version in PINS.items():
+        for line in _metadata(wheels, name, version).splitlines():
+            if not line.startswith("Requires-Dist:"):
+                continue
+            requirement = Requirement(line.split(":", 1)[1].strip())
+            marker = requirement.marker or Marker("python_version >= '3'")
+            if not any(marker.evaluate(env) for env in ENVIRONMENTS):
+                continue  # only for an extra, or for platforms Lambda is not
+            needed = canonicalize_name(requirement.name)
+            assert needed in PINS, f"{name} needs {needed}, which the lock does not pin"
+            assert requirement.specifier.contains(Version(PINS[needed]), prereleases=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("six>=1.16 \\\n    --hash=sha256:" + "a" * 64 + "\n", "expected NAME==VERSION"),
+        ("six==1.17.0\n", "expected NAME==VERSION followed by --hash"),
+        ("six==1.17.0 ; python_version < '3.12' --hash=sha256:" + "a" * 64 + "\n", "line 1"),
+        ("six==1.17.0 --hash=md5:" + "a" * 32 + "\n", "expected NAME==VERSION"),
+        ("# nothing\n\n", "pins nothing"),
+    ],
+)
+def test_a_lock_that_is_not_pinned_and_hashed_is_refused(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    lock = tmp_path / "lambda-requirements.lock"
+    lock.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(says)) as info:
+        locked_pins(lock)
+    assert "python3 dev.py lock" in str(info.value)
+
+
+def _tampered(tmp_path: Path, name: str) -> Path:
+    """The lock with every hash of ``name`` replaced: as if the wheel had been swapped."""
+    lines = LOCK.read_text(encoding="utf-8").splitlines(keepends=True)
+    out, inside = [], False
+    for line in lines:
+        if not line.startswith(" "):
+            inside = line.startswith(f"{name}==")
+        if inside and "--hash=sha256:" in line:
+            line = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, line)
+        out.append(line)
+    lock = tmp_path / "tampered.lock"
+    lock.write_text("".join(out), encoding="utf-8")
+    return lock
+
+
+def test_a_wheel_that_does_not_match_its_locked_hash_stops_the_build(
+    wheels: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "offhours.zip"
+    with pytest.raises(OffhoursError) as info:
+        build_package(
+            out,
+            runtime=RUNTIME,
+            find_links=[wheels],
+            no_index=True,
+            project_root=ROOT,
+            lock=_tampered(tmp_path, "six"),
+        )
+    message = str(info.value)
+    assert "a wheel does not have the SHA-256 that the lock" in message
+    assert "six==1.17.0" in message  # pip names the file
+    assert "python3 dev.py lock" in message
+    assert not out.exists()
+
+
+def test_a_dependency_the_lock_does_not_pin_stops_the_build(wheels: Path, tmp_path: Path) -> None:
+    text = LOCK.read_text(encoding="utf-8")
+    drop = re.compile(r"^urllib3==.*?(?=^\S|\Z)", re.S | re.M)
+    lock = tmp_path / "stale.lock"
+    lock.write_text(drop.sub("", text), encoding="utf-8")
+    assert "urllib3" not in locked_pins(lock)
+    with pytest.raises(ConfigError, match="offhours depends on urllib3, which the lock"):
+        build_package(
+            tmp_path / "x.zip",
+            runtime=RUNTIME,
+            find_links=[wheels],
+            no_index=True,
+            project_root=ROOT,
+            lock=lock,
+        )
+
+
+def test_the_wheelhouse_holds_exactly_the_locked_files(
+    wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shared wheelhouse stands in for the index (it holds more than the lock: boto3 …).
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    dest = tmp_path / "house"
+    wheelhouse(dest, runtime=RUNTIME, architecture="x86_64", project_root=ROOT)
+    names = {canonicalize_name(w.name.split("-")[0]) for w in dest.glob("*.whl")}
+    assert names == set(PINS) | {"setuptools"}
+    for wheel in dest.glob("*.whl"):
+        if not wheel.name.startswith("setuptools-"):
+            assert f"-{PINS[canonicalize_name(wheel.name.split('-')[0])]}-" in wheel.name
+
+
+def test_the_lock_ships_inside_the_package(wheels: Path, tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "src", tmp_path / "src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    result = build_package(
+        tmp_path / "x.zip",
+        runtime=RUNTIME,
+        find_links=[wheels],
+        no_index=True,
+        project_root=tmp_path,
+    )
+    with zipfile.ZipFile(result.path) as archive:
+        assert archive.read("offhours/deploy/lambda-requirements.lock") == LOCK.read_bytes()
+    assert sorted(result.distributions) == sorted(
+        [f"{name} {version}" for name, version in PINS.items()]
+        + [f"offhours {PYPROJECT['project']['version']}"]
+    )
