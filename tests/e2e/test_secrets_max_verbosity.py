@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socketserver
+import threading
 import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -363,22 +365,72 @@ def test_deploy_apply_at_vvv_shows_none_of_what_it_encrypts(
 # ------------------------------------------------------------------------ proxy credentials
 
 
-@pytest.mark.parametrize(
-    "proxy",
-    [
-        "proxyuser:sentinel-proxy-pw-1@127.0.0.1:3128",
-        "http://proxyuser:sentinel-proxy-pw-2@127.0.0.1:3128",
-    ],
-)
-def test_proxy_credentials_slack_sdk_logs_are_scrubbed(
-    cli: CliRun, stores: dict[str, str], tmp_path: Path, slack: SlackSink, proxy: str
+class _RefusingProxy:
+    """An HTTP proxy on loopback that records each request head and refuses the tunnel."""
+
+    def __init__(self) -> None:
+        self.heads: list[str] = []
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[socketserver.StreamRequestHandler]:
+        heads = self.heads
+
+        class Handler(socketserver.StreamRequestHandler):
+            timeout = 5
+
+            def handle(self) -> None:
+                lines = []
+                while len(lines) < 100:
+                    line = self.rfile.readline(8192)
+                    if line in (b"", b"\r\n", b"\n"):
+                        break
+                    lines.append(line.decode("latin-1").strip())
+                heads.append("\n".join(lines))
+                self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+        return Handler
+
+    def __enter__(self) -> _RefusingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.mark.parametrize("scheme", ["", "http://"])
+def test_proxy_credentials_never_reach_the_output(
+    cli: CliRun, stores: dict[str, str], tmp_path: Path, slack: SlackSink, scheme: str
 ) -> None:
-    write_config(tmp_path, **stores)
-    env = {"AWS_LAMBDA_FUNCTION_NAME": FUNCTION, "HTTPS_PROXY": proxy, "NO_PROXY": "*"}
-    run = cli("audit", "--now", NIGHT, "-vvv", env=env)
-    assert run.code == 0, run.stderr[-2000:]
-    # slack_sdk said where its proxy is, without who or with what password.
-    assert "loaded from an env variable: " in run.stderr
-    assert "••••@127.0.0.1:3128" in run.stderr
-    assert "proxyuser" not in run.stderr
-    assert_no_leak(run.stdout + run.stderr, slack)
+    """The webhook goes through HTTPS_PROXY with its credentials (the proxy sees them); the
+    output at -vvv, including the proxy's refusal, never shows them, with or without a scheme."""
+    password = f"sentinel-proxy-pw-{len(scheme)}"
+    hook = "https://hooks.slack.com/services/T00000000/B00000000/proxyhookproxyhook"
+    with _RefusingProxy() as proxy:
+        refs = {**stores, "webhook": "env:PROXIED_HOOK"}
+        write_config(tmp_path, **refs)
+        env = {
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+            "PROXIED_HOOK": hook,
+            "HTTPS_PROXY": f"{scheme}proxyuser:{password}@127.0.0.1:{proxy.port}",
+            "NO_PROXY": "",
+        }
+        run = cli("audit", "--now", NIGHT, "-vvv", env=env)
+    assert run.code == 1, run.stderr[-2000:]  # the proxy refused: the notifier failed
+    assert proxy.heads  # one CONNECT per attempt (a refused tunnel is retried)
+    expected = base64.b64encode(f"proxyuser:{password}".encode()).decode()
+    for head in proxy.heads:
+        request, *headers = head.splitlines()
+        assert request.startswith("CONNECT hooks.slack.com:443 ")
+        fields = dict(h.split(": ", 1) for h in headers)
+        assert {k.lower(): v for k, v in fields.items()}["proxy-authorization"] == (
+            f"Basic {expected}"
+        )
+    output = run.stdout + run.stderr
+    assert "hooks.slack.com" in output  # the failure is reported, naming the host
+    assert "proxyuser" not in output
+    assert leaks(output, [password, hook]) == []
