@@ -57,10 +57,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def enforce_iam(endpoint: str) -> None:
+    """Make the moto server at ``endpoint`` check IAM permissions from its next call on.
+
+    Set-up runs unchecked first, however many calls (and retries) it takes: a call count given
+    up front as INITIAL_NO_AUTH_ACTION_COUNT shifts when a loaded machine causes a retry.
+    """
+    request = urllib.request.Request(  # noqa: S310 - the loopback moto server
+        f"{endpoint}/moto-api/reset-auth",
+        b"0",
+        headers={"Content-Type": "text/plain"},  # a form body would be parsed away
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+        if answer.status != 200:
+            raise RuntimeError(f"moto refused reset-auth: HTTP {answer.status}")
+
+
 @contextmanager
 def moto_subprocess(**environ: str) -> Iterator[str]:
-    """A moto server in its own process (settings such as INITIAL_NO_AUTH_ACTION_COUNT are
-    read once per process)."""
+    """A moto server in its own process (``enforce_iam`` changes a process-wide setting)."""
     port = free_port()
     env = {**os.environ, **environ}
     proc = subprocess.Popen(  # noqa: S603 - moto's own server module, fixed arguments

@@ -26,7 +26,7 @@ from offhours import lambda_handler
 from offhours.errors import OffhoursError
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
-from tests.aws import Aws, moto_subprocess
+from tests.aws import Aws, enforce_iam, moto_subprocess
 from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER, Run
 from tests.leakguard import leaks
 
@@ -280,8 +280,7 @@ def test_no_region_or_credentials_at_vvv_shows_no_secret(
 def test_access_denied_at_vvv_shows_no_secret(
     cli: CliRun, tmp_path: Path, ravello: RavelloSimulator, slack: SlackSink
 ) -> None:
-    setup_calls = 7  # create_key, create_alias, encrypt, put_parameter, 3 IAM calls
-    with moto_subprocess(INITIAL_NO_AUTH_ACTION_COUNT=str(setup_calls)) as endpoint:
+    with moto_subprocess() as endpoint:
         aws = Aws(endpoint)
         kms = aws.client("kms")
         kms.create_alias(
@@ -299,6 +298,7 @@ def test_access_denied_at_vvv_shows_no_secret(
         }
         iam.put_user_policy(UserName="nobody", PolicyName="p", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName="nobody")["AccessKey"]
+        enforce_iam(endpoint)
         write_config(
             tmp_path,
             base_url=ravello.base_url,

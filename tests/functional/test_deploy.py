@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -334,7 +333,7 @@ def test_the_role_allows_the_functions_own_calls_and_refuses_others(
     from offhours import lambda_handler
     from offhours.testing.ravello import RavelloSimulator, make_app
     from offhours.testing.slack import SlackSink
-    from tests.aws import env_for, moto_subprocess
+    from tests.aws import enforce_iam, env_for, moto_subprocess
 
     night = "2026-12-01T04:00:00Z"
     with (
@@ -386,14 +385,7 @@ def test_the_role_allows_the_functions_own_calls_and_refuses_others(
             user = deploy_and_setup(endpoint)
             # IAM enforced from the next call on, however many calls set-up took (a count
             # taken from an earlier run varied with the retries a loaded machine causes).
-            enforce = urllib.request.Request(  # noqa: S310 - the loopback moto server
-                f"{endpoint}/moto-api/reset-auth",
-                b"0",
-                headers={"Content-Type": "text/plain"},  # a form body would be parsed away
-                method="POST",
-            )
-            with urllib.request.urlopen(enforce, timeout=10) as answer:  # noqa: S310 - loopback
-                assert answer.status == 200
+            enforce_iam(endpoint)
             as_role = {
                 **env_for(endpoint),
                 "AWS_ACCESS_KEY_ID": user["id"],

@@ -13,7 +13,7 @@ from offhours.aws_secrets import encrypt
 from offhours.errors import SecretError
 from offhours.notifiers.slack import SlackNotifier
 from offhours.secrets import Resolver, SecretRef, SecretSettings
-from tests.aws import Aws, moto_subprocess
+from tests.aws import Aws, enforce_iam, moto_subprocess
 
 SENTINEL = "sentinel-aws-secret-5b7e21c9"
 LAMBDA_CONTEXT = {"LambdaFunctionName": "$AWS_LAMBDA_FUNCTION_NAME"}
@@ -208,10 +208,9 @@ def test_seed_webhook_without_scheme_is_taken_as_https(aws: Aws) -> None:
 
 
 def test_access_denied_under_iam_enforcement(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto enforces IAM after N calls: a role without kms:Decrypt is refused, one with it
-    is allowed."""
-    setup_calls = 9  # create_key, create_alias, encrypt, then 3 IAM calls per user
-    with moto_subprocess(INITIAL_NO_AUTH_ACTION_COUNT=str(setup_calls)) as endpoint:
+    """With moto enforcing IAM, a role without kms:Decrypt is refused, one with it is
+    allowed."""
+    with moto_subprocess() as endpoint:
         aws = Aws(endpoint)
         key_id = kms_key(aws)  # 2 calls
         blob = seed_style_ciphertext(aws, SENTINEL)  # 1
@@ -226,6 +225,7 @@ def test_access_denied_under_iam_enforcement(monkeypatch: pytest.MonkeyPatch) ->
             iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
             keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
         assert key_id
+        enforce_iam(endpoint)
         for user, expect_ok in (("reader", True), ("other", False)):
             # boto3 reads its endpoint and credentials from the process environment.
             monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
