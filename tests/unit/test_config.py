@@ -97,6 +97,41 @@ def test_source_table_errors(tmp_path: Path, source: str, expected: str) -> None
     assert not any("hunter2-sentinel" in p for p in problems)
 
 
+@pytest.mark.parametrize(
+    ("toml", "key", "shown"),
+    [
+        (
+            '[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "env:P"\n'
+            'base_url = "ftp://ada:sentinel-cfgpw01@files.example.com/api"\n',
+            "sources[0].base_url",
+            '"ftp://••••@files.example.com/api"',
+        ),
+        (
+            '[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "env:P"\n'
+            'base_url = "ldap://ada:sentinel-cfg/p@w02@dir.example.com"\n',
+            "sources[0].base_url",
+            '"ldap://••••@dir.example.com"',
+        ),
+        (
+            '[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "env:P"\n'
+            'retries = ["https://ada:sentinel-cfgpw03@proxy.example.com"]\n',
+            "sources[0].retries",
+            "https://••••@proxy.example.com",
+        ),
+        (
+            '[deploy]\nregion = "s3://ada:sentinel-cfgpw04@bucket"\n',
+            "deploy.region",
+            '"s3://••••@bucket"',
+        ),
+    ],
+)
+def test_config_errors_never_echo_userinfo(tmp_path: Path, toml: str, key: str, shown: str) -> None:
+    problems = problems_of(tmp_path, toml + (MINIMAL if "[[sources]]" not in toml else ""))
+    [problem] = [p for p in problems if f": {key}: " in p]
+    assert shown in problem, problem
+    assert not any("sentinel-cfg" in p or "ada:" in p for p in problems), problems
+
+
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     text = """
 [hours]
