@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 from offhours import hours as hours_mod
 from offhours.errors import ConfigError
 from offhours.policy import Policy
-from offhours.secrets import INLINE, SecretRef, SecretSettings
+from offhours.secrets import INLINE, SecretRef, SecretSettings, wildcard_in
 
 __all__ = [
     "BUILTIN_NOTIFIERS",
@@ -73,9 +73,16 @@ SECRET = _SecretMarker()
 def _check_ref(value: str, info: ValidationInfo) -> str:
     allow = bool((info.context or {}).get("allow_plaintext"))
     try:
-        SecretRef.parse(value, where="", allow_plaintext=allow)
+        ref = SecretRef.parse(value, where="", allow_plaintext=allow)
     except ValueError as exc:
         raise _custom("secret_reference", str(exc)) from None
+    if wildcard_in(ref):
+        # IAM reads * and ? as wildcards: deploy would grant reading every match.
+        raise _custom(
+            "secret_reference",
+            f"{ref} holds a wildcard (* or ?), which would let the function read every "
+            "matching parameter or secret; name exactly one",
+        )
     return value
 
 

@@ -98,6 +98,33 @@ def test_source_table_errors(tmp_path: Path, source: str, expected: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("reference", "refused"),
+    [
+        ("secretsmanager:*#password", True),
+        ("secretsmanager:offhours/*", True),
+        ("secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:p-??????", True),
+        ("ssm:/offhours/*", True),
+        ("ssm:/offhours/pass?ord", True),
+        ("ssm:arn:aws:ssm:us-east-1:*:parameter/p", True),
+        # After "#" is a key of the secret's JSON, never part of the ARN IAM grants.
+        ("secretsmanager:offhours/ravello#pass*word", False),
+        ("ssm:/offhours/ravello/password", False),
+        ("env:RAVELLO_*", False),  # not an AWS grant: an environment variable's name
+    ],
+)
+def test_wildcard_secret_references_are_refused(
+    tmp_path: Path, reference: str, refused: bool
+) -> None:
+    text = f'[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "{reference}"\n'
+    if not refused:
+        load_config(write(tmp_path, text))
+        return
+    [problem] = problems_of(tmp_path, text)
+    assert f": sources[0].password: {reference} holds a wildcard (* or ?)" in problem
+    assert "name exactly one" in problem
+
+
+@pytest.mark.parametrize(
     ("toml", "key", "shown"),
     [
         (
