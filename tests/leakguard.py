@@ -19,11 +19,10 @@ import traceback
 from collections.abc import Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from offhours.secrets import derived_forms, known_values
+from offhours.secrets import derived_forms, known_values, url_path
 
 SENTINEL = re.compile(r"sentinel-[A-Za-z0-9-]{4,}")
 # "sentinel-" in base64 at each alignment: "c2VudGluZWwt", "ZW50aW5l", "bnRpbmVs".
@@ -35,7 +34,8 @@ MIN_LENGTH = 12  # shorter resolved values ("u", "pw") would match ordinary text
 def _guarded_forms(value: str) -> frozenset[str]:
     guarded = {value, *derived_forms(value)}
     if "://" in value or value.startswith("hooks."):
-        token = urlsplit(value if "://" in value else f"https://{value}").path.rsplit("/", 1)
+        # url_path never raises: a secret of any shape ("https://[xoxb-…]/…") is guarded too.
+        token = url_path(value).rsplit("/", 1)
         if len(token[-1]) >= MIN_LENGTH:
             guarded |= {token[-1], *derived_forms(token[-1])}
     return frozenset(guarded)

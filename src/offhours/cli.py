@@ -216,10 +216,23 @@ def explain(
     config: ConfigOpt = None,
     now: NowOpt = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            min=0.1,
+            metavar="SECONDS",
+            help="Finish within SECONDS: a source still reading is reported as timed out",
+        ),
+    ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Say why each resource is or isn't flagged at --now (reads the sources, sends nothing)."""
     _setup(verbose)
+    from offhours.transport import Deadline
+
+    # Counted from the start, as audit's: the config and the secrets are read within it.
+    run_deadline = Deadline.after(deadline)
 
     def body() -> int:
         from offhours.audit import build_sources, collect, resolve_secrets
@@ -231,7 +244,7 @@ def explain(
         at = _now(now)
         policy = cfg.policy()
         sources = build_sources(cfg, resolve_secrets(cfg))
-        resources, failures = collect(sources)
+        resources, failures = collect(sources, deadline=run_deadline)
         decisions = evaluate(resources, policy, at)
         if fmt is Format.json:
             # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
@@ -751,15 +764,29 @@ def demo(
     labs: Annotated[
         int, typer.Option(min=1, max=2000, help="How many running labs to simulate")
     ] = 8,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            min=0.1,
+            metavar="SECONDS",
+            help="Finish within SECONDS, as audit --deadline does",
+        ),
+    ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Start a local Ravello simulator and Slack sink, run a real audit against them, show both."""
     _setup(verbose)
+    from offhours.transport import Deadline
+
+    run_deadline = Deadline.after(deadline)
 
     def body() -> int:
         from offhours.demo import run_demo
 
-        result, messages, note = run_demo(_now(now) if now else None, running_labs=labs)
+        result, messages, note = run_demo(
+            _now(now) if now else None, running_labs=labs, deadline=run_deadline
+        )
         out.rule("Slack — as received by the local webhook sink")
         for i, payload in enumerate(messages, 1):
             out.print(f"[bold]message {i} of {len(messages)}[/]")

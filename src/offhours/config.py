@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 from offhours import hours as hours_mod
 from offhours.errors import ConfigError
 from offhours.policy import Policy
-from offhours.secrets import INLINE, SecretRef, SecretSettings
+from offhours.secrets import INLINE, SecretRef, SecretSettings, wildcard_in
 
 __all__ = [
     "BUILTIN_NOTIFIERS",
@@ -73,9 +73,16 @@ SECRET = _SecretMarker()
 def _check_ref(value: str, info: ValidationInfo) -> str:
     allow = bool((info.context or {}).get("allow_plaintext"))
     try:
-        SecretRef.parse(value, where="", allow_plaintext=allow)
+        ref = SecretRef.parse(value, where="", allow_plaintext=allow)
     except ValueError as exc:
         raise _custom("secret_reference", str(exc)) from None
+    if wildcard_in(ref):
+        # IAM reads * and ? as wildcards: deploy would grant reading every match.
+        raise _custom(
+            "secret_reference",
+            f"{ref} holds a wildcard (* or ?), which would let the function read every "
+            "matching parameter or secret; name exactly one",
+        )
     return value
 
 
@@ -536,10 +543,20 @@ class Config:
         )
 
 
+# user:password@ after a scheme, up to the last "@" of the word (a password may hold "/" or "@").
+_USERINFO = re.compile(r"(?<=://)[^\s\"'@]*@(?:[^\s\"'@]*@)*")
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with the userinfo of every URL in it masked: ``ftp://u:pw@host`` →
+    ``ftp://••••@host``. A config error may quote a value; never the credentials in it."""
+    return _USERINFO.sub("••••@", text)
+
+
 def _show(value: object) -> str:
     if isinstance(value, str | int | float | bool) or value is None:
-        return json.dumps(value)
-    text = json.dumps(value, default=str)
+        return _without_userinfo(json.dumps(value))
+    text = _without_userinfo(json.dumps(value, default=str))
     return text if len(text) <= 60 else text[:57] + "…"
 
 
@@ -661,7 +678,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         "notifiers", _list(data, "notifiers"), BUILTIN_NOTIFIERS, problems, context
     )
     if problems or top is None:
-        lines = tuple(f"{label}: {p}" for p in problems)
+        lines = tuple(f"{label}: {_without_userinfo(p)}" for p in problems)
         noun = "problem" if len(lines) == 1 else "problems"
         raise ConfigError(f"{label}: {len(lines)} {noun}:\n  " + "\n  ".join(lines), lines)
     return Config(top, sources, notifiers, path, data)

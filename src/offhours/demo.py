@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from importlib.resources import files
 from typing import Any
@@ -12,6 +13,7 @@ from offhours.audit import AuditResult, run_audit
 from offhours.config import parse_config
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
+from offhours.transport import Deadline
 
 __all__ = ["demo_apps", "run_demo"]
 
@@ -92,9 +94,16 @@ def _demo_now(config_now: datetime | None, cfg: Any) -> tuple[datetime, str]:
 
 
 def run_demo(
-    now: datetime | None = None, *, running_labs: int = 8
+    now: datetime | None = None,
+    *,
+    running_labs: int = 8,
+    deadline: Deadline | None = None,
+    faults: Sequence[str] = (),
 ) -> tuple[AuditResult, list[dict[str, Any]], str]:
-    """Run the demo; returns the audit result, the Slack payloads the sink received, a note."""
+    """Run the demo; returns the audit result, the Slack payloads the sink received, a note.
+
+    ``deadline`` bounds the audit as ``audit --deadline`` does; ``faults`` are injected into
+    the Ravello simulator for good (e.g. ``"hang"``), to show what a failing source looks like."""
     data = tomllib.loads(files("offhours").joinpath("demo.toml").read_text("utf-8"))
     cfg = parse_config(data)
     at, note = _demo_now(now, cfg)
@@ -103,6 +112,8 @@ def run_demo(
         RavelloSimulator(demo_apps(at, running_labs), username=user, password=password) as sim,
         SlackSink() as sink,
     ):
+        for fault in faults:
+            sim.inject(fault, count=None)
         data["sources"][0]["base_url"] = sim.base_url
         cfg = parse_config(data)
         environ = {
@@ -110,6 +121,6 @@ def run_demo(
             "OFFHOURS_DEMO_RAVELLO_PASSWORD": password,
             "OFFHOURS_DEMO_SLACK_WEBHOOK": sink.url,
         }
-        result = run_audit(cfg, now=at, environ=environ)
+        result = run_audit(cfg, now=at, environ=environ, deadline=deadline)
         messages = list(sink.messages)
     return result, messages, note

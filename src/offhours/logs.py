@@ -17,15 +17,16 @@ import logging
 import re
 import sys
 from typing import TextIO
-from urllib.parse import urlsplit
 
-from offhours.secrets import Secret, known_forms, known_values
+from offhours.secrets import Secret, known_forms, known_values, url_path
+from offhours.untrusted import lines
 
 __all__ = [
     "BODY_LOGGERS",
     "MAX_VERBOSITY",
     "JsonFormatter",
     "RedactingFilter",
+    "TerminalFormatter",
     "configure",
     "scrub",
 ]
@@ -73,7 +74,7 @@ def scrub(text: str) -> str:
         if value in text:
             text = text.replace(value, Secret(value).redacted())
         if "://" in value:
-            path = urlsplit(value).path
+            path = url_path(value)  # never raises, whatever the value's shape
             if len(path) > 1 and path in text:
                 text = text.replace(path, "/…")
     # A substring test per form: C-speed, and faster than one alternation of them all.
@@ -102,8 +103,21 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class TerminalFormatter(logging.Formatter):
+    """``LEVEL logger: message`` for a terminal: what the message quotes (a server's error
+    text, a name) loses its control, bidi and zero-width characters, line breaks kept."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return lines(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line, for CloudWatch and other log collectors."""
+    """One JSON object a line, for CloudWatch and other log collectors. ``json.dumps`` escapes
+    every non-ASCII character (``ensure_ascii``), so C0, C1, bidi and zero-width characters in a
+    message arrive as ``\\uXXXX`` text, never raw."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -126,9 +140,7 @@ def configure(
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_lines else TerminalFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

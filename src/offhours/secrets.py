@@ -18,16 +18,18 @@ its last four characters (or, for a URL, :func:`redact_url`'s host form).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import os
+import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import SplitResult, quote, quote_plus, urlsplit
 
 from offhours.errors import SecretError
 
@@ -45,6 +47,8 @@ __all__ = [
     "known_forms",
     "known_values",
     "redact_url",
+    "url_path",
+    "wildcard_in",
 ]
 
 AWS_SCHEMES = ("kms", "ssm", "secretsmanager")
@@ -113,13 +117,62 @@ def _tail(value: str) -> str:
     return _MASK + value[-4:] if len(value) >= 16 else _MASK
 
 
+# A DNS name of two labels or more: what a person recognises as a host, not a pasted token.
+_DNS_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
+
+
+def _split(url: str) -> SplitResult | None:
+    """``urlsplit`` of ``url`` (``https://`` assumed without a scheme), or None where it raises
+    (a bracketed host that is not an IPv6 address, an unbalanced bracket...)."""
+    try:
+        return urlsplit(url if "://" in url else f"https://{url}")
+    except ValueError:
+        return None
+
+
+def url_path(url: str) -> str:
+    """The path of ``url`` ("" when there is none or it cannot be read). Never raises: it is
+    asked of every resolved secret, whatever its shape, each time a log record is scrubbed."""
+    parts = _split(url)
+    if parts is not None:
+        return parts.path
+    # Read by hand: the path starts at the first "/" after the authority.
+    rest = url.partition("://")[2] if "://" in url else url
+    slash = rest.find("/")
+    return "" if slash == -1 else re.split(r"[?#]", rest[slash:], maxsplit=1)[0]
+
+
+def _shown_host(url: str) -> str | None:
+    """The host of ``url`` with its port, when it is a DNS name, an IP address or
+    ``localhost``; None for anything else (a token written where a host goes)."""
+    parts = _split(url)
+    if parts is None:
+        return None
+    host = parts.hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        host = f"[{address}]" if address.version == 6 else str(address)
+    elif host != "localhost" and not (len(host) <= 253 and _DNS_NAME.fullmatch(host)):
+        return None
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range: left out, never quoted
+        port = None
+    return f"{host}:{port}" if port is not None else host
+
+
 def redact_url(url: str) -> str:
-    """``https://hooks.slack.com/services/T0/B0/abcdWXYZ`` → ``hooks.slack.com/…/••••WXYZ``."""
-    parts = urlsplit(url if "://" in url else f"https://{url}")
-    host = parts.hostname or "?"
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{host}/…/{_tail(url)}"
+    """``https://hooks.slack.com/services/T0/B0/abcdWXYZ`` → ``hooks.slack.com/…/••••WXYZ``.
+
+    Never raises, and shows no more than a recognisable host (a DNS name, an IP address or
+    ``localhost``) and the last four characters of a long value; a value whose host is not
+    one (a pasted token) shows only its tail, and so does one the host form would spell out."""
+    host = _shown_host(url)
+    shown = f"{host}/…/{_tail(url)}" if host else _tail(url)
+    return _tail(url) if url in shown else shown
 
 
 class Secret:
@@ -204,6 +257,18 @@ class SecretRef:
     @property
     def is_aws(self) -> bool:
         return self.scheme in AWS_SCHEMES
+
+
+def wildcard_in(ref: SecretRef) -> bool:
+    """Whether an ``ssm:`` or ``secretsmanager:`` reference holds ``*`` or ``?``: IAM reads
+    them as wildcards, so the role granted to read it could read every match."""
+    if ref.scheme == "ssm":
+        target = ref.target
+    elif ref.scheme == "secretsmanager":
+        target = ref.target.partition("#")[0]  # after "#" is a JSON key, never an ARN
+    else:
+        return False
+    return "*" in target or "?" in target
 
 
 @dataclass(frozen=True)

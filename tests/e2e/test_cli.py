@@ -252,6 +252,25 @@ def test_check_exits_0_for_a_good_config_and_2_listing_every_problem(
     assert "bad.toml: sources[0].username: missing" in bad.stderr
 
 
+def test_check_refuses_wildcard_secret_references(
+    cli: CliRun, tmp_path: Path, setup: tuple[dict[str, str], RavelloSimulator, SlackSink]
+) -> None:
+    env, _, _ = setup
+    (tmp_path / "wild.toml").write_text(
+        '[[sources]]\ntype = "ravello"\nusername = "ssm:/offhours/ravello/user?"\n'
+        'password = "secretsmanager:*#password"\n'
+    )
+    run = cli("check", "--config", "wild.toml", env=env)
+    assert run.code == 2, (run.stdout, run.stderr)
+    assert (
+        "wild.toml: sources[0].password: secretsmanager:*#password holds a wildcard" in run.stderr
+    )
+    assert "wild.toml: sources[0].username: ssm:/offhours/ravello/user? holds a wildcard" in (
+        run.stderr
+    )
+    assert "Traceback" not in run.stderr
+
+
 def test_schema_prints_json_schema(cli: CliRun) -> None:
     run = cli("schema")
     assert run.code == 0

@@ -119,3 +119,47 @@ def test_deploy_plan_warns_when_the_budget_exceeds_the_timeout(
     assert run.code == 0, run.stderr
     assert "warning: worst case" in run.stderr
     assert "timeout of 15 s" in run.stderr
+
+
+def test_explain_deadline_reports_a_hung_source(
+    cli: CliRun, tmp_path: Path, ravello: RavelloSimulator, slack: SlackSink
+) -> None:
+    start = datetime.fromisoformat(NIGHT) - timedelta(hours=5)
+    ravello.set_apps([make_app(1, "lab-1", "Ada", publish_start=start)])
+    ravello.inject("hang", count=None)
+    write(tmp_path, ravello.base_url, source="read_timeout = 60\nrequest_timeout = 120")
+    run = cli("explain", "--now", NIGHT, "--deadline", "3", env=env_for(slack))
+    assert run.code == 1, (run.stdout, run.stderr)
+    assert "offhours: source 'ravello'" in run.stderr and "the run's deadline came" in run.stderr
+    assert "The sources returned no resources." in run.stdout
+    assert "Traceback" not in run.stderr
+    assert slack.messages == []  # explain sends nothing
+
+
+def test_explain_and_demo_deadline_must_be_positive(
+    cli: CliRun, tmp_path: Path, slack: SlackSink
+) -> None:
+    write(tmp_path, "http://127.0.0.1:9/api/v1")
+    for command in ("explain", "demo"):
+        run = cli(command, "--deadline", "0", env=env_for(slack))
+        assert run.code == 2, (command, run.stderr)
+        assert "--deadline" in run.stderr
+
+
+def test_demo_deadline_reports_a_hung_simulator_in_its_slack_message() -> None:
+    from offhours.demo import run_demo
+    from offhours.transport import Deadline
+
+    result, messages, _ = run_demo(
+        datetime.fromisoformat(NIGHT), deadline=Deadline.after(3), faults=["hang"]
+    )
+    assert [f.source for f in result.report.failures] == ["ravello"]
+    assert "timed out" in result.report.failures[0].message
+    [message] = messages
+    assert "timed out" in json.dumps(message)
+
+
+def test_demo_runs_within_a_deadline(cli: CliRun) -> None:
+    run = cli("demo", "--now", NIGHT, "--deadline", "30")
+    assert run.code == 0, run.stderr
+    assert "Slack — as received by the local webhook sink" in run.stdout

@@ -251,3 +251,15 @@ def test_a_hostile_error_message_reaches_the_terminal_inert(
     assert "[link=x]y[/link] bad [/] markup" in run.stderr
     # The message names the user the way every other output does: never in full.
     assert RAVELLO_USER not in run.stderr
+
+
+@pytest.mark.parametrize("verbosity", ["-v", "-vv", "-vvv"])
+def test_log_lines_quoting_a_hostile_server_reach_the_terminal_inert(
+    cli: CliRun, tmp_path: Path, env: dict[str, str], hostile_server: LoopbackServer, verbosity: str
+) -> None:
+    (tmp_path / "offhours.toml").write_text(CONFIG.format(base_url=hostile_server.url + "/api/v1"))
+    run = cli("audit", "--now", NIGHT, "--dry-run", verbosity, env=env)
+    assert run.code == 1, run.stderr
+    logged = [line for line in run.stderr.splitlines() if line.startswith("INFO offhours")]
+    assert any("DENIED" in line and "bad [/] markup" in line for line in logged), run.stderr
+    assert_clean(run)

@@ -151,3 +151,104 @@ def test_an_injected_redirect_points_elsewhere(sink: SlackSink) -> None:
     assert (status, headers["Location"]) == (302, "http://localhost:9/services/elsewhere")
     assert sink.messages == []
     assert post(sink.url, {"text": "hi"})[0] == 200
+
+
+def _rich(*inlines: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "text": "x",
+        "blocks": [
+            {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": inlines}]}
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (
+            _rich(
+                {"type": "text", "text": "a"},
+                {"type": "text", "text": "b", "style": {"bold": True}},
+            ),
+            200,
+        ),
+        (_rich({"type": "text", "text": ""}), 400),  # an empty text element
+        (_rich({"type": "text"}), 400),
+        (_rich({"type": "text", "text": 3}), 400),
+        (_rich({"type": "txet", "text": "a"}), 400),  # an unknown element type
+        (_rich({"type": "text", "text": "a", "style": {"blink": True}}), 400),
+        (_rich({"type": "text", "text": "a", "style": {"bold": "yes"}}), 400),
+        (_rich({"type": "link", "url": "https://example.com"}), 200),
+        (_rich({"type": "link"}), 400),
+        (_rich(), 400),  # a section with no elements
+        (_rich({"type": "text", "text": "x" * 3000}), 200),
+        (_rich({"type": "text", "text": "x" * 2000}, {"type": "text", "text": "x" * 1001}), 400),
+        ({"text": "x", "blocks": [{"type": "rich_text", "elements": []}]}, 400),
+        (
+            {"text": "x", "blocks": [{"type": "rich_text", "elements": [{"type": "paragraph"}]}]},
+            400,
+        ),
+        (
+            {
+                "text": "x",
+                "blocks": [
+                    {
+                        "type": "rich_text",
+                        "elements": [
+                            {
+                                "type": "rich_text_list",
+                                "style": "bullet",
+                                "elements": [
+                                    {
+                                        "type": "rich_text_section",
+                                        "elements": [{"type": "text", "text": "i"}],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+            200,
+        ),
+        ({"text": "x", "blocks": [{"type": "tabel"}]}, 400),  # an unknown block type
+        ({"blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "h"}}]}, 400),
+        ({"blocks": [{"type": "header", "text": {"type": "plain_text", "text": ""}}]}, 400),
+        ({"blocks": [{"type": "context", "elements": []}]}, 400),
+        (
+            {"blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}]},
+            400,
+        ),
+        ({"blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": ""}]}]}, 400),
+        ({"blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}]}]}, 200),
+        (
+            {
+                "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": "s", "emoji": True}}
+                ]
+            },
+            400,
+        ),
+        ({"blocks": [{"type": "section"}]}, 400),
+        ({"blocks": [{"type": "divider", "block_id": "b" * 256}]}, 400),
+    ],
+)
+def test_validates_rich_text_header_and_context_like_slack(
+    sink: SlackSink, body: dict[str, Any], status: int
+) -> None:
+    assert post(sink.url, body)[:2] == (status, "ok" if status == 200 else "invalid_blocks")
+
+
+def test_every_message_the_report_renders_is_valid() -> None:
+    # The demo's report (findings, exempt, problems) as render_slack lays it out, packed small.
+    from datetime import datetime
+
+    from offhours.demo import run_demo
+    from offhours.report import render_slack
+    from offhours.testing.slack import block_problem
+
+    result, messages, _ = run_demo(datetime.fromisoformat("2026-11-30T23:00:00-05:00"))
+    assert messages
+    for limits in ({}, {"max_blocks": 3, "max_section_chars": 100, "max_message_chars": 300}):
+        for message in render_slack(result.report, **limits):
+            assert block_problem(message["blocks"]) is None, message

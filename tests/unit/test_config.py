@@ -97,6 +97,68 @@ def test_source_table_errors(tmp_path: Path, source: str, expected: str) -> None
     assert not any("hunter2-sentinel" in p for p in problems)
 
 
+@pytest.mark.parametrize(
+    ("reference", "refused"),
+    [
+        ("secretsmanager:*#password", True),
+        ("secretsmanager:offhours/*", True),
+        ("secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:p-??????", True),
+        ("ssm:/offhours/*", True),
+        ("ssm:/offhours/pass?ord", True),
+        ("ssm:arn:aws:ssm:us-east-1:*:parameter/p", True),
+        # After "#" is a key of the secret's JSON, never part of the ARN IAM grants.
+        ("secretsmanager:offhours/ravello#pass*word", False),
+        ("ssm:/offhours/ravello/password", False),
+        ("env:RAVELLO_*", False),  # not an AWS grant: an environment variable's name
+    ],
+)
+def test_wildcard_secret_references_are_refused(
+    tmp_path: Path, reference: str, refused: bool
+) -> None:
+    text = f'[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "{reference}"\n'
+    if not refused:
+        load_config(write(tmp_path, text))
+        return
+    [problem] = problems_of(tmp_path, text)
+    assert f": sources[0].password: {reference} holds a wildcard (* or ?)" in problem
+    assert "name exactly one" in problem
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "shown"),
+    [
+        (
+            '[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "env:P"\n'
+            'base_url = "ftp://ada:sentinel-cfgpw01@files.example.com/api"\n',
+            "sources[0].base_url",
+            '"ftp://••••@files.example.com/api"',
+        ),
+        (
+            '[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "env:P"\n'
+            'base_url = "ldap://ada:sentinel-cfg/p@w02@dir.example.com"\n',
+            "sources[0].base_url",
+            '"ldap://••••@dir.example.com"',
+        ),
+        (
+            '[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "env:P"\n'
+            'retries = ["https://ada:sentinel-cfgpw03@proxy.example.com"]\n',
+            "sources[0].retries",
+            "https://••••@proxy.example.com",
+        ),
+        (
+            '[deploy]\nregion = "s3://ada:sentinel-cfgpw04@bucket"\n',
+            "deploy.region",
+            '"s3://••••@bucket"',
+        ),
+    ],
+)
+def test_config_errors_never_echo_userinfo(tmp_path: Path, toml: str, key: str, shown: str) -> None:
+    problems = problems_of(tmp_path, toml + (MINIMAL if "[[sources]]" not in toml else ""))
+    [problem] = [p for p in problems if f": {key}: " in p]
+    assert shown in problem, problem
+    assert not any("sentinel-cfg" in p or "ada:" in p for p in problems), problems
+
+
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     text = """
 [hours]

@@ -96,3 +96,15 @@ def test_guard_fails_exactly_the_leaking_tests(
         "chained_cause_carries_sentinel",
     ):
         result.stdout.fnmatch_lines([f"FAILED test_inner.py::test_{name} - secret leak*"])
+
+
+def test_the_guard_reads_a_secret_of_any_shape() -> None:
+    # urlsplit raises for a bracketed host that is not an address: the guard must not.
+    from offhours.secrets import Secret
+    from tests.leakguard import leaks
+
+    value = "https://[xoxb-1234567890-guardshape]/services/T0/B0/" + "guardshapetoken1"
+    Secret(value)
+    assert leaks("nothing here") == []
+    assert leaks(f"posted to {value}") == ["…ken1"]
+    assert leaks("the token guardshapetoken1 alone") == ["…ken1"]

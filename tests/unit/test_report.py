@@ -22,6 +22,7 @@ from offhours.report import (
     render_slack,
     render_text,
 )
+from offhours.testing.slack import block_problem
 
 NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
 
@@ -345,6 +346,8 @@ def check_limits(
                 assert len(rich_text(block)) <= max_section
         assert message["text"].startswith(header)
         assert len(message["text"]) <= 40_000
+        # What the Slack sink (Slack's own checks) would refuse: empty text, unknown types...
+        assert block_problem(message["blocks"]) is None
 
 
 @pytest.mark.parametrize(

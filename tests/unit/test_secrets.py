@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import pickle
+import re
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -379,3 +380,100 @@ def test_missing_relative_file_names_the_path_looked_at(tmp_path: Path) -> None:
     assert f"cannot read the file (No such file or directory): {tmp_path / 'nope.pw'}" in str(
         info.value
     )
+
+
+# ---------------------------------------------------------------- secrets of any shape
+
+# Shapes urlsplit refuses or half-reads: a bracketed "host" that is not an IPv6 address, an
+# unbalanced bracket, a port that is not a number or is out of range.
+ODD_SHAPES = [
+    "https://[xoxb-1234567890-abcdefghij]/services/T0/B0/",
+    "https://[::1/services/T0/B0/",
+    "https://hooks.slack.com:abc/services/T0/B0/",
+    "https://hooks.slack.com:99999/services/T0/B0/",
+    "hooks.slack.com:port/services/T0/B0/",
+    "https://user@[v1.x]/p/",
+]
+
+_PREFIXES = st.sampled_from(["", "https://", "https://[", "http://h.co:", "hooks.", "x://a@b/"])
+
+
+def _odd_secret(prefix: str, middle: str, suffix: str) -> str:
+    # The NUL keeps a drawn value apart from ordinary text (see above); it sits inside, so the
+    # URL shapes before it stay as they are.
+    return f"{prefix}{middle}\x00{suffix}"
+
+
+@pytest.mark.parametrize("shape", ODD_SHAPES)
+def test_redacting_a_secret_of_an_odd_shape_never_raises(shape: str) -> None:
+    value = shape + "odd-shape-tail-" + str(ODD_SHAPES.index(shape)) + "wxyz"
+    secret = Secret(value)
+    for shown in (secret.redacted(), str(secret), repr(secret), f"{secret}", redact_url(value)):
+        assert value not in shown
+    assert secret.redacted().endswith("••••wxyz")
+    assert "xoxb" not in secret.redacted() and "abc" not in secret.redacted()
+
+
+@given(st.text(max_size=80))
+def test_redacted_shows_at_most_a_host_and_the_last_four(text: str) -> None:
+    # Any string, URL-like or not: never raises; the whole value is never shown once it is 8
+    # characters or more; what is shown is a host (DNS name, IP address or localhost, with a
+    # port), the mask and at most the last four characters of a value of 16 or more.
+    for value in (text, f"https://{text}", f"hooks.{text}", f"https://[{text}]/{text}"):
+        shown = redact_url(value)
+        if len(value) >= 8:
+            assert value not in shown
+        host, sep, tail = shown.rpartition("/…/")
+        assert tail in ("••••", "••••" + value[-4:] if len(value) >= 16 else "••••")
+        if sep:
+            assert re.fullmatch(r"([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d+)?", host), shown
+            name = host.rsplit(":", 1)[0] if host[:1] != "[" else ""  # IPv6: shown compressed
+            assert name in value.lower()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (
+            "https://hooks.slack.com:abc/services/T0/B0/abcdefghijklmnop",
+            "hooks.slack.com/…/••••mnop",
+        ),
+        (
+            "https://hooks.slack.com:99999/services/T0/B0/abcdefghijklmnop",
+            "hooks.slack.com/…/••••mnop",
+        ),
+        ("https://[::1]:8080/services/T0/B0/abcdefghijklmnop", "[::1]:8080/…/••••mnop"),
+        # A token where the host goes is not a host: only the tail.
+        ("https://xoxb-1234567890-abcdefgh/tail", "••••tail"),
+        ("https://[xoxb-1234567890-abcdefgh]/tail", "••••tail"),
+        # The host form would spell out the whole value.
+        ("hooks.abcdefghijklmn", "••••klmn"),
+        ("hooks.a/…", "••••"),
+    ],
+)
+def test_redact_url_of_odd_values(value: str, shown: str) -> None:
+    assert redact_url(value) == shown
+
+
+@pytest.mark.parametrize("shape", ODD_SHAPES)
+def test_a_log_record_holding_an_odd_secret_is_scrubbed_not_raised(shape: str) -> None:
+    value = shape + "odd-log-tail-" + str(ODD_SHAPES.index(shape)) + "wxyz"
+    Secret(value)
+    stream = io.StringIO()
+    configure(1, stream=stream)
+    try:
+        logging.getLogger("some.library").warning("POST %s", value)
+    finally:
+        configure(0)
+    assert value not in stream.getvalue()
+    assert "odd-log-tail" not in stream.getvalue()
+    assert "POST " in stream.getvalue()
+
+
+@given(_PREFIXES, st.text(max_size=40), st.text(max_size=40))
+def test_scrub_never_raises_and_never_shows_a_secret(prefix: str, middle: str, suffix: str) -> None:
+    value = _odd_secret(prefix, middle, suffix)
+    Secret(value)
+    clean = scrub(f"before {value} after")
+    if len(value) >= 8:
+        assert value not in clean
