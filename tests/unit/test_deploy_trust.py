@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offhours.aws_region import aws_region
 from offhours.config import parse_config
@@ -200,3 +202,12 @@ def test_a_config_file_cannot_carry_the_deployers_fingerprints() -> None:
 
     with pytest.raises(ConfigError, match=DEPLOY_STATE_KEY):
         parse_config({**BASE, DEPLOY_STATE_KEY: {"fingerprints": {}}})
+
+
+@settings(max_examples=8, deadline=None)  # scrypt is slow on purpose
+@given(secret=st.text(min_size=1, max_size=40), other=st.text(min_size=1, max_size=40))
+def test_a_fingerprint_never_matches_another_secret(secret: str, other: str) -> None:
+    from offhours.deploy.fingerprint import fingerprint, matches
+
+    made = fingerprint(WHERE, KEY, CIPHERTEXT, secret)
+    assert matches(made, WHERE, KEY, CIPHERTEXT, other) is (secret == other)
