@@ -33,6 +33,7 @@ from offhours import logs
 from offhours.audit import AuditResult, run_audit
 from offhours.budget import RUN_MARGIN
 from offhours.config import Config, load_config, parse_config
+from offhours.deploy.fingerprint import DEPLOY_STATE_KEY
 from offhours.errors import ConfigError, OffhoursError
 from offhours.transport import Deadline
 
@@ -66,6 +67,9 @@ def _parse_text(text: str, where: str) -> Config:
         data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{where}: neither JSON nor valid TOML: {exc}") from None
+    if isinstance(data, dict):
+        # What `offhours deploy` keeps for itself (secrets' fingerprints), not configuration.
+        data.pop(DEPLOY_STATE_KEY, None)
     return parse_config(data, Path(where))
 
 

@@ -77,6 +77,15 @@ def actions(changes: list[Change]) -> dict[str, str]:
     return {f"{c.kind} {c.name}": c.action for c in changes}
 
 
+def stored_document(aws: Aws, fn: str = FN) -> dict[str, Any]:
+    value = aws.client("ssm").get_parameter(Name=f"/offhours/{fn}/config")["Parameter"]["Value"]
+    return dict(json.loads(value))
+
+
+def fingerprints(document: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return dict(document["_offhours_deploy"]["fingerprints"])
+
+
 def test_apply_creates_everything_then_a_second_apply_changes_nothing(
     aws: Aws, tmp_path: Path
 ) -> None:
@@ -187,12 +196,21 @@ def test_a_changed_secret_is_re_encrypted_and_others_kept(aws: Aws, tmp_path: Pa
     change = next(c for c in rotated.apply() if c.kind == "ssm parameter")
     assert change.action == "update"
     assert change.details == (
-        "secret sources[0].password encrypted with context LambdaFunctionName=offhours-audit",
+        "secret sources[0].username unchanged",
+        "secret sources[0].password re-encrypted with context "
+        "LambdaFunctionName=offhours-audit (changed)",
+        "secret notifiers[0].webhook_url unchanged",
         "version 2",
     )
     after = json.loads(ssm.get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]["Value"])
     assert after["sources"][0]["username"] == before["sources"][0]["username"]
     assert after["sources"][0]["password"] != before["sources"][0]["password"]
+    prints, old_prints = fingerprints(after), fingerprints(before)
+    assert prints["sources[0].username"] == old_prints["sources[0].username"]
+    assert prints["sources[0].password"] != old_prints["sources[0].password"]
+    # A new configuration version, and the function publishes a version naming it.
+    assert aws.client("lambda").get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "2"
+    assert {c.action for c in rotated.plan()} == {"unchanged"}
 
 
 def test_environment_variables_set_by_others_are_kept(aws: Aws, tmp_path: Path) -> None:
@@ -522,6 +540,50 @@ def test_an_alarm_of_that_name_not_created_by_offhours_is_refused(aws: Aws, tmp_
     assert actions(deployment(cfg).destroy())[f"alarm {FN}-errors"] == "unchanged"
 
 
+CONTEXT = {"StringEquals": {"kms:EncryptionContext:LambdaFunctionName": FN}}
+#: what reveals or re-wraps plaintext, and what could hand that out to someone else
+DECRYPTING = (
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+)
+
+
+def assert_only_the_role_decrypts(policy: dict[str, Any], account: str, role_arn: str) -> None:
+    """Read the key policy as KMS would, action patterns included: the account's statements
+    allow nothing that decrypts; only the role decrypts, only under the function's context."""
+    from fnmatch import fnmatchcase
+
+    def listed(statement: dict[str, Any]) -> list[str]:
+        action = statement["Action"]
+        return [action] if isinstance(action, str) else list(action)
+
+    def grants(statement: dict[str, Any], action: str) -> bool:
+        return any(fnmatchcase(action, pattern) for pattern in listed(statement))
+
+    statements = policy["Statement"]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    for action in DECRYPTING:
+        allowing = [s for s in statements if grants(s, action)]
+        if action == "kms:Decrypt":
+            assert [(s["Principal"], s["Condition"]) for s in allowing] == [
+                ({"AWS": role_arn}, CONTEXT)
+            ]
+        else:
+            assert allowing == [], action
+    root = f"arn:aws:iam::{account}:root"
+    for statement in statements:
+        if statement["Principal"] == {"AWS": root} and grants(statement, "kms:Encrypt"):
+            assert statement["Condition"] == CONTEXT
+        if grants(statement, "kms:CreateGrant"):
+            assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert {s["Principal"]["AWS"] for s in statements} == {root, role_arn}
+
+
 def test_key_policy_rotation_and_scheduler_trust(aws: Aws, tmp_path: Path) -> None:
     from offhours.deploy.aws import key_policy
 
@@ -532,19 +594,7 @@ def test_key_policy_rotation_and_scheduler_trust(aws: Aws, tmp_path: Path) -> No
     role_arn = aws.client("iam").get_role(RoleName=f"{FN}-role")["Role"]["Arn"]
     policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
     assert policy == key_policy(account=account, function=FN, role_arn=role_arn)
-    decrypters = [
-        s
-        for s in policy["Statement"]
-        if "kms:Decrypt" in s["Action"] or s["Action"] in ("kms:*", "kms:Decrypt")
-    ]
-    assert all(
-        s["Condition"] == {"StringEquals": {"kms:EncryptionContext:LambdaFunctionName": FN}}
-        for s in decrypters
-    )
-    assert {s["Principal"]["AWS"] for s in decrypters} == {
-        role_arn,
-        f"arn:aws:iam::{account}:root",
-    }
+    assert_only_the_role_decrypts(policy, account, role_arn)
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
     trust = aws.client("iam").get_role(RoleName=f"{FN}-scheduler")["Role"]
     (statement,) = trust["AssumeRolePolicyDocument"]["Statement"]
@@ -686,6 +736,10 @@ def test_a_deployment_on_another_ones_key_moves_to_its_own(aws: Aws, tmp_path: P
     )
     changes = {c.kind: c for c in moved.apply()}
     assert changes["ssm parameter"].action == "update"
+    assert (
+        "secret sources[0].password re-encrypted with context LambdaFunctionName=team-b "
+        "(key changed)" in changes["ssm parameter"].details
+    )
     key_b = kms.describe_key(KeyId="alias/offhours/team-b")["KeyMetadata"]["Arn"]
     assert [call["KMSKeyArn"] for call in sent] == [key_b]
     assert stored_password_key(aws, "team-b") == key_b
@@ -812,3 +866,84 @@ def test_aws_region_alone_is_enough(
         {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1", "AWS_REGION": "eu-west-1"}
     )
     assert loaded.hours.end == "18:00"
+
+
+# ---------------------------------------------------------------- fingerprints, not decryption
+
+
+def test_apply_twice_never_decrypts_and_the_second_changes_nothing(
+    aws: Aws, tmp_path: Path
+) -> None:
+    """The key policy no longer lets the deployer decrypt, so `apply` must not need to: every
+    KMS call both applies make is recorded. (moto's IAM enforcement cannot stand in for a
+    deployer here: with it on, its signature check refuses Lambda's GET calls, and it never
+    evaluates a key policy's Allow statements.)"""
+    calls: list[str] = []
+    session = boto3.session.Session(region_name="us-east-1")
+    session.events.register("before-call.kms", lambda model, **_: calls.append(f"kms:{model.name}"))
+    cfg = config(tmp_path)
+
+    def apply() -> list[Change]:
+        return Deployment(cfg, code=tiny_zip(), environ=ENV, session=session).apply()
+
+    assert actions(apply())[f"ssm parameter /offhours/{FN}/config"] == "create"
+    assert calls.count("kms:Encrypt") == 3  # username, password, webhook
+    calls.clear()
+    assert {c.action for c in apply()} == {"unchanged"}
+    assert not set(calls) & {*DECRYPTING, "kms:Encrypt"}, calls
+    assert aws.client("lambda").get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "1"
+    param = aws.client("ssm").get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]
+    assert param["Version"] == 1
+
+
+def test_a_document_without_fingerprints_is_re_encrypted_once_then_stable(
+    aws: Aws, tmp_path: Path
+) -> None:
+    """What an earlier offhours stored: ciphertext and no fingerprints."""
+    cfg = config(tmp_path)
+    deployment(cfg).apply()
+    old = stored_document(aws)
+    del old["_offhours_deploy"]
+    aws.client("ssm").put_parameter(
+        Name=f"/offhours/{FN}/config", Value=json.dumps(old), Type="String", Overwrite=True
+    )
+    changes = deployment(cfg).apply()
+    change = next(c for c in changes if c.kind == "ssm parameter")
+    reason = "with context LambdaFunctionName=offhours-audit (no fingerprint stored yet)"
+    assert change.details == (
+        f"secret sources[0].username re-encrypted {reason}",
+        f"secret sources[0].password re-encrypted {reason}",
+        f"secret notifiers[0].webhook_url re-encrypted {reason}",
+        "version 3",
+    )
+    new = stored_document(aws)
+    assert set(fingerprints(new)) == {
+        "sources[0].username",
+        "sources[0].password",
+        "notifiers[0].webhook_url",
+    }
+    key_arn = aws.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]["Arn"]
+    assert {entry["key"] for entry in fingerprints(new).values()} == {key_arn}
+    assert {c.action for c in deployment(cfg).apply()} == {"unchanged"}
+    assert stored_document(aws) == new
+    # Never shown: no fingerprint, no ciphertext, no secret in what plan and apply say.
+    said = "\n".join(str(c) for c in [*changes, *deployment(cfg).plan()])
+    assert "scrypt$" not in said and "kms:A" not in said
+    for entry in fingerprints(new).values():
+        assert entry["fingerprint"].split("$")[-1] not in said
+
+
+def test_ciphertext_edited_by_hand_is_re_encrypted(aws: Aws, tmp_path: Path) -> None:
+    """Each fingerprint covers the ciphertext beside it: swapped ciphertexts do not pass."""
+    cfg = config(tmp_path)
+    deployment(cfg).apply()
+    document = stored_document(aws)
+    source = document["sources"][0]
+    source["username"], source["password"] = source["password"], source["username"]
+    aws.client("ssm").put_parameter(
+        Name=f"/offhours/{FN}/config", Value=json.dumps(document), Type="String", Overwrite=True
+    )
+    change = next(c for c in deployment(cfg).apply() if c.kind == "ssm parameter")
+    assert [d.rsplit("(", 1)[-1] for d in change.details[:2]] == ["changed)", "changed)"]
+    assert stored_password_key(aws, FN)  # decrypts to the password again
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}

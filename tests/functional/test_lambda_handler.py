@@ -96,6 +96,31 @@ def test_scheduled_event_runs_one_audit_and_posts_once(
     assert all({"level", "logger", "message", "time"} <= entry.keys() for entry in lines)
 
 
+def test_the_deployers_fingerprints_are_dropped_before_validation(
+    aws: Aws, deployed: dict[str, Any], slack: SlackSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`offhours deploy` keeps each secret's fingerprint under one reserved key, which is no
+    configuration: the handler drops it (a config file holding it is refused)."""
+    from offhours.deploy.fingerprint import DEPLOY_STATE_KEY
+
+    fingerprint = "scrypt$16384$8$1$" + "A" * 24 + "$" + "B" * 44
+    document = {
+        **deployed,
+        DEPLOY_STATE_KEY: {
+            "fingerprints": {"sources[0].password": {"key": "k", "fingerprint": fingerprint}}
+        },
+    }
+    aws.client("ssm").put_parameter(
+        Name=f"/offhours/{FUNCTION}/config",
+        Value=json.dumps(document),
+        Type="String",
+        Overwrite=True,
+    )
+    monkeypatch.setenv("OFFHOURS_CONFIG_SSM", f"/offhours/{FUNCTION}/config:2")
+    assert lambda_handler.handler(EVENT, None)["status"] == "success"
+    assert len(slack.messages) == 1
+
+
 def test_a_failed_source_raises_after_delivering(
     deployed: dict[str, Any], ravello: RavelloSimulator, slack: SlackSink
 ) -> None:

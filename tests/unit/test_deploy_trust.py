@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offhours.aws_region import aws_region
 from offhours.config import parse_config
@@ -137,3 +140,74 @@ def test_invoke_config_never_retries() -> None:
     assert event_invoke_config(deploy(on_failure=queue))["DestinationConfig"] == {
         "OnFailure": {"Destination": queue}
     }
+
+
+# ---------------------------------------------------------------- fingerprints of secrets
+
+WHERE, KEY, CIPHERTEXT = "sources[0].password", "arn:aws:kms:us-east-1:1:key/a", "kms:AQID"
+SECRET = "sentinel-fingerprint-secret-5e0d"
+
+
+def test_a_fingerprint_matches_exactly_what_it_was_made_of() -> None:
+    from offhours.deploy.fingerprint import fingerprint, matches
+
+    made = fingerprint(WHERE, KEY, CIPHERTEXT, SECRET)
+    scheme, n, r, p, salt, digest = made.split("$")
+    assert (scheme, n, r, p) == ("scrypt", "16384", "8", "1")
+    assert len(base64.b64decode(salt)) == 16 and len(base64.b64decode(digest)) == 32
+    assert SECRET not in made
+    assert matches(made, WHERE, KEY, CIPHERTEXT, SECRET)
+    # Salted: the same secret never gives the same fingerprint twice.
+    again = fingerprint(WHERE, KEY, CIPHERTEXT, SECRET)
+    assert again != made and matches(again, WHERE, KEY, CIPHERTEXT, SECRET)
+    for other in (
+        ("sources[0].username", KEY, CIPHERTEXT, SECRET),  # moved to another key path
+        (WHERE, KEY + "b", CIPHERTEXT, SECRET),  # another KMS key
+        (WHERE, KEY, CIPHERTEXT + "x", SECRET),  # ciphertext edited by hand
+        (WHERE, KEY, CIPHERTEXT, SECRET + "x"),  # the secret changed
+        ("sources[0].password", KEY, CIPHERTEXT, ""),
+    ):
+        assert not matches(made, *other), other
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        42,
+        "",
+        "scrypt",
+        "bcrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA",
+        "scrypt$x$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44,
+        "scrypt$16384$8$1$not base64!$" + "A" * 44,
+        "scrypt$16384$8$1$AAAA$" + "A" * 44,  # salt too short
+        "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA",  # hash too short
+        "scrypt$12345$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44,  # n not a power of two
+        # Costs a hostile document could ask for: refused, not computed.
+        f"scrypt${2**30}$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44,
+        "scrypt$16384$1024$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44,
+        "scrypt$16384$8$64$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44,
+    ],
+)
+def test_a_malformed_or_costly_fingerprint_never_matches(stored: object) -> None:
+    from offhours.deploy.fingerprint import matches
+
+    assert matches(stored, WHERE, KEY, CIPHERTEXT, SECRET) is False
+
+
+def test_a_config_file_cannot_carry_the_deployers_fingerprints() -> None:
+    """Only a deployed document holds them (the Lambda handler drops them); `offhours check`
+    and every command reading offhours.toml refuse the reserved key as unknown."""
+    from offhours.deploy.fingerprint import DEPLOY_STATE_KEY
+
+    with pytest.raises(ConfigError, match=DEPLOY_STATE_KEY):
+        parse_config({**BASE, DEPLOY_STATE_KEY: {"fingerprints": {}}})
+
+
+@settings(max_examples=8, deadline=None)  # scrypt is slow on purpose
+@given(secret=st.text(min_size=1, max_size=40), other=st.text(min_size=1, max_size=40))
+def test_a_fingerprint_never_matches_another_secret(secret: str, other: str) -> None:
+    from offhours.deploy.fingerprint import fingerprint, matches
+
+    made = fingerprint(WHERE, KEY, CIPHERTEXT, secret)
+    assert matches(made, WHERE, KEY, CIPHERTEXT, other) is (secret == other)

@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from datetime import date, timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +349,18 @@ def test_key_log_group_and_parameter(fmt: str) -> None:
         )
     # apply's policy: only the function's role decrypts, and only its own context
     assert key_policy == policy_of_key(account=ACCOUNT, function=FN, role_arn="<role-arn>")
+    decrypting = [
+        s
+        for s in key_policy["Statement"]
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        if fnmatchcase("kms:Decrypt", action) or fnmatchcase("kms:CreateGrant", action)
+    ]
+    # The account neither decrypts nor grants decryption (save to AWS services).
+    assert [(s["Sid"], s["Principal"]) for s in decrypting] == [
+        ("AccountGrantsOnlyToAwsServices", {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}),
+        ("FunctionDecryptsItsSecrets", {"AWS": "<role-arn>"}),
+    ]
+    assert "_offhours_deploy" not in (param["Value"] if fmt == "sam" else param["value"])
     assert (key["EnableKeyRotation"] if fmt == "sam" else key["enable_key_rotation"]) is True
     assert got[:6] == (
         f"alias/offhours/{FN}",

@@ -6,9 +6,12 @@ what exists and changes only what differs, so a second apply changes nothing and
 a failure converges.
 
     KMS key + alias      alias/offhours/<fn>          one per deployment, rotated; its policy
-                         (or an existing key)         decrypts only under the function's context
+                         (or an existing key)         lets only the function's role decrypt,
+                                                      under the function's context
     SSM parameter        /offhours/<fn>/config        secrets encrypted with the function's
-                                                      context {LambdaFunctionName: <fn>}
+                                                      context {LambdaFunctionName: <fn>}, each
+                                                      with a salted scrypt fingerprint so a
+                                                      re-run sees it unchanged without decrypting
     CloudWatch log group /aws/lambda/<fn>             with retention
     IAM role             <fn>-role                    least privilege, derived from the config
     key policy           (on the key above)           written once the role exists
@@ -37,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.aws_region import aws_region
 from offhours.config import Config, DeployConfig
+from offhours.deploy.fingerprint import DEPLOY_STATE_KEY, fingerprint, matches
 from offhours.errors import ConfigError, OffhoursError, SecretError
 from offhours.secrets import Resolver, SecretRef
 
@@ -86,11 +90,14 @@ _LAMBDA_TRUST = {
 #: names the variables offhours set from [deploy.environment], so removing one removes it
 ENV_MARKER = "OFFHOURS_ENVIRONMENT"
 CONFIG_VARIABLE = "OFFHOURS_CONFIG_SSM"
-#: what the key policy lets the account administer; using the key is granted apart, only
-#: under the function's encryption context
+#: the key policy's statement naming the role (written once the role exists)
+FUNCTION_DECRYPTS = "FunctionDecryptsItsSecrets"
+#: what the key policy lets the account administer: nothing that decrypts (no Decrypt,
+#: ReEncrypt*, GenerateDataKey*), and grants apart (below); using the key is granted apart,
+#: only under the function's encryption context
 _KEY_ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
-    "kms:Create*",
+    "kms:CreateAlias",
     "kms:Delete*",
     "kms:Describe*",
     "kms:Disable*",
@@ -122,9 +129,12 @@ def scheduler_trust(account: str) -> dict[str, Any]:
 
 
 def key_policy(*, account: str, function: str, role_arn: str) -> dict[str, Any]:
-    """The deployment key's policy: the account administers it; only ciphertext made for this
-    function (its encryption context) can be used, by the deployer to encrypt and compare, by
-    the function's role to decrypt."""
+    """The deployment key's policy: the account administers it and may encrypt for this
+    function (its encryption context); only the function's role decrypts, under that context.
+
+    Without a statement allowing it, an IAM policy granting kms:Decrypt on "*" (another
+    function's, say) does not reach this key: `deploy apply` compares fingerprints instead of
+    decrypting (see offhours.deploy.fingerprint)."""
     context = {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_KEY}": function}}
     root = {"AWS": f"arn:aws:iam::{account}:root"}
     return {
@@ -138,17 +148,26 @@ def key_policy(*, account: str, function: str, role_arn: str) -> dict[str, Any]:
                 "Resource": "*",
             },
             {
-                # `deploy apply` encrypts new secrets and decrypts stored ones to see whether
-                # they changed; IAM must still grant these to the deploying identity.
+                # Lambda creates a grant when the key is the function's KMSKeyArn; a grant made
+                # by anyone else could hand out kms:Decrypt past this policy.
+                "Sid": "AccountGrantsOnlyToAwsServices",
+                "Effect": "Allow",
+                "Principal": root,
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+            {
+                # `deploy apply` encrypts new secrets; IAM must still grant it to the deployer.
                 "Sid": "DeployerEncryptsForTheFunction",
                 "Effect": "Allow",
                 "Principal": root,
-                "Action": ["kms:Encrypt", "kms:Decrypt"],
+                "Action": "kms:Encrypt",
                 "Resource": "*",
                 "Condition": context,
             },
             {
-                "Sid": "FunctionDecryptsItsSecrets",
+                "Sid": FUNCTION_DECRYPTS,
                 "Effect": "Allow",
                 "Principal": {"AWS": role_arn},
                 "Action": "kms:Decrypt",
@@ -571,19 +590,44 @@ class Deployment:
         )["CiphertextBlob"]
         return "kms:" + base64.b64encode(blob).decode()
 
-    def _decrypts_to(self, reference: object, plaintext: str, key_arn: str) -> bool:
-        """True when ``reference`` is ciphertext of ``plaintext`` under ``key_arn`` (under
-        another key it is re-encrypted: the deployment's key changed)."""
-        if not isinstance(reference, str) or not reference.startswith("kms:"):
+    def _re_encrypt_reason(
+        self, where: str, ciphertext: object, stored: object, plaintext: str, key_arn: str
+    ) -> str | None:
+        """Why the secret at ``where`` must be encrypted again, or None when the stored
+        ciphertext still holds ``plaintext`` under ``key_arn`` (its fingerprint says so: the
+        deployer cannot decrypt it, only the function's role can)."""
+        if not isinstance(ciphertext, str) or not ciphertext.startswith("kms:"):
+            return "new"
+        if self._as_written(where, ciphertext, plaintext, key_arn):
+            return None
+        if not isinstance(stored, Mapping) or "fingerprint" not in stored:
+            return "no fingerprint stored yet"
+        if stored.get("key") != key_arn:
+            return "key changed"
+        if not matches(stored["fingerprint"], where, key_arn, ciphertext, plaintext):
+            return "changed"
+        return None
+
+    def _as_written(self, where: str, ciphertext: str, plaintext: str, key_arn: str) -> bool:
+        """True when the stored value is the configuration's own kms: reference, made under
+        the deployment's key for the function's context (what an export deploys as written).
+        Decrypting it is the deployer's right: it was just resolved on this machine."""
+        ref = next((r for r in self._refs("kms") if r.where == where), None)
+        if ref is None or ciphertext != f"kms:{ref.target}" or key_arn.startswith("("):
             return False
         try:
+            context = Resolver(self.config.secret_settings(), self.environ).kms_context()
+        except SecretError:
+            return False
+        if context != {CONTEXT_KEY: self.fn}:
+            return False  # the function could not decrypt it with its own context
+        try:
             answer = self.client("kms").decrypt(
-                CiphertextBlob=base64.b64decode(reference[4:]),
-                EncryptionContext={CONTEXT_KEY: self.fn},
+                CiphertextBlob=base64.b64decode(ref.target), EncryptionContext=context
             )
         except (ClientError, ValueError):
             return False
-        return bool(answer["Plaintext"] == plaintext.encode() and answer["KeyId"] == key_arn)
+        return bool(answer["KeyId"] == key_arn and answer["Plaintext"] == plaintext.encode())
 
     def _refs(self, *schemes: str) -> list[SecretRef]:
         return [ref for _, _, ref in self.config.secret_refs() if ref.scheme in schemes]
@@ -612,7 +656,7 @@ class Deployment:
             return Change("kms key", self.key_alias, "create", ("rotation on",))
         # The function's role does not exist yet: the key policy naming it is written later.
         policy = key_policy(account=state.account, function=self.fn, role_arn="")
-        policy["Statement"] = policy["Statement"][:2]
+        policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != FUNCTION_DECRYPTS]
         meta = kms.create_key(
             Description=f"offhours: secrets of the Lambda function {self.fn}",
             Policy=json.dumps(policy),
@@ -704,41 +748,61 @@ class Deployment:
 
     def _desired_document(
         self, state: _State, current: Mapping[str, Any] | None, dry: bool
-    ) -> tuple[dict[str, Any], list[str]]:
+    ) -> tuple[dict[str, Any], dict[str, str | None]]:
         """The deployed configuration: [deploy] dropped, secrets as kms: references under the
-        function's context — reusing the stored ciphertext when the secret did not change."""
+        function's context — reusing the stored ciphertext (and its fingerprint) when the
+        secret did not change. Also, per secret, why it is (re-)encrypted (None: unchanged)."""
         document = function_document(self.config, self.region)
-        changed = []
+        stored = _fingerprints(current)
+        fingerprints: dict[str, Any] = {}
+        reasons: dict[str, str | None] = {}
         for where, plaintext in (self._secrets or {}).items():
             match = _PATH.match(where)
             if match is None:  # pragma: no cover - secret_refs only yields these paths
                 continue
             section, index, name = match.group(1), int(match.group(2)), match.group(3)
             old = _dig(current, section, index, name)
-            if self._decrypts_to(old, plaintext, state.key_arn):
+            entry = stored.get(where)
+            reasons[where] = self._re_encrypt_reason(where, old, entry, plaintext, state.key_arn)
+            if reasons[where] is None:
                 new = old
+                if entry is not None:
+                    fingerprints[where] = entry
+            elif dry or state.key_arn.startswith("("):
+                new = "kms:(encrypted at apply)"
             else:
-                changed.append(where)
-                new = (
-                    "kms:(encrypted at apply)"
-                    if dry or state.key_arn.startswith("(")
-                    else self._encrypt(state, plaintext)
-                )
+                new = self._encrypt(state, plaintext)
+                fingerprints[where] = {
+                    "key": state.key_arn,
+                    "fingerprint": fingerprint(where, state.key_arn, new, plaintext),
+                }
             document[section][index][name] = new
-        return document, changed
+        if fingerprints:
+            document[DEPLOY_STATE_KEY] = {"fingerprints": fingerprints}
+        return document, reasons
 
     def _config_parameter(self, state: _State, dry: bool) -> Change:
         current, version = self._current_param()
-        desired, changed = self._desired_document(state, current, dry)
+        desired, reasons = self._desired_document(state, current, dry)
+        changed = [where for where, reason in reasons.items() if reason is not None]
         if current is not None and not changed and _same(current, desired):
             state.config_ref = f"{self.param}:{version}"
             return Change("ssm parameter", self.param, "unchanged", (f"version {version}",))
-        details = [f"secret {w} encrypted with context {CONTEXT_KEY}={self.fn}" for w in changed]
+        # What happened to each secret, never its value nor its fingerprint.
+        details = [
+            f"secret {where} unchanged"
+            if reason is None
+            else f"secret {where} {'encrypted' if reason == 'new' else 're-encrypted'} with "
+            f"context {CONTEXT_KEY}={self.fn} ({reason})"
+            for where, reason in reasons.items()
+        ]
         secrets = self._secrets or {}
         if current is not None and not _same(
             _without_secrets(current, secrets), _without_secrets(desired, secrets)
         ):
             details.append("configuration changed")
+        elif current is not None and not changed:
+            details.append("fingerprints of secrets no longer stored here dropped")
         action: Action = "create" if current is None else "update"
         # The function names the version it reads: a new one is published for it.
         state.config_ref = f"{self.param}:(next version)"
@@ -1408,8 +1472,16 @@ def _same(a: object, b: object) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def _fingerprints(document: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The fingerprints a deployed configuration holds (none in one written before them)."""
+    state = (document or {}).get(DEPLOY_STATE_KEY)
+    found = state.get("fingerprints") if isinstance(state, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
 def _without_secrets(document: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
     copy = json.loads(json.dumps(document))
+    copy.pop(DEPLOY_STATE_KEY, None)
     for where in secrets:
         match = _PATH.match(where)
         if match and _dig(copy, match.group(1), int(match.group(2)), match.group(3)) is not None:
