@@ -42,7 +42,7 @@ from offhours.aws_region import aws_region
 from offhours.config import Config, DeployConfig
 from offhours.deploy.fingerprint import DEPLOY_STATE_KEY, fingerprint, matches
 from offhours.errors import ConfigError, OffhoursError, SecretError
-from offhours.secrets import Resolver, SecretRef
+from offhours.secrets import Resolver, SecretRef, wildcard_in
 
 __all__ = [
     "FUNCTION_TAG",
@@ -237,7 +237,8 @@ def check_references(config: Config, region: str, account: str | None) -> None:
             continue
         target = ref.target if ref.scheme == "ssm" else ref.target.partition("#")[0]
         where = f"{config.label}: {ref.where}: {ref}"
-        if "*" in target or "?" in target:
+        # Config validation refuses these already; kept for configurations built in code.
+        if wildcard_in(ref):
             problems.append(
                 f"{where} holds a wildcard, which would let the function read every matching "
                 "one; name exactly one parameter or secret"
