@@ -61,6 +61,16 @@ NowOpt = Annotated[
     str | None,
     typer.Option(help="Evaluate at this instant (ISO-8601 with offset, e.g. 2026-11-26T22:00Z)"),
 ]
+DeadlineOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        min=0.1,
+        metavar="SECONDS",
+        help="Finish within SECONDS: a source still reading is reported as timed out while "
+        "there is time left to deliver",
+    ),
+]
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv debug)")
 ]
@@ -165,16 +175,7 @@ def audit(
     fail_on_findings: Annotated[
         bool, typer.Option("--fail-on-findings", help="Exit 3 when anything is flagged")
     ] = False,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            "--deadline",
-            min=0.1,
-            metavar="SECONDS",
-            help="Finish within SECONDS: a source still reading is reported as timed out "
-            "while there is time left to deliver",
-        ),
-    ] = None,
+    deadline: DeadlineOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Read the sources, apply business hours, and notify."""
@@ -216,15 +217,7 @@ def explain(
     config: ConfigOpt = None,
     now: NowOpt = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.text,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            "--deadline",
-            min=0.1,
-            metavar="SECONDS",
-            help="Finish within SECONDS: a source still reading is reported as timed out",
-        ),
-    ] = None,
+    deadline: DeadlineOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Say why each resource is or isn't flagged at --now (reads the sources, sends nothing)."""
@@ -764,15 +757,7 @@ def demo(
     labs: Annotated[
         int, typer.Option(min=1, max=2000, help="How many running labs to simulate")
     ] = 8,
-    deadline: Annotated[
-        float | None,
-        typer.Option(
-            "--deadline",
-            min=0.1,
-            metavar="SECONDS",
-            help="Finish within SECONDS, as audit --deadline does",
-        ),
-    ] = None,
+    deadline: DeadlineOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Start a local Ravello simulator and Slack sink, run a real audit against them, show both."""

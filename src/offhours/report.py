@@ -333,8 +333,8 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
-def _finding_json(decision: Decision) -> dict[str, Any]:
-    r: Resource = decision.resource
+def _resource_json(r: Resource) -> dict[str, Any]:
+    """Who and where a resource is: the fields every JSON entry about one starts with."""
     return {
         "source": r.source,
         "provider": r.provider,
@@ -343,6 +343,13 @@ def _finding_json(decision: Decision) -> dict[str, Any]:
         "owner": r.owner,
         "region": r.region,
         "running": r.running,
+    }
+
+
+def _finding_json(decision: Decision) -> dict[str, Any]:
+    r: Resource = decision.resource
+    return {
+        **_resource_json(r),
         "stopped": r.stopped,
         "errored": r.errored,
         "running_since": _iso(r.running_since),
@@ -359,15 +366,8 @@ def _finding_json(decision: Decision) -> dict[str, Any]:
 
 
 def _exempt_json(decision: Decision) -> dict[str, Any]:
-    r = decision.resource
     return {
-        "source": r.source,
-        "provider": r.provider,
-        "id": r.id,
-        "name": r.name,
-        "owner": r.owner,
-        "region": r.region,
-        "running": r.running,
+        **_resource_json(decision.resource),
         "by": decision.exempt_by,
         "exempt_until": _iso(decision.exempt_until),
         "reason": decision.reason,
