@@ -1,4 +1,4 @@
-"""Run a benchmark by name: `python3 dev.py bench slack|package [ARGS]` (default: all)."""
+"""Run a benchmark by name: `python3 dev.py bench slack|package|hostile [ARGS]` (default: all)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import hostile_servers
+import lambda_package
 import slack_batching
 
-BENCHES = {"slack": slack_batching.main}
+BENCHES = {
+    "slack": slack_batching.main,
+    "package": lambda_package.main,
+    "hostile": hostile_servers.main,
+}
 
 
 def main(argv: list[str]) -> None:
