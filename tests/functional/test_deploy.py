@@ -706,6 +706,29 @@ def test_two_deployments_never_share_a_key(aws: Aws, tmp_path: Path) -> None:
     assert stored_password_key(aws, "team-b") == key_b
 
 
+def test_a_key_planted_behind_the_default_alias_is_refused(aws: Aws, tmp_path: Path) -> None:
+    """A key someone else made, behind alias/offhours/<fn>, would keep their key policy."""
+    kms, lam = aws.client("kms"), aws.client("lambda")
+    planted = kms.create_key(Description="not offhours'")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/offhours/team-d", TargetKeyId=planted["KeyId"])
+    with pytest.raises(DeployError, match="was not created by offhours") as info:
+        team(tmp_path, "team-d").apply()
+    assert "key_arn or key_alias" in str(info.value)
+    assert "team-d" not in {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+    assert (
+        aws.client("ssm").describe_parameters(
+            ParameterFilters=[{"Key": "Name", "Values": ["/offhours/team-d/config"]}]
+        )["Parameters"]
+        == []
+    )
+    # Named on purpose, it is used as the user's own key (its policy is theirs).
+    changes = {
+        c.kind: c for c in team(tmp_path, "team-d", 'key_alias = "alias/offhours/team-d"').apply()
+    }
+    assert changes["kms key"].action == "unchanged"
+    assert "not created by offhours" in changes["kms key"].details[1]
+
+
 def test_a_deployment_on_another_ones_key_moves_to_its_own(aws: Aws, tmp_path: Path) -> None:
     """The state the old shared default (alias/offhours) left: team-b on team-a's key."""
     kms, lam = aws.client("kms"), aws.client("lambda")

@@ -687,9 +687,22 @@ class Deployment:
             )
         state.key_arn = meta["Arn"]
         state.own_key = self._is_ours(tags)
+        if not state.own_key and self.deploy.key_alias is None:
+            # Someone else's key behind our default alias keeps their key policy: whoever it
+            # lets decrypt would read the function's secrets. A foreign key is used only when
+            # named on purpose.
+            raise DeployError(
+                f"the KMS key behind the default alias {self.key_alias} ({meta['Arn']}) was not "
+                "created by offhours, so its key policy is not offhours' (only the function's "
+                "role may decrypt). Delete that alias, or name the key on purpose with key_arn "
+                "or key_alias in [deploy]"
+            )
         if not state.own_key:
             return Change(
-                "kms key", self.key_alias, "unchanged", (state.key_arn, "not created by offhours")
+                "kms key",
+                self.key_alias,
+                "unchanged",
+                (state.key_arn, "not created by offhours: its key policy is yours to keep tight"),
             )
         kms = self.client("kms")
         if kms.get_key_rotation_status(KeyId=meta["KeyId"]).get("KeyRotationEnabled"):
