@@ -131,6 +131,10 @@ class _Evaluator:
                 f"tags {keys} differ only in case and disagree; neither is used; keep one of them"
             )
             return None
+        if len(found) > 1:
+            # The same tag twice: a problem even when they agree, as for a description's lines.
+            keys = ", ".join(k for k, _ in found)
+            problems.append(f"tags {keys} differ only in case; keep one of them")
         return found[0]
 
     def _schedule(self, value: str) -> BusinessHours | TagValueError:

@@ -356,9 +356,12 @@ def test_tags_that_differ_only_in_case_are_reported_and_neither_wins() -> None:
     assert (d.flagged, d.schedule, d.exempt_by) == (True, SCHEDULE, None)
 
 
-def test_tags_that_differ_only_in_case_but_agree_are_used() -> None:
+def test_tags_that_differ_only_in_case_but_agree_are_used_and_reported() -> None:
     d = decide(res(tags={"offhours": "never", "OffHours": "never"}), POLICY, TUE_NOON)
-    assert (d.flagged, d.problems) == (True, ())
+    assert (d.flagged, d.problems) == (
+        True,
+        ("tags OffHours, offhours differ only in case; keep one of them",),
+    )
 
 
 def test_custom_tag_names() -> None:
