@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 from offhours import hours as hours_mod
 from offhours.errors import ConfigError
 from offhours.policy import Policy
-from offhours.secrets import INLINE, SecretRef, SecretSettings, wildcard_in
+from offhours.secrets import INLINE, SecretRef, SecretSettings, secret_looking, wildcard_in
 
 __all__ = [
     "BUILTIN_NOTIFIERS",
@@ -340,15 +340,14 @@ class DeployConfig(_Strict):
     @classmethod
     def _no_secrets_in_plain_sight(cls, value: dict[str, str]) -> dict[str, str]:
         # The same rule `deploy import-lambda-json` applies to lambda.json's variables.
-        from offhours.deploy.lambda_json import _SECRET_NAME
-
         problems = []
-        for name in value:
-            if _SECRET_NAME.search(name):
+        for name, text in value.items():
+            why = secret_looking(name, text)
+            if why is not None:
                 problems.append(
-                    f"{name}: its name says it holds a secret, which the function's "
-                    "configuration would show in plain text; put it in a source or notifier "
-                    "as a secret reference (kms:, ssm:, secretsmanager:) instead"
+                    f"{name}: {why}, which the function's configuration would show in plain "
+                    "text; put it in a source or notifier as a secret reference (kms:, ssm:, "
+                    "secretsmanager:) instead"
                 )
             elif name.startswith(("OFFHOURS_CONFIG", "OFFHOURS_ENVIRONMENT", "AWS_")):
                 problems.append(f"{name}: set by offhours or by Lambda itself; remove it")

@@ -47,6 +47,7 @@ __all__ = [
     "known_forms",
     "known_values",
     "redact_url",
+    "secret_looking",
     "url_path",
     "wildcard_in",
 ]
@@ -257,6 +258,30 @@ class SecretRef:
     @property
     def is_aws(self) -> bool:
         return self.scheme in AWS_SCHEMES
+
+
+# Names whose values are secrets by their own account (API_KEY, DB_PASSWD, SLACK_TOKEN, …).
+_SECRET_NAME = re.compile(
+    r"PASS(WORD|WD|PHRASE)?(_|$)|PWD|SECRET|TOKEN|WEBHOOK|HOOK_URL|API_?KEY|PRIVATE_KEY|"
+    r"ACCESS_KEY|(^|_)KEY$|CREDENTIAL|(^|_)AUTH(_|$)|AUTHORIZATION|BEARER|COOKIE|SESSION|DSN",
+    re.IGNORECASE,
+)
+# Values that are secrets whatever they are called.
+_SECRET_VALUE = re.compile(
+    r"hooks\.slack\.com/|xox[abposre]-|xapp-|://[^/@\s]+:[^/@\s]*@|^\s*(Bearer|Basic)\s|"
+    r"\b(AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY",
+    re.IGNORECASE,
+)
+
+
+def secret_looking(name: str, value: str | None = None) -> str | None:
+    """Why a plain ``name = value`` setting looks like a secret (never quoting the value), or
+    None. Plain settings end up in plain text (a Lambda function's configuration)."""
+    if _SECRET_NAME.search(name):
+        return "its name says it holds a secret"
+    if value is not None and _SECRET_VALUE.search(value):
+        return "its value looks like a secret (a webhook, a token, or a URL with credentials)"
+    return None
 
 
 def wildcard_in(ref: SecretRef) -> bool:

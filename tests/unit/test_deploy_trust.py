@@ -96,6 +96,10 @@ def test_destination_arns_are_checked(key: str, value: str, ok: bool) -> None:
         ("SLACK_TOKEN", "its name says it holds a secret"),
         ("DB_PASSWORD", "its name says it holds a secret"),
         ("api_key", "its name says it holds a secret"),
+        ("RAVELLO_PASS", "its name says it holds a secret"),
+        ("DB_PWD", "its name says it holds a secret"),
+        ("AUTH_HEADER", "its name says it holds a secret"),
+        ("SIGNING_KEY", "its name says it holds a secret"),
         ("OFFHOURS_CONFIG_SSM", "set by offhours or by Lambda itself"),
         ("OFFHOURS_ENVIRONMENT", "set by offhours or by Lambda itself"),
         ("AWS_REGION", "set by offhours or by Lambda itself"),
@@ -110,6 +114,40 @@ def test_environment_names_are_checked(name: str, message: str) -> None:
     assert "secret reference" in str(info.value) or "holds a secret" not in message
     # A value is never shown: it may be the secret.
     assert value not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://hooks.slack.com/services/T0/B0/sentinelvalue6c1e",
+        "xoxb-1234-sentinel-bot-token",
+        "http://user:sentinel-proxy-pw@proxy.corp:3128",
+        "Bearer sentinel-bearer-6c1f",
+        "AKIAABCDEFGHIJKLMNOP",
+        "-----BEGIN RSA PRIVATE KEY-----",
+    ],
+)
+def test_secret_looking_values_are_refused_whatever_the_name(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        deploy(environment={"SETTING": value})
+    assert "SETTING: its value looks like a secret" in str(info.value)
+    assert value not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOG_LEVEL", "DEBUG"),
+        ("PASSTHROUGH_MODE", "on"),
+        ("HOMEPAGE", "https://example.com/docs"),
+        ("KEYBOARD", "us"),
+        ("AUTHOR_EMAIL", "someone@example.com"),
+    ],
+)
+def test_ordinary_settings_do_not_look_secret(name: str, value: str) -> None:
+    from offhours.secrets import secret_looking
+
+    assert secret_looking(name, value) is None
 
 
 def test_plain_environment_variables_are_accepted() -> None:

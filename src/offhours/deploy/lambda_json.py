@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from offhours.config import DeployConfig
 from offhours.errors import ConfigError
+from offhours.secrets import secret_looking
 
 __all__ = [
     "HANDLER",
@@ -138,10 +139,6 @@ _VPC_SOURCE_OF = {"subnet_ids": "subnets", "security_group_ids": "security_group
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 # AWS's rule for environment variable names.
 _ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
-# Names whose values must not be copied into offhours.toml in plain text.
-_SECRET_NAME = re.compile(
-    r"PASSW(OR)?D|SECRET|TOKEN|WEBHOOK|HOOK_URL|API_?KEY|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE
-)
 _RUNTIME = re.compile(r"python(\d+)\.(\d+)")
 _MIN_PYTHON = min(tuple(int(n) for n in r.removeprefix("python").split(".")) for r in _RUNTIMES)
 
@@ -399,12 +396,12 @@ def _variables(
         elif not isinstance(value, str):
             # The value is never shown: it may be a secret.
             problems.append(f"{where}: expected a string, got {_kind(value, show=False)}")
-        elif _SECRET_NAME.search(name):
+        elif (why := secret_looking(name, value)) is not None:
             skipped.append(
                 Note(
                     where,
                     "unmapped",
-                    "its name says it holds a secret, which offhours.toml would keep in plain "
+                    f"{why}, which offhours.toml would keep in plain "
                     "text: encrypt it with `offhours secrets encrypt` and give the kms: "
                     "reference where offhours uses it",
                 )
