@@ -18,6 +18,7 @@ from typing import Any, Literal
 from offhours.budget import Budget, delivery_reserve, run_budget
 from offhours.config import Config, PluginConfig, SourceConfig
 from offhours.errors import ConfigError, OffhoursError, SecretError
+from offhours.logs import scrub
 from offhours.model import Resource, SourceFailure
 from offhours.notifiers.base import Notifier
 from offhours.policy import evaluate
@@ -195,7 +196,9 @@ def collect(
                 )
                 continue
             except OffhoursError as exc:
-                detail = getattr(exc, "detail", str(exc))
+                # A server's words (an ERROR-MESSAGE header) may echo the credentials sent:
+                # what goes into the report, Slack and the Lambda error is scrubbed here.
+                detail = scrub(getattr(exc, "detail", str(exc)))
                 log.info("source %r failed: %s", source.name, detail)
                 failures.append(SourceFailure(source.name, detail))
                 continue
@@ -219,7 +222,7 @@ def _deliver(
         try:
             sent = notifier.send(report)
         except OffhoursError as exc:
-            detail = getattr(exc, "detail", str(exc))
+            detail = scrub(getattr(exc, "detail", str(exc)))
             log.info("notifier %r failed: %s", notifier.name, detail)
             outcomes.append(NotifierOutcome(notifier.name, 0, detail))
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from contextlib import ExitStack
@@ -14,11 +15,14 @@ from offhours.audit import collect, run_audit
 from offhours.config import parse_config
 from offhours.errors import ConfigError, SecretError
 from offhours.model import Resource
+from offhours.report import render_text
 from offhours.sources.base import Source
+from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
 from offhours.transport import Deadline
 from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER
+from tests.leakguard import leaks
 
 NIGHT = datetime.fromisoformat("2026-11-30T23:00:00-05:00")
 
@@ -230,3 +234,42 @@ def test_a_cost_that_overflows_fails_its_source_only() -> None:
     resources, failures = collect([Many("many"), _Quick("quick")], {"many": 1e300})
     assert [r.name for r in resources] == ["one"]
     assert [f.source for f in failures] == ["many"]
+
+
+class _EchoingRavello(LoopbackHandler):
+    """Refuses the login, quoting in ERROR-MESSAGE what it was sent (user and Authorization)."""
+
+    def do_GET(self) -> None:
+        read_body(self)
+        self.send_response(401)
+        echoed = f"Invalid credentials for {RAVELLO_USER} ({self.headers.get('Authorization')})"
+        self.send_header("ERROR-MESSAGE", echoed)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_server_that_echoes_the_credentials_does_not_put_them_in_the_report(
+    slack: SlackSink,
+) -> None:
+    """What the server says is quoted in the failure, scrubbed before the report, Slack and
+    the Lambda error message see it."""
+    with LoopbackServer(_EchoingRavello) as server:
+        cfg = config()
+        cfg["sources"] = [
+            {
+                "type": "ravello",
+                "base_url": f"http://127.0.0.1:{server.port}/api/v1",
+                "username": "env:RU",
+                "password": "env:RP",
+                "retries": 0,
+            }
+        ]
+        result = run_audit(parse_config(cfg), now=NIGHT, environ=env(slack))
+    token = base64.b64encode(f"{RAVELLO_USER}:{RAVELLO_PASSWORD}".encode()).decode()
+    [failure] = result.failures
+    [message] = slack.messages
+    for shown in (failure, json.dumps(message), render_text(result.report)):
+        assert "Invalid credentials for" in shown  # the server's words are kept
+        assert RAVELLO_USER not in shown
+        assert token not in shown
+        assert leaks(shown) == []
