@@ -31,6 +31,7 @@ import holidays as holidays_pkg
 
 __all__ = [
     "DAY_ABBR",
+    "NEAR_ALWAYS_HOURS",
     "BusinessHours",
     "Exemption",
     "HolidayCalendar",
@@ -346,6 +347,9 @@ def local_instant(zone: ZoneInfo, day: date, at: time) -> datetime:
 
 # ---------------------------------------------------------------- business hours
 
+#: A schedule open at least this many hours on every day of the week counts as ``always``.
+NEAR_ALWAYS_HOURS = 23
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -383,12 +387,12 @@ class BusinessHours:
             raise ValueError("an always-open schedule has no rules")
 
     @cached_property
-    def open_all_week(self) -> bool:
-        """Open at every minute of the week, holidays aside: ``always`` in all but name
-        (``Mon-Sun 00:00-24:00``, or windows that chain around the clock)."""
-        if self.always_open:
-            return True
+    def _week_minutes(self) -> bytes:
+        """Which minutes of a plain week (Mon 00:00 = 0, holidays ignored) a window covers;
+        a window that crosses midnight covers minutes of the next day, Sunday's wrap to Monday."""
         week = 7 * 1440
+        if self.always_open:
+            return b"\x01" * week
         covered = bytearray(week)
         for rule in self.rules:
             for window in rule.windows:
@@ -399,7 +403,24 @@ class BusinessHours:
                     covered[first : min(last, week)] = b"\x01" * (min(last, week) - first)
                     if last > week:  # Sunday night into Monday morning
                         covered[: last - week] = b"\x01" * (last - week)
-        return all(covered)
+        return bytes(covered)
+
+    @cached_property
+    def open_all_week(self) -> bool:
+        """Open at every minute of the week, holidays aside: ``always`` in all but name
+        (``Mon-Sun 00:00-24:00``, or windows that chain around the clock)."""
+        return all(self._week_minutes)
+
+    @cached_property
+    def near_always(self) -> bool:
+        """Open at least ``NEAR_ALWAYS_HOURS`` on each of the 7 days of a plain week: what
+        ``allow_always = false`` refuses, so that ``Mon-Sun 00:00-23:59`` cannot stand in for
+        ``always``. Decided on the weekly pattern (holidays ignored: a holiday closing the
+        schedule for a day does not make it less always-like the rest of the year); a window
+        crossing midnight counts toward the day whose minutes it covers."""
+        minutes = self._week_minutes
+        need = NEAR_ALWAYS_HOURS * 60
+        return all(sum(minutes[d * 1440 : (d + 1) * 1440]) >= need for d in range(7))
 
     # -- evaluation
 

@@ -10,8 +10,9 @@ from typing import Literal
 
 __all__ = ["VM", "Decision", "ExemptBy", "Resource", "SourceFailure"]
 
-#: What keeps a running resource out of the findings: an exemption tag, or an ``always`` schedule.
-ExemptBy = Literal["exemption", "always"]
+#: What keeps a running resource out of the findings: an exemption tag, an ``always`` (or
+#: near-always) schedule, or a tag schedule open while the default hours are closed.
+ExemptBy = Literal["exemption", "always", "schedule"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -60,8 +61,9 @@ class Decision:
     """Why a resource is or is not flagged at one instant (the unit of ``offhours explain``).
 
     ``problems`` carries malformed tags and the like: reported on the finding, never dropped.
-    ``exempt_by`` says what kept a *running* resource out of the findings (an exemption or an
-    ``always`` schedule), so the report can still list it.
+    ``exempt_by`` says what kept a *running* resource out of the findings (an exemption, an
+    ``always`` schedule, or the resource's own hours open while the default's are closed), so
+    the report can still list it.
     """
 
     resource: Resource

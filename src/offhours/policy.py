@@ -6,15 +6,18 @@ For each resource, in order:
    exemption tag may apply. A tag that cannot be trusted becomes a *problem* on the decision
    (never silently ignored) and the resource is judged as if the tag were absent: malformed,
    expired, an exemption longer than ``max_exemption`` from ``now``, ``always`` (or a schedule
-   open around the clock) when ``allow_always`` is off, or one tag given twice with different
-   values (neither wins). Problems the source found reading the tags come first;
+   open at least 23 hours on each day of the week, ``near_always``) when ``allow_always`` is
+   off, or one tag given twice with different values (neither wins). Problems the source
+   found reading the tags come first;
 2. not running → not flagged;
 3. a valid, unexpired exemption → not flagged (``exempt_by="exemption"``);
-4. an ``always`` schedule tag (or one open around the clock) → not flagged
+4. an ``always`` schedule tag (or one open every minute of the week) → not flagged
    (``exempt_by="always"``): the report still lists it;
-5. started within the grace period → not flagged; a start time more than ``_CLOCK_SKEW`` in the
+5. a schedule tag open at ``now`` while the default hours are closed → not flagged
+   (``exempt_by="schedule"``): it overrides the default, so the report lists it too;
+6. started within the grace period → not flagged; a start time more than ``_CLOCK_SKEW`` in the
    future is a problem and gets no grace;
-6. otherwise flagged iff the hours are closed at ``now`` — at any instant of off-hours, so a
+7. otherwise flagged iff the hours are closed at ``now`` — at any instant of off-hours, so a
    missed or extra run still sees what is running.
 """
 
@@ -24,7 +27,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from offhours.hours import BusinessHours, Exemption, TagValueError, parse_exemption, parse_schedule
+from offhours.hours import (
+    NEAR_ALWAYS_HOURS,
+    BusinessHours,
+    Exemption,
+    TagValueError,
+    parse_exemption,
+    parse_schedule,
+)
 from offhours.model import Decision, ExemptBy, Resource
 
 __all__ = ["DEFAULT_MAX_EXEMPTION", "Policy", "decide", "evaluate"]
@@ -44,7 +54,7 @@ class Policy:
     exempt_tag: str = "offhours-exempt"
     #: the longest exemption honoured, counted from the instant judged
     max_exemption: timedelta = DEFAULT_MAX_EXEMPTION
-    #: whether a schedule tag may keep a resource running around the clock
+    #: whether a schedule tag may say ``always``, or be open 23+ hours on every day (near-always)
     allow_always: bool = True
 
     def __post_init__(self) -> None:
@@ -172,8 +182,12 @@ class _Evaluator:
             parsed = self._schedule(value)
             if isinstance(parsed, TagValueError):
                 problems.append(f"tag {key}={parsed}; using the default hours")
-            elif not policy.allow_always and parsed.open_all_week:
-                word = "is" if parsed.always_open else "is open around the clock, like"
+            elif not policy.allow_always and parsed.near_always:
+                word = (
+                    "is"
+                    if parsed.always_open
+                    else f"is open {NEAR_ALWAYS_HOURS}+ hours every day, like"
+                )
                 problems.append(
                     f"tag {key}=\"{_shown(value)}\" {word} 'always', which this configuration "
                     "forbids ([tags] allow_always = false); using the default hours"
@@ -233,10 +247,12 @@ class _Evaluator:
                 exempt_until=exemption.until,
                 exempt_by="exemption",
             )
-        if hours.always_open or (
-            hours is not policy.hours and facts.is_open and hours.open_all_week
-        ):
+        tag_hours = hours is not policy.hours
+        if hours.always_open or (tag_hours and facts.is_open and hours.open_all_week):
             return decision(False, facts.why, exempt_by="always")
+        if tag_hours and facts.is_open and not self._facts_of(policy.hours).is_open:
+            # The tag keeps it running while the default hours are closed: an override.
+            return decision(False, facts.why, exempt_by="schedule")
         if resource.running_since is not None:
             since = resource.running_since
             if since.tzinfo is None or since.utcoffset() is None:

@@ -16,7 +16,8 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
         "reason", "schedule", "off_hours_since", "exempt_until", "problems": ["…"]}],
       "exempt": [{                                 # running, kept out of the findings
         "source", "provider", "id", "name", "owner", "region", "running",
-        "by": "exemption" | "always", "exempt_until", "reason"}],
+        "by": "exemption" | "always" | "schedule",  # schedule: own hours, default closed
+        "exempt_until", "reason"}],
       "problems": [{"source", "id", "name", "problem"}],   # from every decision, flagged or not
       "failures": [{"source", "message"}]
     }
@@ -133,7 +134,8 @@ class Report:
 
     @property
     def exempt(self) -> tuple[Decision, ...]:
-        """Running resources an exemption or an ``always`` schedule keeps out of the findings,
+        """Running resources an exemption, an ``always`` schedule or their own hours (open while
+        the default hours are closed) keep out of the findings,
         sorted like the findings: listed so that they never vanish from the report."""
         kept = (d for d in self.decisions if d.exempt_by and d.resource.is_running)
         return tuple(sorted(kept, key=_sort_key))
@@ -313,6 +315,9 @@ def _exempt_title(report: Report) -> str:
 def _exempt_why(decision: Decision, report: Report) -> str:
     if decision.exempt_by == "always":
         return "always"
+    if decision.exempt_by == "schedule":
+        # The holidays are the configuration's, not the tag's: not worth the room.
+        return f"own hours {decision.schedule.split(', holidays: ')[0]}"
     if decision.exempt_until is not None:
         return f"until {_clock(decision.exempt_until, report)}"
     return "exempt"
@@ -322,7 +327,7 @@ def _exempt_item(decision: Decision, report: Report) -> str:
     """``lab-a (alice, 2 VMs, until 2026-12-24 23:59)``, cleaned for a terminal."""
     r = decision.resource
     details = [_one_line(r.owner or "no owner"), _plural(r.running, "VM")]
-    details.append(_exempt_why(decision, report))
+    details.append(_one_line(_exempt_why(decision, report)))
     return f"{_one_line(r.name)} ({', '.join(details)})"
 
 
@@ -490,7 +495,8 @@ def _finding_unit(decision: Decision, report: Report, many_sources: bool) -> _Un
 def _exempt_unit(decision: Decision, report: Report) -> _Unit:
     r = decision.resource
     owner = _clip(r.owner or "", _FIELD_MAX) or "no owner"
-    details = f" ({owner}, {_plural(r.running, 'VM')}, {_exempt_why(decision, report)})"
+    why = _clip(_exempt_why(decision, report), _FIELD_MAX)  # own hours can be many clauses
+    details = f" ({owner}, {_plural(r.running, 'VM')}, {why})"
     return _Unit((_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"), _Run(details)))
 
 

@@ -11,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from offhours.hours import (
+    DAY_ABBR,
+    NEAR_ALWAYS_HOURS,
     BusinessHours,
     HolidayCalendar,
     Rule,
@@ -800,3 +802,80 @@ def test_a_schedule_open_all_week_is_open_at_every_hour_of_a_plain_week(text: st
 
 
 UTC_ZONE = ZoneInfo("UTC")
+
+
+# ---------------------------------------------------------------- near-always (allow_always)
+
+
+@pytest.mark.parametrize(
+    ("text", "near"),
+    [
+        ("always", True),
+        ("Mon-Sun 00:00-24:00", True),
+        ("Mon-Sun 00:00-23:59", True),
+        ("Mon-Sun 00:01-24:00", True),
+        ("Mon-Sun 01:00-24:00", True),  # exactly 23 h a day
+        ("Mon-Sun 00:00-23:00", True),
+        ("Mon-Sun 23:00-22:00", True),  # crosses midnight: 23 h on every calendar day
+        ("Sun-Sat 12:00-11:00", True),  # Sunday's window wraps into Monday
+        ("Mon-Sun 00:00-11:30,12:30-24:00", True),
+        ("Mon-Fri 00:00-24:00; Sat-Sun 00:30-24:00", True),
+        ("Mon-Sun 01:01-24:00", False),  # 22 h 59 a day
+        ("Mon-Sun 00:00-22:59", False),
+        ("Mon-Sun 22:00-21:00", True),  # 00:00-21:00 (from the day before) + 22:00-24:00
+        ("Mon-Sat 23:00-22:00", False),  # no Sunday window: Monday has 23:00-24:00 only
+        ("Mon-Sat 00:00-24:00", False),  # Sunday closed
+        ("Mon-Sun 00:00-12:00", False),
+        ("Mon-Fri 08:00-18:00", False),
+        ("never", False),
+    ],
+)
+def test_near_always(text: str, near: bool) -> None:
+    assert parse_schedule(text, NY, HolidayCalendar()).near_always is near
+
+
+def test_near_always_ignores_holidays() -> None:
+    # Decided on the weekly pattern: a holiday calendar does not make a 24x7 tag less always-like.
+    assert parse_schedule("Mon-Sun 00:00-23:59", LONDON, HolidayCalendar("GB")).near_always
+
+
+_QUARTER = 15  # windows on quarter hours, so sampling each quarter hour is exact
+
+
+@st.composite
+def _schedules(draw: st.DrawFn) -> str:
+    clauses = []
+    for _ in range(draw(st.integers(1, 3))):
+        days = draw(st.sets(st.integers(0, 6), min_size=1))
+        windows = []
+        for _ in range(draw(st.integers(1, 2))):
+            start = draw(st.integers(0, 95))
+            end = draw(st.integers(1, 96).filter(lambda e, s=start: e != s))
+            windows.append(f"{_hhmm(start)}-{_hhmm(end)}")
+        clauses.append(f"{','.join(DAY_ABBR[d] for d in sorted(days))} {','.join(windows)}")
+    return "; ".join(clauses)
+
+
+def _hhmm(quarters: int) -> str:
+    return f"{quarters * _QUARTER // 60:02d}:{quarters * _QUARTER % 60:02d}"
+
+
+@given(_schedules())
+def test_near_always_is_23_open_hours_on_each_day_of_a_plain_week(text: str) -> None:
+    try:
+        schedule = parse_schedule(text, UTC_ZONE, HolidayCalendar())
+    except TagValueError:
+        return  # overlapping windows and the like are refused; nothing to judge
+    monday = datetime(2026, 6, 1, tzinfo=UTC)  # a Monday, no DST in UTC
+    open_hours = [
+        sum(
+            schedule.is_open(monday + timedelta(days=day, minutes=q * _QUARTER))
+            for q in range(24 * 60 // _QUARTER)
+        )
+        * _QUARTER
+        / 60
+        for day in range(7)
+    ]
+    assert schedule.near_always is all(h >= NEAR_ALWAYS_HOURS for h in open_hours)
+    if schedule.near_always:
+        assert sum(open_hours) >= NEAR_ALWAYS_HOURS * 7

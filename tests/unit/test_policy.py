@@ -559,12 +559,19 @@ def test_an_exemption_beyond_the_maximum_never_keeps_a_resource_out(
         ("always", False, True, None, "tag offhours=\"always\" is 'always'"),
         ("always_europe--paris", False, True, None, "is 'always', which this configuration"),
         # the same thing spelled as windows around the clock
-        ("Mon-Sun 00:00-24:00", False, True, None, "is open around the clock, like 'always'"),
-        ("daily 00:00-12:00,12:00-00:00", False, True, None, "open around the clock"),
-        ("Mon-Sun 06:00-06:00", False, True, None, "open around the clock"),
-        # not around the clock: allowed either way
-        ("Mon-Sat 00:00-24:00", False, False, None, None),
-        ("Mon-Fri 08:00-21:00", False, False, None, None),
+        ("Mon-Sun 00:00-24:00", False, True, None, "is open 23+ hours every day, like 'always'"),
+        ("daily 00:00-12:00,12:00-00:00", False, True, None, "open 23+ hours every day"),
+        ("Mon-Sun 06:00-06:00", False, True, None, "open 23+ hours every day"),
+        # near-always: at least 23 h on each of the 7 days counts as 'always'
+        ("Mon-Sun 00:00-23:59", False, True, None, "open 23+ hours every day"),
+        ("Mon-Sun 00:01-24:00", False, True, None, "open 23+ hours every day"),
+        ("Mon-Sun 01:00-24:00", False, True, None, "open 23+ hours every day"),
+        ("Mon-Sun 23:00-22:00", False, True, None, "open 23+ hours every day"),
+        ("Mon-Sun 00:00-23:59", True, False, "schedule", None),
+        # below the threshold: allowed either way, and listed as an override (default closed)
+        ("Mon-Sun 01:01-24:00", False, False, "schedule", None),
+        ("Mon-Sat 00:00-24:00", False, False, "schedule", None),
+        ("Mon-Fri 08:00-21:00", False, False, "schedule", None),
         ("never", False, True, None, None),
     ],
 )
@@ -591,7 +598,8 @@ def test_always_can_be_forbidden(
         ({"offhours-exempt": "until 2026-06-20"}, 0, TUE_EVENING, None),  # not running
         ({"offhours": "always"}, 2, TUE_EVENING, "always"),
         ({"offhours": "always"}, 0, TUE_EVENING, None),
-        ({"offhours": "Mon-Fri 08:00-21:00"}, 1, TUE_EVENING, None),  # open now, not an override
+        ({"offhours": "Mon-Fri 08:00-21:00"}, 1, TUE_EVENING, "schedule"),  # default closed
+        ({"offhours": "Mon-Fri 08:00-21:00"}, 1, TUE_NOON, None),  # both open: no override
         ({"offhours": "never"}, 1, TUE_EVENING, None),
         ({}, 1, TUE_NOON, None),
     ],
@@ -602,6 +610,77 @@ def test_what_keeps_a_running_resource_out_is_recorded(
     d = decide(res(running=running, tags=tags), POLICY, now)
     assert d.exempt_by == exempt_by
     assert not d.flagged or exempt_by is None
+
+
+WED_NIGHT = datetime(2026, 6, 3, 21, 0, tzinfo=LONDON)
+WED_NOON = datetime(2026, 6, 3, 12, 0, tzinfo=LONDON)
+BANK_HOLIDAY_NOON = datetime(2026, 5, 25, 12, 0, tzinfo=LONDON)  # GB spring bank holiday
+
+
+@pytest.mark.parametrize(
+    ("tags", "running", "now", "flagged", "exempt_by"),
+    [
+        # own hours open while the default (Mon-Fri 08-18) is closed: an override, listed
+        ({"offhours": "Mon-Sun 00:00-23:59"}, 3, WED_NIGHT, False, "schedule"),
+        ({"offhours": "Mon-Fri 00:00-24:00"}, 1, WED_NIGHT, False, "schedule"),
+        ({"offhours": "Mon-Fri 07:00-23:00"}, 1, WED_NIGHT, False, "schedule"),
+        ({"offhours": "mon-fri_0700-2300"}, 1, WED_NIGHT, False, "schedule"),
+        ({"offhours": "Mon-Fri 08:00-17:00 America/New_York"}, 1, WED_NIGHT, False, "schedule"),
+        ({"offhours": "Wed 20:00-02:00"}, 1, WED_NIGHT, False, "schedule"),
+        # own hours closed too: flagged as usual
+        ({"offhours": "Mon-Fri 07:00-20:00"}, 1, WED_NIGHT, True, None),
+        ({"offhours": "Mon-Fri 07:00-23:00"}, 1, BANK_HOLIDAY_NOON, True, None),
+        ({"offhours": "never"}, 1, WED_NIGHT, True, None),
+        # both open: nothing overridden, not listed
+        ({"offhours": "Mon-Fri 07:00-23:00"}, 1, WED_NOON, False, None),
+        ({"offhours": "Mon-Sun 00:00-23:59"}, 1, WED_NOON, False, None),
+        # exact 'always' keeps its own label, open or not by default
+        ({"offhours": "Mon-Sun 00:00-24:00"}, 1, WED_NIGHT, False, "always"),
+        ({"offhours": "always"}, 1, WED_NOON, False, "always"),
+        # an exemption wins; stopped resources are never listed; a bad tag overrides nothing
+        (
+            {"offhours": "Mon-Fri 07:00-23:00", "offhours-exempt": "until 2026-06-20"},
+            1,
+            WED_NIGHT,
+            False,
+            "exemption",
+        ),
+        ({"offhours": "Mon-Fri 07:00-23:00"}, 0, WED_NIGHT, False, None),
+        ({"offhours": "Mon-Fry 07:00-23:00"}, 1, WED_NIGHT, True, None),
+    ],
+)
+def test_own_hours_that_override_closed_default_hours_are_listed(
+    tags: dict[str, str], running: int, now: datetime, flagged: bool, exempt_by: str | None
+) -> None:
+    d = decide(res(running=running, tags=tags), POLICY, now)
+    assert (d.flagged, d.exempt_by) == (flagged, exempt_by)
+
+
+def test_an_override_within_the_grace_period_is_still_listed() -> None:
+    resource = res(tags={"offhours": "Mon-Fri 07:00-23:00"}, running_since=WED_NIGHT)
+    d = decide(resource, POLICY, WED_NIGHT + timedelta(minutes=5))
+    assert (d.flagged, d.exempt_by) == (False, "schedule")
+    assert d.reason == "inside business hours (Mon-Fri 07:00-23:00 Europe/London)"
+
+
+@given(
+    st.sampled_from(
+        [
+            "Mon-Fri 07:00-23:00",
+            "Mon-Sun 00:00-23:59",
+            "Mon-Thu 22:00-06:00",
+            "never",
+            "Sat 10:00-12:00",
+        ]
+    ),
+    st.integers(0, 7 * 24 * 4 - 1),
+)
+def test_a_running_resource_is_flagged_or_accounted_for(text: str, quarter: int) -> None:
+    # Whatever its own hours, a running resource the default hours would flag never vanishes.
+    now = datetime(2026, 6, 1, tzinfo=LONDON) + timedelta(minutes=15 * quarter)
+    d = decide(res(tags={"offhours": text}), POLICY, now)
+    if not HOURS.is_open(now):
+        assert d.flagged or d.exempt_by is not None
 
 
 def test_a_schedule_open_around_the_clock_is_not_exempt_on_a_holiday() -> None:

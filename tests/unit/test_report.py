@@ -7,13 +7,16 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from offhours.hours import HolidayCalendar, parse_schedule
 from offhours.model import VM, Decision, Resource, SourceFailure
 from offhours.notifiers.console import ConsoleNotifier
+from offhours.policy import Policy, decide
 from offhours.report import (
     JSON_VERSION,
     Report,
@@ -651,6 +654,58 @@ def test_json_lists_exempt_resources() -> None:
         "exempt_until",
         "reason",
     }
+
+
+def _own_hours(name: str, tag: str, owner: str = "Grace Hopper") -> Decision:
+    """A running resource judged by the real policy on a Wednesday at 21:00, default 08-18."""
+    london = ZoneInfo("Europe/London")
+    cal = HolidayCalendar("GB")
+    policy = Policy(parse_schedule("Mon-Fri 08:00-18:00", london, cal))
+    resource = Resource(
+        provider="ravello",
+        source="ravello",
+        id=f"id-{name}",
+        name=name,
+        running=3,
+        owner=owner,
+        tags={"offhours": tag},
+    )
+    return decide(resource, policy, datetime(2026, 6, 3, 21, 0, tzinfo=london))
+
+
+def test_own_hours_open_while_the_default_is_closed_are_on_the_exempt_line() -> None:
+    kept = _own_hours("gh-lab", "Mon-Sun 00:00-23:59")
+    assert (kept.flagged, kept.exempt_by) == (False, "schedule")
+    r = report([decision("a"), kept, _exempt("keep", "exemption")])
+    expected = (
+        "Running but exempt (2): keep (bob, 1 VM, until 2026-11-29 22:00) · "
+        "gh-lab (Grace Hopper, 3 VMs, own hours daily 00:00-23:59 Europe/London)"
+    )
+    assert expected in render_text(r).splitlines()
+    (message,) = render_slack(r)
+    assert expected in block_texts(message)
+    assert "Running but exempt (2)" in message["text"]
+    doc = json.loads(render_json(r))
+    assert doc["totals"]["exempt"] == 2
+    (_, entry) = doc["exempt"]
+    assert (entry["name"], entry["by"], entry["exempt_until"], entry["running"]) == (
+        "gh-lab",
+        "schedule",
+        None,
+        3,
+    )
+    assert entry["reason"] == "inside business hours (daily 00:00-23:59 Europe/London)"
+
+
+def test_a_long_own_schedule_is_clipped_in_slack_and_whole_in_text() -> None:
+    tag = "; ".join(f"{day} 00:00-01:00,02:00-23:00" for day in ("Mon", "Tue", "Wed", "Thu"))
+    kept = _own_hours("many", tag)
+    assert kept.exempt_by == "schedule"
+    r = report([kept])
+    (message,) = render_slack(r)
+    (line,) = [t for t in block_texts(message) if t.startswith("Running but exempt")]
+    assert line.endswith("…)") and len(line) < 150
+    assert "Thu 00:00-01:00,02:00-23:00 Europe/London)" in render_text(r)
 
 
 def test_slack_messages_do_not_format_the_fallback_or_unfurl_links() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from offhours.config import load_config
 from offhours.errors import ConfigError
+from offhours.model import Resource
+from offhours.policy import decide
 
 MINIMAL = """
 [[sources]]
@@ -55,3 +57,23 @@ def test_bad_settings_name_the_key(tmp_path: Path, toml: str, expected: str) -> 
     with pytest.raises(ConfigError) as info:
         _load(tmp_path, toml)
     assert any(expected in p for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("tag", "refused"),
+    [
+        ("always", True),
+        ("Mon-Sun 00:00-23:59", True),
+        ("Mon-Sun 00:01-24:00", True),
+        ("Mon-Sun 01:01-24:00", False),
+    ],
+)
+def test_allow_always_false_refuses_near_always_schedules(
+    tmp_path: Path, tag: str, refused: bool
+) -> None:
+    policy = _load(tmp_path, "[tags]\nallow_always = false\n").policy()  # type: ignore[attr-defined]
+    resource = Resource(
+        provider="ravello", source="lab", id="a", name="a", running=1, tags={"offhours": tag}
+    )
+    d = decide(resource, policy, datetime(2026, 6, 3, 21, 0, tzinfo=UTC))
+    assert (d.flagged, any("allow_always = false" in p for p in d.problems)) == (refused, refused)
