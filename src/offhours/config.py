@@ -207,7 +207,7 @@ class TagsConfig(_Strict):
     allow_always: bool = Field(
         True,
         strict=True,
-        description="Whether a schedule tag may say 'always' (or be open around the clock); "
+        description="Whether a schedule tag may say 'always' (or be open 23+ hours every day); "
         "when false such a tag is a problem and the default hours apply",
     )
 
