@@ -427,6 +427,17 @@ class RavelloSourceConfig(SourceConfig):
         False, description="Accept a plain http:// base_url to a non-loopback host (warns)"
     )
 
+    @model_validator(mode="after")
+    def _safe_base_url(self) -> RavelloSourceConfig:
+        # Here too, not only when the source is built: `check` and `deploy` must refuse what
+        # every run would (deploy would otherwise store credentials written into the URL).
+        from offhours.sources.ravello import base_url_problem
+
+        problem = base_url_problem(self.base_url, allow_insecure_http=self.allow_insecure_http)
+        if problem is not None:
+            raise _custom("base_url", problem)
+        return self
+
 
 class SlackNotifierConfig(PluginConfig):
     """A Slack incoming webhook: one grouped message per run."""

@@ -266,3 +266,28 @@ def test_schema_accepts_the_example(tmp_path: Path) -> None:
 def test_parse_config_without_file_uses_placeholder_label() -> None:
     with pytest.raises(ConfigError, match=r"^<config>: 1 problem"):
         parse_config({"sources": []})
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://bob:sentinel-url-pw-5e1a@ravello.example.com/api/v1", "credentials written"),
+        ("http://ravello.example.com/api/v1", "is plain http"),
+    ],
+)
+def test_base_url_rules_hold_when_the_config_is_checked(
+    tmp_path: Path, base_url: str, expected: str
+) -> None:
+    """`check` and `deploy` refuse what every run would: deploy used to store such a URL."""
+    [problem] = problems_of(tmp_path, MINIMAL + f'base_url = "{base_url}"\n')
+    assert "offhours.toml: sources[0]: base_url " in problem
+    assert expected in problem
+    assert "sentinel-url-pw" not in problem
+
+
+def test_plain_http_is_accepted_with_the_opt_in_or_on_loopback(tmp_path: Path) -> None:
+    for extra in (
+        'base_url = "http://ravello.example.com/api/v1"\nallow_insecure_http = true\n',
+        'base_url = "http://127.0.0.1:8080/api/v1"\n',
+    ):
+        assert load_config(write(tmp_path, MINIMAL + extra)).sources

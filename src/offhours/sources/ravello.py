@@ -98,6 +98,7 @@ __all__ = [
     "RETRY_STATUSES",
     "CappedRetry",
     "RavelloSource",
+    "base_url_problem",
     "parse_description_tags",
     "read_description_tags",
 ]
@@ -767,6 +768,34 @@ class RavelloSource(Source):
         return SourceError(self.name, f"{where}{details}: unexpected answer from Ravello")
 
 
+def base_url_problem(base_url: str, *, allow_insecure_http: bool = False) -> str | None:
+    """What is wrong with ``base_url`` (never quoting credentials written into it), or None.
+
+    Checked when the configuration is validated (``offhours check``, ``deploy``) and again when
+    the source is built.
+    """
+    try:
+        parts = urlsplit(base_url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        parts, host = None, None
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        # Not echoed: what sits before the @ is a user name and password.
+        return (
+            "base_url has credentials written into it (user:password@host); remove them and "
+            "give username and password as secret references"
+        )
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        return f"base_url {scrub(base_url)!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}"
+    if parts.scheme == "http" and not is_loopback(host) and not allow_insecure_http:
+        return (
+            f"base_url {base_url!r} is plain http: the credentials would cross the network in "
+            "clear; use https:// (http is accepted for loopback addresses, or with "
+            "allow_insecure_http = true)"
+        )
+    return None
+
+
 def _check_settings(
     base_url: str,
     username: Secret,
@@ -779,27 +808,9 @@ def _check_settings(
     max_response_bytes: int,
 ) -> list[str]:
     problems: list[str] = []
-    try:
-        parts = urlsplit(base_url)
-        host, _ = parts.hostname, parts.port
-    except ValueError:
-        parts, host = None, None
-    if parts is not None and (parts.username is not None or parts.password is not None):
-        # Not echoed: what sits before the @ is a user name and password.
-        problems.append(
-            "base_url has credentials written into it (user:password@host); remove them and "
-            "give username and password as secret references"
-        )
-    elif parts is None or parts.scheme not in ("http", "https") or not host:
-        problems.append(
-            f"base_url {scrub(base_url)!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}"
-        )
-    elif parts.scheme == "http" and not is_loopback(host) and not allow_insecure_http:
-        problems.append(
-            f"base_url {base_url!r} is plain http: the credentials would cross the network in "
-            "clear; use https:// (http is accepted for loopback addresses, or with "
-            "allow_insecure_http = true)"
-        )
+    wrong = base_url_problem(base_url, allow_insecure_http=allow_insecure_http)
+    if wrong is not None:
+        problems.append(wrong)
     if not username.reveal():
         problems.append("username is empty")
     if auth not in ("basic", "session"):
