@@ -40,6 +40,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from offhours.errors import ConfigError
 from offhours.logs import RedactingFilter
 
 __all__ = [
@@ -421,13 +422,24 @@ def _unwatched_pool_manager(url: str, **kwargs: Any) -> urllib3.PoolManager:
     proxy = proxy_for(url)
     if proxy is None:
         return urllib3.PoolManager(**kwargs)
-    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    headers = None
-    if parts.username is not None:
-        auth = f"{parts.username}:{parts.password or ''}"
-        headers = urllib3.make_headers(proxy_basic_auth=unquote(auth))
-    bare = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib3.ProxyManager(bare, proxy_headers=headers, **kwargs)
+    try:
+        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(parts.scheme)
+        headers = None
+        if parts.username is not None:
+            auth = f"{parts.username}:{parts.password or ''}"
+            headers = urllib3.make_headers(proxy_basic_auth=unquote(auth))
+        bare = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urllib3.ProxyManager(bare, proxy_headers=headers, **kwargs)
+    except (ValueError, HTTPError):
+        # Never quoted: a proxy address may carry a password (one with a "/" in it is where
+        # urlsplit gives up).
+        raise ConfigError(
+            "the proxy in HTTPS_PROXY/HTTP_PROXY is not one offhours can use; write it as "
+            "http://[user:password@]host:port (percent-encode '/', '@' or ':' in the password), "
+            "or set NO_PROXY for this host"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------

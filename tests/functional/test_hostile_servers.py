@@ -346,3 +346,27 @@ def test_the_webhook_goes_through_the_proxy(monkeypatch: pytest.MonkeyPatch) -> 
         "team", webhook_url=Secret("https://hooks.slack.com/services/T0/B0/abcdefghij")
     )
     assert isinstance(notifier._http._pool, urllib3.ProxyManager)
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "http://proxyuser:Pr0xy/sentinel-proxy-pw-9a1b@127.0.0.1:3128",  # "/" in the password
+        "socks5://127.0.0.1:1080",
+        "http://127.0.0.1:abc",
+    ],
+)
+def test_a_proxy_that_cannot_be_used_is_a_config_error_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
+    """Before: an internal ValueError (a traceback, with part of the password) ended the run."""
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    hook = Secret("https://hooks.slack.com/services/T0/B0/abcdefgh")
+    with pytest.raises(ConfigError) as info:
+        SlackNotifier("team", webhook_url=hook)
+    message = str(info.value)
+    assert "HTTPS_PROXY/HTTP_PROXY is not one offhours can use" in message
+    assert "Pr0xy" not in message and "sentinel" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
