@@ -66,6 +66,7 @@ DeadlineOpt = Annotated[
     typer.Option(
         "--deadline",
         min=0.1,
+        max=86_400,
         metavar="SECONDS",
         help="Finish within SECONDS: a source still reading is reported as timed out while "
         "there is time left to deliver",

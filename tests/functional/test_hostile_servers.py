@@ -18,6 +18,7 @@ from offhours.notifiers.slack import SlackNotifier
 from offhours.report import Report, build_report
 from offhours.secrets import Secret
 from offhours.sources.ravello import MAX_VMS, RavelloSource
+from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
 from offhours.testing.ravello import REDIRECT_TO, RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
 from offhours.transport import Deadline, proxy_for
@@ -370,3 +371,31 @@ def test_a_proxy_that_cannot_be_used_is_a_config_error_without_its_password(
     assert "HTTPS_PROXY/HTTP_PROXY is not one offhours can use" in message
     assert "Pr0xy" not in message and "sentinel" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+class _HugeNumber(LoopbackHandler):
+    """Answers with valid JSON holding a 5,000-digit count (no simulator can serialise it)."""
+
+    def do_GET(self) -> None:
+        read_body(self)
+        body = b'[{"id": 1, "name": "huge", "deployment": {"totalActiveVms": 1' + b"0" * 5000
+        body += b"}}]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_number_thousands_of_digits_long_is_named_as_such() -> None:
+    """Valid JSON that Python refuses to read as an int used to be called "not JSON"."""
+    with LoopbackServer(_HugeNumber) as server:
+        lab = RavelloSource(
+            "lab",
+            base_url=f"http://127.0.0.1:{server.port}/api/v1",
+            username=Secret("sim-user"),
+            password=Secret(PASSWORD),
+            retries=0,
+        )
+        with pytest.raises(SourceResponseError, match="a number thousands of digits long"):
+            collect(lab)

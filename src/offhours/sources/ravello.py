@@ -709,7 +709,15 @@ class RavelloSource(Source):
                 f"{_where(answer)} but the JSON body is nested too deeply to read "
                 f"({len(answer.body)} bytes); this is not a Ravello list of applications",
             ) from None
-        except ValueError:
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError) is False and "digits" in str(exc):
+                # Python refuses to read an integer of thousands of digits: valid JSON, but no
+                # count or time Ravello sends looks like that.
+                raise SourceResponseError(
+                    self.name,
+                    f"{_where(answer)} but the body holds a number thousands of digits long; "
+                    "this is not a Ravello list of applications",
+                ) from None
             content_type = (answer.headers.get("Content-Type") or "no Content-Type").split(";")[0]
             raise SourceResponseError(
                 self.name,
