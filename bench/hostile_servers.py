@@ -8,7 +8,7 @@ simulator runs in this process, so what it costs to build the bomb is not counte
   - unbounded: what the source did before, ``urllib3`` reading and decoding the whole body,
     then ``json.loads``;
   - offhours:  the Ravello source, which decodes in chunks up to ``max_response_bytes``
-    (the default 32 MiB, and ``--cap``, default 1 MB) and fails the source with a clear
+    (the default 8 MiB, and ``--cap``, default 1 MB) and fails the source with a clear
     message.
 - hung source: the simulator never answers; a run with a deadline (``--deadline``, default
   10 s) against the Slack sink: how long until the failure is posted. The old defaults waited
@@ -124,7 +124,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--deadline", type=float, default=10.0)
     args = parser.parse_args(argv)
     started = time.monotonic()
-    default_cap = 32 * 1024 * 1024
+    default_cap = 8 * 1024 * 1024
     with RavelloSimulator([make_app(1, "lab", "Ada")], username="u", password="p") as sim:
         sim.inject("gzip_bomb", count=None)
         url = sim.base_url

@@ -421,7 +421,7 @@ class RavelloSourceConfig(SourceConfig):
         4.0, ge=0, le=900, description="Longest wait between attempts (caps Retry-After)"
     )
     max_response_bytes: int = Field(
-        32 * 1024 * 1024, gt=0, description="Largest decoded body read (bytes)"
+        8 * 1024 * 1024, gt=0, description="Largest decoded body read (bytes)"
     )
     allow_insecure_http: bool = Field(
         False, description="Accept a plain http:// base_url to a non-loopback host (warns)"

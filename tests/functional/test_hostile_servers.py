@@ -17,7 +17,7 @@ from offhours.model import Decision, Resource
 from offhours.notifiers.slack import SlackNotifier
 from offhours.report import Report, build_report
 from offhours.secrets import Secret
-from offhours.sources.ravello import MAX_VMS, RavelloSource
+from offhours.sources.ravello import MAX_JSON_ITEMS, MAX_VMS, RavelloSource
 from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
 from offhours.testing.ravello import REDIRECT_TO, RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
@@ -129,7 +129,7 @@ def test_a_gzip_bomb_stops_at_the_cap(sim: RavelloSimulator) -> None:
 def test_the_default_cap_stops_a_gzip_bomb_too(sim: RavelloSimulator) -> None:
     # 64 MiB of whitespace and "[]" is valid JSON: before the cap it inflated in memory.
     sim.inject("gzip_bomb")
-    with pytest.raises(SourceResponseError, match="max_response_bytes = 33,554,432 bytes"):
+    with pytest.raises(SourceResponseError, match="max_response_bytes = 8,388,608 bytes"):
         collect(source(sim))
 
 
@@ -398,4 +398,30 @@ def test_a_number_thousands_of_digits_long_is_named_as_such() -> None:
             retries=0,
         )
         with pytest.raises(SourceResponseError, match="a number thousands of digits long"):
+            collect(lab)
+
+
+class _ManyEmptyArrays(LoopbackHandler):
+    """Valid JSON under the size cap that would cost hundreds of MB once read: [[],[],…]."""
+
+    def do_GET(self) -> None:
+        read_body(self)
+        body = b"[" + b",".join([b"[]"] * (MAX_JSON_ITEMS // 2 + 10)) + b"]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_an_answer_of_too_many_values_is_refused_before_it_is_read() -> None:
+    with LoopbackServer(_ManyEmptyArrays) as server:
+        lab = RavelloSource(
+            "lab",
+            base_url=f"http://127.0.0.1:{server.port}/api/v1",
+            username=Secret("sim-user"),
+            password=Secret(PASSWORD),
+            retries=0,
+        )
+        with pytest.raises(SourceResponseError, match=r"more than the 500,000 offhours reads"):
             collect(lab)

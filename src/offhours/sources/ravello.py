@@ -94,6 +94,7 @@ from offhours.transport import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_JSON_ITEMS",
     "MAX_VMS",
     "RETRY_STATUSES",
     "CappedRetry",
@@ -113,7 +114,11 @@ _ExcType: TypeAlias = type[BaseException] | None
 _MAX_VM_WORKERS = 8
 #: more VMs than this in one application is not a count, it is a broken or hostile answer
 MAX_VMS = 100_000
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+#: arrays, objects and values one answer may hold: read into Python, each costs ~50-100 bytes, so
+#: 8 MiB of "[[],[],…]" alone would need ~500 MB (a 128 MB Lambda would be killed, nothing
+#: posted); a real application is ~50 of them, so this allows ~10,000 applications
+MAX_JSON_ITEMS = 500_000
 
 # ---------------------------------------------------------------------------------------------
 # Tags from the description
@@ -701,8 +706,19 @@ class RavelloSource(Source):
         )
 
     def _json(self, answer: HttpAnswer) -> Any:
+        body = answer.body
+        # Counted on the bytes, before anything is built: commas separate values, brackets
+        # open arrays and objects (in strings too, so this only ever overestimates).
+        items = body.count(b",") + body.count(b"[") + body.count(b"{")
+        if items > MAX_JSON_ITEMS:
+            raise SourceResponseError(
+                self.name,
+                f"{_where(answer)} but the body holds about {items:,} JSON values, more than "
+                f"the {MAX_JSON_ITEMS:,} offhours reads from one answer ({len(body):,} bytes); "
+                "this is not a Ravello list of applications",
+            )
         try:
-            return json.loads(answer.body)
+            return json.loads(body)
         except RecursionError:
             raise SourceResponseError(
                 self.name,
