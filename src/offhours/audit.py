@@ -79,7 +79,9 @@ class AuditResult:
         return "partial" if delivered or read else "error"
 
 
-def resolve_secrets(config: Config, environ: Mapping[str, str] | None = None) -> Secrets:
+def resolve_secrets(
+    config: Config, environ: Mapping[str, str] | None = None, deadline: Deadline | None = None
+) -> Secrets:
     """Resolve every secret reference; all failures are reported together (SecretError)."""
     for where in config.plaintext_secrets():
         log.warning(
@@ -89,7 +91,7 @@ def resolve_secrets(config: Config, environ: Mapping[str, str] | None = None) ->
             where,
         )
     refs = config.secret_refs()
-    resolver = Resolver(config.secret_settings(), environ)
+    resolver = Resolver(config.secret_settings(), environ, deadline)
     try:
         values = resolver.resolve_all(ref for _, _, ref in refs)
     except SecretError as exc:
@@ -249,7 +251,7 @@ def run_audit(
     if now.tzinfo is None:
         raise ConfigError(f"now={now.isoformat()} has no time zone; give an offset, e.g. Z")
     policy = config.policy()
-    secrets = resolve_secrets(config, environ)
+    secrets = resolve_secrets(config, environ, deadline)
     sources = build_sources(config, secrets)
     notifiers = [*build_notifiers(config, secrets, skip_notifier_types), *extra_notifiers]
     costs = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,8 +26,9 @@ from botocore.exceptions import (
 )
 
 from offhours.errors import SecretError
+from offhours.transport import Deadline
 
-__all__ = ["IAM_ACTIONS", "AwsSecretStore", "encrypt", "explain"]
+__all__ = ["IAM_ACTIONS", "AwsSecretStore", "boto_config", "encrypt", "explain"]
 
 #: the IAM action each scheme needs on its key, parameter or secret
 IAM_ACTIONS = {
@@ -35,9 +37,22 @@ IAM_ACTIONS = {
     "secretsmanager": "secretsmanager:GetSecretValue",
 }
 
-_BOTO = BotoConfig(
-    connect_timeout=5, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"}
-)
+# Per call: a short connect and read and one retry; the run's deadline caps them further, so a
+# hung AWS endpoint cannot hold a run past its deadline (3 + 5 s, twice, at most).
+_CONNECT, _READ, _ATTEMPTS = 3.0, 5.0, 2
+
+
+def boto_config(deadline: Deadline | None = None) -> BotoConfig:
+    """botocore settings for offhours' own AWS calls, within what is left of ``deadline``."""
+    left = deadline.remaining() if deadline is not None else math.inf
+    return BotoConfig(
+        connect_timeout=max(0.5, min(_CONNECT, left)),
+        read_timeout=max(0.5, min(_READ, left)),
+        retries={"total_max_attempts": _ATTEMPTS, "mode": "standard"},
+    )
+
+
+_BOTO = boto_config()
 
 _FIXES = {
     "AccessDeniedException": "grant {action} on it to the caller's IAM role or user",
@@ -99,10 +114,12 @@ class AwsSecretStore:
         region: str | None = None,
         kms_context: Mapping[str, str] | None = None,
         environ: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         from offhours.aws_region import aws_region
 
         self.kms_context = dict(kms_context or {})
+        self.deadline = deadline
         # AWS_REGION first, then AWS_DEFAULT_REGION, then the profile (botocore alone skips
         # AWS_REGION).
         self._session = boto3.session.Session(region_name=aws_region(region, environ))
@@ -110,16 +127,23 @@ class AwsSecretStore:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, config=_BOTO)
+            self._clients[service] = self._session.client(
+                service, config=boto_config(self.deadline)
+            )
         return self._clients[service]
 
     def fetch(self, scheme: str, target: str) -> str:
         fetcher = {"kms": self._kms, "ssm": self._ssm, "secretsmanager": self._secretsmanager}
+        if self.deadline is not None and self.deadline.passed:
+            raise SecretError("not read: the run's deadline passed before it could be")
         try:
             return fetcher[scheme](target)
         except (ClientError, BotoCoreError) as exc:
             # Not chained: botocore messages can echo request parameters.
-            raise SecretError(explain(exc, IAM_ACTIONS[scheme], self.kms_context)) from None
+            reason = explain(exc, IAM_ACTIONS[scheme], self.kms_context)
+            if self.deadline is not None and self.deadline.passed:
+                reason = f"the run's deadline passed while reading it ({reason})"
+            raise SecretError(reason) from None
 
     def _kms(self, target: str) -> str:
         try:

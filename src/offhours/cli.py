@@ -237,7 +237,7 @@ def explain(
         cfg = _load(config)
         at = _now(now)
         policy = cfg.policy()
-        sources = build_sources(cfg, resolve_secrets(cfg))
+        sources = build_sources(cfg, resolve_secrets(cfg, deadline=run_deadline))
         resources, failures = collect(sources, deadline=run_deadline)
         decisions = evaluate(resources, policy, at)
         if fmt is Format.json:

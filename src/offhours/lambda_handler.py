@@ -73,7 +73,9 @@ def _parse_text(text: str, where: str) -> Config:
     return parse_config(data, Path(where))
 
 
-def load_lambda_config(environ: dict[str, str] | None = None) -> Config:
+def load_lambda_config(
+    environ: dict[str, str] | None = None, deadline: Deadline | None = None
+) -> Config:
     env = dict(os.environ) if environ is None else environ
     name = env.get("OFFHOURS_CONFIG_SSM")
     if name:
@@ -81,13 +83,17 @@ def load_lambda_config(environ: dict[str, str] | None = None) -> Config:
         from botocore.exceptions import BotoCoreError, ClientError
 
         from offhours.aws_region import aws_region
-        from offhours.aws_secrets import explain
+        from offhours.aws_secrets import boto_config, explain
 
         try:
-            ssm = boto3.client("ssm", region_name=aws_region(None, env))
+            ssm = boto3.client(
+                "ssm", region_name=aws_region(None, env), config=boto_config(deadline)
+            )
             answer = ssm.get_parameter(Name=name, WithDecryption=True)
         except (ClientError, BotoCoreError) as exc:
             reason = explain(exc, "ssm:GetParameter", {})
+            if deadline is not None and deadline.passed:
+                reason = f"the invocation's deadline passed while reading it ({reason})"
             raise ConfigError(f"ssm:{name}: cannot read the configuration: {reason}") from None
         return _parse_text(answer["Parameter"]["Value"], f"ssm:{name}")
     path = env.get("OFFHOURS_CONFIG")
@@ -132,7 +138,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         key = _config_key(os.environ)
         if _CONFIG is None or _CONFIG[0] != key:
-            _CONFIG = (key, load_lambda_config())
+            _CONFIG = (key, load_lambda_config(deadline=deadline))
         config = _CONFIG[1]
         now = scheduled_time(event)
         log.info("audit at %s (event id %s)", now.isoformat(), _event_id(event))

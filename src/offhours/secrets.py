@@ -35,6 +35,7 @@ from offhours.errors import SecretError
 
 if TYPE_CHECKING:
     from offhours.aws_secrets import AwsSecretStore
+    from offhours.transport import Deadline
 
 __all__ = [
     "AWS_SCHEMES",
@@ -342,10 +343,14 @@ class Resolver:
     """Resolves references, each once; AWS clients are made only if an AWS reference is used."""
 
     def __init__(
-        self, settings: SecretSettings | None = None, environ: Mapping[str, str] | None = None
+        self,
+        settings: SecretSettings | None = None,
+        environ: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.settings = settings or SecretSettings()
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.deadline = deadline
         self._aws: AwsSecretStore | None = None
         self._cache: dict[tuple[str, str], str] = {}
 
@@ -436,5 +441,6 @@ class Resolver:
                 region=self.settings.region or None,
                 kms_context=self.kms_context(),
                 environ=self.environ,
+                deadline=self.deadline,
             )
         return self._aws
