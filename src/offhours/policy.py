@@ -37,9 +37,12 @@ from offhours.hours import (
 )
 from offhours.model import Decision, ExemptBy, Resource
 
-__all__ = ["DEFAULT_MAX_EXEMPTION", "Policy", "decide", "evaluate"]
+__all__ = ["DEFAULT_MAX_EXEMPTION", "MAX_TAG_LENGTH", "Policy", "decide", "evaluate"]
 
 DEFAULT_MAX_EXEMPTION = timedelta(days=30)
+#: the longest tag value read (AWS allows 256 characters, GCP labels 63; a description line
+#: could be any length)
+MAX_TAG_LENGTH = 512
 # A start this little in the future is clock skew between the provider and us, not bad data.
 _CLOCK_SKEW = timedelta(minutes=5)
 
@@ -145,7 +148,16 @@ class _Evaluator:
             # The same tag twice: a problem even when they agree, as for a description's lines.
             keys = ", ".join(k for k, _ in found)
             problems.append(f"tags {keys} differ only in case; keep one of them")
-        return found[0]
+        key, value = found[0]
+        if len(value) > MAX_TAG_LENGTH:
+            # Parsing is linear in the text, but a 100 KB tag on every resource is a way to make
+            # a run slow; no real schedule or exemption comes near this.
+            problems.append(
+                f"tag {key} is {len(value):,} characters long, more than the {MAX_TAG_LENGTH} "
+                "offhours reads; not used"
+            )
+            return None
+        return key, value
 
     def _schedule(self, value: str) -> BusinessHours | TagValueError:
         if value not in self._schedules:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from offhours.hours import HolidayCalendar, parse_schedule
 from offhours.model import Decision, Resource
-from offhours.policy import Policy, decide, evaluate
+from offhours.policy import MAX_TAG_LENGTH, Policy, decide, evaluate
 
 LONDON = ZoneInfo("Europe/London")
 NY = ZoneInfo("America/New_York")
@@ -736,3 +736,15 @@ def test_tag_problems_from_the_source_come_first_on_the_decision() -> None:
     assert d.problems[0] == "tag offhours appears 2 times in the description"
     assert "permanent exemptions are not honoured" in d.problems[1]
     assert d.flagged
+
+
+@pytest.mark.parametrize("tag", ["offhours", "offhours-exempt"])
+def test_a_tag_longer_than_anyone_writes_is_a_problem_and_not_read(tag: str) -> None:
+    """A 100 KB tag on every resource used to cost seconds of parsing each."""
+    value = "Mon-Fri 08:00-18:00" + " " * MAX_TAG_LENGTH
+    d = decide(res(tags={tag: value}), POLICY, TUE_EVENING)
+    assert d.problems == (
+        f"tag {tag} is {len(value):,} characters long, more than the {MAX_TAG_LENGTH} "
+        "offhours reads; not used",
+    )
+    assert (d.flagged, d.schedule) == (True, SCHEDULE)
