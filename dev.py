@@ -8,12 +8,13 @@
                                  -n 0 runs it in one process)
     python3 dev.py bench [ARGS]  run the benchmarks in bench/ (not part of the tests)
     python3 dev.py lock          recompile src/offhours/deploy/lambda-requirements.lock, the
-                                 pinned and hashed dependencies of the Lambda zip, from
-                                 pyproject.toml (needs network access; uses uv in a throwaway
-                                 venv, or the uv on PATH)
+                                 pinned and hashed dependencies of the Lambda zip, and
+                                 build-requirements.lock, the build back-end (setuptools) that
+                                 makes offhours' wheel, from pyproject.toml (needs network
+                                 access; uses uv in a throwaway venv, or the uv on PATH)
 
 The venv is rebuilt only when pyproject.toml changes; the wheelhouse is refilled when
-pyproject.toml or the lock changes.
+pyproject.toml or either lock changes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ LOCK_HEADER = """\
 # so one lock serves python3.11 … and both architectures, and a build installs exactly these
 # bytes (pip --require-hashes). boto3 and the CLI stack are not in the zip, nor here.
 # Do not edit by hand: `python3 dev.py lock` compiles it from pyproject.toml.
+"""
+BUILD_LOCK = LOCK.with_name("build-requirements.lock")
+BUILD_LOCK_HEADER = """\
+# The build back-end that turns offhours into a wheel: pinned, with the SHA-256 of every file
+# of that version, so the wheel's metadata (WHEEL's Generator, METADATA's format) and the code
+# that runs on the build machine are the locked ones (pip --require-hashes). setuptools needs
+# nothing else to build a wheel (it has bdist_wheel itself since 70.1; `wheel` is not needed).
+# Do not edit by hand: `python3 dev.py lock` compiles it from pyproject.toml's build-system.
 """
 
 
@@ -72,7 +81,8 @@ def ensure_venv(extra: str) -> None:
 def ensure_wheelhouse() -> None:
     """Wheels for offline Lambda package builds: the tests build zips without the network."""
     house = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
+    inputs = (ROOT / "pyproject.toml", LOCK, BUILD_LOCK)
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in inputs)).hexdigest()
     stamp = house / ".offhours-filled"
     if stamp.is_file() and stamp.read_text() == digest:
         return
@@ -97,8 +107,8 @@ def ensure_wheelhouse() -> None:
 
 
 def lock() -> None:
-    """Compile the Lambda lock with uv: universal (every Python from 3.11, every platform), so
-    it lists every wheel of each pinned version with its hash."""
+    """Compile the Lambda lock and the build back-end's lock with uv: universal (every Python
+    from 3.11, every platform), so each lists every file of each pinned version with its hash."""
     sys.path.insert(0, str(ROOT / "src"))  # the module needs nothing but the standard library
     from offhours.deploy.package import lambda_requirements
 
@@ -121,7 +131,20 @@ def lock() -> None:
             *("--no-header", "--no-annotate", "--quiet", "--output-file", compiled, wanted),
         )
         LOCK.write_text(LOCK_HEADER + compiled.read_text(encoding="utf-8"), encoding="utf-8")
-    print(f"wrote {LOCK.relative_to(ROOT)}", flush=True)
+        print(f"wrote {LOCK.relative_to(ROOT)}", flush=True)
+        # The back-end alone: its own dependencies are all optional extras (it vendors them).
+        backend = work / "build-requirements.in"
+        requires = pyproject.get("build-system", {}).get("requires", ["setuptools"])
+        backend.write_text("\n".join(requires) + "\n", encoding="utf-8")
+        compiled = work / "build-requirements.lock"
+        run(
+            uv,
+            *("pip", "compile", "--universal", "--generate-hashes", "--python-version", "3.11"),
+            *("--no-header", "--no-annotate", "--quiet", "--output-file", compiled, backend),
+        )
+        text = BUILD_LOCK_HEADER + compiled.read_text(encoding="utf-8")
+        BUILD_LOCK.write_text(text, encoding="utf-8")
+        print(f"wrote {BUILD_LOCK.relative_to(ROOT)}", flush=True)
 
 
 def _pytest_args(args: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from offhours.deploy.package import (
+    BUILD_LOCK,
     LEFT_OUT,
     LOCK,
     build_package,
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = f"python3.{sys.version_info.minor}"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PINS = locked_pins(LOCK)
+BACKEND = locked_pins(BUILD_LOCK)
 # The environments the zip runs in: every Lambda Python offhours supports, both machines.
 ENVIRONMENTS = [
     {
@@ -131,9 +133,9 @@ def test_a_lock_that_is_not_pinned_and_hashed_is_refused(
     assert "python3 dev.py lock" in str(info.value)
 
 
-def _tampered(tmp_path: Path, name: str) -> Path:
+def _tampered(tmp_path: Path, name: str, lock: Path = LOCK) -> Path:
     """The lock with every hash of ``name`` replaced: as if the wheel had been swapped."""
-    lines = LOCK.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = lock.read_text(encoding="utf-8").splitlines(keepends=True)
     out, inside = [], False
     for line in lines:
         if not line.startswith(" "):
@@ -193,10 +195,10 @@ def test_the_wheelhouse_holds_exactly_the_locked_files(
     dest = tmp_path / "house"
     wheelhouse(dest, runtime=RUNTIME, architecture="x86_64", project_root=ROOT)
     names = {canonicalize_name(w.name.split("-")[0]) for w in dest.glob("*.whl")}
-    assert names == set(PINS) | {"setuptools"}
+    assert names == set(PINS) | set(BACKEND)
     for wheel in dest.glob("*.whl"):
-        if not wheel.name.startswith("setuptools-"):
-            assert f"-{PINS[canonicalize_name(wheel.name.split('-')[0])]}-" in wheel.name
+        pins = BACKEND if wheel.name.startswith("setuptools-") else PINS
+        assert f"-{pins[canonicalize_name(wheel.name.split('-')[0])]}-" in wheel.name
 
 
 def test_the_lock_ships_inside_the_package(wheels: Path, tmp_path: Path) -> None:
@@ -212,7 +214,84 @@ def test_the_lock_ships_inside_the_package(wheels: Path, tmp_path: Path) -> None
     )
     with zipfile.ZipFile(result.path) as archive:
         assert archive.read("offhours/deploy/lambda-requirements.lock") == LOCK.read_bytes()
+        assert archive.read("offhours/deploy/build-requirements.lock") == BUILD_LOCK.read_bytes()
     assert sorted(result.distributions) == sorted(
         [f"{name} {version}" for name, version in PINS.items()]
         + [f"offhours {PYPROJECT['project']['version']}"]
     )
+
+
+# ------------------------------------------------------------------- the build back-end's lock
+
+
+def test_the_build_lock_pins_the_back_end_above_pyprojects_floor(wheels: Path) -> None:
+    assert BUILD_LOCK == ROOT / "src" / "offhours" / "deploy" / "build-requirements.lock"
+    requires = [Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
+    assert {canonicalize_name(r.name) for r in requires} == set(BACKEND) == {"setuptools"}
+    for requirement in requires:
+        version = Version(BACKEND[canonicalize_name(requirement.name)])
+        assert requirement.specifier.contains(version, prereleases=True)
+    # Modern setuptools builds wheels alone: every requirement it declares is for an extra.
+    metadata = _metadata(wheels, "setuptools", BACKEND["setuptools"])
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist:"):
+            assert "extra ==" in line, f"setuptools needs {line}, which the build lock lacks"
+
+
+def test_a_build_backend_that_does_not_match_its_locked_hash_stops_the_build(
+    wheels: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "offhours.zip"
+    tampered = _tampered(tmp_path, "setuptools", BUILD_LOCK)
+    with pytest.raises(OffhoursError) as info:
+        build_package(
+            out,
+            runtime=RUNTIME,
+            find_links=[wheels],
+            no_index=True,
+            project_root=ROOT,
+            build_lock=tampered,
+        )
+    message = str(info.value)
+    assert f"a wheel does not have the SHA-256 that the lock {tampered}" in message
+    assert f"setuptools=={BACKEND['setuptools']}" in message  # pip names the file
+    assert "python3 dev.py lock" in message
+    assert not out.exists()
+
+
+def _fake_setuptools(dest: Path, version: str, marker: Path) -> None:
+    """A newer "setuptools" whose back-end, once run, leaves ``marker`` behind."""
+    info = f"setuptools-{version}.dist-info"
+    files = {
+        "setuptools/__init__.py": "",
+        "setuptools/build_meta.py": f"open({str(marker)!r}, 'w').close()\nraise SystemExit(1)\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: setuptools\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
+    with zipfile.ZipFile(dest / f"setuptools-{version}-py3-none-any.whl", "w") as archive:
+        for name, text in {**files, f"{info}/RECORD": record}.items():
+            archive.writestr(name, text)
+
+
+def test_a_newer_setuptools_on_offer_is_neither_run_nor_shipped(
+    wheels: Path, tmp_path: Path
+) -> None:
+    """Before the build lock, pip's isolated build took the newest setuptools it could find."""
+    house = tmp_path / "house"
+    house.mkdir()
+    for wheel in wheels.glob("*.whl"):
+        (house / wheel.name).symlink_to(wheel)
+    marker = tmp_path / "the-unlocked-back-end-ran"
+    _fake_setuptools(house, "999.0.0", marker)
+    result = build_package(
+        tmp_path / "offhours.zip",
+        runtime=RUNTIME,
+        find_links=[house],
+        no_index=True,
+        project_root=ROOT,
+    )
+    assert not marker.exists()
+    with zipfile.ZipFile(result.path) as archive:
+        wheel = archive.read(f"offhours-{PYPROJECT['project']['version']}.dist-info/WHEEL")
+    assert f"Generator: setuptools ({BACKEND['setuptools']})" in wheel.decode()

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from offhours.deploy.package import PackageResult, build_package, needed_distributions
+from offhours.deploy.package import (
+    BUILD_LOCK,
+    PackageResult,
+    build_package,
+    locked_pins,
+    needed_distributions,
+)
 from offhours.errors import ConfigError, OffhoursError
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
@@ -116,6 +122,13 @@ def test_the_same_inputs_give_a_byte_identical_zip(
     assert (again.sha256, again.size, again.files) == (x86.sha256, x86.size, x86.files)
     assert first == second
     assert x86.size == len(first)
+
+
+def test_the_wheel_metadata_names_the_locked_build_backend(x86: PackageResult) -> None:
+    version = locked_pins(BUILD_LOCK)["setuptools"]
+    with zipfile.ZipFile(x86.path) as archive:
+        wheel = archive.read("offhours-0.1.0.dist-info/WHEEL").decode()
+    assert f"Generator: setuptools ({version})\n" in wheel
 
 
 def test_entries_are_sorted_with_fixed_times_modes_and_no_extra_fields(x86: PackageResult) -> None:

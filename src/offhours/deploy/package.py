@@ -8,8 +8,12 @@ function's Python version and architecture, byte-identical for the same inputs.
                                       [--find-links DIR --no-index]
     python -m offhours.deploy.package --wheelhouse DIR [--runtime R] [--architecture A ...]
 
-How: the project is built to a wheel (``pip wheel --no-deps``, from a copy, so the work tree
-stays untouched; without a checkout, the installed offhours is packed into a wheel again).
+How: the project is built to a wheel (``pip wheel --no-deps --no-build-isolation``, from a
+copy, so the work tree stays untouched; without a checkout, the installed offhours is packed
+into a wheel again). The build back-end is locked too: ``build-requirements.lock`` beside this
+module pins setuptools with its hashes, installed with ``--require-hashes`` into a throwaway
+venv whose interpreter builds the wheel, so neither the wheel's metadata (WHEEL's Generator)
+nor the code run on the build machine changes when setuptools releases.
 Its dependencies come from a lock, ``lambda-requirements.lock`` beside this module (shipped
 as package data): every distribution the zip holds, pinned, with the SHA-256 of each of its
 files, for every runtime (python3.11 …) and both architectures. They are installed with
@@ -49,6 +53,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import venv
 import zipfile
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +65,7 @@ from offhours.errors import ConfigError, OffhoursError
 
 __all__ = [
     "ARCHITECTURES",
+    "BUILD_LOCK",
     "LEFT_OUT",
     "LOCK",
     "Architecture",
@@ -87,6 +93,8 @@ LEFT_OUT: Mapping[str, str] = MappingProxyType(
 
 #: the lock of what the zip bundles (``python3 dev.py lock`` writes it)
 LOCK = Path(__file__).with_name("lambda-requirements.lock")
+#: the lock of the build back-end that makes offhours' own wheel (``python3 dev.py lock`` too)
+BUILD_LOCK = Path(__file__).with_name("build-requirements.lock")
 # One requirement of the lock: NAME==VERSION and its hashes, no marker, no other option.
 _PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)((?:\s+--hash=sha256:[0-9a-f]{64})+)")
 _REFRESH = "refresh it with `python3 dev.py lock` in offhours' checkout"
@@ -207,12 +215,13 @@ def build_package(
     project_root: Path | None = None,
     extra_files: Mapping[str, bytes] = MappingProxyType({}),
     lock: Path | None = None,
+    build_lock: Path | None = None,
 ) -> PackageResult:
     """Write the Lambda zip for ``runtime``/``architecture`` to ``out``.
 
     ``extra_files`` maps a path inside the zip (e.g. ``offhours.toml``) to its content.
     ``find_links`` adds wheelhouses; with ``no_index`` they are the only place pip looks.
-    ``lock`` replaces the project's lock (tests use it).
+    ``lock`` and ``build_lock`` replace the project's locks (tests use them).
     """
     target = _Target.parse(runtime, architecture)
     index = _index(find_links, no_index)
@@ -221,10 +230,13 @@ def build_package(
     root = _project_root(project_root)
     lock_file = _lock_file(root, lock)
     pins = locked_pins(lock_file)
+    backend_lock = _lock_file(root, build_lock, BUILD_LOCK)
+    if root is not None:
+        locked_pins(backend_lock)  # a readable build lock, or a clear error before any work
     failure, hint = _install_failure(target, index)
     with tempfile.TemporaryDirectory(prefix="offhours-package-") as tmp:
         work = Path(tmp)
-        wheel = _offhours_wheel(root, work, index, target)
+        wheel = _offhours_wheel(root, work, index, target, backend_lock)
         _check_lock_covers(wheel, pins, lock_file)
         common = [*target.pip_args(), *index.args()]
         deps, own = work / "deps", work / "own"
@@ -270,11 +282,12 @@ def wheelhouse(
     architecture: Architecture = "x86_64",
     project_root: Path | None = None,
     lock: Path | None = None,
+    build_lock: Path | None = None,
 ) -> None:
     """Download into ``dest`` every wheel an offline :func:`build_package` needs.
 
     That is exactly the locked files for ``runtime``/``architecture`` (hash-checked as they
-    arrive), and the build back-end that turns the project into a wheel. Fill one directory
+    arrive), and the locked build back-end that turns the project into a wheel. Fill one directory
     for several targets by calling this once per target.
     """
     target = _Target.parse(runtime, architecture)
@@ -295,10 +308,16 @@ def wheelhouse(
         lock=lock_file,
     )
     if root is not None:
+        backend_lock = _lock_file(root, build_lock, BUILD_LOCK)
+        locked_pins(backend_lock)
         _pip(
-            ["download", "--dest", str(dest), "--only-binary=:all:", *_build_requires(root)],
+            [
+                *("download", "--dest", str(dest), "--no-deps", "--only-binary=:all:"),
+                *("--require-hashes", "--requirement", str(backend_lock)),
+            ],
             failure=f"could not download the build back-end into {dest}",
             env=online.env(),
+            lock=backend_lock,
         )
 
 
@@ -387,15 +406,15 @@ def _project_root(given: Path | None) -> Path | None:
     return given.resolve()
 
 
-def _lock_file(root: Path | None, given: Path | None) -> Path:
+def _lock_file(root: Path | None, given: Path | None, installed: Path = LOCK) -> Path:
     """The lock to build from: the one given, the checkout's, or the one installed with us."""
     if given is not None:
         return given
     if root is not None:
-        checkout = root / "src" / "offhours" / "deploy" / LOCK.name
+        checkout = root / "src" / "offhours" / "deploy" / installed.name
         if checkout.is_file():
             return checkout
-    return LOCK
+    return installed
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -449,12 +468,6 @@ def _project_name(root: Path) -> str | None:
     return str(_pyproject(root).get("project", {}).get("name", ""))
 
 
-def _build_requires(root: Path) -> list[str]:
-    data = _pyproject(root)
-    requires = data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"])
-    return [str(r) for r in requires]
-
-
 def _timestamp() -> tuple[int, int, int, int, int, int]:
     raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     seconds = _EPOCH_1980
@@ -470,10 +483,12 @@ def _timestamp() -> tuple[int, int, int, int, int, int]:
 # ------------------------------------------------------------------------------ pip
 
 
-def _offhours_wheel(root: Path | None, work: Path, index: _Index, target: _Target) -> Path:
+def _offhours_wheel(
+    root: Path | None, work: Path, index: _Index, target: _Target, build_lock: Path
+) -> Path:
     if root is None:
         return _wheel_from_installation(work / "wheel")
-    return _build_wheel(root, work, index, target)
+    return _build_wheel(root, work, index, target, build_lock)
 
 
 def _wheel_from_installation(wheels: Path) -> Path:
@@ -517,20 +532,46 @@ def _wheel_from_installation(wheels: Path) -> Path:
     return wheel
 
 
-def _build_wheel(root: Path, work: Path, index: _Index, target: _Target) -> Path:
-    """offhours as a wheel, built from a clean copy (no stale build/ or egg-info leaks in)."""
-    source, wheels = work / "project", work / "wheel"
+def _build_wheel(root: Path, work: Path, index: _Index, target: _Target, lock: Path) -> Path:
+    """offhours as a wheel, built from a clean copy (no stale build/ or egg-info leaks in) by
+    the locked back-end, in a throwaway venv that holds nothing else."""
+    source, wheels, backend = work / "project", work / "wheel", work / "backend"
     shutil.copytree(root, source, ignore=_skip_in_copy, symlinks=True)
+    failure = f"could not build the offhours wheel from {root}" + (
+        f" with the wheelhouse {_places(index)}" if index.no_index else ""
+    )
+    hint = (
+        f"the wheelhouse needs the build back-end too: `{target.wheelhouse_command('DIR')}`"
+        if index.no_index
+        else ""
+    )
+    try:
+        venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(backend)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise OffhoursError(f"{failure}: cannot create a venv at {backend}: {exc}") from exc
+    python = backend / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    # No PYTHONPATH: the back-end must be the locked one, not one found on the caller's path.
+    env = {k: v for k, v in index.env().items() if k != "PYTHONPATH"}
+    # This pip drives the venv's interpreter (--python), which runs the back-end.
     _pip(
-        ["wheel", "--no-deps", "--wheel-dir", str(wheels), *index.args(), str(source)],
-        failure=f"could not build the offhours wheel from {root}"
-        + (f" with the wheelhouse {_places(index)}" if index.no_index else ""),
-        env=index.env(),
-        hint=(
-            f"the wheelhouse needs the build back-end too: `{target.wheelhouse_command('DIR')}`"
-            if index.no_index
-            else ""
-        ),
+        [
+            *("--python", str(python), "install", "--no-deps", "--no-compile"),
+            *("--only-binary=:all:", "--require-hashes", "--requirement", str(lock)),
+            *index.args(),
+        ],
+        failure=f"{failure}: could not install the locked build back-end ({lock.name})",
+        env=env,
+        hint=hint,
+        lock=lock,
+    )
+    _pip(
+        [
+            *("--python", str(python), "wheel", "--no-deps", "--no-build-isolation"),
+            *("--wheel-dir", str(wheels), str(source)),
+        ],
+        failure=failure,
+        env=env,
+        hint=hint,
     )
     built = sorted(wheels.glob("*.whl"))
     if len(built) != 1:
