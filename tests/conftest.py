@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -40,6 +41,13 @@ def ravello() -> Iterator[RavelloSimulator]:
 def slack() -> Iterator[SlackSink]:
     with SlackSink() as sink:
         yield sink
+        # What reached "Slack" is output too: no sentinel secret in any form may be in it.
+        # (Imported here: the guard is a plugin, registered and rewritten by pytest first.)
+        from tests.leakguard import leaks
+
+        found = leaks(json.dumps(sink.messages, ensure_ascii=False))
+        if found:
+            pytest.fail(f"secret leak in a message the Slack sink received: {found}")
 
 
 @dataclass
