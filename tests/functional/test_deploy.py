@@ -791,6 +791,8 @@ def test_a_deployment_on_another_ones_key_moves_to_its_own(aws: Aws, tmp_path: P
         ),
         ("ssm:arn:aws:ssm:us-east-1:*:parameter/p", "holds a wildcard"),
         ("ssm:arn:aws:secretsmanager:us-east-1:123456789012:secret:p", "is not an ARN of ssm"),
+        ("ssm:arn:aws-us-gov:ssm:us-east-1:123456789012:parameter/p", "in partition aws-us-gov"),
+        ("ssm:/offhours/team-x/config", "another offhours deployment's parameter (team-x)"),
     ],
 )
 def test_broad_secret_references_are_refused_before_anything_is_created(

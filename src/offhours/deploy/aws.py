@@ -228,6 +228,19 @@ def alarm_spec(function: str, topic: str) -> dict[str, Any]:
     }
 
 
+# Where `deploy` keeps a function's configuration (ciphertexts and fingerprints included).
+_DEPLOYED_CONFIG = re.compile(r"/offhours/([^/]+)/config(?::\d+)?")
+
+
+def _partition(region: str) -> str:
+    """The AWS partition a region belongs to (ARNs of another one can never be granted)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 def check_references(config: Config, region: str, account: str | None) -> None:
     """Refuse ssm: and secretsmanager: references the role would be granted too broadly:
     wildcards, or ARNs of another region or account (``account`` None: not known yet)."""
@@ -244,12 +257,29 @@ def check_references(config: Config, region: str, account: str | None) -> None:
                 "one; name exactly one parameter or secret"
             )
             continue
+        name = target.split(":parameter", 1)[-1] if target.startswith("arn:") else target
+        deployed = _DEPLOYED_CONFIG.fullmatch(name)
+        if ref.scheme == "ssm" and deployed is not None:
+            owner = deployed[1]
+            if owner != config.deploy.function_name:
+                # Another deployment's parameter holds its ciphertexts and fingerprints.
+                problems.append(
+                    f"{where} is another offhours deployment's parameter ({owner}); "
+                    "keep this function's secrets elsewhere"
+                )
+                continue
         if not target.startswith("arn:"):
             continue
         parts = target.split(":")
         service = "ssm" if ref.scheme == "ssm" else "secretsmanager"
+        partition = _partition(region)
         if len(parts) < 6 or parts[2] != service:
             problems.append(f"{where} is not an ARN of {service}; give the name or its full ARN")
+        elif parts[1] != partition:
+            problems.append(
+                f"{where} is in partition {parts[1] or '(none)'}, but the function runs in "
+                f"{partition} ({region}); name a parameter or secret of its own partition"
+            )
         elif parts[3] != region:
             problems.append(
                 f"{where} is in region {parts[3] or '(none)'}, but the function runs in "
