@@ -103,3 +103,13 @@ def moto_subprocess(**environ: str) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+class LambdaContext:
+    """What Lambda passes the handler: the time the invocation has left."""
+
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis

@@ -167,7 +167,8 @@ def _shown_host(url: str) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """``https://hooks.slack.com/services/T0/B0/abcdWXYZ`` → ``hooks.slack.com/…/••••WXYZ``.
+    """``https://hooks.slack.com/services/T00000000/B00000000/XXXXWXYZ`` →
+    ``hooks.slack.com/…/••••WXYZ``.
 
     Never raises, and shows no more than a recognisable host (a DNS name, an IP address or
     ``localhost``) and the last four characters of a long value; a value whose host is not

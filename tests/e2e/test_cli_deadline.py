@@ -51,13 +51,19 @@ def env_for(slack: SlackSink) -> dict[str, str]:
     }
 
 
-def test_audit_deadline_reports_a_hung_source_in_slack(
-    cli: CliRun, tmp_path: Path, ravello: RavelloSimulator, slack: SlackSink
-) -> None:
+def hang_with_long_timeouts(path: Path, ravello: RavelloSimulator) -> None:
+    """One running lab behind a Ravello that never answers, read with timeouts longer than
+    the deadlines the tests give: only the deadline can end the read."""
     start = datetime.fromisoformat(NIGHT) - timedelta(hours=5)
     ravello.set_apps([make_app(1, "lab-1", "Ada", publish_start=start)])
     ravello.inject("hang", count=None)
-    write(tmp_path, ravello.base_url, source="read_timeout = 60\nrequest_timeout = 120")
+    write(path, ravello.base_url, source="read_timeout = 60\nrequest_timeout = 120")
+
+
+def test_audit_deadline_reports_a_hung_source_in_slack(
+    cli: CliRun, tmp_path: Path, ravello: RavelloSimulator, slack: SlackSink
+) -> None:
+    hang_with_long_timeouts(tmp_path, ravello)
     run = cli("audit", "--now", NIGHT, "--deadline", "3", env=env_for(slack))
     assert run.code == 1, (run.stdout, run.stderr)
     assert "source 'ravello'" in run.stderr and "timed out" in run.stderr
@@ -113,7 +119,7 @@ def test_deploy_plan_warns_when_the_budget_exceeds_the_timeout(
         zf.writestr(zipfile.ZipInfo("offhours/__init__.py", (1980, 1, 1, 0, 0, 0)), "")
     (tmp_path / "offhours-lambda.zip").write_bytes(buffer.getvalue())
     env = env_for(slack) | {
-        "T_SLACK_URL": "https://hooks.slack.com/services/T0/B0/sentinel-hook-plan"
+        "T_SLACK_URL": "https://hooks.slack.com/services/T00000000/B00000000/sentinel-hook-plan"
     }
     run = cli("deploy", "plan", "--package", "offhours-lambda.zip", env=env)
     assert run.code == 0, run.stderr
@@ -124,10 +130,7 @@ def test_deploy_plan_warns_when_the_budget_exceeds_the_timeout(
 def test_explain_deadline_reports_a_hung_source(
     cli: CliRun, tmp_path: Path, ravello: RavelloSimulator, slack: SlackSink
 ) -> None:
-    start = datetime.fromisoformat(NIGHT) - timedelta(hours=5)
-    ravello.set_apps([make_app(1, "lab-1", "Ada", publish_start=start)])
-    ravello.inject("hang", count=None)
-    write(tmp_path, ravello.base_url, source="read_timeout = 60\nrequest_timeout = 120")
+    hang_with_long_timeouts(tmp_path, ravello)
     run = cli("explain", "--now", NIGHT, "--deadline", "3", env=env_for(slack))
     assert run.code == 1, (run.stdout, run.stderr)
     assert "offhours: source 'ravello'" in run.stderr and "the run's deadline came" in run.stderr

@@ -19,7 +19,7 @@ from offhours.errors import ConfigError, SecretError
 from offhours.testing._http import LoopbackHandler, LoopbackServer
 from offhours.testing.slack import SlackSink
 from offhours.transport import Deadline
-from tests.aws import TEST_KEYS
+from tests.aws import TEST_KEYS, LambdaContext
 
 NIGHT = datetime(2026, 11, 30, 23, tzinfo=UTC)
 
@@ -63,18 +63,10 @@ def test_a_secret_reference_ends_at_the_runs_deadline(hung_aws: str, slack: Slac
         run_audit(config, now=NIGHT, environ=environ, deadline=Deadline.after(1.5))
 
 
-class _Context:
-    def __init__(self, millis: int) -> None:
-        self.millis = millis
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.millis
-
-
 def test_the_handlers_configuration_read_ends_at_the_invocations_deadline(
     hung_aws: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(lambda_handler, "_CONFIG", None)
     monkeypatch.setenv("OFFHOURS_CONFIG_SSM", "/offhours/offhours-audit/config:1")
     with pytest.raises(ConfigError, match="the invocation's deadline passed while reading it"):
-        lambda_handler.handler({"time": "2026-11-30T23:00:00Z"}, _Context(3500))
+        lambda_handler.handler({"time": "2026-11-30T23:00:00Z"}, LambdaContext(3500))

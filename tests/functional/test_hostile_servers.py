@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -344,7 +345,8 @@ def test_the_webhook_goes_through_the_proxy(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     notifier = SlackNotifier(
-        "team", webhook_url=Secret("https://hooks.slack.com/services/T0/B0/abcdefghij")
+        "team",
+        webhook_url=Secret("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXX"),
     )
     assert isinstance(notifier._http._pool, urllib3.ProxyManager)
 
@@ -364,7 +366,7 @@ def test_a_proxy_that_cannot_be_used_is_a_config_error_without_its_password(
     monkeypatch.setenv("HTTPS_PROXY", proxy)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    hook = Secret("https://hooks.slack.com/services/T0/B0/abcdefgh")
+    hook = Secret("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXX")
     with pytest.raises(ConfigError) as info:
         SlackNotifier("team", webhook_url=hook)
     message = str(info.value)
@@ -373,55 +375,50 @@ def test_a_proxy_that_cannot_be_used_is_a_config_error_without_its_password(
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-class _HugeNumber(LoopbackHandler):
-    """Answers with valid JSON holding a 5,000-digit count (no simulator can serialise it)."""
+def _answering(body: bytes) -> type[LoopbackHandler]:
+    """A Ravello stand-in whose every GET answers 200 with ``body`` as JSON (bodies no
+    simulator can produce: it serialises with Python's json)."""
 
-    def do_GET(self) -> None:
-        read_body(self)
-        body = b'[{"id": 1, "name": "huge", "deployment": {"totalActiveVms": 1' + b"0" * 5000
-        body += b"}}]"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    class Handler(LoopbackHandler):
+        def do_GET(self) -> None:
+            read_body(self)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@contextmanager
+def _source_answering(body: bytes) -> Iterator[RavelloSource]:
+    with LoopbackServer(_answering(body)) as server:
+        yield RavelloSource(
+            "lab",
+            base_url=f"http://127.0.0.1:{server.port}/api/v1",
+            username=Secret("sim-user"),
+            password=Secret(PASSWORD),
+            retries=0,
+        )
 
 
 def test_a_number_thousands_of_digits_long_is_named_as_such() -> None:
     """Valid JSON that Python refuses to read as an int used to be called "not JSON"."""
-    with LoopbackServer(_HugeNumber) as server:
-        lab = RavelloSource(
-            "lab",
-            base_url=f"http://127.0.0.1:{server.port}/api/v1",
-            username=Secret("sim-user"),
-            password=Secret(PASSWORD),
-            retries=0,
-        )
-        with pytest.raises(SourceResponseError, match="a number thousands of digits long"):
-            collect(lab)
-
-
-class _ManyEmptyArrays(LoopbackHandler):
-    """Valid JSON under the size cap that would cost hundreds of MB once read: [[],[],…]."""
-
-    def do_GET(self) -> None:
-        read_body(self)
-        body = b"[" + b",".join([b"[]"] * (MAX_JSON_ITEMS // 2 + 10)) + b"]"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    count = b"1" + b"0" * 5000
+    body = b'[{"id": 1, "name": "huge", "deployment": {"totalActiveVms": ' + count + b"}}]"
+    with (
+        _source_answering(body) as lab,
+        pytest.raises(SourceResponseError, match="a number thousands of digits long"),
+    ):
+        collect(lab)
 
 
 def test_an_answer_of_too_many_values_is_refused_before_it_is_read() -> None:
-    with LoopbackServer(_ManyEmptyArrays) as server:
-        lab = RavelloSource(
-            "lab",
-            base_url=f"http://127.0.0.1:{server.port}/api/v1",
-            username=Secret("sim-user"),
-            password=Secret(PASSWORD),
-            retries=0,
-        )
-        with pytest.raises(SourceResponseError, match=r"more than the 500,000 offhours reads"):
-            collect(lab)
+    """Valid JSON under the size cap that would cost hundreds of MB once read: [[],[],…]."""
+    body = b"[" + b",".join([b"[]"] * (MAX_JSON_ITEMS // 2 + 10)) + b"]"
+    with (
+        _source_answering(body) as lab,
+        pytest.raises(SourceResponseError, match=r"more than the 500,000 offhours reads"),
+    ):
+        collect(lab)

@@ -15,7 +15,7 @@ from offhours import lambda_handler
 from offhours.errors import ConfigError
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
-from tests.aws import Aws
+from tests.aws import Aws, LambdaContext
 from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER
 
 FUNCTION = "offhours-audit"
@@ -232,29 +232,19 @@ def test_the_same_key_is_read_once(
         lambda_handler.handler(EVENT, None)
 
 
-class _Context:
-    """What Lambda passes: the time the invocation has left."""
-
-    def __init__(self, millis: int) -> None:
-        self.millis = millis
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.millis
-
-
 def test_a_hung_source_is_reported_before_lambda_kills_the_function(
     deployed: dict[str, Any], ravello: RavelloSimulator, slack: SlackSink
 ) -> None:
     ravello.inject("hang", count=None)
     # Five seconds left: two for the margin, then the sources' share and delivery.
     with pytest.raises(lambda_handler.AuditFailed, match=r"source 'ravello': .*timed out"):
-        lambda_handler.handler(EVENT, _Context(5000))
+        lambda_handler.handler(EVENT, LambdaContext(5000))
     [message] = slack.messages  # before: nothing was posted, the function was killed
     assert "timed out" in json.dumps(message)
 
 
 def test_the_deadline_comes_from_the_context() -> None:
     assert lambda_handler.run_deadline(None).remaining() == float("inf")
-    left = lambda_handler.run_deadline(_Context(60_000)).remaining()
+    left = lambda_handler.run_deadline(LambdaContext(60_000)).remaining()
     assert 57 < left <= 58  # 60 s less the 2 s margin
-    assert lambda_handler.run_deadline(_Context(500)).remaining() == 0
+    assert lambda_handler.run_deadline(LambdaContext(500)).remaining() == 0

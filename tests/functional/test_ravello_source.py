@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from offhours.errors import ConfigError, SourceAuthError, SourceError, SourceResponseError
 from offhours.model import VM
 from offhours.secrets import Secret
-from offhours.sources.ravello import CappedRetry, RavelloSource, parse_description_tags
+from offhours.sources.ravello import RavelloSource, parse_description_tags
 from offhours.testing.ravello import RavelloSimulator, make_app, make_labs
+from offhours.transport import BoundedRetry
 
 # A sentinel no message, log record or repr may ever contain.
 PASSWORD = "pw-SENTINEL-93f1c2e7"
@@ -287,7 +288,7 @@ def test_429_forever_reports_the_rate_limit(sim: RavelloSimulator) -> None:
 
 
 def test_retry_after_is_capped() -> None:
-    retry = CappedRetry(total=3, retry_after_cap=2.5).new()  # the cap survives new()
+    retry = BoundedRetry(total=3, retry_after_cap=2.5).new()  # the cap survives new()
     for header, expected in [("3600", 2.5), ("1", 1.0), ("soon", None)]:
         response = urllib3.HTTPResponse(status=429, headers={"Retry-After": header})
         assert retry.get_retry_after(response) == expected

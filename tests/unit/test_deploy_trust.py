@@ -119,11 +119,11 @@ def test_environment_names_are_checked(name: str, message: str) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        "https://hooks.slack.com/services/T0/B0/sentinelvalue6c1e",
+        "https://hooks.slack.com/services/T00000000/B00000000/sentinelvalue6c1e",
         "xoxb-1234-sentinel-bot-token",
         "http://user:sentinel-proxy-pw@proxy.corp:3128",
         "Bearer sentinel-bearer-6c1f",
-        "AKIAABCDEFGHIJKLMNOP",
+        "AKIA" + "0" * 16,  # the shape of an access key id, built so no file holds one
         "-----BEGIN RSA PRIVATE KEY-----",
     ],
 )

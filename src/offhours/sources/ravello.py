@@ -97,7 +97,6 @@ __all__ = [
     "MAX_JSON_ITEMS",
     "MAX_VMS",
     "RETRY_STATUSES",
-    "CappedRetry",
     "RavelloSource",
     "base_url_problem",
     "parse_description_tags",
@@ -169,14 +168,6 @@ def read_description_tags(description: str | None) -> tuple[dict[str, str], tupl
 
 def _clip(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-# ---------------------------------------------------------------------------------------------
-# Retry policy
-
-
-#: kept under its former name: the Retry with capped ``Retry-After`` (now deadline-aware too)
-CappedRetry = BoundedRetry
 
 
 # ---------------------------------------------------------------------------------------------
