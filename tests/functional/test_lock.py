@@ -12,6 +12,7 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.markers import Marker
@@ -23,6 +24,7 @@ from offhours.deploy.package import (
     BUILD_LOCK,
     LEFT_OUT,
     LOCK,
+    PackageResult,
     build_package,
     lambda_requirements,
     locked_pins,
@@ -148,19 +150,18 @@ def _tampered(tmp_path: Path, name: str, lock: Path = LOCK) -> Path:
     return lock
 
 
+def offline_build(out: Path, wheels: Path, **options: Any) -> PackageResult:
+    """The Lambda zip for this interpreter's runtime, built from ``wheels`` only."""
+    options.setdefault("project_root", ROOT)
+    return build_package(out, runtime=RUNTIME, find_links=[wheels], no_index=True, **options)
+
+
 def test_a_wheel_that_does_not_match_its_locked_hash_stops_the_build(
     wheels: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "offhours.zip"
     with pytest.raises(OffhoursError) as info:
-        build_package(
-            out,
-            runtime=RUNTIME,
-            find_links=[wheels],
-            no_index=True,
-            project_root=ROOT,
-            lock=_tampered(tmp_path, "six"),
-        )
+        offline_build(out, wheels, lock=_tampered(tmp_path, "six"))
     message = str(info.value)
     assert "a wheel does not have the SHA-256 that the lock" in message
     assert "six==1.17.0" in message  # pip names the file
@@ -175,14 +176,7 @@ def test_a_dependency_the_lock_does_not_pin_stops_the_build(wheels: Path, tmp_pa
     lock.write_text(drop.sub("", text), encoding="utf-8")
     assert "urllib3" not in locked_pins(lock)
     with pytest.raises(ConfigError, match="offhours depends on urllib3, which the lock"):
-        build_package(
-            tmp_path / "x.zip",
-            runtime=RUNTIME,
-            find_links=[wheels],
-            no_index=True,
-            project_root=ROOT,
-            lock=lock,
-        )
+        offline_build(tmp_path / "x.zip", wheels, lock=lock)
 
 
 def test_the_wheelhouse_holds_exactly_the_locked_files(
@@ -205,13 +199,7 @@ def test_the_lock_ships_inside_the_package(wheels: Path, tmp_path: Path) -> None
     shutil.copytree(ROOT / "src", tmp_path / "src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
-    result = build_package(
-        tmp_path / "x.zip",
-        runtime=RUNTIME,
-        find_links=[wheels],
-        no_index=True,
-        project_root=tmp_path,
-    )
+    result = offline_build(tmp_path / "x.zip", wheels, project_root=tmp_path)
     with zipfile.ZipFile(result.path) as archive:
         assert archive.read("offhours/deploy/lambda-requirements.lock") == LOCK.read_bytes()
         assert archive.read("offhours/deploy/build-requirements.lock") == BUILD_LOCK.read_bytes()
@@ -244,14 +232,7 @@ def test_a_build_backend_that_does_not_match_its_locked_hash_stops_the_build(
     out = tmp_path / "offhours.zip"
     tampered = _tampered(tmp_path, "setuptools", BUILD_LOCK)
     with pytest.raises(OffhoursError) as info:
-        build_package(
-            out,
-            runtime=RUNTIME,
-            find_links=[wheels],
-            no_index=True,
-            project_root=ROOT,
-            build_lock=tampered,
-        )
+        offline_build(out, wheels, build_lock=tampered)
     message = str(info.value)
     assert f"a wheel does not have the SHA-256 that the lock {tampered}" in message
     assert f"setuptools=={BACKEND['setuptools']}" in message  # pip names the file
@@ -284,13 +265,7 @@ def test_a_newer_setuptools_on_offer_is_neither_run_nor_shipped(
         (house / wheel.name).symlink_to(wheel)
     marker = tmp_path / "the-unlocked-back-end-ran"
     _fake_setuptools(house, "999.0.0", marker)
-    result = build_package(
-        tmp_path / "offhours.zip",
-        runtime=RUNTIME,
-        find_links=[house],
-        no_index=True,
-        project_root=ROOT,
-    )
+    result = offline_build(tmp_path / "offhours.zip", house)
     assert not marker.exists()
     with zipfile.ZipFile(result.path) as archive:
         wheel = archive.read(f"offhours-{PYPROJECT['project']['version']}.dist-info/WHEEL")
