@@ -258,7 +258,8 @@ def run_audit(
         s.display_name(): s.cost_per_vm_hour for s in config.sources if isinstance(s, SourceConfig)
     }
     deadline = deadline or Deadline.never()
-    reserve = delivery_reserve(deadline.remaining(), _notifier_worst_cases(notifiers, config))
+    # The configured notifiers' worst case (an added console notifier costs nothing).
+    reserve = delivery_reserve(deadline.remaining(), _worst_cases("notifiers", config.notifiers))
     resources, failures = collect(sources, costs, deadline.earlier(reserve))
     decisions = evaluate(resources, policy, now)
     # Times in the report read in the schedule's zone, whatever offset `now` came with.
@@ -274,32 +275,22 @@ def run_audit(
     return AuditResult(report, tuple(_deliver(notifiers, report, deadline)))
 
 
-def _notifier_worst_cases(notifiers: Sequence[Notifier], config: Config) -> list[float]:
-    tables = {n.display_name(): n for n in config.notifiers}
-    worst = []
-    for notifier in notifiers:
-        table = tables.get(notifier.name)
-        options = table.plugin_kwargs() if table is not None else {}
-        estimate = getattr(type(notifier), "worst_case_seconds", None)
-        worst.append(float(estimate(options)) if estimate else 0.0)
-    return worst
+def _worst_cases(section: str, plugins: Sequence[PluginConfig]) -> list[float]:
+    """Each configured plugin's worst-case seconds, from its class and its settings."""
+    seconds = []
+    for plugin in plugins:
+        # A third-party class that does not derive from Source/Notifier may lack it.
+        estimate = getattr(load_plugin(section, plugin.type), "worst_case_seconds", None)
+        seconds.append(float(estimate(plugin.plugin_kwargs())) if estimate else 0.0)
+    return seconds
 
 
 def budget_of(config: Config, timeout: float | None = None) -> Budget:
     """The worst case of a run with this configuration against ``timeout`` (default: the
     ``[deploy] timeout`` of the Lambda function)."""
-
-    def worst(section: str, plugins: Sequence[PluginConfig]) -> list[float]:
-        seconds = []
-        for plugin in plugins:
-            # A third-party class that does not derive from Source/Notifier may lack it.
-            estimate = getattr(load_plugin(section, plugin.type), "worst_case_seconds", None)
-            seconds.append(float(estimate(plugin.plugin_kwargs())) if estimate else 0.0)
-        return seconds
-
     return run_budget(
-        worst("sources", config.sources),
-        worst("notifiers", config.notifiers),
+        _worst_cases("sources", config.sources),
+        _worst_cases("notifiers", config.notifiers),
         timeout=config.deploy.timeout if timeout is None else timeout,
         concurrency=MAX_SOURCE_THREADS,
     )
