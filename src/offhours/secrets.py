@@ -49,6 +49,7 @@ __all__ = [
     "known_values",
     "redact_url",
     "secret_looking",
+    "tail",
     "url_path",
     "wildcard_in",
 ]
@@ -114,7 +115,8 @@ def derived_forms(value: str) -> frozenset[str]:
     return frozenset(f for f in forms if len(f) >= MIN_FORM_LENGTH)
 
 
-def _tail(value: str) -> str:
+def tail(value: str) -> str:
+    """``••••`` and the last four characters of a long value; only ``••••`` of a short one."""
     # Only long values show a tail: the last four of a short password would give too much away.
     return _MASK + value[-4:] if len(value) >= 16 else _MASK
 
@@ -174,8 +176,8 @@ def redact_url(url: str) -> str:
     ``localhost``) and the last four characters of a long value; a value whose host is not
     one (a pasted token) shows only its tail, and so does one the host form would spell out."""
     host = _shown_host(url)
-    shown = f"{host}/…/{_tail(url)}" if host else _tail(url)
-    return _tail(url) if url in shown else shown
+    shown = f"{host}/…/{tail(url)}" if host else tail(url)
+    return tail(url) if url in shown else shown
 
 
 class Secret:
@@ -199,7 +201,7 @@ class Secret:
     def redacted(self) -> str:
         if "://" in self._value or self._value.startswith("hooks."):
             return redact_url(self._value)
-        return _tail(self._value)
+        return tail(self._value)
 
     def __repr__(self) -> str:
         return f"Secret({self.label!r}, {self.redacted()!r})"

@@ -31,7 +31,7 @@ from offhours.errors import ConfigError, NotifierError
 from offhours.logs import scrub
 from offhours.notifiers.base import Notifier
 from offhours.report import render_slack
-from offhours.secrets import Secret, redact_url
+from offhours.secrets import Secret, redact_url, tail
 from offhours.transport import (
     BodyTooLarge,
     BoundedRetry,
@@ -99,11 +99,6 @@ SLACK_ERRORS: dict[str, str] = {
 }
 
 
-def _tail(raw: str) -> str:
-    # As a Secret shows itself: the last four characters of a long value, nothing of a short one.
-    return "••••" + raw[-4:] if len(raw) >= 16 else "••••"
-
-
 def _hostlike(host: str) -> bool:
     """A name or address a person would recognise as a host (not a pasted token)."""
     return is_loopback(host) or (len(host) <= 253 and bool(_HOSTNAME.match(host)))
@@ -126,11 +121,11 @@ def _check_url(raw: str, allow_hosts: Sequence[str]) -> tuple[str, str]:
         readable = False
     if not readable:
         raise ConfigError(
-            f"webhook_url ({_tail(raw)}): is not a valid URL (its host or port cannot be read); "
+            f"webhook_url ({tail(raw)}): is not a valid URL (its host or port cannot be read); "
             f"copy it again from Slack: https://{SLACK_HOST}/services/…"
         )
     if not _hostlike(host):
-        shown = f"webhook_url ({_tail(raw)})"
+        shown = f"webhook_url ({tail(raw)})"
         if not host:
             raise ConfigError(
                 f"{shown}: has no host; it should start https://{SLACK_HOST}/services/"
