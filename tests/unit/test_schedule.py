@@ -678,7 +678,7 @@ def test_format_in_utc_has_one_column() -> None:
 
 @dataclass(frozen=True)
 class Spec:
-    """A generated cron expression and, independently of offhours.deploy.schedule, what it matches."""
+    """A generated cron expression and, independently of the module under test, what it matches."""
 
     text: str
     minutes: frozenset[int]
