@@ -723,7 +723,7 @@ def schedule(
     """Validate an EventBridge schedule; print its next fire times (local and UTC)."""
 
     def body() -> int:
-        from offhours.cron import format_fire_times, parse_schedule_expression
+        from offhours.deploy.schedule import format_fire_times, parse_schedule_expression
         from offhours.hours import parse_zone
 
         try:

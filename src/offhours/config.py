@@ -233,7 +233,7 @@ class SecretsConfig(_Strict):
 
 def _check_schedule(value: str) -> str:
     # Imported here: the grammar is needed to check a config, not on the Lambda path.
-    from offhours.cron import parse_schedule_expression
+    from offhours.deploy.schedule import parse_schedule_expression
 
     try:
         parse_schedule_expression(value)

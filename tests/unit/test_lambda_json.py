@@ -701,6 +701,33 @@ def test_force_removes_sub_tables_written_elsewhere_and_keeps_the_rest(tmp_path:
     assert load_config(path).deploy.vpc is not None
 
 
+def test_a_loose_comment_between_deploy_tables_stays(tmp_path: Path) -> None:
+    path = tmp_path / "offhours.toml"
+    loose = "\n# about what follows, kept\n\n"
+    path.write_text(
+        "[deploy]\nregion = 'eu-west-1'\n" + loose + "# attached, so replaced\n"
+        "[deploy.vpc]\nsubnet_ids = ['s']\n",
+        encoding="utf-8",
+    )
+
+    write_deploy_section(path, SECTION, force=True)
+
+    assert path.read_text(encoding="utf-8") == SECTION + loose
+
+
+def test_an_array_of_tables_written_apart_is_not_reordered(tmp_path: Path) -> None:
+    # tomlkit would render the two [[sources]] together: refused rather than reordered.
+    path = tmp_path / "offhours.toml"
+    existing = SOURCES + "\n[deploy]\nregion = 'eu-west-1'\n\n" + SOURCES
+    path.write_text(existing, encoding="utf-8")
+
+    for force in (False, True):
+        with pytest.raises(ConfigError, match=r"tables of an array, \[\[…\]\], written apart"):
+            write_deploy_section(path, SECTION, force=force)
+
+    assert path.read_text(encoding="utf-8") == existing
+
+
 def test_the_files_mode_and_a_symbolic_link_are_kept(tmp_path: Path) -> None:
     real = tmp_path / "real.toml"
     real.write_text(SOURCES, encoding="utf-8")

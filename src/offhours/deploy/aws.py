@@ -190,7 +190,7 @@ def function_environment(config_ref: str, extra: Mapping[str, str]) -> dict[str,
 def event_age(schedule: str) -> int:
     """Seconds an invocation may wait in Lambda's queue: at most until the next scheduled run
     (and an hour), at least the minute Lambda requires."""
-    from offhours.cron import Rate, parse_schedule_expression
+    from offhours.deploy.schedule import Rate, parse_schedule_expression
 
     parsed = parse_schedule_expression(schedule)
     seconds = int(parsed.interval.total_seconds()) if isinstance(parsed, Rate) else 3600

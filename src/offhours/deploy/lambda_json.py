@@ -21,12 +21,14 @@ import shutil
 import tempfile
 import textwrap
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, get_args
 
+import tomlkit
 from pydantic import ValidationError
+from tomlkit.items import AoT, Comment, Item, Key, String, StringType, Table, Trivia, Whitespace
 
 from offhours.config import DeployConfig
 from offhours.errors import ConfigError
@@ -531,9 +533,15 @@ def _section(deploy: Mapping[str, Any], notes: list[Note], source: str) -> str:
         note = by_key.get(_DEPLOY_KEY_OF.get(key, key))
         if note is not None and (note.action != "mapped" or note.key == "role"):
             comments[key] = _note_line(note)
-    lines = [line for text in head for line in _comment(text)]
-    lines += _table(("deploy",), deploy, comments)
-    return "\n".join(lines) + "\n"
+    document = tomlkit.document()
+    for line in [line for text in head for line in _comment(text)]:
+        document.add(_comment_item(line))
+    table = _table(deploy, comments)
+    document.add("deploy", table)
+    # Right under its header comments (tomlkit would set a blank line between), so that a
+    # later forced import replaces them with the table.
+    table.trivia.indent = ""
+    return document.as_string()
 
 
 def _comment(text: str) -> list[str]:
@@ -548,41 +556,44 @@ def _comment_text(text: str) -> str:
     return "".join(_escape(ch) if not ch.isprintable() else ch for ch in text)
 
 
-def _table(
-    path: tuple[str, ...], table: Mapping[str, Any], comments: Mapping[str, str]
-) -> list[str]:
-    lines = ["[" + ".".join(_key(p) for p in path) + "]"]
+def _table(table: Mapping[str, Any], comments: Mapping[str, str]) -> Table:
+    out = tomlkit.table()
     subtables: list[tuple[str, Mapping[str, Any]]] = []
     for key, value in table.items():
         if isinstance(value, Mapping) and value:
             subtables.append((key, value))
             continue
-        if key in comments:
-            lines += _comment(comments[key])
-        lines.append(f"{_key(key)} = {_value(value)}")
+        for line in _comment(comments.get(key, "")):
+            out.add(_comment_item(line))
+        out.add(key, _item(value))
     for key, value in subtables:
-        lines.append("")
-        if key in comments:
-            lines += _comment(comments[key])
-        lines += _table((*path, key), value, {})
-    return lines
+        # tomlkit sets a blank line before a sub-table added after a value.
+        for line in _comment(comments.get(key, "")):
+            out.add(_comment_item(line))
+        out.add(key, _table(value, {}))
+    return out
 
 
-def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _quote(key)
+def _comment_item(line: str) -> Comment:
+    # ``line`` is already "# …": tomlkit.comment() would add a second "# ".
+    return Comment(Trivia(comment=line))
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+def _item(value: Any) -> Item:
     if isinstance(value, str):
-        return _quote(value)
+        # Escaped here, not by tomlkit: every non-printable character (bidi and zero-width
+        # included), so the text is safe on a terminal, not only valid TOML.
+        return String(StringType.SLB, value, _quote(value)[1:-1], Trivia())
     if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        array = tomlkit.array()
+        array.extend(_item(v) for v in value)
+        return array
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
+        inline = tomlkit.inline_table()
+        inline.update({k: _item(v) for k, v in value.items()})
+        return inline
+    if isinstance(value, bool | int):
+        return tomlkit.item(value)
     raise TypeError(f"no TOML form for {type(value).__name__}")
 
 
@@ -673,32 +684,34 @@ def write_deploy_section(config_path: Path, toml: str, *, force: bool) -> None:
             text += newline
         _replace(config_path, text + addition)
         return
-    lines = text.splitlines(keepends=True)
-    kinds, headers = _scan(lines)
-    ranges = _merge([_block(i, kinds, headers) for i, key in headers if key == "deploy"], kinds)
-    if not ranges:
+    document = tomlkit.parse(text)
+    if document.as_string() != text:
+        # tomlkit joins the tables of an array written in parts ([[sources]], another table,
+        # [[sources]]): rendered back, the file would be reordered.
+        raise ConfigError(
+            f"{config_path}: cannot replace its [deploy] table and keep the rest of the file as "
+            "written (the tables of an array, [[…]], written apart from each other would be "
+            "moved together); put them together, or print the section (without --write) and "
+            "merge it by hand"
+        )
+    body = document.body
+    first = next((i for i, (key, item) in enumerate(body) if _is_deploy(key, item)), None)
+    if first is None:
         raise ConfigError(
             f"{config_path}: [deploy] settings are written there as dotted keys "
             "(deploy.name = …) or an inline table; remove them by hand and re-run, or "
             "print the section (without --write) and merge it by hand"
         )
     if not force:
-        first = ranges[0][0]
-        line = next(i for i, k in enumerate(kinds) if i >= first and k == "header") + 1
+        line = _render(body[:first]).count("\n") + 1
         raise ConfigError(
             f"{config_path}: already has a [deploy] table (line {line}); re-run with --force "
             "to replace it (the rest of the file is kept as it is), or print the section "
             "(without --write) and merge it by hand"
         )
-    out: list[str] = []
-    cursor = 0
-    for n, (start, end) in enumerate(ranges):
-        out += lines[cursor:start]
-        if n == 0:
-            out.append(addition)
-        cursor = end
-    out += lines[cursor:]
-    new_text = "".join(out)
+    kept, at = _without_deploy(body)
+    kept[at:at] = tomlkit.parse(addition).body
+    new_text = _render(kept)
     _check_replacement(config_path, before, new_text, section)
     _replace(config_path, new_text)
 
@@ -716,7 +729,8 @@ def _section_data(toml: str) -> dict[str, Any]:
 def _check_replacement(
     config_path: Path, before: Mapping[str, Any], new_text: str, section: Mapping[str, Any]
 ) -> None:
-    # The edit is textual; prove it changed [deploy] and nothing else before writing it.
+    # tomllib, a parser apart from the one that made the edit, proves that it changed [deploy]
+    # and nothing else before it is written.
     try:
         after = tomllib.loads(new_text)
     except tomllib.TOMLDecodeError:
@@ -759,132 +773,92 @@ def _replace(config_path: Path, text: str) -> None:
         raise ConfigError(f"{config_path}: cannot write ({exc.strerror})") from None
 
 
-# ---------------------------------------------------------------- finding tables in TOML text
+# ---------------------------------------------------------------- [deploy] in offhours.toml
 
-_Kind = Literal["blank", "comment", "header", "other"]
+# The edit works on tomlkit's document, which keeps every comment, blank line and value as
+# written: what is not taken out renders back byte for byte. The rule, in lines: a [deploy]
+# table (or sub-table) goes with the comment lines directly above its header; the comments and
+# blank lines after its last value stay, as they may be about what follows; tables of [deploy]
+# apart only by blank lines go as one, with those lines.
 
-
-def _scan(lines: list[str]) -> tuple[list[_Kind], list[tuple[int, str]]]:
-    """Classify each line and find the table headers, skipping strings, arrays and comments.
-
-    Returns the kinds and, for each header, its line index and its first key.
-    """
-    kinds: list[_Kind] = []
-    headers: list[tuple[int, str]] = []
-    state = _Lexer()
-    for index, line in enumerate(lines):
-        kind, header = state.line(line)
-        kinds.append(kind)
-        if header is not None:
-            headers.append((index, _first_key(header)))
-    return kinds, headers
+_Body = list[tuple[Key | None, Item]]
+_Piece = Literal["header", "value"] | Comment | Whitespace
 
 
-class _Lexer:
-    """Just enough of TOML's lexical rules to tell where a table header line is."""
-
-    def __init__(self) -> None:
-        self.depth = 0  # open [ and { inside a value
-        self.string: str | None = None  # the delimiter of an open multi-line string
-
-    def line(self, line: str) -> tuple[_Kind, str | None]:
-        i, n = 0, len(line)
-        if self.string is None and self.depth == 0:
-            stripped = line.strip()
-            if not stripped:
-                return "blank", None
-            if stripped.startswith("#"):
-                return "comment", None
-            if stripped.startswith("["):
-                return "header", _header_text(stripped)
-        while i < n:
-            if self.string is not None:
-                i = self._close(line, i)
-                continue
-            ch = line[i]
-            if ch == "#":
-                break
-            if ch in "\"'":
-                i = self._open(line, i)
-                continue
-            if ch in "[{":
-                self.depth += 1
-            elif ch in "]}":
-                self.depth = max(0, self.depth - 1)
-            i += 1
-        return "other", None
-
-    def _open(self, line: str, i: int) -> int:
-        quote = line[i]
-        if line.startswith(quote * 3, i):
-            self.string = quote * 3
-            return i + 3
-        j = i + 1
-        while j < len(line) and line[j] != quote:
-            j += 2 if quote == '"' and line[j] == "\\" else 1
-        return j + 1
-
-    def _close(self, line: str, i: int) -> int:
-        delimiter = self.string or '"""'
-        j = i
-        while j < len(line):
-            if delimiter == '"""' and line[j] == "\\":
-                j += 2
-                continue
-            if line.startswith(delimiter, j):
-                # Up to two more quotes right before the delimiter are the string's content.
-                run = 3
-                while run < 5 and line.startswith(delimiter[0], j + run):
-                    run += 1
-                self.string = None
-                return j + run
-            j += 1
-        return j
+def _is_deploy(key: Key | None, item: Item) -> bool:
+    """A top-level ``[deploy]`` (or ``[deploy.*]``) table written with a header."""
+    return key is not None and key.key == "deploy" and any(p == "header" for p in _pieces(item))
 
 
-def _header_text(stripped: str) -> str:
-    # The header without a trailing comment (a '#' inside a quoted key is not one).
-    quote: str | None = None
-    i = 0
-    while i < len(stripped):
-        ch = stripped[i]
-        if quote:
-            if ch == "\\" and quote == '"':
-                i += 1
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            return stripped[:i].rstrip()
-        i += 1
-    return stripped
+def _pieces(item: Item) -> Iterator[_Piece]:
+    """A table in file order: each header, each value, each comment and blank line."""
+    tables = item.body if isinstance(item, AoT) else [item] if isinstance(item, Table) else []
+    for table in tables:
+        if not table.is_super_table():
+            yield "header"
+        for _, child in table.value.body:
+            if isinstance(child, Table | AoT):
+                yield from _pieces(child)
+            elif isinstance(child, Comment | Whitespace):
+                yield child
+            else:
+                yield "value"
+    if not tables:
+        yield "value"  # dotted keys or an inline table: no header
 
 
-def _first_key(header: str) -> str:
-    # tomllib reads the header itself, quoting and dotted keys included.
-    data = tomllib.loads(header + "\n")
-    return next(iter(data))
+def _without_deploy(body: _Body) -> tuple[_Body, int]:
+    """The top-level entries with the [deploy] tables taken out, and where they were."""
+    out: _Body = []
+    at: int | None = None
+    after: _Body = []  # the comments and blank lines since a [deploy] table's last value
+    in_deploy = False
+    for key, item in body:
+        if not _is_deploy(key, item):
+            out += [*after, (key, item)]
+            after, in_deploy = [], False
+            continue
+        for piece in _pieces(item):
+            if piece == "value":
+                after = []  # inside the table: goes with it
+            elif piece != "header":
+                after.append((None, piece))
+            elif in_deploy:
+                _drop_attached(after)
+                # Only blank lines since the last [deploy] table: both go as one.
+                if not all(isinstance(p, Whitespace) for _, p in after):
+                    out += after
+                after = []
+            else:
+                _drop_attached(_tail(out))
+                in_deploy = True
+            if piece == "header" and at is None:
+                at = len(out)
+    out += after
+    assert at is not None  # the caller checked that a [deploy] table is there
+    return out, at
 
 
-def _block(header: int, kinds: list[_Kind], headers: list[tuple[int, str]]) -> tuple[int, int]:
-    """Lines [start, end) of the table at ``header``: the comments directly above it are its
-    own; comments and blank lines at its end stay, as they may be about what follows."""
-    start = header
-    while start > 0 and kinds[start - 1] == "comment":
-        start -= 1
-    end = next((i for i, _ in headers if i > header), len(kinds))
-    while end - 1 > header and kinds[end - 1] in ("blank", "comment"):
-        end -= 1
-    return start, end
+def _tail(body: _Body) -> _Body:
+    """The list holding the comments and blank lines at the end of ``body``: in tomlkit they
+    are inside the last table (its last sub-table's, if it has some)."""
+    while body:
+        last = body[-1][1]
+        if isinstance(last, AoT) and last.body:
+            last = last.body[-1]
+        if not isinstance(last, Table):
+            break
+        body = last.value.body
+    return body
 
 
-def _merge(ranges: list[tuple[int, int]], kinds: list[_Kind]) -> list[tuple[int, int]]:
-    # [deploy] and its sub-tables, apart only by blank lines, go as one (no gap left behind).
-    merged: list[tuple[int, int]] = []
-    for start, end in ranges:
-        if merged and all(kinds[i] == "blank" for i in range(merged[-1][1], start)):
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
+def _drop_attached(body: _Body) -> None:
+    """Remove the comment lines at the end of ``body``."""
+    while body and body[-1][0] is None and isinstance(body[-1][1], Comment):
+        body.pop()
+
+
+def _render(body: _Body) -> str:
+    document = tomlkit.document()
+    document.body.extend(body)
+    return document.as_string()

@@ -88,6 +88,7 @@ LEFT_OUT: Mapping[str, str] = MappingProxyType(
         "boto3": "in the Lambda runtime",
         "typer": "command line only",
         "rich": "command line only",
+        "tomlkit": "command line only",
     }
 )
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from offhours.cron import (
+from offhours.deploy.schedule import (
     At,
     Cron,
     DayRule,
@@ -678,7 +678,7 @@ def test_format_in_utc_has_one_column() -> None:
 
 @dataclass(frozen=True)
 class Spec:
-    """A generated cron expression and, independently of offhours.cron, what it matches."""
+    """A generated cron expression and, independently of the module under test, what it matches."""
 
     text: str
     minutes: frozenset[int]
