@@ -16,15 +16,16 @@ from hypothesis import strategies as st
 from offhours.hours import HolidayCalendar, parse_schedule
 from offhours.model import VM, Decision, Resource, SourceFailure
 from offhours.notifiers.console import ConsoleNotifier
+from offhours.notifiers.slack import render_slack
 from offhours.policy import Policy, decide
 from offhours.report import (
     JSON_VERSION,
     Report,
     build_report,
     render_json,
-    render_slack,
     render_text,
 )
+from offhours.sources.ravello import APPLICATION
 from offhours.testing.slack import block_problem
 
 NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
@@ -45,6 +46,8 @@ def decision(
 ) -> Decision:
     resource = Resource(
         provider="ravello",
+        kind=APPLICATION,
+        account=source,
         source=source,
         id=f"id-{name}",
         name=name,
@@ -241,6 +244,12 @@ def test_json_schema() -> None:
     }
     (finding,) = doc["findings"]
     assert finding["name"] == "a"
+    assert (finding["kind"], finding["account"], finding["group"]) == (
+        "ravello.application",
+        "ravello",
+        "a",
+    )
+    assert finding["key"] == "ravello/ravello/us-east-1/ravello.application/id-a"
     assert finding["running_since"] == "2026-11-26T16:48:00+00:00"
     assert finding["expires_at"] == "2026-11-26T23:00:00+00:00"
     assert finding["off_hours_since"] == "2026-11-26T18:00:00+00:00"
@@ -453,7 +462,7 @@ def test_console_notifier_writes_the_rendered_report(fmt: Any, render: Any) -> N
     r = report([decision("a")])
     notifier = ConsoleNotifier("out", format=fmt, stream=stream)
     assert notifier.type == "console"
-    assert notifier.send(r) == 1
+    assert notifier.send(r).sent == 1
     assert stream.getvalue() == render(r) == notifier.preview(r)
 
 
@@ -645,6 +654,9 @@ def test_json_lists_exempt_resources() -> None:
     assert set(doc["exempt"][0]) == {
         "source",
         "provider",
+        "kind",
+        "account",
+        "key",
         "id",
         "name",
         "owner",
@@ -663,6 +675,7 @@ def _own_hours(name: str, tag: str, owner: str = "Grace Hopper") -> Decision:
     policy = Policy(parse_schedule("Mon-Fri 08:00-18:00", london, cal))
     resource = Resource(
         provider="ravello",
+        kind=APPLICATION,
         source="ravello",
         id=f"id-{name}",
         name=name,
