@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from offhours.audit import collect, resolve_secrets, run_audit
+from offhours.audit import collect, deliver, resolve_secrets, run_audit
 from offhours.config import parse_config
-from offhours.errors import ConfigError, SecretError
-from offhours.model import Resource, hourly_cost
-from offhours.report import render_text
+from offhours.errors import ConfigError, NotifierError, SecretError
+from offhours.model import Decision, MessageReceipt, Receipt, Resource, hourly_cost
+from offhours.notifiers.base import Notifier
+from offhours.report import Report, build_report, headline, render_text
 from offhours.sources.base import Source
 from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
 from offhours.testing.ravello import RavelloSimulator, make_app
@@ -321,3 +322,40 @@ def test_resolved_secrets_are_keyed_by_plugin_and_field(
         ("sources", "ravello-0", "password"): RAVELLO_PASSWORD,
         ("notifiers", "slack", "webhook_url"): slack.url,
     }
+
+
+class _Mailbox(Notifier):
+    """A second channel as a third party would write it: one module, its own rendering."""
+
+    type = "mailbox"
+
+    def __init__(self, name: str, fail: bool = False) -> None:
+        super().__init__(name)
+        self.destination = "inbox"
+        self.fail = fail
+        self.sent: list[str] = []
+
+    def preview(self, report: Report) -> str:
+        return f"Subject: {headline(report)}"
+
+    def send(self, report: Report) -> Receipt:
+        if self.fail:
+            raise NotifierError(self.name, "mailbox full")
+        self.sent.append(self.preview(report))
+        return self.receipt((MessageReceipt(1, id="<msg-1@inbox>"),), planned=1)
+
+
+def test_deliver_takes_any_channel_and_records_each_outcome() -> None:
+    resource = Resource(provider="x", source="s", id="1", name="lab", running=1)
+    decision = Decision(resource, flagged=True, reason="outside business hours", schedule="-")
+    report = build_report([decision], now=NIGHT)
+    ok, full = _Mailbox("ok"), _Mailbox("full", fail=True)
+    receipts = deliver([full, ok], report)
+    assert [(r.notifier, r.channel, r.destination, r.sent, r.error) for r in receipts] == [
+        ("full", "mailbox", "inbox", 0, "mailbox full"),
+        ("ok", "mailbox", "inbox", 1, None),
+    ]
+    assert receipts[1].messages[0].id == "<msg-1@inbox>"
+    assert ok.sent == ["Subject: 1 resource running outside business hours — 1 machine"]
+    previews = deliver([ok], report, dry_run=True)
+    assert previews[0].preview == ok.sent[0] and len(ok.sent) == 1  # nothing sent again
