@@ -218,7 +218,8 @@ class Receipt:
     delivery keeps the messages that did go out and a scrubbed ``error``. In a dry run nothing
     is sent (``dry_run``), and ``preview`` holds what would have been, unless the notifier's
     delivery is harmless and happened as usual (the console). ``planned`` counts the messages
-    the report needed (0: nothing worth sending, e.g. an all-clear nobody asked for).
+    the report needed, once a delivery completes (0: nothing worth sending, e.g. an all-clear
+    nobody asked for; a failed delivery counts what went out in ``messages``).
     """
 
     notifier: str
