@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import offhours
 from offhours.model import SourceFailure
 from offhours.notifiers.slack import render_slack
 from tests.unit.reports import (
@@ -184,3 +188,21 @@ def test_slack_limits_hold_for_any_names(
     ]
     assert len(lines) == len(names)
     assert all(line.startswith("• ") for line in lines)
+
+
+def test_only_the_block_kit_models_of_slack_sdk_are_loaded() -> None:
+    # A fresh interpreter: this one may have imported slack_sdk whole already.
+    code = (
+        "import sys, offhours.notifiers.slack; "
+        "print(sorted(m for m in ('asyncio', 'slack_sdk.web', 'slack_sdk.webhook') "
+        "if m in sys.modules))"
+    )
+    src = str(Path(offhours.__file__).resolve().parents[1])
+    run = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"  # before: the WebClient and asyncio came along
+    import slack_sdk  # later imports still see the whole package
+
+    assert slack_sdk.WebClient is not None
