@@ -1,6 +1,12 @@
-"""One run: secrets → sources (concurrently) → policy → report → notifiers. Orchestration only.
+"""One run, as reusable steps. Orchestration only.
 
-The CLI and the Lambda handler are two thin doors into :func:`run_audit`; ``now`` is always
+    collect    sources read concurrently; each failure recorded, never hides the others
+    evaluate   pure policy: resources → decisions and findings, as one Report
+    reconcile  a pass-through for now: incident memory plugs in here
+    deliver    every notifier, each returning a receipt (a dry run returns previews)
+
+:func:`assess` is collect + evaluate (what ``offhours explain`` shows); :func:`run_audit` is
+all four. The CLI, the Lambda handler and ``explain`` are doors into them; ``now`` is always
 given by the caller.
 """
 
@@ -11,17 +17,18 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from offhours.budget import Budget, delivery_reserve, run_budget
-from offhours.config import Config, PluginConfig, SourceConfig
+from offhours.config import Config, PluginConfig
 from offhours.errors import ConfigError, OffhoursError, SecretError
 from offhours.logs import scrub
-from offhours.model import Resource, SourceFailure
+from offhours.model import Receipt, Resource, SourceFailure
 from offhours.notifiers.base import Notifier
-from offhours.policy import evaluate
+from offhours.policy import Policy
+from offhours.policy import evaluate as decide_all
 from offhours.registry import load_plugin
 from offhours.report import Report, build_report
 from offhours.secrets import Resolver, Secret
@@ -30,11 +37,16 @@ from offhours.transport import Deadline
 
 __all__ = [
     "AuditResult",
-    "NotifierOutcome",
+    "SecretKey",
+    "Secrets",
+    "assess",
     "budget_of",
     "build_notifiers",
     "build_sources",
     "collect",
+    "deliver",
+    "evaluate",
+    "reconcile",
     "resolve_secrets",
     "run_audit",
 ]
@@ -47,34 +59,35 @@ MAX_SOURCE_THREADS = 8
 #: are more precise) before it is abandoned and reported as timed out
 _ABANDON_GRACE = 0.25
 
-Secrets = dict[tuple[int, str], Secret]
-
-
-@dataclass(frozen=True)
-class NotifierOutcome:
-    name: str
-    sent: int
-    error: str | None = None
+#: a resolved secret's place: the plugin's section ("sources"/"notifiers"), its name, the field
+SecretKey = tuple[str, str, str]
+Secrets = dict[SecretKey, Secret]
 
 
 @dataclass(frozen=True)
 class AuditResult:
+    """The report and what each notifier did with it (in a dry run: its preview)."""
+
     report: Report
-    notifiers: tuple[NotifierOutcome, ...]
-    previews: tuple[tuple[str, str], ...] = ()
+    receipts: tuple[Receipt, ...]
+
+    @property
+    def previews(self) -> tuple[tuple[str, str], ...]:
+        """``(notifier, what it would send)`` of a dry run, for notifiers that sent nothing."""
+        return tuple((r.notifier, r.preview) for r in self.receipts if r.preview is not None)
 
     @property
     def failures(self) -> list[str]:
         """Every source or notifier that failed, as one line each."""
         lines = [f"source {f.source!r}: {f.message}" for f in self.report.failures]
-        lines += [f"notifier {n.name!r}: {n.error}" for n in self.notifiers if n.error]
+        lines += [f"notifier {r.notifier!r}: {r.error}" for r in self.receipts if r.error]
         return lines
 
     @property
     def status(self) -> Literal["success", "partial", "error"]:
         if not self.failures:
             return "success"
-        delivered = any(n.sent for n in self.notifiers)
+        delivered = any(r.sent for r in self.receipts)
         read = len(self.report.failures) < len(self.report.sources)
         return "partial" if delivered or read else "error"
 
@@ -101,13 +114,23 @@ def resolve_secrets(
             f"{len(problems)} secret {noun} could not be resolved:\n  " + "\n  ".join(problems),
             problems,
         ) from None
-    return {(id(plugin), field): values[ref] for plugin, field, ref in refs}
+    return {_secret_key(config, plugin, field): values[ref] for plugin, field, ref in refs}
 
 
-def _kwargs(plugin: PluginConfig, secrets: Secrets) -> dict[str, Any]:
+def _section(config: Config, plugin: PluginConfig) -> str:
+    return "sources" if any(plugin is s for s in config.sources) else "notifiers"
+
+
+def _secret_key(config: Config, plugin: PluginConfig, field: str) -> SecretKey:
+    # Plugin names are unique within a section (config validation): section, name and field
+    # name one secret, whatever object holds the settings.
+    return (_section(config, plugin), plugin.display_name(), field)
+
+
+def _kwargs(section: str, plugin: PluginConfig, secrets: Secrets) -> dict[str, Any]:
     kwargs = plugin.plugin_kwargs()
     for field in list(kwargs):
-        secret = secrets.get((id(plugin), field))
+        secret = secrets.get((section, plugin.display_name(), field))
         if secret is not None:
             kwargs[field] = secret
     return kwargs
@@ -119,7 +142,7 @@ def _build(section: str, plugins: Iterable[PluginConfig], secrets: Secrets) -> l
     for i, plugin in enumerate(plugins):
         cls = load_plugin(section, plugin.type)
         try:
-            built.append(cls(plugin.display_name(), **_kwargs(plugin, secrets)))
+            built.append(cls(plugin.display_name(), **_kwargs(section, plugin, secrets)))
         except ConfigError as exc:
             problems.append(f"{section}[{i}] ({plugin.display_name()}): {exc}")
     if problems:
@@ -134,38 +157,26 @@ def build_sources(config: Config, secrets: Secrets) -> list[Source]:
 def build_notifiers(
     config: Config, secrets: Secrets, skip_types: Iterable[str] = ()
 ) -> list[Notifier]:
+    """The configured notifiers, but those of ``skip_types`` (a door that shows the report
+    itself, as the CLI on a terminal, skips ``console``)."""
     skip = set(skip_types)
     return _build("notifiers", (n for n in config.notifiers if n.type not in skip), secrets)
 
 
-def _read(source: Source, cost: float | None) -> list[Resource]:
-    """One source's read, inside its failure boundary: the cost estimate too (a hostile count
-    must fail this source, not the run)."""
+def _read(source: Source) -> list[Resource]:
+    """One source's read, inside its failure boundary (its cost estimates too: a hostile count
+    fails this source, not the run)."""
     log.info("reading source %r", source.name)
     try:
         resources = source.collect()
     finally:
         source.close()
-    if cost is not None:
-        resources = [
-            r if r.hourly_cost is not None else replace(r, hourly_cost=_cost(r, cost))
-            for r in resources
-        ]
     log.info("source %r: %d resources", source.name, len(resources))
     return resources
 
 
-def _cost(resource: Resource, per_vm_hour: float) -> float:
-    value = resource.running * per_vm_hour
-    if not math.isfinite(value):
-        raise OffhoursError(f"the cost of {resource.name!r} ({resource.running} VMs) overflows")
-    return value
-
-
 def collect(
-    sources: Sequence[Source],
-    costs: Mapping[str, float | None] | None = None,
-    deadline: Deadline | None = None,
+    sources: Sequence[Source], deadline: Deadline | None = None
 ) -> tuple[list[Resource], list[SourceFailure]]:
     """Read every source at once; a failing source is recorded, never hides the others.
 
@@ -182,7 +193,7 @@ def collect(
         futures = []
         for s in sources:
             s.deadline = deadline
-            futures.append((s, pool.submit(_read, s, (costs or {}).get(s.name))))
+            futures.append((s, pool.submit(_read, s)))
         for source, future in futures:
             left = deadline.remaining()
             try:
@@ -215,21 +226,72 @@ def collect(
     return resources, failures
 
 
-def _deliver(
-    notifiers: Sequence[Notifier], report: Report, deadline: Deadline | None = None
-) -> list[NotifierOutcome]:
-    outcomes = []
+def evaluate(
+    resources: Iterable[Resource],
+    failures: Iterable[SourceFailure],
+    policy: Policy,
+    now: datetime,
+    sources: Sequence[str] = (),
+) -> Report:
+    """Pure policy: every resource decided at ``now``, the flagged ones as findings, in one
+    report whose times read in the schedule's zone (whatever offset ``now`` came with)."""
+    decisions = decide_all(resources, policy, now)
+    return build_report(
+        decisions, failures, now=now.astimezone(policy.hours.zone), sources=tuple(sources)
+    )
+
+
+def reconcile(report: Report, now: datetime) -> Report:
+    """What is worth saying at ``now``, given what earlier runs said: a pass-through for now.
+
+    Incident memory plugs in here (findings × prior state × now → new / reminder / resolved /
+    snoozed), between evaluate and deliver; ``now`` is the run's instant, as evaluate's."""
+    return report
+
+
+def deliver(
+    notifiers: Sequence[Notifier],
+    report: Report,
+    *,
+    dry_run: bool = False,
+    deadline: Deadline | None = None,
+) -> tuple[Receipt, ...]:
+    """The report to every notifier, one after another; a receipt each, never an exception
+    for a failed delivery. In a dry run each notifier returns its preview receipt instead."""
+    receipts = []
     for notifier in notifiers:
         notifier.deadline = deadline or Deadline.never()
-        try:
-            sent = notifier.send(report)
-        except OffhoursError as exc:
-            detail = scrub(getattr(exc, "detail", str(exc)))
-            log.info("notifier %r failed: %s", notifier.name, detail)
-            outcomes.append(NotifierOutcome(notifier.name, 0, detail))
-        else:
-            outcomes.append(NotifierOutcome(notifier.name, sent))
-    return outcomes
+        receipts.append(notifier.deliver(report, dry_run=dry_run))
+    return tuple(receipts)
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ConfigError(f"now={now.isoformat()} has no time zone; give an offset, e.g. Z")
+    return now
+
+
+def _collect_and_evaluate(
+    sources: Sequence[Source], policy: Policy, now: datetime, deadline: Deadline
+) -> Report:
+    resources, failures = collect(sources, deadline)
+    return evaluate(resources, failures, policy, now, tuple(s.name for s in sources))
+
+
+def assess(
+    config: Config,
+    *,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+) -> Report:
+    """collect + evaluate: the report of ``config``'s sources at ``now``, delivered nowhere
+    (``offhours explain``). Raises ConfigError/SecretError before any source is read."""
+    _aware(now)
+    policy = config.policy()
+    secrets = resolve_secrets(config, environ, deadline)
+    sources = build_sources(config, secrets)
+    return _collect_and_evaluate(sources, policy, now, deadline or Deadline.never())
 
 
 def run_audit(
@@ -238,41 +300,26 @@ def run_audit(
     now: datetime,
     dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
-    extra_notifiers: Sequence[Notifier] = (),
     skip_notifier_types: Iterable[str] = (),
     deadline: Deadline | None = None,
 ) -> AuditResult:
-    """Run one audit at ``now``. Raises ConfigError/SecretError before any source is read;
-    source and notifier failures are recorded on the result instead.
+    """Run one audit at ``now``: collect → evaluate → reconcile → deliver. Raises
+    ConfigError/SecretError before any source is read; source and notifier failures are
+    recorded on the result instead. ``dry_run`` sends nothing: every notifier previews.
 
     With a ``deadline``, the sources get what is left of it less a reserve for delivery (what
     the notifiers need at worst, at most half), so a hung source still ends in a delivered
     report that names it; the notifiers then get the rest."""
-    if now.tzinfo is None:
-        raise ConfigError(f"now={now.isoformat()} has no time zone; give an offset, e.g. Z")
+    _aware(now)
     policy = config.policy()
     secrets = resolve_secrets(config, environ, deadline)
     sources = build_sources(config, secrets)
-    notifiers = [*build_notifiers(config, secrets, skip_notifier_types), *extra_notifiers]
-    costs = {
-        s.display_name(): s.cost_per_vm_hour for s in config.sources if isinstance(s, SourceConfig)
-    }
+    notifiers = build_notifiers(config, secrets, skip_notifier_types)
     deadline = deadline or Deadline.never()
-    # The configured notifiers' worst case (an added console notifier costs nothing).
     reserve = delivery_reserve(deadline.remaining(), _worst_cases("notifiers", config.notifiers))
-    resources, failures = collect(sources, costs, deadline.earlier(reserve))
-    decisions = evaluate(resources, policy, now)
-    # Times in the report read in the schedule's zone, whatever offset `now` came with.
-    local_now = now.astimezone(policy.hours.zone)
-    report = build_report(
-        decisions, failures, now=local_now, sources=tuple(s.name for s in sources)
-    )
-    if dry_run:
-        printing = [n for n in notifiers if n.type == "console"]
-        others = [n for n in notifiers if n.type != "console"]
-        previews = tuple((n.name, n.preview(report)) for n in others)
-        return AuditResult(report, tuple(_deliver(printing, report, deadline)), previews)
-    return AuditResult(report, tuple(_deliver(notifiers, report, deadline)))
+    report = _collect_and_evaluate(sources, policy, now, deadline.earlier(reserve))
+    report = reconcile(report, now)
+    return AuditResult(report, deliver(notifiers, report, dry_run=dry_run, deadline=deadline))
 
 
 def _worst_cases(section: str, plugins: Sequence[PluginConfig]) -> list[float]:

@@ -188,7 +188,7 @@ def audit(
 
     def body() -> int:
         from offhours.audit import run_audit
-        from offhours.notifiers.console import ConsoleNotifier
+        from offhours.report import render_json, render_text
 
         cfg = _load(config)
         at = _now(now)
@@ -198,15 +198,14 @@ def audit(
             chosen = "json" if fmt is Format.json else "text"
         elif configured:
             chosen = configured[0].format
-        # The report goes to stdout once, in the chosen format, whatever console notifiers say.
+        # The terminal is this door's console: the report goes to stdout once, in the chosen
+        # format, so configured console notifiers (for doors without one) are not run as well.
         result = run_audit(
-            cfg,
-            now=at,
-            dry_run=dry_run,
-            extra_notifiers=[ConsoleNotifier("console", format=chosen)],
-            skip_notifier_types={"console"},
-            deadline=run_deadline,
+            cfg, now=at, dry_run=dry_run, skip_notifier_types={"console"}, deadline=run_deadline
         )
+        render = render_json if chosen == "json" else render_text
+        sys.stdout.write(render(result.report))
+        sys.stdout.flush()
         _print_result(result, Format(chosen))
         return _exit_code(result, fail_on_findings)
 
@@ -229,17 +228,15 @@ def explain(
     run_deadline = Deadline.after(deadline)
 
     def body() -> int:
-        from offhours.audit import build_sources, collect, resolve_secrets
+        from offhours.audit import assess
         from offhours.logs import scrub
-        from offhours.policy import evaluate
         from offhours.untrusted import one_line
 
         cfg = _load(config)
         at = _now(now)
         policy = cfg.policy()
-        sources = build_sources(cfg, resolve_secrets(cfg, deadline=run_deadline))
-        resources, failures = collect(sources, deadline=run_deadline)
-        decisions = evaluate(resources, policy, at)
+        report = assess(cfg, now=at, deadline=run_deadline)
+        decisions, failures = list(report.decisions), report.failures
         if fmt is Format.json:
             # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
             out.print(json.dumps(_explain_json(decisions, failures, at), indent=2), markup=False)
@@ -253,7 +250,7 @@ def explain(
     _guarded(body)
 
 
-def _explain_json(decisions: list[Any], failures: list[Any], at: datetime) -> dict[str, Any]:
+def _explain_json(decisions: list[Any], failures: Any, at: datetime) -> dict[str, Any]:
     def iso(t: datetime | None) -> str | None:
         return t.isoformat() if t else None
 
@@ -266,6 +263,7 @@ def _explain_json(decisions: list[Any], failures: list[Any], at: datetime) -> di
                 "name": d.resource.name,
                 "owner": d.resource.owner,
                 "running": d.resource.running,
+                "hourly_cost": d.resource.hourly_cost,
                 "flagged": d.flagged,
                 "reason": d.reason,
                 "schedule": d.schedule,
@@ -291,7 +289,7 @@ def _explain_table(decisions: list[Any], at: datetime, policy: Any) -> None:
 
     out.print(f"At {at.isoformat()} — default hours: {policy.hours.describe()}", markup=False)
     table = Table(show_lines=False)
-    for col in ("resource", "owner", "VMs", "verdict", "why", "schedule"):
+    for col in ("resource", "owner", "running", "cost/h", "verdict", "why", "schedule"):
         table.add_column(col, overflow="fold")
     for d in decisions:
         if d.flagged:
@@ -304,6 +302,7 @@ def _explain_table(decisions: list[Any], at: datetime, policy: Any) -> None:
             cell(f"{d.resource.source}/{d.resource.name}"),
             cell(d.resource.owner or "—"),
             str(d.resource.running),
+            "—" if d.resource.hourly_cost is None else f"${d.resource.hourly_cost:,.2f}",
             verdict,
             cell(d.reason),
             cell(d.schedule),

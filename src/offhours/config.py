@@ -398,7 +398,6 @@ class SourceConfig(PluginConfig):
         allow_inf_nan=False,
         description="Estimated cost of one running VM for one hour (for the report)",
     )
-    _common: ClassVar[frozenset[str]] = frozenset({"type", "name", "cost_per_vm_hour"})
 
 
 class RavelloSourceConfig(SourceConfig):

@@ -14,6 +14,11 @@ carry a secret: a URL is shown only through :func:`offhours.secrets.redact_url`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from offhours.model import MessageReceipt
+
 __all__ = [
     "ConfigError",
     "NotifierError",
@@ -63,9 +68,13 @@ class SourceResponseError(SourceError):
 
 
 class NotifierError(OffhoursError):
-    """A notifier could not deliver its message."""
+    """A notifier could not deliver its message; ``delivered`` holds the receipts of the
+    messages that did go out before it failed."""
 
-    def __init__(self, notifier: str, message: str) -> None:
+    def __init__(
+        self, notifier: str, message: str, delivered: tuple[MessageReceipt, ...] = ()
+    ) -> None:
         super().__init__(f"notifier {notifier!r}: {message}")
         self.notifier = notifier
         self.detail = message
+        self.delivered = delivered

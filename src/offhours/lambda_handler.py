@@ -114,7 +114,7 @@ def _summary(result: AuditResult) -> dict[str, Any]:
         "flagged": len(result.report.findings),
         "running_vms": result.report.running_vms,
         "checked": len(result.report.decisions),
-        "notified": {n.name: n.sent for n in result.notifiers},
+        "notified": {r.notifier: r.sent for r in result.receipts},
         "failures": result.failures,
     }
 

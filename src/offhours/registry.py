@@ -23,7 +23,7 @@ __all__ = ["BUILTIN", "load_plugin", "plugin_config_model"]
 BUILTIN: dict[str, dict[str, str]] = {
     "sources": {"ravello": "offhours.sources.ravello:RavelloSource"},
     "notifiers": {
-        "slack": "offhours.notifiers.slack:SlackNotifier",
+        "slack": "offhours.notifiers.slack.webhook:SlackNotifier",
         "console": "offhours.notifiers.console:ConsoleNotifier",
     },
 }

@@ -335,3 +335,21 @@ def test_now_defaults_to_the_current_time(
     assert run.code == 0, run.stderr
     stamp = datetime.fromisoformat(json.loads(run.stdout)["now"])
     assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def test_explain_shows_what_each_resource_costs(
+    cli: CliRun, setup: tuple[dict[str, str], RavelloSimulator, SlackSink], tmp_path: Path
+) -> None:
+    # Before: explain rebuilt the pipeline by hand and dropped cost_per_vm_hour.
+    env, ravello, slack = setup
+    toml = tmp_path / "offhours.toml"
+    toml.write_text(toml.read_text().replace("retries = 1", "retries = 1\ncost_per_vm_hour = 0.5"))
+    start = NIGHT_DT - timedelta(hours=3)
+    ravello.set_apps([make_app(1, "priced-lab", "Ada", running=3, publish_start=start)])
+    run = cli("explain", "--now", NIGHT, "--format", "json", env=env)
+    assert run.code == 0, run.stderr
+    [resource] = json.loads(run.stdout)["resources"]
+    assert (resource["name"], resource["hourly_cost"]) == ("priced-lab", 1.5)
+    text = cli("explain", "--now", NIGHT, env=env)
+    assert text.code == 0 and "$1.50" in text.stdout
+    assert slack.messages == []

@@ -6,16 +6,18 @@ import base64
 import json
 import threading
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from offhours.audit import collect, run_audit
+from offhours.audit import collect, deliver, resolve_secrets, run_audit
 from offhours.config import parse_config
-from offhours.errors import ConfigError, SecretError
-from offhours.model import Resource
-from offhours.report import render_text
+from offhours.errors import ConfigError, NotifierError, SecretError
+from offhours.model import Decision, MessageReceipt, Receipt, Resource, hourly_cost
+from offhours.notifiers.base import Notifier
+from offhours.report import Report, build_report, headline, render_text
 from offhours.sources.base import Source
 from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
 from offhours.testing.ravello import RavelloSimulator, make_app
@@ -97,12 +99,18 @@ def test_a_failing_notifier_does_not_stop_the_next(ravello: RavelloSimulator) ->
         first.inject(body="channel_is_archived", status=410)
         environ = {"RU": RAVELLO_USER, "RP": RAVELLO_PASSWORD, "H1": first.url, "H2": second.url}
         result = run_audit(parse_config(data), now=NIGHT, environ=environ)
-        assert [(n.name, n.sent, bool(n.error)) for n in result.notifiers] == [
+        assert [(r.notifier, r.sent, bool(r.error)) for r in result.receipts] == [
             ("first", 0, True),
             ("second", 1, False),
         ]
-        assert "channel_is_archived" in (result.notifiers[0].error or "")
+        assert "channel_is_archived" in (result.receipts[0].error or "")
         assert result.status == "partial"
+        # A webhook gives no message id: the receipt says so rather than leaving a blank.
+        [message] = result.receipts[1].messages
+        assert (message.index, message.id, message.timestamp) == (1, None, None)
+        assert "no message id" in (message.no_id or "")
+        assert result.receipts[1].channel == "slack"
+        assert second.token not in result.receipts[1].destination
 
 
 def test_cost_per_vm_hour_is_applied(ravello: RavelloSimulator, slack: SlackSink) -> None:
@@ -120,6 +128,32 @@ def test_dry_run_previews_and_sends_nothing(ravello: RavelloSimulator, slack: Sl
     assert name == "slack"
     assert "lab-1" in preview
     assert slack.token not in preview
+    [receipt] = result.receipts
+    assert (receipt.dry_run, receipt.sent, receipt.error) == (True, 0, None)
+
+
+def test_dry_run_is_honoured_by_every_notifier_with_no_special_case(
+    ravello: RavelloSimulator, slack: SlackSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the run singled out type == "console" in a dry run; now each notifier decides.
+    ravello.set_apps(labs("lab", 2))
+    data = config(ravello)
+    data["notifiers"] = [
+        {"type": "console", "format": "json"},
+        {"type": "slack", "webhook_url": "env:HOOK"},
+    ]
+    result = run_audit(parse_config(data), now=NIGHT, environ=env(slack), dry_run=True)
+    assert slack.messages == []
+    console, hook = result.receipts
+    assert (console.notifier, console.dry_run, console.sent, console.preview) == (
+        "console",
+        True,
+        1,
+        None,
+    )
+    assert json.loads(capsys.readouterr().out)["totals"]["findings"] == 2  # printed as usual
+    assert (hook.dry_run, hook.sent) == (True, 0)
+    assert result.previews == (("slack", hook.preview),)
 
 
 def test_secrets_fail_before_any_source_is_read(
@@ -229,9 +263,12 @@ def test_a_source_that_ignores_the_deadline_is_abandoned() -> None:
 def test_a_cost_that_overflows_fails_its_source_only() -> None:
     class Many(_Quick):
         def collect(self) -> list[Resource]:
-            return [Resource(provider="x", source=self.name, id="1", name="n", running=10**400)]
+            # The source prices its resources inside collect(): its own failure boundary.
+            cost = hourly_cost("n", 10**400, 1e300)
+            r = Resource(provider="x", source=self.name, id="1", name="n", running=10**400)
+            return [replace(r, hourly_cost=cost)]
 
-    resources, failures = collect([Many("many"), _Quick("quick")], {"many": 1e300})
+    resources, failures = collect([Many("many"), _Quick("quick")])
     assert [r.name for r in resources] == ["one"]
     assert [f.source for f in failures] == ["many"]
 
@@ -273,3 +310,52 @@ def test_a_server_that_echoes_the_credentials_does_not_put_them_in_the_report(
         assert RAVELLO_USER not in shown
         assert token not in shown
         assert leaks(shown) == []
+
+
+def test_resolved_secrets_are_keyed_by_plugin_and_field(
+    ravello: RavelloSimulator, slack: SlackSink
+) -> None:
+    # Before: keyed by id() of a config object, which names nothing once that object is gone.
+    secrets = resolve_secrets(parse_config(config(ravello)), env(slack))
+    assert {k: v.reveal() for k, v in secrets.items()} == {
+        ("sources", "ravello-0", "username"): RAVELLO_USER,
+        ("sources", "ravello-0", "password"): RAVELLO_PASSWORD,
+        ("notifiers", "slack", "webhook_url"): slack.url,
+    }
+
+
+class _Mailbox(Notifier):
+    """A second channel as a third party would write it: one module, its own rendering."""
+
+    type = "mailbox"
+
+    def __init__(self, name: str, fail: bool = False) -> None:
+        super().__init__(name)
+        self.destination = "inbox"
+        self.fail = fail
+        self.sent: list[str] = []
+
+    def preview(self, report: Report) -> str:
+        return f"Subject: {headline(report)}"
+
+    def send(self, report: Report) -> Receipt:
+        if self.fail:
+            raise NotifierError(self.name, "mailbox full")
+        self.sent.append(self.preview(report))
+        return self.receipt((MessageReceipt(1, id="<msg-1@inbox>"),), planned=1)
+
+
+def test_deliver_takes_any_channel_and_records_each_outcome() -> None:
+    resource = Resource(provider="x", source="s", id="1", name="lab", running=1)
+    decision = Decision(resource, flagged=True, reason="outside business hours", schedule="-")
+    report = build_report([decision], now=NIGHT)
+    ok, full = _Mailbox("ok"), _Mailbox("full", fail=True)
+    receipts = deliver([full, ok], report)
+    assert [(r.notifier, r.channel, r.destination, r.sent, r.error) for r in receipts] == [
+        ("full", "mailbox", "inbox", 0, "mailbox full"),
+        ("ok", "mailbox", "inbox", 1, None),
+    ]
+    assert receipts[1].messages[0].id == "<msg-1@inbox>"
+    assert ok.sent == ["Subject: 1 resource running outside business hours — 1 machine"]
+    previews = deliver([ok], report, dry_run=True)
+    assert previews[0].preview == ok.sent[0] and len(ok.sent) == 1  # nothing sent again

@@ -268,7 +268,7 @@ def test_a_5xx_is_retried_then_delivered(sink: SlackSink) -> None:
     sink.inject(body="", status=503)
     sink.inject(body="<html>bad gateway</html>", status=502)
     waits: list[float] = []
-    assert slack(sink, sleep=waits.append).send(lab_report()) == 1
+    assert slack(sink, sleep=waits.append).send(lab_report()).sent == 1
     assert [status for status, _ in sink.answers] == [503, 502, 200]
     assert sum(waits) <= 8  # within the default max_wait
 

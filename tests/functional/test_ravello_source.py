@@ -16,10 +16,16 @@ import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offhours.errors import ConfigError, SourceAuthError, SourceError, SourceResponseError
+from offhours.errors import (
+    ConfigError,
+    OffhoursError,
+    SourceAuthError,
+    SourceError,
+    SourceResponseError,
+)
 from offhours.model import VM
 from offhours.secrets import Secret
-from offhours.sources.ravello import RavelloSource, parse_description_tags
+from offhours.sources.ravello import APPLICATION, RavelloSource, parse_description_tags
 from offhours.testing.ravello import RavelloSimulator, make_app, make_labs
 from offhours.transport import BoundedRetry
 
@@ -100,6 +106,27 @@ def test_maps_applications_to_resources(sim: RavelloSimulator) -> None:
     assert lab.vms == ()  # list_vms is off
     assert sim.requests[0].has_auth and not sim.requests[0].used_cookie
     assert calls(sim) == Counter({("GET", "/applications"): 1})
+    # What a state store keys it by, and what the report calls it.
+    assert (lab.kind, lab.account, lab.group) == (APPLICATION, "lab", "ocp-workshop")
+    assert lab.key == "ravello/lab/EU%20West%201/ravello.application/360452"
+    assert lab.hourly_cost is None  # no cost_per_vm_hour
+
+
+def test_the_source_prices_its_running_vms(sim: RavelloSimulator) -> None:
+    resources = {r.name: r for r in source(sim, cost_per_vm_hour=0.25).collect()}
+    assert resources["ocp-workshop"].hourly_cost == 0.75  # 3 running VMs
+    assert resources["stopped-lab"].hourly_cost == 0.0
+    assert resources["draft-lab"].hourly_cost == 0.0  # never published
+
+
+def test_a_cost_that_overflows_fails_the_source_naming_the_lab(sim: RavelloSimulator) -> None:
+    # Before: the orchestrator multiplied outside the source's failure boundary.
+    with pytest.raises(OffhoursError, match=r"the cost of 'ocp-workshop' .* overflows"):
+        source(sim, cost_per_vm_hour=1e308).collect()
+
+
+def test_keys_are_the_same_from_run_to_run(sim: RavelloSimulator) -> None:
+    assert [r.key for r in source(sim).collect()] == [r.key for r in source(sim).collect()]
 
 
 def test_draft_has_no_deployment_and_runs_nothing(sim: RavelloSimulator) -> None:

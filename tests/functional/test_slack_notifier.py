@@ -13,8 +13,8 @@ import pytest
 
 from offhours.errors import ConfigError, NotifierError
 from offhours.model import Decision, Resource, SourceFailure
-from offhours.notifiers.slack import SLACK_ERRORS, SlackNotifier
-from offhours.report import Report, build_report, render_slack
+from offhours.notifiers.slack import SLACK_ERRORS, SlackNotifier, render_slack
+from offhours.report import Report, build_report
 from offhours.secrets import Secret
 from offhours.testing.slack import SlackSink
 
@@ -58,7 +58,7 @@ def notifier(sink: SlackSink, **kwargs: Any) -> SlackNotifier:
 
 def test_40_labs_are_one_message(sink: SlackSink) -> None:
     r = report_of(40)
-    assert notifier(sink).send(r) == 1
+    assert notifier(sink).send(r).sent == 1
     (payload,) = sink.messages
     assert payload == render_slack(r)[0]
     assert all(f"lab-{i:04d}" in payload["text"] for i in range(40))
@@ -68,7 +68,7 @@ def test_40_labs_are_one_message(sink: SlackSink) -> None:
 def test_500_labs_are_posted_in_order(sink: SlackSink) -> None:
     r = report_of(500)
     expected = render_slack(r)
-    assert notifier(sink).send(r) == len(expected) > 1
+    assert notifier(sink).send(r).sent == len(expected) > 1
     assert sink.messages == expected
 
 
@@ -76,14 +76,14 @@ def test_a_rate_limited_burst_is_retried_until_everything_is_delivered() -> None
     r = report_of(500)
     # Each retry waits at least 0.2 s: more than the 0.1 s the sink needs between messages.
     with SlackSink(rate_limit=10, retry_after="0.2") as sink:
-        sent = notifier(sink).send(r)
+        sent = notifier(sink).send(r).sent
     assert sink.messages == render_slack(r)
     assert sink.attempts == sent + sink.rejected_429
 
 
 def test_429_with_retry_after_then_delivered(sink: SlackSink) -> None:
     sink.inject_429(retry_after="0", count=2)
-    assert notifier(sink).send(report_of(3)) == 1
+    assert notifier(sink).send(report_of(3)).sent == 1
     assert sink.rejected_429 == 2
     assert sink.attempts == 3
     assert len(sink.messages) == 1
@@ -102,7 +102,7 @@ def test_a_non_numeric_retry_after_waits_one_second_instead_of_failing(
 ) -> None:
     sink.inject_429(retry_after=retry_after)
     slept: list[float] = []
-    assert notifier(sink, max_wait=5, sleep=slept.append).send(report_of(1)) == 1
+    assert notifier(sink, max_wait=5, sleep=slept.append).send(report_of(1)).sent == 1
     assert slept == waits
     assert sink.rejected_429 == 1
     assert len(sink.messages) == 1
@@ -207,6 +207,33 @@ def test_an_error_on_message_2_says_1_was_delivered(sink: SlackSink) -> None:
     assert len(sink.messages) == 1
 
 
+def test_a_delivery_cut_short_is_a_receipt_of_what_went_out_and_why_not(sink: SlackSink) -> None:
+    r = report_of(300)
+    total = len(render_slack(r))
+    sink.inject(body="channel_is_archived", status=410, after=1)
+    receipt = notifier(sink).deliver(r)
+    # Before: an exception, and the one message that did go out was a count nobody kept.
+    assert len(sink.messages) == 1
+    assert [m.index for m in receipt.messages] == [1]
+    assert receipt.error is not None and f"delivered 1 of {total} messages" in receipt.error
+    assert sink.token not in receipt.error and sink.token not in receipt.destination
+
+
+def test_a_delivery_receipt_lists_every_message_in_order(sink: SlackSink) -> None:
+    r = report_of(300)
+    receipt = notifier(sink, sleep=lambda _: None).deliver(r)
+    assert receipt.ok and receipt.planned == len(sink.messages) == receipt.sent >= 3
+    assert [m.index for m in receipt.messages] == list(range(1, receipt.sent + 1))
+    assert all(m.id is None and m.no_id for m in receipt.messages)
+
+
+def test_a_dry_run_delivery_previews_and_posts_nothing(sink: SlackSink) -> None:
+    n = notifier(sink)
+    receipt = n.deliver(report_of(3), dry_run=True)
+    assert (receipt.dry_run, receipt.sent, receipt.preview) == (True, 0, n.preview(report_of(3)))
+    assert sink.attempts == 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -234,12 +261,12 @@ def test_a_timeout_is_reported(sink: SlackSink) -> None:
 
 
 def test_nothing_flagged_posts_nothing(sink: SlackSink) -> None:
-    assert notifier(sink).send(QUIET) == 0
+    assert notifier(sink).send(QUIET).sent == 0
     assert sink.attempts == 0
 
 
 def test_nothing_flagged_posts_an_all_clear_when_asked(sink: SlackSink) -> None:
-    assert notifier(sink, notify_when_empty=True).send(QUIET) == 1
+    assert notifier(sink, notify_when_empty=True).send(QUIET).sent == 1
     (payload,) = sink.messages
     assert payload["text"].startswith("No resources running outside business hours")
 
@@ -259,7 +286,7 @@ def test_nothing_flagged_posts_an_all_clear_when_asked(sink: SlackSink) -> None:
 def test_a_failure_or_a_problem_is_posted_even_when_nothing_is_flagged(
     sink: SlackSink, r: Report
 ) -> None:
-    assert notifier(sink).send(r) == 1
+    assert notifier(sink).send(r).sent == 1
     assert len(sink.messages) == 1
 
 

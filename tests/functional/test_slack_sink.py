@@ -244,7 +244,7 @@ def test_every_message_the_report_renders_is_valid() -> None:
     from datetime import datetime
 
     from offhours.demo import run_demo
-    from offhours.report import render_slack
+    from offhours.notifiers.slack import render_slack
     from offhours.testing.slack import block_problem
 
     result, messages, _ = run_demo(datetime.fromisoformat("2026-11-30T23:00:00-05:00"))

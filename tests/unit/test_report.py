@@ -1,11 +1,12 @@
-"""The report and its renderers: text, JSON, Slack Block Kit (pure, no network)."""
+"""The report and its channel-neutral renderers, text and JSON; the Slack rendering where it
+meets them (external text, exempt lines). Pure, no network."""
 
 from __future__ import annotations
 
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,102 +15,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offhours.hours import HolidayCalendar, parse_schedule
-from offhours.model import VM, Decision, Resource, SourceFailure
+from offhours.model import Decision, Resource, SourceFailure
 from offhours.notifiers.console import ConsoleNotifier
+from offhours.notifiers.slack import render_slack
 from offhours.policy import Policy, decide
 from offhours.report import (
     JSON_VERSION,
-    Report,
-    build_report,
     render_json,
-    render_slack,
     render_text,
 )
-from offhours.testing.slack import block_problem
-
-NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
-
-
-def decision(
-    name: str = "lab",
-    *,
-    owner: str | None = "alice@example.com",
-    source: str = "ravello",
-    running: int = 2,
-    region: str | None = "us-east-1",
-    since: timedelta | None = timedelta(hours=5, minutes=12),
-    expires_in: timedelta | None = None,
-    cost: float | None = None,
-    flagged: bool = True,
-    problems: tuple[str, ...] = (),
-) -> Decision:
-    resource = Resource(
-        provider="ravello",
-        source=source,
-        id=f"id-{name}",
-        name=name,
-        running=running,
-        owner=owner,
-        region=region,
-        running_since=NOW - since if since is not None else None,
-        expires_at=NOW + expires_in if expires_in is not None else None,
-        hourly_cost=cost,
-        vms=(VM("vm-1", "web", "STARTED"),),
-    )
-    return Decision(
-        resource=resource,
-        flagged=flagged,
-        reason="outside business hours" if flagged else "within business hours",
-        schedule="Mon-Fri 08:00-18:00 UTC",
-        off_hours_since=NOW - timedelta(hours=4) if flagged else None,
-        problems=problems,
-    )
-
-
-def report(
-    decisions: list[Decision],
-    failures: tuple[SourceFailure, ...] = (),
-    sources: tuple[str, ...] = ("ravello",),
-) -> Report:
-    return build_report(decisions, failures, now=NOW, sources=sources)
-
-
-def labs(n: int) -> list[Decision]:
-    return [decision(f"lab-{i:04d}", owner="owner@example.com", running=1) for i in range(n)]
-
-
-def rich_text(block: dict[str, Any]) -> str:
-    """The text a rich_text block shows: its text elements, in order."""
-    assert block["type"] == "rich_text"
-    return "".join(e["text"] for section in block["elements"] for e in section["elements"])
-
-
-def block_texts(message: dict[str, Any]) -> list[str]:
-    """Every piece of text a message's blocks carry."""
-    texts = []
-    for block in message["blocks"]:
-        if block["type"] == "rich_text":
-            texts.append(rich_text(block))
-            continue
-        if "text" in block:
-            texts.append(block["text"]["text"])
-        texts += [e["text"] for e in block.get("elements", [])]
-    return texts
-
-
-def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
-    """Text Slack interprets (mrkdwn objects), as opposed to rich_text shown as typed."""
-    texts = []
-    for block in message["blocks"]:
-        for obj in [block.get("text"), *block.get("elements", [])]:
-            if isinstance(obj, dict) and obj.get("type") == "mrkdwn":
-                texts.append(obj["text"])
-    return texts
-
-
-def all_text(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(t for m in messages for t in [m["text"], *block_texts(m)])
-
+from offhours.sources.ravello import APPLICATION
+from tests.unit.reports import (
+    NOW,
+    block_texts,
+    check_limits,
+    decision,
+    labs,
+    mrkdwn_texts,
+    report,
+)
 
 # ---------------------------------------------------------------- the Report
 
@@ -241,6 +165,12 @@ def test_json_schema() -> None:
     }
     (finding,) = doc["findings"]
     assert finding["name"] == "a"
+    assert (finding["kind"], finding["account"], finding["group"]) == (
+        "ravello.application",
+        "ravello",
+        "a",
+    )
+    assert finding["key"] == "ravello/ravello/us-east-1/ravello.application/id-a"
     assert finding["running_since"] == "2026-11-26T16:48:00+00:00"
     assert finding["expires_at"] == "2026-11-26T23:00:00+00:00"
     assert finding["off_hours_since"] == "2026-11-26T18:00:00+00:00"
@@ -258,192 +188,6 @@ def test_json_of_an_empty_report() -> None:
     assert doc["totals"]["hourly_cost"] is None
 
 
-# ---------------------------------------------------------------- Slack
-
-
-HOSTILE = "a&b<c>d <!channel> <https://evil|x>"
-ESCAPED = "a&amp;b&lt;c&gt;d &lt;!channel&gt; &lt;https://evil|x&gt;"
-
-
-@pytest.mark.parametrize(
-    "build",
-    [
-        pytest.param(lambda: report([decision(HOSTILE)]), id="name"),
-        pytest.param(lambda: report([decision(owner=HOSTILE)]), id="owner"),
-        pytest.param(lambda: report([decision(region=HOSTILE)]), id="region"),
-        pytest.param(lambda: report([decision(problems=(HOSTILE,))]), id="problem"),
-        pytest.param(
-            lambda: report([decision(HOSTILE, flagged=False, problems=("x",))]), id="problem-name"
-        ),
-        pytest.param(
-            lambda: report([], (SourceFailure("ravello", HOSTILE),)), id="failure-message"
-        ),
-        pytest.param(lambda: report([], (SourceFailure(HOSTILE, "down"),)), id="failure-source"),
-        pytest.param(
-            lambda: report([decision(source=HOSTILE), decision(source="aws")]), id="source-name"
-        ),
-    ],
-)
-def test_slack_keeps_user_data_out_of_mrkdwn_and_escapes_the_fallback(build: Any) -> None:
-    messages = render_slack(build())
-    for message in messages:
-        # The fallback text is mrkdwn: escaped, so no link or mention form survives.
-        assert "<" not in message["text"]
-        assert ">" not in message["text"]
-        assert not re.search(r"&(?!amp;|lt;|gt;)", message["text"]), message["text"]
-        assert ESCAPED in message["text"]
-        # In the blocks, user data is only in rich_text text elements, exactly as typed.
-        assert not any("evil" in t for t in mrkdwn_texts(message))
-        assert any(HOSTILE in t for t in block_texts(message))
-
-
-@pytest.mark.parametrize("n", [1, 10, 40])
-def test_slack_up_to_40_labs_is_exactly_one_message(n: int) -> None:
-    decisions = [
-        decision(
-            f"training-lab-{i:02d}-{'x' * 20}",
-            owner=f"user.{i}@example.com",
-            cost=0.75,
-            expires_in=timedelta(hours=2),
-        )
-        for i in range(n)
-    ]
-    (message,) = render_slack(report(decisions))
-    header = message["blocks"][0]
-    assert header["type"] == "header"
-    assert (
-        header["text"]["text"]
-        == f"{n} lab{'s' if n > 1 else ''} running outside business hours — {2 * n} VMs"
-    )
-    assert "(1/" not in header["text"]["text"]
-    text = all_text([message])
-    assert all(d.resource.name in text for d in decisions)
-    assert f"*Total:* {n} lab" in text
-    types = [b["type"] for b in message["blocks"]]
-    assert types[:2] == ["header", "context"] and types[-1] == "context"
-    assert set(types[2:-1]) == {"rich_text"}
-
-
-def lab_order(messages: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
-    for message in messages:
-        for block in message["blocks"]:
-            if block["type"] == "rich_text":
-                names += re.findall(r"^• (lab-\d+) — ", rich_text(block), re.MULTILINE)
-    return names
-
-
-def check_limits(
-    messages: list[dict[str, Any]], max_blocks: int, max_section: int, max_total: int
-) -> None:
-    total = len(messages)
-    for i, message in enumerate(messages, 1):
-        assert len(message["blocks"]) <= max_blocks
-        header = message["blocks"][0]["text"]["text"]
-        assert len(header) <= 150
-        if total > 1:
-            assert header.endswith(f"({i}/{total})")
-        assert sum(len(t) for t in block_texts(message)) <= max_total
-        for block in message["blocks"]:
-            if block["type"] == "rich_text":
-                assert len(rich_text(block)) <= max_section
-        assert message["text"].startswith(header)
-        assert len(message["text"]) <= 40_000
-        # What the Slack sink (Slack's own checks) would refuse: empty text, unknown types...
-        assert block_problem(message["blocks"]) is None
-
-
-@pytest.mark.parametrize(
-    ("n", "limits"),
-    [
-        (500, {}),
-        (200, {"max_blocks": 5, "max_section_chars": 500, "max_message_chars": 2000}),
-        (200, {"max_blocks": 50, "max_section_chars": 300, "max_message_chars": 900}),
-        (60, {"max_blocks": 3, "max_section_chars": 3000, "max_message_chars": 12000}),
-    ],
-)
-def test_slack_splits_within_limits_and_keeps_every_lab_once_in_order(
-    n: int, limits: dict[str, int]
-) -> None:
-    messages = render_slack(report(labs(n)), **limits)
-    check_limits(
-        messages,
-        limits.get("max_blocks", 50),
-        limits.get("max_section_chars", 3000),
-        limits.get("max_message_chars", 12000),
-    )
-    assert lab_order(messages) == [f"lab-{i:04d}" for i in range(n)]
-    assert len(messages) > 1
-
-
-def test_slack_500_labs_make_a_handful_of_messages() -> None:
-    messages = render_slack(report(labs(500)))
-    assert 2 <= len(messages) <= 8
-
-
-def test_slack_fallback_text_lists_the_lines_of_its_own_message() -> None:
-    messages = render_slack(report(labs(300)))
-    for message in messages:
-        in_blocks = lab_order([message])
-        assert re.findall(r"lab-\d{4}", message["text"]) == in_blocks
-
-
-def test_slack_one_absurd_name_is_clipped_not_fatal() -> None:
-    messages = render_slack(report([decision("&" * 10_000), decision("x" * 50_000)]))
-    check_limits(messages, 50, 3000, 12000)
-    assert len(messages) == 1
-
-
-def test_slack_shows_failures_problems_and_totals() -> None:
-    r = report(
-        [
-            decision("a", cost=1.0),
-            decision("b", flagged=False, problems=("tag 'offhours': bad range",)),
-        ],
-        (SourceFailure("ravello", "HTTP 401: credentials refused"),),
-    )
-    (message,) = render_slack(r)
-    text = all_text([message])
-    assert "source 'ravello' failed: HTTP 401: credentials refused" in text
-    assert "• b (ravello): tag 'offhours': bad range" in text
-    assert "*Total:* 1 lab · 2 running VMs · ~$1.00/h" in text
-    context = message["blocks"][1]
-    assert context["type"] == "context"
-    assert "1 source failed" in context["elements"][0]["text"]
-
-
-def test_slack_empty_report_is_an_all_clear_message() -> None:
-    (message,) = render_slack(report([decision(flagged=False)]))
-    assert message["blocks"][0]["text"]["text"] == "No resources running outside business hours"
-    assert "1 checked in 1 source" in message["text"]
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    names=st.lists(st.text(min_size=1, max_size=300), min_size=0, max_size=120),
-    max_section=st.integers(200, 3000),
-    max_total=st.integers(600, 12000),
-)
-def test_slack_limits_hold_for_any_names(
-    names: list[str], max_section: int, max_total: int
-) -> None:
-    decisions = [decision(name, owner=name[::-1]) for name in names]
-    messages = render_slack(
-        report(decisions), max_section_chars=max_section, max_message_chars=max_total
-    )
-    check_limits(messages, 50, max_section, max_total)
-    # One line per lab, whatever the name holds (newlines included).
-    lines = [
-        line
-        for m in messages
-        for block in m["blocks"]
-        if block["type"] == "rich_text"
-        for line in rich_text(block).split("\n")
-    ]
-    assert len(lines) == len(names)
-    assert all(line.startswith("• ") for line in lines)
-
-
 # ---------------------------------------------------------------- console notifier
 
 
@@ -453,7 +197,7 @@ def test_console_notifier_writes_the_rendered_report(fmt: Any, render: Any) -> N
     r = report([decision("a")])
     notifier = ConsoleNotifier("out", format=fmt, stream=stream)
     assert notifier.type == "console"
-    assert notifier.send(r) == 1
+    assert notifier.send(r).sent == 1
     assert stream.getvalue() == render(r) == notifier.preview(r)
 
 
@@ -645,6 +389,9 @@ def test_json_lists_exempt_resources() -> None:
     assert set(doc["exempt"][0]) == {
         "source",
         "provider",
+        "kind",
+        "account",
+        "key",
         "id",
         "name",
         "owner",
@@ -663,6 +410,7 @@ def _own_hours(name: str, tag: str, owner: str = "Grace Hopper") -> Decision:
     policy = Policy(parse_schedule("Mon-Fri 08:00-18:00", london, cal))
     resource = Resource(
         provider="ravello",
+        kind=APPLICATION,
         source="ravello",
         id=f"id-{name}",
         name=name,

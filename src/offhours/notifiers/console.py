@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from offhours.errors import ConfigError
+from offhours.model import MessageReceipt, Receipt
 from offhours.notifiers.base import Notifier
 from offhours.report import render_json, render_text
 
@@ -16,9 +18,13 @@ __all__ = ["ConsoleNotifier"]
 
 Format = Literal["text", "json"]
 
+_NO_ID = "a text stream has no message ids"
+
 
 class ConsoleNotifier(Notifier):
-    """Writes :func:`render_text` or :func:`render_json` to ``stream`` (stdout at send time)."""
+    """Writes :func:`render_text` or :func:`render_json` to ``stream`` (stdout at send time).
+
+    Printing harms nothing, so a dry run prints as usual."""
 
     type = "console"
 
@@ -28,13 +34,17 @@ class ConsoleNotifier(Notifier):
             raise ConfigError(f'format = {format!r} is not supported; use "text" or "json"')
         self.format: Format = format
         self.stream = stream
+        self.destination = "stdout" if stream is None else "a stream"
 
     def preview(self, report: Report) -> str:
         return render_json(report) if self.format == "json" else render_text(report)
 
-    def send(self, report: Report) -> int:
+    def send(self, report: Report) -> Receipt:
         # sys.stdout is read now, not at construction, so redirection (and pytest's capsys) work.
         stream = self.stream if self.stream is not None else sys.stdout
         stream.write(self.preview(report))
         stream.flush()
-        return 1
+        return self.receipt((MessageReceipt(1, no_id=_NO_ID),), planned=1)
+
+    def rehearse(self, report: Report) -> Receipt:
+        return replace(self.send(report), dry_run=True)

@@ -23,7 +23,13 @@ class Source(Plugin):
 
     @abstractmethod
     def collect(self) -> list[Resource]:
-        """Every resource of this source, running or not. Raises ``SourceError``."""
+        """Every resource of this source, running or not. Raises ``SourceError``.
+
+        Each resource says what it is (``kind``, whose words the report uses), where
+        (``account``, ``region``: with ``id``, its stable ``key``) and what it is grouped
+        under. A cost estimate is computed here too, inside the source's failure boundary
+        (:func:`offhours.model.hourly_cost`): a source whose config model derives from
+        ``SourceConfig`` is given ``cost_per_vm_hour``."""
 
     def close(self) -> None:  # an optional hook: most sources hold nothing open
         """Release sessions and connections; called once after :meth:`collect`. Never raises."""

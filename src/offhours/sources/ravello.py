@@ -16,6 +16,10 @@ Resource field     Ravello application field
 ``expires_at``     ``deployment.expirationTime``
 ``tags``           parsed from ``description`` (below)
 ``vms``            ``GET /applications/{id};deployment/vms``, with ``list_vms = true`` only
+``kind``           :data:`APPLICATION` (``ravello.application``: a "lab" of "VMs")
+``account``        the configured source name: the application list names no organization
+``group``          ``name`` (the lab is the group)
+``hourly_cost``    ``running × cost_per_vm_hour``, when that is configured
 =================  ==========================================================================
 
 **Tags.** Ravello applications have no tags, so offhours reads them from the application's
@@ -78,7 +82,7 @@ from urllib3.util.retry import Retry
 from offhours.budget import attempts_worst_case
 from offhours.errors import ConfigError, SourceAuthError, SourceError, SourceResponseError
 from offhours.logs import scrub
-from offhours.model import VM, Resource
+from offhours.model import VM, Kind, Resource, hourly_cost
 from offhours.secrets import Secret
 from offhours.sources.base import Source
 from offhours.transport import (
@@ -106,6 +110,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://cloud.ravellosystems.com/api/v1"
+#: a Ravello application, as the report words it
+APPLICATION = Kind("ravello.application", noun="lab", unit="VM")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_MAX = 10.0
 # Spelled here because the class attribute ``type`` shadows the builtin inside the class body.
@@ -255,7 +261,7 @@ def _region(deployment: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _to_resource(source: str, item: object) -> Resource:
+def _to_resource(source: str, item: object, cost_per_vm_hour: float | None = None) -> Resource:
     if not isinstance(item, dict):
         raise _Shape(f"is {_kind(item)}, expected an application object")
     app_id = _id(item, "application")
@@ -267,6 +273,9 @@ def _to_resource(source: str, item: object) -> Resource:
     )
     common: dict[str, Any] = {
         "provider": "ravello",
+        "kind": APPLICATION,
+        "account": source,
+        "group": name,
         "source": source,
         "id": app_id,
         "name": name,
@@ -276,11 +285,14 @@ def _to_resource(source: str, item: object) -> Resource:
     }
     deployment = item.get("deployment")
     if deployment is None:  # a draft: designed, never published, costs nothing
-        return Resource(running=0, **common)
+        return Resource(running=0, hourly_cost=None if cost_per_vm_hour is None else 0.0, **common)
     if not isinstance(deployment, dict):
         raise _Shape(f"{label} has a 'deployment' that is {_kind(deployment)}, not an object")
+    running = _count(deployment, "totalActiveVms", label, required=True)
+    cost = None if cost_per_vm_hour is None else hourly_cost(name, running, cost_per_vm_hour)
     return Resource(
-        running=_count(deployment, "totalActiveVms", label, required=True),
+        running=running,
+        hourly_cost=cost,
         stopped=_count(deployment, "totalStoppedVms", label, required=False),
         errored=_count(deployment, "totalErrorVms", label, required=False),
         region=_region(deployment),
@@ -364,9 +376,11 @@ class RavelloSource(Source):
         max_retry_after: float = 4.0,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
+        cost_per_vm_hour: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(name)
+        self.cost_per_vm_hour = cost_per_vm_hour
         problems = _check_settings(
             base_url,
             username,
@@ -471,7 +485,7 @@ class RavelloSource(Source):
         resources: list[Resource] = []
         for index, item in enumerate(payload):
             try:
-                resources.append(_to_resource(self.name, item))
+                resources.append(_to_resource(self.name, item, self.cost_per_vm_hour))
             except _Shape as exc:
                 raise SourceResponseError(
                     self.name, f"{_where(answer)} but application item {index} {exc}"

@@ -10,6 +10,9 @@ would carry the message, and the secret path, to another host) but reported; a 4
 after ``Retry-After`` and a 5xx after a short backoff, at most ``max_retries`` times a message,
 with every wait of a run charged to ``max_wait`` and nothing waiting past the run's deadline;
 one attempt takes at most ``timeout`` seconds. ``HTTPS_PROXY``/``NO_PROXY`` are honoured.
+
+Its receipts carry no message id: an incoming webhook answers ``ok`` and nothing else
+(:data:`~offhours.model.NO_ID_WEBHOOK`), so a webhook's message cannot be updated later.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTime
 from offhours.budget import attempts_worst_case
 from offhours.errors import ConfigError, NotifierError
 from offhours.logs import scrub
+from offhours.model import NO_ID_WEBHOOK, MessageReceipt, Receipt
 from offhours.notifiers.base import Notifier
-from offhours.report import render_slack
+from offhours.notifiers.slack.blocks import render_slack
 from offhours.secrets import Secret, redact_url, tail
 from offhours.transport import (
     BodyTooLarge,
@@ -239,14 +243,14 @@ class SlackNotifier(Notifier):
     def _should_send(self, report: Report) -> bool:
         return bool(report.findings or report.failures or report.problems or self.notify_when_empty)
 
-    def send(self, report: Report) -> int:
+    def send(self, report: Report) -> Receipt:
         if not self._should_send(report):
             log.info("notifier %r: nothing to report, no message sent", self.name)
-            return 0
+            return self.receipt()
         messages = render_slack(report)
         total = len(messages)
         budget = WaitBudget(self.max_wait)
-        delivered = 0
+        delivered: list[MessageReceipt] = []
         # One send at a time per webhook: Slack's limit is per URL.
         with self._lock:
             last = -math.inf
@@ -256,10 +260,10 @@ class SlackNotifier(Notifier):
                 if i > 1 and gap > 0:
                     self._sleep(gap)
                 last = self._clock()
-                self._post(budget, message, i, total, delivered)
-                delivered += 1
+                self._post(budget, message, i, total, tuple(delivered))
+                delivered.append(MessageReceipt(i, no_id=NO_ID_WEBHOOK))
                 log.info("notifier %r: posted message %d of %d", self.name, i, total)
-        return delivered
+        return self.receipt(tuple(delivered), planned=total)
 
     def _post(
         self,
@@ -267,9 +271,9 @@ class SlackNotifier(Notifier):
         message: dict[str, Any],
         index: int,
         total: int,
-        delivered: int,
+        delivered: tuple[MessageReceipt, ...],
     ) -> None:
-        tally = f"delivered {delivered} of {total} message{'s' if total != 1 else ''}"
+        tally = f"delivered {len(delivered)} of {total} message{'s' if total != 1 else ''}"
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         fault: TransportFault | None = None
         try:
@@ -282,11 +286,12 @@ class SlackNotifier(Notifier):
             # Raised outside the except block, with no cause or context: urllib3's errors may
             # carry the URL, and the URL is the secret.
             raise NotifierError(
-                self.name, f"{self._fault(fault)}; {tally} (webhook {self.destination})"
+                self.name, f"{self._fault(fault)}; {tally} (webhook {self.destination})", delivered
             )
         if answer.status == 200 and answer.body.strip() == b"ok":
             return
-        raise NotifierError(self.name, self._refusal(answer, budget, index, total, tally))
+        refusal = self._refusal(answer, budget, index, total, tally)
+        raise NotifierError(self.name, refusal, delivered)
 
     def _fault(self, fault: TransportFault) -> str:
         if isinstance(fault, DeadlinePassed):

@@ -1,0 +1,384 @@
+"""The report as Slack Block Kit messages (pure): what the Slack notifiers post.
+
+``render_slack`` returns the messages to post, in order, each ``{"text", "blocks"}`` (with
+``mrkdwn``, ``unfurl_links`` and ``unfurl_media`` off).
+
+External text (names, owners, regions, tags, problems, server messages) goes only into
+``rich_text`` text elements, which Slack shows as typed: no ``*bold*``, ``_italic_``,
+``~strike~``, backticks, ``<url|label>``, ``<!channel>``/``@here`` or auto-linked URLs. Our own
+words use mrkdwn in header/context blocks that hold no external text. The ``text`` fallback
+(notifications) is plain words with ``& < >`` escaped, so no link or mention form survives there
+either, and ``mrkdwn: false`` keeps it from being formatted. One message unless Slack's limits
+force more (50 blocks, 3,000 characters per block of lines, a conservative total per message:
+Slack refuses very long block text with ``msg_blocks_too_long``).
+
+Only ``slack_sdk.models.blocks`` is imported: never the package root, which loads the Web API
+client and asyncio.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _import_skipping_package_init(package: str, module: str) -> None:
+    """Import ``module`` without running ``package``'s ``__init__`` when nothing has yet.
+
+    slack_sdk's ``__init__`` loads the Web API and webhook clients, and asyncio with them:
+    about 100 ms of every cold start, for classes offhours never uses. The package stands in
+    bare while ``module`` loads, and is taken out again, so a later ``import slack_sdk`` runs
+    its ``__init__`` as usual (and finds the modules loaded here)."""
+    if package in sys.modules or module in sys.modules:
+        return
+    spec = importlib.util.find_spec(package)
+    if spec is None:  # not installed: the ordinary import below says so
+        return
+    sys.modules[package] = importlib.util.module_from_spec(spec)
+    try:
+        importlib.import_module(module)
+    finally:
+        del sys.modules[package]
+
+
+_import_skipping_package_init("slack_sdk", "slack_sdk.models.blocks")
+
+from slack_sdk.models.blocks import (  # noqa: E402 - after the lean import above
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    RichTextBlock,
+    RichTextElementParts,
+    RichTextSectionElement,
+)
+
+from offhours.model import Decision, Finding, SourceFailure  # noqa: E402
+from offhours.report import (  # noqa: E402
+    Problem,
+    Report,
+    checked,
+    cost_total,
+    exempt_title,
+    exempt_why,
+    headline,
+    many_sources,
+    plural,
+    stamp,
+    timing,
+)
+from offhours.untrusted import one_line as _one_line  # noqa: E402
+
+__all__ = ["render_slack"]
+
+# Slack's documented limits; the per-message total is our own conservative bound.
+_HEADER_MAX = 150
+_TEXT_MAX = 40_000
+# User data is clipped before escaping so that one absurd name cannot fill a section.
+_NAME_MAX = 120
+_FIELD_MAX = 80
+_MESSAGE_MAX = 500
+
+# The fallback ``text`` is not parsed as mrkdwn, and no link in a message is unfurled (a URL in a
+# name must not make Slack fetch and show a preview of the page).
+_PLAIN_MESSAGE: dict[str, Any] = {"mrkdwn": False, "unfurl_links": False, "unfurl_media": False}
+
+_Element = RichTextElementParts.Text
+_BOLD = RichTextElementParts.TextStyle(bold=True)
+_ITALIC = RichTextElementParts.TextStyle(italic=True)
+
+
+def _clip(text: str, limit: int) -> str:
+    """External text cleaned to one line and clipped, so one absurd name cannot fill a block."""
+    text = _one_line(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _slack_escape(text: str) -> str:
+    """For the mrkdwn ``text`` fallback: ``& < >`` escaped, so no ``<url|label>`` or
+    ``<!channel>`` form survives."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip_escaped(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]  # never leave half an &amp; behind
+    return cut + "…"
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Words of one style inside a rich_text line: ours or external, shown exactly as typed."""
+
+    text: str
+    style: str = ""  # "", "bold" or "italic"
+
+    def element(self) -> _Element:
+        style = {"bold": _BOLD, "italic": _ITALIC}.get(self.style)
+        return _Element(text=self.text, style=style) if style else _Element(text=self.text)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One line (a finding, a problem...) or one item of an inline list, as styled runs."""
+
+    runs: tuple[_Run, ...]
+
+    @property
+    def plain(self) -> str:
+        return "".join(r.text for r in self.runs)
+
+    def clipped(self, limit: int) -> _Unit:
+        if len(self.plain) <= limit:
+            return self
+        runs: list[_Run] = []
+        room = limit - 1
+        for run in self.runs:
+            if len(run.text) >= room:
+                runs.append(_Run(run.text[:room] + "…", run.style))
+                break
+            runs.append(run)
+            room -= len(run.text)
+        return _Unit(tuple(r for r in runs if r.text))
+
+
+def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
+    decision = finding.decision
+    r = decision.resource
+    runs = [_Run("• ")]
+    if many:
+        runs.append(_Run(f"[{_clip(r.source, _FIELD_MAX)}] "))
+    runs.append(_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"))
+    runs.append(_Run(" — "))
+    owner = _clip(r.owner or "", _FIELD_MAX)
+    runs.append(_Run(owner) if owner else _Run("no owner", "italic"))
+    rest = [r.kind.count_units(r.running)]
+    if r.region:
+        rest.append(_clip(r.region, _FIELD_MAX))
+    rest += timing(decision, report)
+    runs.append(_Run(" — " + " — ".join(rest)))
+    return _Unit(tuple(runs))
+
+
+def _exempt_unit(decision: Decision, report: Report) -> _Unit:
+    r = decision.resource
+    owner = _clip(r.owner or "", _FIELD_MAX) or "no owner"
+    why = _clip(exempt_why(decision, report), _FIELD_MAX)  # own hours can be many clauses
+    details = f" ({owner}, {r.kind.count_units(r.running)}, {why})"
+    return _Unit((_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"), _Run(details)))
+
+
+def _problem_unit(problem: Problem) -> _Unit:
+    return _Unit(
+        (
+            _Run("• "),
+            _Run(_clip(problem.name, _NAME_MAX) or "(no name)", "bold"),
+            _Run(f" ({_clip(problem.source, _FIELD_MAX)}): {_clip(problem.message, _MESSAGE_MAX)}"),
+        )
+    )
+
+
+def _failure_unit(failure: SourceFailure) -> _Unit:
+    text = (
+        f"• source '{_clip(failure.source, _FIELD_MAX)}' failed: "
+        f"{_clip(failure.message, _MESSAGE_MAX)}"
+    )
+    return _Unit((_Run(text),))
+
+
+@dataclass
+class _Group:
+    """Units packed into rich_text blocks; ``title`` (bold) leads the first of them; ``sep``
+    joins units: a line break for lists of lines, `` · `` for an inline list."""
+
+    title: str | None
+    units: list[_Unit]
+    sep: str = "\n"
+
+
+@dataclass
+class _Fixed:
+    """A block that stands alone (totals): the text it shows and its fallback line."""
+
+    block: Block
+    text: str
+    plain: str
+
+
+@dataclass
+class _Message:
+    blocks: list[Block] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    chars: int = 0
+    # The block being filled: its runs, length and separator, not yet a block.
+    open_runs: list[_Run] = field(default_factory=list)
+    open_len: int = 0
+    open_sep: str = "\n"
+
+    @property
+    def block_count(self) -> int:
+        # The header block is added in _Packer.finish(), once the message count is known.
+        return 1 + len(self.blocks) + (1 if self.open_runs else 0)
+
+    def close_section(self) -> None:
+        if self.open_runs:
+            # Slack refuses an empty text element; cleaning may have emptied a field.
+            runs = [r.element() for r in self.open_runs if r.text]
+            section = RichTextSectionElement(elements=runs)
+            self.blocks.append(RichTextBlock(elements=[section]))
+            self.open_runs, self.open_len = [], 0
+
+
+class _Packer:
+    """Greedy packing of units into rich_text blocks and blocks into messages within the limits.
+
+    Every message starts with a header (built in :meth:`finish`, once the count is known);
+    the first message also carries the context line.
+    """
+
+    def __init__(
+        self, header_chars: int, context: _Fixed, max_blocks: int, max_section: int, max_total: int
+    ) -> None:
+        self.header_chars = header_chars
+        self.max_blocks = max_blocks
+        self.max_section = max_section
+        self.max_total = max_total
+        self.messages: list[_Message] = []
+        self._new_message()
+        self._add_fixed_here(context)
+
+    @property
+    def current(self) -> _Message:
+        return self.messages[-1]
+
+    def _new_message(self) -> None:
+        if self.messages:
+            self.current.close_section()
+        self.messages.append(_Message(chars=self.header_chars))
+
+    def _fits_new_block(self, chars: int) -> bool:
+        m = self.current
+        return m.block_count + 1 <= self.max_blocks and m.chars + chars <= self.max_total
+
+    def _add_fixed_here(self, item: _Fixed) -> None:
+        m = self.current
+        m.close_section()
+        m.blocks.append(item.block)
+        m.lines.append(item.plain)
+        m.chars += len(item.text)
+
+    def add_fixed(self, item: _Fixed) -> None:
+        if not self._fits_new_block(len(item.text)):
+            self._new_message()
+        self._add_fixed_here(item)
+
+    def add_group(self, group: _Group) -> None:
+        if not group.units:
+            return
+        self.current.close_section()
+        units = list(group.units)
+        if group.title:
+            first = units[0]
+            lead = (
+                (_Run(group.title, "bold"), _Run("\n"))
+                if group.sep == "\n"
+                else (_Run(group.title, "bold"),)
+            )
+            units[0] = _Unit((*lead, *first.runs))
+        # A single unit must fit an empty block and an empty message.
+        room = min(self.max_section, self.max_total - self.header_chars)
+        for unit in units:
+            self._add_unit(unit.clipped(room), group.sep)
+
+    def _add_unit(self, unit: _Unit, sep: str) -> None:
+        m = self.current
+        size = len(unit.plain)
+        if (
+            m.open_runs
+            and m.open_len + len(sep) + size <= self.max_section
+            and m.chars + len(sep) + size <= self.max_total
+        ):
+            m.open_runs += [_Run(sep), *unit.runs]
+            m.open_len += len(sep) + size
+            m.chars += len(sep) + size
+            if sep == "\n":
+                m.lines.append(unit.plain)
+            else:
+                m.lines[-1] += sep + unit.plain
+        else:
+            m.close_section()
+            if not self._fits_new_block(size):
+                self._new_message()
+                m = self.current
+            m.open_runs, m.open_len, m.open_sep = list(unit.runs), size, sep
+            m.chars += size
+            m.lines.append(unit.plain)
+
+    def finish(self, headline: str) -> list[dict[str, Any]]:
+        self.current.close_section()
+        total = len(self.messages)
+        out = []
+        for i, m in enumerate(self.messages, 1):
+            head = headline if total == 1 else f"{headline} ({i}/{total})"
+            head = head[:_HEADER_MAX]
+            blocks = [HeaderBlock(text=PlainTextObject(text=head, emoji=True)), *m.blocks]
+            text = _clip_escaped(_slack_escape("\n".join([head, *m.lines])), _TEXT_MAX)
+            out.append({"text": text, "blocks": [b.to_dict() for b in blocks], **_PLAIN_MESSAGE})
+        return out
+
+
+def render_slack(
+    report: Report,
+    *,
+    max_blocks: int = 50,
+    max_section_chars: int = 3000,
+    max_message_chars: int = 12_000,
+) -> list[dict[str, Any]]:
+    """The Slack messages for ``report``, in order: normally exactly one.
+
+    Each is ``{"text": <plain fallback>, "blocks": [...]}``; continuation messages are
+    labelled ``(2/3)`` in their header.
+    """
+    if max_blocks < 3 or max_section_chars < 100 or max_message_chars < 300:
+        raise ValueError("Slack limits too small to lay out a message")
+    head = headline(report)
+    # Room for the " (12/34)" label added when the report needs several messages.
+    header_chars = min(_HEADER_MAX, len(head) + len(" (999/999)"))
+
+    # Context and totals are our own words and numbers only: mrkdwn is safe there.
+    context_parts = [stamp(report), checked(report)]
+    if report.problems:
+        context_parts.append(plural(len(report.problems), "problem"))
+    context_text = " · ".join(context_parts)
+    context = _Fixed(
+        ContextBlock(elements=[MarkdownTextObject(text=context_text)]), context_text, context_text
+    )
+
+    packer = _Packer(header_chars, context, max_blocks, max_section_chars, max_message_chars)
+    many = many_sources(report)
+    packer.add_group(_Group(None, [_finding_unit(d, report, many) for d in report.findings]))
+    if report.findings:
+        kind = report.kind
+        totals = f"*Total:* {kind.count(len(report.findings))} · " + kind.count_units(
+            report.running_vms, "running"
+        )
+        cost = cost_total(report)
+        if cost:
+            totals += f" · {cost}"
+        block = ContextBlock(elements=[MarkdownTextObject(text=totals)])
+        packer.add_fixed(_Fixed(block, totals, totals.replace("*", "")))
+    exempt = [_exempt_unit(d, report) for d in report.exempt]
+    packer.add_group(_Group(f"{exempt_title(report)}: ", exempt, sep=" · "))
+    failures = [_failure_unit(f) for f in report.failures]
+    packer.add_group(_Group("⚠ Sources that could not be read", failures))
+    problems = [_problem_unit(p) for p in report.problems]
+    packer.add_group(_Group("Problems", problems))
+    return packer.finish(head)
