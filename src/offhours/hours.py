@@ -28,6 +28,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holidays_pkg
+from holidays.registry import EntityLoader
 
 __all__ = [
     "DAY_ABBR",
@@ -90,7 +91,9 @@ class TagValueError(ValueError):
 
 @cache
 def _countries() -> frozenset[str]:
-    return frozenset(k.upper() for k in holidays_pkg.list_supported_countries())
+    # The registry's table of codes and aliases (GB, GBR, UK …): the same answer as
+    # list_supported_countries() without importing every country module to list subdivisions.
+    return frozenset(code.upper() for code in EntityLoader.get_country_codes())
 
 
 @cache
