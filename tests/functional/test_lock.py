@@ -273,3 +273,19 @@ def test_a_newer_setuptools_on_offer_is_neither_run_nor_shipped(
     with zipfile.ZipFile(result.path) as archive:
         wheel = archive.read(f"offhours-{PYPROJECT['project']['version']}.dist-info/WHEEL")
     assert f"Generator: setuptools ({BACKEND['setuptools']})" in wheel.decode()
+
+
+def test_the_cli_stack_is_an_extra_that_a_lambda_install_never_resolves() -> None:
+    def names(requirements: list[str]) -> set[str]:
+        return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    core = names(PYPROJECT["project"]["dependencies"])
+    assert {"typer", "rich"} <= names(extras["cli"])
+    assert not core & {"typer", "rich", "click"}
+    assert "offhours[cli]" in extras["dev"]  # the tests and the demo run the command line
+    assert not {canonicalize_name(Requirement(r).name) for r in lambda_requirements(PYPROJECT)} & {
+        "typer",
+        "rich",
+        "boto3",
+    }

@@ -47,3 +47,21 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("holidays.countri
     )
     loaded = json.loads(proc.stdout)
     assert loaded == []
+
+
+def test_holidays_is_imported_only_when_a_calendar_names_a_country() -> None:
+    code = """
+import json, sys
+import offhours.lambda_handler
+from offhours.config import parse_config
+parse_config({"sources": [{"type": "ravello", "username": "env:U", "password": "env:P"}]})
+before = "holidays" in sys.modules
+parse_config({"hours": {"holidays": {"country": "US"}},
+              "sources": [{"type": "ravello", "username": "env:U", "password": "env:P"}]})
+print(json.dumps([before, "holidays" in sys.modules]))
+"""
+    proc = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == [False, True]
