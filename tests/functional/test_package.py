@@ -43,7 +43,7 @@ RUNTIME = f"python3.{sys.version_info.minor}"
 HANDLER = "offhours.lambda_handler"
 CONFIG = b'[[sources]]\ntype = "ravello"\n'
 # Puerto Rico's calendar reads its parent's (the US) holiday names too.
-COUNTRIES = ("PR",)
+COUNTRIES = ("PR", "DE")
 LEFT_OUT = ("boto3", "botocore", "s3transfer", "jmespath", "typer", "rich", "click", "pygments")
 LEFT_OUT += ("markdown_it", "mdurl", "shellingham", "pip", "setuptools", "wheel", "_distutils_hack")
 # What the Lambda runtime provides besides the standard library: boto3 and its dependencies.
@@ -226,7 +226,13 @@ sys.addaudithook(lambda event, args: event == "compile" and compiled.append(str(
 sys.path[:0] = sys.argv[1:3]
 import {HANDLER}, offhours.audit, pydantic_core, boto3
 import offhours.sources.ravello, offhours.notifiers.slack
+import datetime, os
+from offhours.hours import HolidayCalendar
+os.environ["LANGUAGE"] = "en_US"  # as Lambda's LANG=en_US.UTF-8 asks of gettext
+new_year = {{c: HolidayCalendar(country=c).country_holiday(datetime.date(2026, 1, 1))
+            for c in ("DE", "FR")}}
 print(json.dumps({{
+    "new_year": new_year,
     "compiled": [name for name in compiled if name.startswith(sys.argv[1])],
     "frozen": gc.get_freeze_count(),
     "offhours": sys.modules["offhours"].__file__,
@@ -257,6 +263,8 @@ print(json.dumps({{
     assert seen["cli_present"] == []
     assert seen["compiled"] == []  # the shipped bytecode was used: nothing compiled at import
     assert seen["frozen"] > 0  # the handler froze what its imports made (gc.freeze)
+    # a configured country's names come translated; another's, in its own language, no error
+    assert seen["new_year"] == {"DE": "New Year's Day", "FR": "Jour de l'an"}
 
 
 def test_the_zip_leaves_out_what_the_handler_never_loads(x86: PackageResult) -> None:
@@ -276,9 +284,9 @@ def test_the_zip_leaves_out_what_the_handler_never_loads(x86: PackageResult) -> 
     assert "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz" not in names
     unused_slack = ("oauth", "socket_mode", "rtm", "scim", "audit_logs", "web/async_client.py")
     assert not [n for n in names if n.startswith(tuple(f"slack_sdk/{u}" for u in unused_slack))]
-    # holiday names: Puerto Rico's and its parent's (US), in each language they come in
+    # holiday names: Germany's, Puerto Rico's and its parent's (US), in each of their languages
     catalogues = {n.rsplit("/", 1)[1] for n in names if n.endswith(".mo")}
-    assert catalogues == {"PR.mo", "US.mo"}
+    assert catalogues == {"DE.mo", "PR.mo", "US.mo"}
     assert "holidays/locale/en_US/LC_MESSAGES/US.mo" in names
     assert x86.size <= 8 * 1024 * 1024  # the target for the lean zip
 
