@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up and checks in one place, needing only Python 3.11+.
 
-    python3 dev.py demo [ARGS]   create .venv if needed, install offhours, run `offhours demo`
+    python3 dev.py demo [ARGS]   create .venv if needed, install offhours[cli], run `offhours demo`
     python3 dev.py test [ARGS]   create .venv if needed, install offhours[dev], fill the offline
                                  wheelhouse the packaging tests use, run ruff, mypy and pytest
                                  (in parallel, pytest-xdist's -n auto; ARGS go to pytest, and
@@ -158,7 +158,7 @@ def _pytest_args(args: list[str]) -> list[str]:
 def main(argv: list[str]) -> None:
     what, args = (argv[0], argv[1:]) if argv else ("", [])
     if what == "demo":
-        ensure_venv("")
+        ensure_venv("[cli]")  # the command line is an extra: `pip install offhours` is the core
         run(BIN / "offhours", "demo", *args)
     elif what == "test":
         ensure_venv("[dev]")

@@ -1,86 +1,129 @@
-"""The Lambda zip: handler cold import time against bare boto3, size against lambda-uploader's.
+"""The Lambda zip: cold import and "ready to run" against a bare `import boto3`, zip size, and
+peak memory of a run on the handler path — side by side, in one run.
 
-    python3 dev.py bench package [--runs 5] [--wheelhouse .wheelhouse]
+    python3 dev.py bench package [--runs 7] [--apps 1000,10000] [--wheelhouse .wheelhouse]
 
-(a) `python -X importtime` of `import offhours.lambda_handler` from the unpacked zip, against
-    `import boto3` — each in a fresh `python -I -S` whose sys.path is the unpacked zip and a
-    stand-in for the runtime's /var/runtime (boto3 and its dependencies, symlinked from this
-    venv). The handler twice: as shipped (no bytecode in the zip, and /var/task is read-only,
-    so every cold start compiles) and with bytecode already compiled; boto3 with the bytecode
-    pip compiled at install. Median of N runs of the top-level import's cumulative µs.
-(b) the zip's size against what lambda-uploader bundles for the same code: it creates a
-    virtualenv, pip-installs the requirements into it (bytecode compiled, as pip does by
-    default), copies the whole site-packages (pip and setuptools included) and then the
-    function's directory into a work directory, and zips that with ZIP_DEFLATED. Emulated
-    here with a fresh venv (pip + setuptools from ensurepip) and offhours installed
-    non-editable from a wheel, with the same wheels as our zip where the wheelhouse has them
-    (the rest from the index: it needs network access).
+The zip is built as `offhours deploy` builds it, for this machine's Python (so its bytecode can
+be compiled here and the handler imported here) and x86_64, with a small `offhours.toml`
+(Ravello, Slack, US holidays), and unpacked. Every figure comes from a fresh interpreter whose
+`sys.path` is the unpacked zip plus a stand-in for the runtime's /var/runtime (boto3 and its
+dependencies, symlinked from this venv, with the bytecode pip compiled), started with
+`PYTHONDONTWRITEBYTECODE=1` (Lambda's /var/task is read-only) and `-S` (no site-packages).
+The interpreter's own start-up is not counted: each child times its imports with
+`time.perf_counter`. The contenders run interleaved — one of each per round, in a rotating
+order — so a busy machine slows them alike; the figure is the median of the rounds.
 
-Both zips are for this machine's Python (so the handler can be imported here) and x86_64.
+- `import boto3`: the baseline (targets: handler ≤ 1.5×, ready to run ≤ 2×);
+- `import offhours.lambda_handler`, from the zip as shipped (bytecode in it);
+- "ready to run": that import, loading the configuration and importing its plugins;
+- both again from the same zip with its bytecode removed: what a cold start costs when no
+  interpreter of the runtime's version was at hand to compile it.
+
+Zip size: bytes and files (target ≤ 8 MB). Peak RSS (`--apps`, comma-separated; 0 to skip): the
+handler, run from the zip in a fresh interpreter, audits N running Ravello applications served
+by the package's simulator (in this process) and posts to its Slack sink: the child's own
+`VmHWM` and its run time per application.
 """
 
 from __future__ import annotations
 
 import argparse
-import compileall
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import venv
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from offhours.deploy.package import PackageResult, build_package
+from offhours.testing.ravello import RavelloSimulator, make_app
+from offhours.testing.slack import SlackSink
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = f"python3.{sys.version_info.minor}"
-CONFIG = b'[[sources]]\ntype = "ravello"\nusername = "env:RAVELLO_USER"\n'
+CONFIG = """\
+[hours]
+timezone = "America/New_York"
+[hours.holidays]
+country = "US"
+[[sources]]
+type = "ravello"
+base_url = "{base_url}"
+username = "env:RAVELLO_USER"
+password = "env:RAVELLO_PASSWORD"
+retries = 0
+max_response_bytes = 1073741824
+[[notifiers]]
+type = "slack"
+webhook_url = "env:SLACK_WEBHOOK_URL"
+pace = 0  # the sink has no rate limit: time the run, not Slack's one message a second
+"""
 # What the Lambda runtime has on its path besides the standard library: boto3 and its deps.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+NIGHT = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 23:00 in New York: closed
+MB = 1_000_000
+
+CHILD = """
+import json, os, sys, time
+zip_dir, runtime, what = sys.argv[1:4]
+sys.path[:0] = [zip_dir, runtime]
+start = time.perf_counter()
+if what == "boto3":
+    import boto3
+elif what == "handler":
+    import offhours.lambda_handler
+else:  # ready to run: the import, the configuration, its plugins
+    from offhours.lambda_handler import load_lambda_config
+    from offhours.registry import load_plugin
+    config = load_lambda_config({"OFFHOURS_CONFIG": os.path.join(zip_dir, "offhours.toml")})
+    for section in ("sources", "notifiers"):
+        for table in getattr(config, section):
+            load_plugin(section, table.type)
+print(json.dumps({"us": round((time.perf_counter() - start) * 1e6)}))
+"""
+
+RUN = """
+import json, sys, time
+zip_dir, runtime, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sys.path[:0] = [zip_dir, runtime]
+def hwm():
+    # VmHWM: this interpreter's own peak (ru_maxrss would carry the forking parent's over exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+from offhours.lambda_handler import handler
+start = time.perf_counter()
+try:
+    outcome = handler(event, None)
+except Exception as exc:
+    outcome = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+seconds = time.perf_counter() - start
+print(json.dumps({"outcome": outcome, "seconds": seconds, "rss_kib": hwm()}))
+"""
 
 
-def run(*cmd: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(  # noqa: S603 - our own tools, fixed arguments
-        [str(c) for c in cmd], capture_output=True, text=True, env=env, check=False
+def child_env(**extra: str) -> dict[str, str]:
+    """A clean environment: nothing from this venv's PYTHON* variables leaks in."""
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", **extra}
+
+
+def run_child(code: str, *args: str, env: dict[str, str], cwd: Path) -> dict[str, object]:
+    proc = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-S", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=900,
+        check=False,
     )
     if proc.returncode:
-        sys.exit(f"{' '.join(str(c) for c in cmd)} failed:\n{proc.stderr[-3000:]}")
-    return proc
-
-
-# ------------------------------------------------------------------------ (a) import time
-
-
-def import_us(module: str, path: list[Path]) -> int:
-    """Cumulative µs of `import module`'s top-level entry in one fresh interpreter.
-
-    -B: nothing is written, so a directory without bytecode compiles at every run, as
-    /var/task (read-only) does at every cold start.
-    """
-    flags = ["-I", "-S", "-B", "-X", "importtime"]
-    code = f"import sys; sys.path[:0] = {[str(p) for p in path]!r}; import {module}"
-    stderr = run(sys.executable, *flags, "-c", code).stderr
-    package = module.split(".")[0]
-    total = 0
-    for line in stderr.splitlines():
-        if not line.startswith("import time:") or "imported package" in line:
-            continue
-        _, cumulative, name = line.removeprefix("import time:").split("|")
-        if name.startswith("  "):
-            continue  # nested: counted in its parent's cumulative time
-        name = name.strip()
-        if name == package or name.startswith(package + "."):
-            total += int(cumulative)
-    if not total:
-        sys.exit(f"no import time found for {module}:\n{stderr[-2000:]}")
-    return total
-
-
-def median_us(module: str, path: list[Path], runs: int) -> int:
-    return int(statistics.median(import_us(module, path) for _ in range(runs)))
+        sys.exit(f"the child failed ({args[2:3]}):\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def runtime_stand_in(dest: Path) -> Path:
@@ -93,58 +136,47 @@ def runtime_stand_in(dest: Path) -> Path:
     return dest
 
 
-# -------------------------------------------------------------- (b) lambda-uploader's zip
+def without_bytecode(unpacked: Path, dest: Path) -> Path:
+    shutil.copytree(unpacked, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
 
 
-def lambda_uploader_zip(work: Path, wheels: Path | None) -> Path:
-    # The wheelhouse holds only what our lock pins (and the build back-end): lambda-uploader
-    # installs everything, boto3 and the CLI stack too, so it also reads the index.
-    index = ["--find-links", str(wheels)] if wheels else []
-    env = dict(os.environ)
-    wheel_dir = work / "wheel"
-    source = work / "project"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".wheelhouse", "build", "dist", "*.egg-info", "__pycache__"
-        ),
-    )
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    run(*pip, "wheel", "--no-deps", "--wheel-dir", wheel_dir, *index, source, env=env)
-    # lambda-uploader: `virtualenv -p python DIR`, then DIR/bin/pip install <requirements>.
-    env_dir = work / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    venv_pip = [env_dir / "bin" / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
-    run(*venv_pip, "install", *index, *wheel_dir.glob("*.whl"), env=env)
-    # Its package(): site-packages (lib64 too unless a symlink), then the function directory.
-    package = work / "lambda_package"
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    shutil.copytree(env_dir / "lib" / version / "site-packages", package)
-    lib64 = env_dir / "lib64" / version / "site-packages"
-    if lib64.is_dir() and not (env_dir / "lib64").is_symlink():
-        shutil.copytree(lib64, package, dirs_exist_ok=True)
-    (package / "offhours.toml").write_bytes(CONFIG)
-    out = work / "lambda_function.zip"
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for root, _, files in os.walk(package):
-            for name in files:
-                path = Path(root) / name
-                archive.write(path, path.relative_to(package))
-    return out
+# --------------------------------------------------------------------------- import time
 
 
-def describe(path: Path) -> tuple[int, int, int]:
-    """Zip size, file count, unzipped bytes."""
-    with zipfile.ZipFile(path) as archive:
-        infos = [i for i in archive.infolist() if not i.is_dir()]
-    return path.stat().st_size, len(infos), sum(i.file_size for i in infos)
+def import_times(
+    contenders: dict[str, tuple[str, Path]], runtime: Path, runs: int, cwd: Path
+) -> dict[str, int]:
+    """Median µs per contender; one of each per round, the order rotating from round to round."""
+    samples: dict[str, list[int]] = {label: [] for label in contenders}
+    labels = list(contenders)
+    for round_ in range(runs):
+        shift = round_ % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            what, place = contenders[label]
+            seen = run_child(CHILD, str(place), str(runtime), what, env=child_env(), cwd=cwd)
+            samples[label].append(int(str(seen["us"])))
+    return {label: int(statistics.median(values)) for label, values in samples.items()}
 
 
-def top_dirs(path: Path, names: tuple[str, ...]) -> str:
-    with zipfile.ZipFile(path) as archive:
-        top = {n.split("/")[0] for n in archive.namelist()}
-    return ", ".join(n for n in names if n in top) or "none"
+# ----------------------------------------------------------------------------- peak RSS
+
+
+def peak_rss(unpacked: Path, runtime: Path, apps: int, cwd: Path) -> dict[str, object]:
+    """One handler run from the zip against ``apps`` running applications."""
+    start = NIGHT - timedelta(hours=3)
+    labs = [make_app(i, f"lab-{i}", f"owner-{i % 50}", publish_start=start) for i in range(apps)]
+    with RavelloSimulator(labs) as ravello, SlackSink() as slack:
+        config = cwd / f"offhours-{apps}.toml"
+        config.write_text(CONFIG.format(base_url=ravello.base_url), encoding="utf-8")
+        env = child_env(
+            OFFHOURS_CONFIG=str(config),
+            RAVELLO_USER="sim-user",
+            RAVELLO_PASSWORD="sim-password",
+            SLACK_WEBHOOK_URL=slack.url,
+        )
+        event = json.dumps({"time": NIGHT.isoformat()})
+        return run_child(RUN, str(unpacked), str(runtime), event, env=env, cwd=cwd)
 
 
 # --------------------------------------------------------------------------------- main
@@ -152,10 +184,12 @@ def top_dirs(path: Path, names: tuple[str, ...]) -> str:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="dev.py bench package", description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--apps", default="1000,10000", help="comma-separated; 0 skips")
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".wheelhouse")
     args = parser.parse_args(argv)
     wheels = args.wheelhouse if args.wheelhouse.is_dir() else None
+    sizes = [int(n) for n in args.apps.split(",") if int(n) > 0]
     with tempfile.TemporaryDirectory(prefix="offhours-bench-") as tmp:
         work = Path(tmp)
         ours: PackageResult = build_package(
@@ -165,43 +199,61 @@ def main(argv: list[str]) -> None:
             find_links=[wheels] if wheels else [],
             no_index=wheels is not None,
             project_root=ROOT,
-            extra_files={"offhours.toml": CONFIG},
+            extra_files={"offhours.toml": CONFIG.format(base_url="http://127.0.0.1:9").encode()},
+            holiday_countries=["US"],
         )
         unpacked = work / "unpacked"
         with zipfile.ZipFile(ours.path) as archive:
             archive.extractall(unpacked)
-        compiled = work / "compiled"
-        shutil.copytree(unpacked, compiled)
-        compileall.compile_dir(compiled, quiet=2)
+        bare = without_bytecode(unpacked, work / "no-bytecode")
         runtime = runtime_stand_in(work / "runtime")
-
-        handler_cold = median_us("offhours.lambda_handler", [unpacked, runtime], args.runs)
-        handler_pyc = median_us("offhours.lambda_handler", [compiled, runtime], args.runs)
-        boto3_us = median_us("boto3", [runtime], args.runs)
-        uploader = lambda_uploader_zip(work, wheels)
-
-        print(f"## import time, median of {args.runs} runs ({RUNTIME}, x86_64)\n")
-        print("| import | µs | vs `import boto3` |")
+        cwd = work / "cwd"
+        cwd.mkdir()
+        contenders = {
+            "`import boto3` (runtime stand-in, bytecode compiled)": ("boto3", unpacked),
+            "`import offhours.lambda_handler`, zip as shipped (bytecode)": ("handler", unpacked),
+            "ready to run, zip as shipped (bytecode)": ("ready", unpacked),
+            "`import offhours.lambda_handler`, zip without bytecode": ("handler", bare),
+            "ready to run, zip without bytecode": ("ready", bare),
+        }
+        times = import_times(contenders, runtime, args.runs, cwd)
+        boto3_us = next(iter(times.values()))
+        print(f"## cold import, median of {args.runs} interleaved rounds ({RUNTIME}, x86_64)\n")
+        print("| what | µs | vs `import boto3` |")
         print("|---|---:|---:|")
-        for label, value in (
-            ("`offhours.lambda_handler`, zip as shipped (compiled at import)", handler_cold),
-            ("`offhours.lambda_handler`, bytecode already compiled", handler_pyc),
-            ("`boto3` (runtime stand-in, bytecode compiled)", boto3_us),
-        ):
+        for label, value in times.items():
             print(f"| {label} | {value:,} | {value / boto3_us:.2f}× |")
-        ours_size, ours_files, ours_unzipped = describe(ours.path)
-        up_size, up_files, up_unzipped = describe(uploader)
-        print(f"\n## zip size ({RUNTIME}, x86_64)\n")
-        print("| zip | size (bytes) | vs offhours | files | unzipped (bytes) |")
-        print("|---|---:|---:|---:|---:|")
-        print(f"| offhours | {ours_size:,} | 1.00× | {ours_files:,} | {ours_unzipped:,} |")
+
+        with zipfile.ZipFile(ours.path) as archive:
+            infos = archive.infolist()
+        unzipped = sum(i.file_size for i in infos)
+        print(f"\n## zip ({RUNTIME}, x86_64)\n")
+        print("| size (bytes) | vs 8 MB | files | unzipped (bytes) | bytecode |")
+        print("|---:|---:|---:|---:|---|")
         print(
-            f"| lambda-uploader | {up_size:,} | {up_size / ours_size:.2f}× | {up_files:,} "
-            f"| {up_unzipped:,} |"
+            f"| {ours.size:,} | {ours.size / (8 * 2**20):.2f}× | {len(infos):,} "
+            f"| {unzipped:,} | {'yes' if ours.bytecode else 'no'} |"
         )
-        extra = ("boto3", "botocore", "pip", "setuptools", "typer", "rich", "pygments")
-        print(f"\nin lambda-uploader's zip only: {top_dirs(uploader, extra)}")
-        print(f"offhours zip sha256 {ours.sha256}; bundles: {', '.join(ours.distributions)}")
+        print(f"\nsha256 {ours.sha256}; bundles: {', '.join(ours.distributions)}")
+
+        if sizes:
+            print("\n## peak RSS on the handler path\n")
+            print("| applications | peak RSS (MB) | run (s) | µs per application | outcome |")
+            print("|---:|---:|---:|---:|---|")
+        for apps in sizes:
+            seen = peak_rss(unpacked, runtime, apps, cwd)
+            seconds = float(str(seen["seconds"]))
+            rss = int(str(seen["rss_kib"])) * 1024 / MB
+            outcome = seen["outcome"]
+            shown = (
+                f"flagged {outcome.get('flagged')}, notified {outcome.get('notified')}"
+                if isinstance(outcome, dict) and "error" not in outcome
+                else str(outcome)
+            )
+            print(
+                f"| {apps:,} | {rss:.0f} | {seconds:.2f} | {seconds / apps * 1e6:.0f} | {shown} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,6 @@ from functools import cache, cached_property, lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import holidays as holidays_pkg
-
 __all__ = [
     "DAY_ABBR",
     "NEAR_ALWAYS_HOURS",
@@ -90,13 +88,21 @@ class TagValueError(ValueError):
 
 @cache
 def _countries() -> frozenset[str]:
-    return frozenset(k.upper() for k in holidays_pkg.list_supported_countries())
+    # The registry's table of codes and aliases (GB, GBR, UK …): the same answer as
+    # list_supported_countries() without importing every country module to list subdivisions.
+    # `holidays` itself is imported on first use only: a calendar without a country (and the
+    # Lambda handler's import) never needs it.
+    from holidays.registry import EntityLoader
+
+    return frozenset(code.upper() for code in EntityLoader.get_country_codes())
 
 
 @cache
 def _subdivisions(country: str) -> tuple[tuple[str, ...], Mapping[str, str]]:
     """The subdivision codes, and case-folded code or alias → the code ``holidays`` expects."""
-    entity = holidays_pkg.country_holidays(country)
+    import holidays
+
+    entity = holidays.country_holidays(country)
     codes = tuple(str(code) for code in entity.subdivisions)
     known = {code.casefold(): code for code in codes}
     aliases = getattr(entity, "subdivisions_aliases", {}) or {}
@@ -130,7 +136,9 @@ def validate_country(country: str, subdivision: str | None = None) -> None:
 @lru_cache(maxsize=256)
 def _holidays_of_year(country: str, subdivision: str | None, year: int) -> Mapping[date, str]:
     # One year at a time, on first use: building every supported year up front is slow.
-    table = holidays_pkg.country_holidays(country, subdiv=subdivision, years=year)
+    import holidays
+
+    table = holidays.country_holidays(country, subdiv=subdivision, years=year)
     return MappingProxyType({day: str(name) for day, name in table.items()})
 
 

@@ -20,6 +20,7 @@ This module imports nothing of the CLI stack (typer, rich): cold starts stay sho
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -36,6 +37,10 @@ from offhours.config import Config, load_config, parse_config
 from offhours.deploy.fingerprint import DEPLOY_STATE_KEY
 from offhours.errors import ConfigError, OffhoursError
 from offhours.transport import Deadline
+
+# What the imports made lives as long as the process: out of the collector's sight, so the
+# full collections a large payload triggers do not walk the modules again and again.
+gc.freeze()
 
 __all__ = ["AuditFailed", "handler", "load_lambda_config", "run_deadline", "scheduled_time"]
 

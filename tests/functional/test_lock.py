@@ -195,14 +195,17 @@ def test_the_wheelhouse_holds_exactly_the_locked_files(
         assert f"-{pins[canonicalize_name(wheel.name.split('-')[0])]}-" in wheel.name
 
 
-def test_the_lock_ships_inside_the_package(wheels: Path, tmp_path: Path) -> None:
+def test_the_zip_bundles_the_locked_distributions_but_not_the_locks(
+    wheels: Path, tmp_path: Path
+) -> None:
+    """The locks are package data of offhours (test_package.py::
+    test_the_locks_ship_inside_the_installed_package), which the handler never reads."""
     shutil.copytree(ROOT / "src", tmp_path / "src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
     result = offline_build(tmp_path / "x.zip", wheels, project_root=tmp_path)
     with zipfile.ZipFile(result.path) as archive:
-        assert archive.read("offhours/deploy/lambda-requirements.lock") == LOCK.read_bytes()
-        assert archive.read("offhours/deploy/build-requirements.lock") == BUILD_LOCK.read_bytes()
+        assert not [n for n in archive.namelist() if n.endswith(".lock")]
     assert sorted(result.distributions) == sorted(
         [f"{name} {version}" for name, version in PINS.items()]
         + [f"offhours {PYPROJECT['project']['version']}"]
@@ -270,3 +273,19 @@ def test_a_newer_setuptools_on_offer_is_neither_run_nor_shipped(
     with zipfile.ZipFile(result.path) as archive:
         wheel = archive.read(f"offhours-{PYPROJECT['project']['version']}.dist-info/WHEEL")
     assert f"Generator: setuptools ({BACKEND['setuptools']})" in wheel.decode()
+
+
+def test_the_cli_stack_is_an_extra_that_a_lambda_install_never_resolves() -> None:
+    def names(requirements: list[str]) -> set[str]:
+        return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    core = names(PYPROJECT["project"]["dependencies"])
+    assert {"typer", "rich"} <= names(extras["cli"])
+    assert not core & {"typer", "rich", "click"}
+    assert "offhours[cli]" in extras["dev"]  # the tests and the demo run the command line
+    assert not {canonicalize_name(Requirement(r).name) for r in lambda_requirements(PYPROJECT)} & {
+        "typer",
+        "rich",
+        "boto3",
+    }

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from offhours.deploy.bytecode import find_compiler
 from offhours.deploy.package import (
     BUILD_LOCK,
+    LOCK,
     PackageResult,
     build_package,
     locked_pins,
@@ -40,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = f"python3.{sys.version_info.minor}"
 HANDLER = "offhours.lambda_handler"
 CONFIG = b'[[sources]]\ntype = "ravello"\n'
+# Puerto Rico's calendar reads its parent's (the US) holiday names too.
+COUNTRIES = ("PR", "DE")
 LEFT_OUT = ("boto3", "botocore", "s3transfer", "jmespath", "typer", "rich", "click", "pygments")
 LEFT_OUT += ("markdown_it", "mdurl", "shellingham", "pip", "setuptools", "wheel", "_distutils_hack")
 # What the Lambda runtime provides besides the standard library: boto3 and its dependencies.
@@ -99,7 +103,7 @@ def build(out: Path, wheels: Path, **kwargs: object) -> PackageResult:
 @pytest.fixture(scope="module")
 def x86(tmp_path_factory: pytest.TempPathFactory, wheels: Path, temp_root: Path) -> PackageResult:
     out = tmp_path_factory.mktemp("x86") / "offhours.zip"
-    return build(out, wheels, extra_files={"offhours.toml": CONFIG})
+    return build(out, wheels, extra_files={"offhours.toml": CONFIG}, holiday_countries=COUNTRIES)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +120,12 @@ def unpacked(x86: PackageResult, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def test_the_same_inputs_give_a_byte_identical_zip(
     x86: PackageResult, wheels: Path, temp_root: Path, tmp_path: Path
 ) -> None:
-    again = build(tmp_path / "again.zip", wheels, extra_files={"offhours.toml": CONFIG})
+    again = build(
+        tmp_path / "again.zip",
+        wheels,
+        extra_files={"offhours.toml": CONFIG},
+        holiday_countries=COUNTRIES,
+    )
     first, second = x86.path.read_bytes(), again.path.read_bytes()
     assert base64.b64encode(hashlib.sha256(first).digest()).decode() == x86.sha256
     assert (again.sha256, again.size, again.files) == (x86.sha256, x86.size, x86.files)
@@ -136,6 +145,7 @@ def test_entries_are_sorted_with_fixed_times_modes_and_no_extra_fields(x86: Pack
         infos = archive.infolist()
     names = [info.filename for info in infos]
     assert names == sorted(names)
+    assert not [i.filename for i in infos if i.is_dir()]  # no directory entries
     files = [i for i in infos if not i.is_dir()]
     assert x86.files == len(files)
     for info in infos:
@@ -168,7 +178,14 @@ def test_zip_holds_the_handler_and_its_dependencies_for_x86_64(x86: PackageResul
     assert so and all(f"cpython-3{sys.version_info.minor}-x86_64-linux-gnu" in n for n in so)
     assert not top & set(LEFT_OUT)
     assert not [n for n in top if n.split("-")[0].lower() in LEFT_OUT]  # nor their dist-info
-    assert not [n for n in names if "__pycache__/" in n or n.endswith((".pyc", ".pth"))]
+    assert not [n for n in names if n.endswith((".pth", ".pyo"))]
+    # Bytecode for this runtime beside each module, and for nothing else.
+    tag = sys.implementation.cache_tag
+    sources = {n for n in names if n.endswith(".py") and n != "offhours.toml"}
+    compiled = {n for n in names if n.endswith(".pyc")}
+    assert compiled == {_cached(n, tag) for n in sources}
+    assert x86.bytecode == sys.executable
+    assert x86.notes == ()
     assert not [n for n in names if "/tests/" in n or n.startswith(("bin/", "tests/"))]
     infos = [n for n in names if ".dist-info/" in n]
     assert f"offhours-{_version()}.dist-info/METADATA" in infos
@@ -203,10 +220,21 @@ def test_unpacked_zip_imports_without_the_cli_stack(unpacked: Path, tmp_path: Pa
     for name in RUNTIME_PROVIDED:
         (runtime / name).symlink_to(packages / name)
     code = f"""
-import importlib.metadata, importlib.util, json, sys
+import gc, importlib.metadata, importlib.util, json, sys
+compiled = []
+sys.addaudithook(lambda event, args: event == "compile" and compiled.append(str(args[1])))
 sys.path[:0] = sys.argv[1:3]
 import {HANDLER}, offhours.audit, pydantic_core, boto3
+import offhours.sources.ravello, offhours.notifiers.slack
+import datetime, os
+from offhours.hours import HolidayCalendar
+os.environ["LANGUAGE"] = "en_US"  # as Lambda's LANG=en_US.UTF-8 asks of gettext
+new_year = {{c: HolidayCalendar(country=c).country_holiday(datetime.date(2026, 1, 1))
+            for c in ("DE", "FR")}}
 print(json.dumps({{
+    "new_year": new_year,
+    "compiled": [name for name in compiled if name.startswith(sys.argv[1])],
+    "frozen": gc.get_freeze_count(),
     "offhours": sys.modules["offhours"].__file__,
     "pydantic_core": pydantic_core.__file__,
     "urllib3": sys.modules["urllib3"].__file__ if "urllib3" in sys.modules else None,
@@ -217,8 +245,9 @@ print(json.dumps({{
 }}))
 """
     # -I -S: no site-packages, no .pth files, so the venv's editable offhours stays invisible.
+    # -B: nothing written, as on Lambda's read-only /var/task.
     proc = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-I", "-S", "-c", code, str(unpacked), str(runtime)],
+        [sys.executable, "-I", "-S", "-B", "-c", code, str(unpacked), str(runtime)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -232,20 +261,138 @@ print(json.dumps({{
     assert seen["version"] == _version()
     assert seen["cli_loaded"] == []
     assert seen["cli_present"] == []
+    assert seen["compiled"] == []  # the shipped bytecode was used: nothing compiled at import
+    assert seen["frozen"] > 0  # the handler froze what its imports made (gc.freeze)
+    # a configured country's names come translated; another's, in its own language, no error
+    assert seen["new_year"] == {"DE": "New Year's Day", "FR": "Jour de l'an"}
+
+
+def test_the_zip_leaves_out_what_the_handler_never_loads(x86: PackageResult) -> None:
+    with zipfile.ZipFile(x86.path) as archive:
+        names = archive.namelist()
+    own = {n for n in names if n.startswith("offhours/") and "__pycache__" not in n}
+    never = ("offhours/cli", "offhours/__main__.py", "offhours/testing/", "offhours/demo")
+    assert not [n for n in own if n.startswith(never)]
+    # of the deploy tooling, only what the handler's path imports (the config's state key)
+    assert {n for n in own if n.startswith("offhours/deploy/")} == {
+        "offhours/deploy/__init__.py",
+        "offhours/deploy/fingerprint.py",
+    }
+    assert {"offhours/lambda_handler.py", "offhours/sources/ravello.py"} <= own
+    assert not [n for n in names if n.endswith((".pyi", "/py.typed"))]
+    assert not [n for n in names if n.startswith(("pydantic/v1/", "slack/", "holidays/financial"))]
+    assert "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz" not in names
+    unused_slack = ("oauth", "socket_mode", "rtm", "scim", "audit_logs", "web/async_client.py")
+    assert not [n for n in names if n.startswith(tuple(f"slack_sdk/{u}" for u in unused_slack))]
+    # holiday names: Germany's, Puerto Rico's and its parent's (US), in each of their languages
+    catalogues = {n.rsplit("/", 1)[1] for n in names if n.endswith(".mo")}
+    assert catalogues == {"DE.mo", "PR.mo", "US.mo"}
+    assert "holidays/locale/en_US/LC_MESSAGES/US.mo" in names
+    assert x86.size <= 8 * 1024 * 1024  # the issue's target for the lean zip
+
+
+@pytest.mark.parametrize(
+    ("countries", "catalogues"),
+    [((), set()), (("us",), {"US"}), (("UK", "DE"), {"GB", "DE"}), (("PR",), {"PR", "US"})],
+)
+def test_the_translations_kept_are_the_configured_calendars(
+    countries: tuple[str, ...], catalogues: set[str]
+) -> None:
+    from offhours.deploy.package import _translations_of
+
+    assert _translations_of(countries) == catalogues
+
+
+def test_an_unknown_holiday_country_is_refused_before_building(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="holiday country 'XX' is not one `holidays` knows"):
+        build_package(tmp_path / "x.zip", project_root=ROOT, holiday_countries=["XX"])
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_bytecode_is_compiled_only_by_an_interpreter_of_the_runtimes_version(
+    tmp_path: Path,
+) -> None:
+    here = f"3.{sys.version_info.minor}"
+    assert find_compiler(here) is not None
+    assert find_compiler(here).executable == sys.executable  # type: ignore[union-attr]
+    # Another version: only a python3.X on PATH that says it is one.
+    (tmp_path / "python3.99").write_text("#!/bin/sh\necho cpython-311\n")
+    (tmp_path / "python3.99").chmod(0o755)
+    assert find_compiler("3.99", path=str(tmp_path)) is None  # a liar (or a pyenv shim)
+    assert find_compiler("3.98", path=str(tmp_path)) is None  # none at all
+    (tmp_path / "python3.97").write_text("#!/bin/sh\necho cpython-397\n")
+    (tmp_path / "python3.97").chmod(0o755)
+    found = find_compiler("3.97", path=str(tmp_path))
+    assert found is not None
+    assert found.executable == str(tmp_path / "python3.97")
+
+
+def test_without_a_matching_interpreter_the_zip_says_what_it_costs() -> None:
+    from offhours.deploy.package import _no_bytecode, _Target
+
+    note = _no_bytecode(_Target.parse("python3.99", "x86_64"))
+    assert note.startswith("the zip has no bytecode: it would be compiled for Python 3.99")
+    assert "no python3.99 is on PATH" in note
+    assert "Each cold start compiles every module instead, about 0.3 s more" in note
+    assert f'deploy runtime = "python3.{sys.version_info.minor}"' in note
+
+
+def _cached(source: str, tag: str) -> str:
+    folder, _, name = source.rpartition("/")
+    return f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
+
+
+def _pip(*args: str | Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    proc = subprocess.run(  # noqa: S603 - this interpreter's pip, fixed arguments
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def installed(wheels: Path, temp_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """offhours installed from its wheel, as a user without a checkout has it (the zip no
+    longer carries the deploy code, so it cannot stand in for an installation)."""
+    work = tmp_path_factory.mktemp("installed")
+    offline = ("--no-index", "--find-links", wheels)
+    _pip("wheel", "--no-deps", *offline, "--wheel-dir", work / "wheel", PROJECT)
+    (wheel,) = (work / "wheel").glob("offhours-*.whl")
+    _pip("install", "--no-deps", "--no-compile", *offline, "--target", work / "site", wheel)
+    return work / "site"
+
+
+def test_the_locks_ship_inside_the_installed_package(installed: Path) -> None:
+    deploy = installed / "offhours" / "deploy"
+    assert (deploy / "lambda-requirements.lock").read_bytes() == LOCK.read_bytes()
+    assert (deploy / "build-requirements.lock").read_bytes() == BUILD_LOCK.read_bytes()
 
 
 def test_an_installed_offhours_without_checkout_builds_the_same_zip(
-    x86: PackageResult, unpacked: Path, wheels: Path, temp_root: Path, tmp_path: Path
+    x86: PackageResult,
+    installed: Path,
+    unpacked: Path,
+    wheels: Path,
+    temp_root: Path,
+    tmp_path: Path,
 ) -> None:
-    # The unpacked zip is an installation of offhours with no project directory around it.
     out = tmp_path / "from-installed.zip"
     code = (
-        "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+        "import sys; sys.path[:0] = [sys.argv.pop(1), sys.argv.pop(1)]; "
         "from offhours.deploy.package import main; sys.exit(main())"
     )
     args = ["--out", str(out), "--runtime", RUNTIME, "--find-links", str(wheels), "--no-index"]
+    args += [f"--holiday-country={country}" for country in COUNTRIES]
+    # The installed offhours first; its dependency holidays (read for the translations to
+    # keep) from the unpacked zip.
     proc = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-I", "-S", "-c", code, str(unpacked), *args],
+        [sys.executable, "-I", "-S", "-c", code, str(installed), str(unpacked), *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,11 +1,12 @@
 """The deployment zip for AWS Lambda: offhours and its runtime dependencies, built for the
 function's Python version and architecture, byte-identical for the same inputs.
 
-    build_package(out, runtime="python3.12", architecture="arm64") -> PackageResult
+    build_package(out, runtime="python3.12", architecture="arm64",
+                  holiday_countries=["US"]) -> PackageResult
     wheelhouse(dest, runtime="python3.12", architecture="arm64")   # for offline builds
 
     python -m offhours.deploy.package --out offhours.zip [--runtime R] [--architecture A]
-                                      [--find-links DIR --no-index]
+                                      [--find-links DIR --no-index] [--holiday-country CC …]
     python -m offhours.deploy.package --wheelhouse DIR [--runtime R] [--architecture A ...]
 
 How: the project is built to a wheel (``pip wheel --no-deps --no-build-isolation``, from a
@@ -28,23 +29,39 @@ What is left out:
   (offhours itself wants ≥ 2) — so the zip relies on nothing the runtime ships but boto3's own.
 - the CLI stack (typer, rich, and what only they need: click, shellingham, pygments,
   markdown-it-py, mdurl …): the handler never imports it.
-- console scripts (their shebang is the build's interpreter), ``__pycache__``/``*.pyc``, tests,
-  ``.pth`` files, and the dist-info files that name the build machine or its paths (RECORD,
-  INSTALLER, REQUESTED, direct_url.json). METADATA stays, so ``importlib.metadata`` works.
+- offhours' own code that the handler never imports: the CLI, ``offhours.testing``, the demo
+  and the deploy tooling (a module of those that the handler's path does import, such as
+  ``deploy.fingerprint``, stays: the imports are read from the sources, see _own_modules).
+- files of the bundled distributions that nothing on the handler's path loads: ``.pyi``
+  stubs, ``py.typed``, ``pydantic/v1``, dateutil's zoneinfo tarball, holidays' financial
+  markets, slack_sdk's legacy and unused surfaces (see _NEVER_LOADED_TREES), and, with
+  ``holiday_countries``, the holiday-name translations of other countries.
+- console scripts (their shebang is the build's interpreter), the installed ``__pycache__``,
+  tests, ``.pth`` files, directory entries, and the dist-info files that name the build
+  machine or its paths (RECORD, INSTALLER, REQUESTED, direct_url.json). METADATA stays, so
+  ``importlib.metadata`` works.
+
+Bytecode: every shipped module is compiled by an interpreter of the runtime's Python version
+(``offhours.deploy.bytecode``), since /var/task is read-only and a zip without bytecode compiles
+at every cold start. With no such interpreter at hand the zip ships without bytecode, and
+:attr:`PackageResult.notes` (and a warning) say so and what it costs: mismatched bytecode would
+be ignored anyway. The runtime defaults to this interpreter's version.
 
 Reproducible: entries sorted, every timestamp 1980-01-01 00:00 (or ``SOURCE_DATE_EPOCH``),
-modes 0644 (0755 for directories and executables), deflate level 9, no extra fields. The
-same wheels, the same Python and the same zlib give the same bytes.
+modes 0644 (0755 for executables), deflate level 9, no extra fields, bytecode hash-based
+(``unchecked-hash``). The same wheels, the same Python and the same zlib give the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import csv
 import hashlib
 import importlib.metadata
 import io
+import logging
 import os
 import re
 import shutil
@@ -61,6 +78,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from offhours.deploy.bytecode import Compiler, compile_tree, find_compiler
 from offhours.errors import ConfigError, OffhoursError
 
 __all__ = [
@@ -71,6 +89,7 @@ __all__ = [
     "Architecture",
     "PackageResult",
     "build_package",
+    "default_runtime",
     "lambda_requirements",
     "locked_pins",
     "needed_distributions",
@@ -79,6 +98,8 @@ __all__ = [
 
 Architecture = Literal["x86_64", "arm64"]
 
+log = logging.getLogger("offhours.deploy.package")
+
 # Lambda's architecture name → the machine name in manylinux wheel tags.
 ARCHITECTURES: Mapping[str, str] = MappingProxyType({"x86_64": "x86_64", "arm64": "aarch64"})
 
@@ -86,6 +107,8 @@ ARCHITECTURES: Mapping[str, str] = MappingProxyType({"x86_64": "x86_64", "arm64"
 LEFT_OUT: Mapping[str, str] = MappingProxyType(
     {
         "boto3": "in the Lambda runtime",
+        # pyproject's `cli` extra, which a Lambda install never asks for; listed in case an
+        # older pyproject still names them as core dependencies.
         "typer": "command line only",
         "rich": "command line only",
         "tomlkit": "command line only",
@@ -125,6 +148,34 @@ _SKIPPED_COPY = frozenset(
         "node_modules",
     }
 )
+# offhours' own modules that the handler never imports: left out, unless an import on the
+# handler's path names one of them (then it goes back in; see _own_modules).
+_OFF_HANDLER_PATH = (
+    "offhours.cli",
+    "offhours.__main__",
+    "offhours.demo",
+    "offhours.testing",
+    "offhours.deploy",
+)
+# Files of the bundled distributions that nothing on the handler's path loads: pydantic's v1
+# API, holidays' financial markets, slack_sdk's legacy `slack` package, its surfaces other than
+# the Web API and webhooks, and its asyncio clients (the notifier posts synchronously).
+_NEVER_LOADED_TREES = (
+    "pydantic/v1/",
+    "holidays/financial/",
+    "slack/",
+    *(f"slack_sdk/{s}/" for s in ("audit_logs", "oauth", "rtm", "rtm_v2", "scim", "signature")),
+    "slack_sdk/socket_mode/",
+    "slack_sdk/web/async_",
+    "slack_sdk/web/legacy_",
+    "slack_sdk/webhook/async_",
+    "slack_sdk/http_retry/async_",
+    "slack_sdk/http_retry/builtin_async_",
+    "slack_sdk/aiohttp_version_checker.py",
+)
+_NEVER_LOADED_FILES = frozenset({"dateutil/zoneinfo/dateutil-zoneinfo.tar.gz"})
+_HOLIDAY_LOCALES = re.compile(r"holidays/locale/[^/]+/LC_MESSAGES/([^/]+)\.mo")
+_COLD_COMPILE = "about 0.3 s more per cold start (docs/benchmarks.md)"
 _EPOCH_1980 = 315_532_800  # the earliest time a zip entry can carry
 _EPOCH_2107 = 4_354_819_199  # the latest
 
@@ -138,6 +189,8 @@ class PackageResult:
     sha256: str
     files: int
     distributions: tuple[str, ...] = ()  # "name version" of each bundled distribution
+    bytecode: str = ""  # the interpreter that compiled the zip's bytecode; "" when it has none
+    notes: tuple[str, ...] = ()  # what the builder should know (no bytecode, and why)
 
 
 @dataclass(frozen=True)
@@ -209,7 +262,7 @@ class _Index:
 def build_package(
     out: Path,
     *,
-    runtime: str = "python3.12",
+    runtime: str | None = None,
     architecture: Architecture = "x86_64",
     find_links: Sequence[Path] = (),
     no_index: bool = False,
@@ -217,16 +270,28 @@ def build_package(
     extra_files: Mapping[str, bytes] = MappingProxyType({}),
     lock: Path | None = None,
     build_lock: Path | None = None,
+    holiday_countries: Collection[str] | None = None,
+    bytecode: bool = True,
 ) -> PackageResult:
     """Write the Lambda zip for ``runtime``/``architecture`` to ``out``.
 
-    ``extra_files`` maps a path inside the zip (e.g. ``offhours.toml``) to its content.
-    ``find_links`` adds wheelhouses; with ``no_index`` they are the only place pip looks.
-    ``lock`` and ``build_lock`` replace the project's locks (tests use them).
+    ``runtime`` defaults to the one of this interpreter's version (:func:`default_runtime`),
+    so its bytecode can be compiled here. ``extra_files`` maps a path inside the zip (e.g.
+    ``offhours.toml``) to its content. ``find_links`` adds wheelhouses; with ``no_index`` they
+    are the only place pip looks. ``lock`` and ``build_lock`` replace the project's locks (tests
+    use them). ``holiday_countries``: the countries the configured calendars name (codes or
+    aliases); only their holiday-name translations ship. None keeps every translation.
+    ``bytecode``: compile it (when an interpreter of the runtime's version is at hand; when
+    none is, the zip ships without and :attr:`PackageResult.notes` says what that costs).
     """
-    target = _Target.parse(runtime, architecture)
+    target = _Target.parse(runtime or default_runtime(), architecture)
     index = _index(find_links, no_index)
     extras = {_zip_name(name): data for name, data in extra_files.items()}
+    locales = None if holiday_countries is None else _translations_of(holiday_countries)
+    compiler = find_compiler(target.python) if bytecode else None
+    notes = (_no_bytecode(target),) if bytecode and compiler is None else ()
+    for note in notes:
+        log.warning("%s", note)
     stamp = _timestamp()
     root = _project_root(project_root)
     lock_file = _lock_file(root, lock)
@@ -260,6 +325,9 @@ def build_package(
             env=index.env(),
         )
         entries = {**_entries(deps, needle=tmp), **_entries(own, needle=tmp)}
+        entries = _handler_files(entries, locales)
+        if compiler is not None:
+            entries.update(_bytecode(entries, compiler, work / "bytecode", needle=tmp))
         root_name = _normalise(wheel.name.split("-")[0])
         bundled = sorted({**pins, root_name: wheel.name.split("-")[1]}.items())
     for name in extras:
@@ -273,13 +341,20 @@ def build_package(
         sha256=digest,
         files=len(entries),
         distributions=tuple(f"{name} {version}" for name, version in bundled),
+        bytecode=compiler.executable if compiler else "",
+        notes=notes,
     )
+
+
+def default_runtime() -> str:
+    """The Lambda runtime of this interpreter's version: its bytecode can be compiled here."""
+    return f"python3.{max(sys.version_info.minor, MIN_PYTHON_MINOR)}"
 
 
 def wheelhouse(
     dest: Path,
     *,
-    runtime: str = "python3.12",
+    runtime: str | None = None,
     architecture: Architecture = "x86_64",
     project_root: Path | None = None,
     lock: Path | None = None,
@@ -291,7 +366,7 @@ def wheelhouse(
     arrive), and the locked build back-end that turns the project into a wheel. Fill one directory
     for several targets by calling this once per target.
     """
-    target = _Target.parse(runtime, architecture)
+    target = _Target.parse(runtime or default_runtime(), architecture)
     root = _project_root(project_root)
     lock_file = _lock_file(root, lock)
     locked_pins(lock_file)  # a readable lock, or a clear error before any download
@@ -716,26 +791,147 @@ def _entries(site: Path, *, needle: str) -> dict[str, tuple[bytes, bool]]:
     return entries
 
 
+def _handler_files(
+    entries: Mapping[str, tuple[bytes, bool]], locales: frozenset[str] | None
+) -> dict[str, tuple[bytes, bool]]:
+    """The entries the handler may load: its own modules (:func:`_own_modules`) and the
+    distributions' files less those nothing on its path reads."""
+    own = _own_modules({n: d for n, (d, _) in entries.items() if n.startswith("offhours/")})
+    kept = {}
+    for name, entry in entries.items():
+        if name.startswith("offhours/"):
+            if name in own:
+                kept[name] = entry
+            continue
+        if (
+            name.endswith(".pyi")
+            or name.rsplit("/", 1)[-1] == "py.typed"
+            or name.startswith(_NEVER_LOADED_TREES)
+            or name in _NEVER_LOADED_FILES
+        ):
+            continue
+        locale = _HOLIDAY_LOCALES.fullmatch(name)
+        if locale and locales is not None and locale.group(1) not in locales:
+            continue
+        kept[name] = entry
+    return kept
+
+
+def _module_of(name: str) -> str:
+    """``offhours/deploy/aws.py`` → ``offhours.deploy.aws``; a package's ``__init__.py`` is the
+    package; a data file counts as a module of its stem (``offhours/demo.toml``: offhours.demo)."""
+    stem = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
+    return stem.removesuffix("/__init__").replace("/", ".")
+
+
+def _own_modules(files: Mapping[str, bytes]) -> frozenset[str]:
+    """offhours' files that ship: all but those of :data:`_OFF_HANDLER_PATH` (and markers such
+    as ``py.typed``), plus any module of those that a shipped module imports, even inside a
+    function, and the packages above it."""
+
+    def off_path(name: str) -> bool:
+        module = _module_of(name)
+        return any(module == p or module.startswith(p + ".") for p in _OFF_HANDLER_PATH)
+
+    by_module = {_module_of(n): n for n in files if n.endswith(".py")}
+    kept = {n for n in files if not off_path(n) and not n.endswith("/py.typed")}
+    todo = [n for n in kept if n.endswith(".py")]
+    while todo:
+        name = todo.pop()
+        for module in _imports(name, files[name]):
+            parts = module.split(".")
+            for depth in range(1, len(parts) + 1):
+                found = by_module.get(".".join(parts[:depth]))
+                if found is not None and found not in kept:
+                    kept.add(found)
+                    todo.append(found)
+    return frozenset(kept)
+
+
+def _imports(name: str, source: bytes) -> Iterator[str]:
+    """The absolute names a module imports, anywhere in it, with ``from a import b`` giving
+    ``a`` and ``a.b`` (b may be a module); relative imports resolved against ``name``."""
+    package = _module_of(name).split(".")
+    if not name.endswith("/__init__.py"):
+        package = package[:-1]
+    for node in ast.walk(ast.parse(source, filename=name)):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                above = package[: len(package) - node.level + 1]
+                base = ".".join([*above, *([base] if base else [])])
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def _translations_of(countries: Collection[str]) -> frozenset[str]:
+    """The holiday-name catalogues (``locale/*/LC_MESSAGES/<code>.mo``) that the calendars of
+    ``countries`` read: each country's own, and its parent's (PR reads US's too)."""
+    import holidays
+
+    codes = set()
+    for given in countries:
+        try:
+            entity = holidays.country_holidays(given.strip().upper())
+        except NotImplementedError:
+            raise ConfigError(
+                f"holiday country {given!r} is not one `holidays` knows; "
+                "use an ISO 3166-1 alpha-2 code such as US, GB, DE"
+            ) from None
+        for each in (entity, getattr(entity, "parent_entity", None)):
+            code = getattr(each, "country", None)
+            if code:
+                codes.add(str(code))
+    return frozenset(codes)
+
+
+def _no_bytecode(target: _Target) -> str:
+    return (
+        f"the zip has no bytecode: it would be compiled for Python {target.python} "
+        f"({target.runtime}), but this is Python {sys.version_info.major}."
+        f"{sys.version_info.minor} and no python{target.python} is on PATH, and bytecode of "
+        f"another version is ignored. Each cold start compiles every module instead, "
+        f"{_COLD_COMPILE}. Install Python {target.python}, or deploy runtime = "
+        f'"{default_runtime()}"'
+    )
+
+
+def _bytecode(
+    entries: Mapping[str, tuple[bytes, bool]], compiler: Compiler, tree: Path, *, needle: str
+) -> dict[str, tuple[bytes, bool]]:
+    """``__pycache__/*.pyc`` entries for the ``.py`` entries, compiled by ``compiler``."""
+    for name, (data, _) in entries.items():
+        if name.endswith(".py"):
+            path = tree / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    compiled = compile_tree(compiler, tree)
+    marker = needle.encode()
+    leaked = [name for name, data in compiled.items() if marker in data]
+    if leaked:
+        raise OffhoursError(
+            f"the bytecode of {leaked[0]} names the build's temporary directory, "
+            "so the zip would differ from build to build"
+        )
+    return {name: (data, False) for name, data in compiled.items()}
+
+
 def _write_zip(
     out: Path,
     entries: Mapping[str, tuple[bytes, bool]],
     stamp: tuple[int, int, int, int, int, int],
 ) -> tuple[str, int]:
-    """Write the zip atomically; return its base64 SHA-256 and size."""
-    directories = {
-        "/".join(parts[:i]) + "/"
-        for parts in (name.split("/") for name in entries)
-        for i in range(1, len(parts))
-    }
+    """Write the zip atomically; return its base64 SHA-256 and size.
+
+    No directory entries: unzip and Lambda create directories from the file names.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted([*entries, *directories]):
+        for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.create_system = 3  # Unix, so the modes below apply on extraction
-            if name in directories:
-                info.external_attr = (0o40755 << 16) | 0x10  # | MS-DOS directory bit
-                archive.writestr(info, b"", compress_type=zipfile.ZIP_STORED)
-                continue
             data, executable = entries[name]
             info.external_attr = (0o100755 if executable else 0o100644) << 16
             archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
@@ -758,7 +954,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--out", type=Path, help="write the zip here")
     what.add_argument("--wheelhouse", type=Path, help="download wheels into this directory")
-    parser.add_argument("--runtime", default="python3.12")
+    parser.add_argument("--runtime", help="default: this Python's, e.g. python3.12")
     parser.add_argument(
         "--architecture",
         action="append",
@@ -768,6 +964,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--find-links", action="append", type=Path, default=[])
     parser.add_argument("--no-index", action="store_true")
     parser.add_argument("--project", type=Path, help="offhours' project directory")
+    parser.add_argument(
+        "--holiday-country",
+        action="append",
+        metavar="CODE",
+        help="ship only the holiday-name translations of this country (repeat; default: all)",
+    )
     args = parser.parse_args(argv)
     architectures: list[Architecture] = args.architecture or ["x86_64"]
     try:
@@ -791,10 +993,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             find_links=args.find_links,
             no_index=args.no_index,
             project_root=args.project,
+            holiday_countries=args.holiday_country,
         )
     except OffhoursError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"{result.path}: {result.size:,} bytes, {result.files} files, sha256 {result.sha256}")
     return 0
 
