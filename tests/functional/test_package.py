@@ -273,10 +273,16 @@ def test_the_zip_leaves_out_what_the_handler_never_loads(x86: PackageResult) -> 
     own = {n for n in names if n.startswith("offhours/") and "__pycache__" not in n}
     never = ("offhours/cli", "offhours/__main__.py", "offhours/testing/", "offhours/demo")
     assert not [n for n in own if n.startswith(never)]
-    # of the deploy tooling, only what the handler's path imports (the config's state key)
+    # of the deploy tooling, only what the handler's path imports: the config's state key, and
+    # the schedule grammar that validates a `[deploy]` table left in a packaged configuration
+    schedule = {
+        f"offhours/deploy/schedule/{p.name}"
+        for p in (ROOT / "src" / "offhours" / "deploy" / "schedule").glob("*.py")
+    }
     assert {n for n in own if n.startswith("offhours/deploy/")} == {
         "offhours/deploy/__init__.py",
         "offhours/deploy/fingerprint.py",
+        *schedule,
     }
     assert {"offhours/lambda_handler.py", "offhours/sources/ravello.py"} <= own
     assert not [n for n in names if n.endswith((".pyi", "/py.typed"))]
