@@ -13,7 +13,8 @@ import boto3
 import pytest
 
 from offhours.config import Config, load_config
-from offhours.deploy.aws import MANAGED_TAG, Change, DeployError, Deployment
+from offhours.deploy.aws import Change, DeployError, Deployment
+from offhours.deploy.spec import MANAGED_TAG
 from offhours.errors import ConfigError
 from tests.aws import Aws
 
@@ -585,7 +586,7 @@ def assert_only_the_role_decrypts(policy: dict[str, Any], account: str, role_arn
 
 
 def test_key_policy_rotation_and_scheduler_trust(aws: Aws, tmp_path: Path) -> None:
-    from offhours.deploy.aws import key_policy
+    from offhours.deploy.spec import key_policy
 
     deployment(config(tmp_path)).apply()
     kms = aws.client("kms")

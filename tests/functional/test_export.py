@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from offhours.config import Config, parse_config
-from offhours.deploy.aws import CONTEXT_KEY, Deployment
+from offhours.deploy.aws import Deployment
 from offhours.deploy.export import export
+from offhours.deploy.spec import CONTEXT_KEY
 from tests.aws import REGION, TEST_KEYS, Aws
 
 FN = "offhours-audit"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from offhours.aws_region import aws_region
 from offhours.config import parse_config
-from offhours.deploy.aws import event_age, event_invoke_config
+from offhours.deploy.spec import event_age, event_invoke_config
 from offhours.errors import ConfigError
 
 BASE: dict[str, Any] = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from offhours.config import Config, parse_config
-from offhours.deploy.aws import (
+from offhours.deploy.spec import (
     FUNCTION_CONTEXT,
     FUNCTION_TAG,
     HANDLER,
@@ -22,7 +22,7 @@ from offhours.deploy.aws import (
     SCHEDULER_INPUT,
     role_policy,
 )
-from offhours.deploy.aws import key_policy as policy_of_key
+from offhours.deploy.spec import key_policy as policy_of_key
 from offhours.deploy.export import export
 from offhours.errors import ConfigError
 

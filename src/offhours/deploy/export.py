@@ -222,7 +222,9 @@ def _sam_function(desc: Description, props: Mapping[str, Any], code_path: str) -
 def _sam_fold(desc: Description, into: dict[str, Any], res: Resource) -> None:
     """Writes ``res`` into the properties of the resource SAM makes it part of."""
     p = res.props
-    if res.kind == "alias":
+    if res.kind == "key_policy":
+        into["KeyPolicy"] = p["KeyPolicy"]
+    elif res.kind == "alias":
         alias = p["Name"]
         if not alias.isalnum() or not alias.isascii():
             # SAM names the alias resource <function>Alias<alias>: a logical id is alphanumeric.
@@ -257,8 +259,11 @@ def _sam_fold(desc: Description, into: dict[str, Any], res: Resource) -> None:
 def _sam(desc: Description, code_path: str) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {}
     for res in desc:
+        if res.existing:
+            continue
         if res.within is not None:
-            _sam_fold(desc, out[res.within]["Properties"], res)
+            if res.within in out:  # nothing to write into an existing key
+                _sam_fold(desc, out[res.within]["Properties"], res)
             continue
         if res.kind == "function":
             props = _sam_function(desc, res.props, code_path)
@@ -352,8 +357,17 @@ def _tf_body(desc: Description, res: Resource, code_path: str) -> dict[str, Any]
 
 def _terraform(desc: Description, code_path: str) -> dict[str, Any]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
+    bodies: dict[str, dict[str, Any]] = {}
     for res in desc:
-        out.setdefault(KINDS[res.kind].tf, {})[res.tf] = _tf_body(desc, res, code_path)
+        tf_type = KINDS[res.kind].tf
+        if res.existing:
+            continue
+        if tf_type is None:
+            # Only the key's policy: an attribute of the key (absent when the key exists).
+            if res.within in bodies:
+                bodies[res.within]["policy"] = _JsonText(res.props["KeyPolicy"])
+            continue
+        bodies[res.id] = out.setdefault(tf_type, {})[res.tf] = _tf_body(desc, res, code_path)
     document: dict[str, Any] = {
         "terraform": {
             "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}}

@@ -475,14 +475,18 @@ class Kind:
     """A resource type: how plan names it, and its type in each export."""
 
     noun: str
-    #: the CloudFormation/SAM type; None: SAM writes it inside the resource named by `within`
+    #: the CloudFormation/SAM type, and Terraform's; None: that format writes it inside the
+    #: resource named by its `within`
     sam: str | None
-    tf: str
+    tf: str | None
 
 
 KINDS: dict[str, Kind] = {
     "key": Kind("kms key", "AWS::KMS::Key", "aws_kms_key"),
     "key_alias": Kind("kms alias", "AWS::KMS::Alias", "aws_kms_alias"),
+    # Apart from the key for apply, which writes it once the role exists (the policy names
+    # the role, the role's policy the key); both exports write it as the key's property.
+    "key_policy": Kind("kms key policy", None, None),
     "parameter": Kind("ssm parameter", "AWS::SSM::Parameter", "aws_ssm_parameter"),
     "log_group": Kind("log group", "AWS::Logs::LogGroup", "aws_cloudwatch_log_group"),
     "role": Kind("iam role", "AWS::IAM::Role", "aws_iam_role"),
@@ -516,8 +520,15 @@ class Resource:
     tags: Mapping[str, str] | None = None
     #: logical ids created before it (beyond the references in its properties)
     depends_on: tuple[str, ...] = ()
-    #: the logical id of the resource SAM writes this one into (an alias into its function)
+    #: the logical id of the resource SAM writes this one into (an alias into its function);
+    #: Terraform too where its kind has no Terraform type
     within: str | None = None
+    #: named in [deploy] (key_arn, role_arn): used as it is, never created, changed or deleted
+    existing: bool = False
+
+    @property
+    def noun(self) -> str:
+        return KINDS[self.kind].noun
 
     @property
     def address(self) -> str:
@@ -591,7 +602,9 @@ def describe(
     refs = [slot.ref for slot in config.secret_slots()]
     role = d.role_arn or ROLE_ARN
     res: list[Resource] = []
-    if not d.key_arn or everything:
+    if d.key_arn:
+        res.append(Resource("key", "OffhoursKey", "offhours", d.key_arn, {}, existing=True))
+    else:
         res.append(
             Resource(
                 "key",
@@ -600,9 +613,6 @@ def describe(
                 d.kms_alias(),
                 {
                     "Description": f"offhours: secrets of the Lambda function {fn}",
-                    # The key therefore depends on the role, whose permissions are a resource
-                    # of their own that depends on the key.
-                    "KeyPolicy": key_policy(account=account, function=fn, role_arn=role),
                     "EnableKeyRotation": True,
                     # destroy's waiting period, the shortest KMS allows
                     "PendingWindowInDays": 7,
@@ -646,7 +656,9 @@ def describe(
             tags,
         )
     )
-    if not d.role_arn or everything:
+    if d.role_arn:
+        res.append(Resource("role", "OffhoursRole", "function", d.role_arn, {}, existing=True))
+    else:
         res.append(
             Resource(
                 "role",
@@ -684,6 +696,18 @@ def describe(
                 {"RoleName": ROLE_NAME, "PolicyName": "offhours", "PolicyDocument": policy},
             )
         )
+    res.append(
+        Resource(
+            "key_policy",
+            "OffhoursKeyPolicy",
+            "offhours",
+            d.kms_alias(),
+            # The key therefore depends on the role, whose permissions are a resource of
+            # their own that depends on the key.
+            {"KeyPolicy": key_policy(account=account, function=fn, role_arn=role)},
+            within="OffhoursKey",
+        )
+    )
     function: dict[str, Any] = {
         "FunctionName": fn,
         "Description": d.description,
