@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from offhours.config import Config, parse_config
+from offhours.deploy.export import export
 from offhours.deploy.spec import (
     FUNCTION_CONTEXT,
     FUNCTION_TAG,
@@ -23,7 +24,6 @@ from offhours.deploy.spec import (
     role_policy,
 )
 from offhours.deploy.spec import key_policy as policy_of_key
-from offhours.deploy.export import export
 from offhours.errors import ConfigError
 
 FN = "offhours-audit"
