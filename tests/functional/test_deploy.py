@@ -271,6 +271,18 @@ def test_destroy_removes_only_what_offhours_created(aws: Aws, tmp_path: Path) ->
     assert {c.action for c in deployment(cfg).destroy()} == {"unchanged"}
 
 
+def test_destroy_dry_run_lists_what_destroy_deletes_and_deletes_nothing(
+    aws: Aws, tmp_path: Path
+) -> None:
+    cfg = config(tmp_path)
+    deployment(cfg).apply()
+    preview = deployment(cfg).destroy(dry=True)
+    assert {c.action for c in preview} == {"delete", "unchanged"}
+    assert aws.client("lambda").get_function(FunctionName=FN)
+    assert aws.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]["Enabled"]
+    assert [str(c) for c in deployment(cfg).destroy()] == [str(c) for c in preview]
+
+
 def test_destroy_leaves_a_same_named_function_it_did_not_create(aws: Aws, tmp_path: Path) -> None:
     iam = aws.client("iam")
     role = iam.create_role(RoleName="theirs", AssumeRolePolicyDocument=json.dumps({}))["Role"]
