@@ -541,16 +541,8 @@ class Config:
 
     def secret_refs(self) -> list[tuple[PluginConfig, str, SecretRef]]:
         """Every secret reference, with the plugin and field it belongs to."""
-        refs = []
-        for section, items in (("sources", self.sources), ("notifiers", self.notifiers)):
-            for i, item in enumerate(items):
-                for field in secret_fields(type(item)):
-                    where = f"{section}[{i}].{field}"
-                    ref = SecretRef.parse(
-                        getattr(item, field), where, allow_plaintext=self.allow_plaintext_secrets
-                    )
-                    refs.append((item, field, ref))
-        return refs
+        items = {"sources": self.sources, "notifiers": self.notifiers}
+        return [(items[s.section][s.index], s.field, s.ref) for s in self.secret_slots()]
 
     def secret_slots(self) -> list[SecretSlot]:
         """Every secret reference with where it sits in the document, as typed data."""

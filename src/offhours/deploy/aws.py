@@ -63,7 +63,7 @@ from offhours.deploy.spec import (
     schedule_zone,
 )
 from offhours.errors import ConfigError, OffhoursError, SecretError
-from offhours.secrets import Resolver, SecretRef
+from offhours.secrets import Resolver
 
 __all__ = ["Change", "DeployError", "Deployment"]
 
@@ -371,9 +371,6 @@ class Deployment:
         except (ClientError, ValueError):
             return False
         return bool(answer["KeyId"] == key_arn and answer["Plaintext"] == plaintext.encode())
-
-    def _refs(self, *schemes: str) -> list[SecretRef]:
-        return [s.ref for s in self._slots.values() if s.ref.scheme in schemes]
 
 
 # ---------------------------------------------------------------------- the calls, per kind

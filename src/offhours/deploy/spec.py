@@ -581,6 +581,43 @@ def _plugin_statements(config: Config, region: str, account: str) -> list[dict[s
     return extra
 
 
+def _role(
+    ids: tuple[str, str],
+    tf: str,
+    name: str,
+    documents: tuple[Mapping[str, Any], Mapping[str, Any]],
+    tags: Mapping[str, str],
+    *,
+    inline: bool,
+) -> tuple[Resource, Resource]:
+    """A role of the deployment (``ids[0]``) and its one inline policy (``ids[1]``), from its
+    trust policy and permissions (``documents``); ``inline``: SAM writes the policy into the
+    role (the function role's stands apart: the key's policy names the role)."""
+    trust, policy = documents
+    fn = tags[FUNCTION_TAG]
+    role = Resource(
+        "role",
+        ids[0],
+        tf,
+        name,
+        {"RoleName": name, "Description": f"offhours: {fn}", "AssumeRolePolicyDocument": trust},
+        tags,
+    )
+    attached = Resource(
+        "role_policy",
+        ids[1],
+        tf,
+        name,
+        {
+            "RoleName": ROLE_NAME if ids[0] == "OffhoursRole" else SCHEDULER_ROLE_NAME,
+            "PolicyName": "offhours",
+            "PolicyDocument": policy,
+        },
+        within=role.id if inline else None,
+    )
+    return role, attached
+
+
 def describe(
     config: Config,
     region: str,
@@ -659,20 +696,6 @@ def describe(
     if d.role_arn:
         res.append(Resource("role", "OffhoursRole", "function", d.role_arn, {}, existing=True))
     else:
-        res.append(
-            Resource(
-                "role",
-                "OffhoursRole",
-                "function",
-                role_name(fn, "-role"),
-                {
-                    "RoleName": role_name(fn, "-role"),
-                    "Description": f"offhours: {fn}",
-                    "AssumeRolePolicyDocument": LAMBDA_TRUST,
-                },
-                tags,
-            )
-        )
         # Apart from the role: the key's policy names the role, the role's policy the key.
         policy = role_policy(
             function=fn,
@@ -687,13 +710,14 @@ def describe(
             extra=_plugin_statements(config, region, account),
             on_failure=d.on_failure,
         )
-        res.append(
-            Resource(
-                "role_policy",
-                "OffhoursRolePolicy",
+        res.extend(
+            _role(
+                ("OffhoursRole", "OffhoursRolePolicy"),
                 "function",
                 role_name(fn, "-role"),
-                {"RoleName": ROLE_NAME, "PolicyName": "offhours", "PolicyDocument": policy},
+                (LAMBDA_TRUST, policy),
+                tags,
+                inline=False,
             )
         )
     res.append(
@@ -796,32 +820,14 @@ def describe(
                 {MANAGED_TAG: "offhours"},
             )
         )
-        res.append(
-            Resource(
-                "role",
-                "OffhoursSchedulerRole",
+        res.extend(
+            _role(
+                ("OffhoursSchedulerRole", "OffhoursSchedulerPolicy"),
                 "scheduler",
                 role_name(fn, "-scheduler"),
-                {
-                    "RoleName": role_name(fn, "-scheduler"),
-                    "Description": f"offhours: {fn}",
-                    "AssumeRolePolicyDocument": scheduler_trust(account),
-                },
+                (scheduler_trust(account), scheduler_policy(target)),
                 tags,
-            )
-        )
-        res.append(
-            Resource(
-                "role_policy",
-                "OffhoursSchedulerPolicy",
-                "scheduler",
-                role_name(fn, "-scheduler"),
-                {
-                    "RoleName": SCHEDULER_ROLE_NAME,
-                    "PolicyName": "offhours",
-                    "PolicyDocument": scheduler_policy(target),
-                },
-                within="OffhoursSchedulerRole",
+                inline=True,
             )
         )
         res.append(
