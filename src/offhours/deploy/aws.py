@@ -99,6 +99,12 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _tag_list(
+    tags: Mapping[str, str] | None, key: str = "Key", value: str = "Value"
+) -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in (tags or {}).items()]
+
+
 def _absent(call: Callable[[], Any], *codes: str) -> Any:
     """The call's answer, or None when AWS answers that the thing does not exist."""
     try:
@@ -173,7 +179,6 @@ class Deployment:
         schedule_zone(config)
         self.param = f"/offhours/{self.fn}/config"
         self.key_alias = config.deploy.kms_alias()
-        self.tags = {**config.deploy.tags, MANAGED_TAG: "offhours", FUNCTION_TAG: self.fn}
         self._slots: dict[str, SecretSlot] = {s.ref.where: s for s in config.secret_slots()}
         self._clients: dict[str, Any] = {}
         self._secrets: dict[str, str] | None = None
@@ -191,9 +196,6 @@ class Deployment:
 
     def _is_ours(self, tags: Mapping[str, str]) -> bool:
         return tags.get(MANAGED_TAG) == "offhours" and tags.get(FUNCTION_TAG) == self.fn
-
-    def _tag_list(self, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
-        return [{key: k, value: v} for k, v in self.tags.items()]
 
     def _state(self, *, everything: bool = False) -> _State:
         account = self.client("sts").get_caller_identity()["Account"]
@@ -408,7 +410,7 @@ def _apply_key(d: Deployment, state: _State, res: Resource, dry: bool) -> Change
     meta = kms.create_key(
         Description=res.props["Description"],
         Policy=json.dumps(policy),
-        Tags=d._tag_list("TagKey", "TagValue"),
+        Tags=_tag_list(res.tags, "TagKey", "TagValue"),
     )["KeyMetadata"]
     kms.create_alias(AliasName=res.name, TargetKeyId=meta["KeyId"])
     kms.enable_key_rotation(KeyId=meta["KeyId"])
@@ -617,7 +619,9 @@ def _apply_parameter(d: Deployment, state: _State, res: Resource, dry: bool) -> 
         )
         state.known["config_version"] = str(put["Version"])
         details.append(f"version {put['Version']}")
-        ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=res.name, Tags=d._tag_list())
+        ssm.add_tags_to_resource(
+            ResourceType="Parameter", ResourceId=res.name, Tags=_tag_list(res.tags)
+        )
     action: Action = "create" if current is None else "update"
     return Change(res.noun, res.name, action, tuple(details))
 
@@ -665,7 +669,7 @@ def _apply_role(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
                 RoleName=name,
                 AssumeRolePolicyDocument=json.dumps(trust),
                 Description=res.props["Description"],
-                Tags=d._tag_list(),
+                Tags=_tag_list(res.tags),
             )["Role"]["Arn"]
             iam.put_role_policy(
                 RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
@@ -896,7 +900,7 @@ def _apply_alarm(d: Deployment, state: _State, res: Resource, dry: bool) -> Chan
     if current is not None and not _subset(res.props, current):
         return Change(res.noun, res.name, "unchanged", (detail,))
     if not dry:
-        d.client("cloudwatch").put_metric_alarm(**res.props, Tags=d._tag_list())
+        d.client("cloudwatch").put_metric_alarm(**res.props, Tags=_tag_list(res.tags))
     return Change(res.noun, res.name, "create" if current is None else "update", (detail,))
 
 
@@ -917,7 +921,7 @@ def _apply_schedule(d: Deployment, state: _State, res: Resource, dry: bool) -> C
     if group is None and not dry:
         sched.create_schedule_group(
             Name=group_res.name,
-            Tags=[{"Key": k, "Value": v} for k, v in (group_res.tags or {}).items()],
+            Tags=_tag_list(group_res.tags),
         )
     desired = {k: v for k, v in res.props.items() if k not in ("Name", "GroupName")}
     current = _find_schedule(d, res) if group else None
@@ -959,7 +963,7 @@ def _apply_rule(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
     if current is not None and current.get("ScheduleExpression") != expression:
         action = "update"
     if action != "unchanged" and not dry:
-        rule_arn = events.put_rule(**res.props, Tags=d._tag_list())["RuleArn"]
+        rule_arn = events.put_rule(**res.props, Tags=_tag_list(res.tags))["RuleArn"]
         state.known["rule_arn"] = rule_arn
         target = state.part("OffhoursRuleTarget").props
         events.put_targets(
