@@ -624,6 +624,9 @@ def deploy_apply(
 def deploy_destroy(
     config: ConfigOpt = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing")
+    ] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Remove what offhours created for this function (identified by its tags), nothing else."""
@@ -633,11 +636,11 @@ def deploy_destroy(
         from offhours.deploy.aws import Deployment
 
         cfg = _load(config)
-        if not yes:
+        if not yes and not dry_run:
             if not sys.stdin.isatty():
                 raise ConfigError("destroy needs --yes when there is no terminal to confirm on")
             typer.confirm(f"Remove the deployment of {cfg.deploy.function_name!r}?", abort=True)
-        _print_changes(Deployment(cfg).destroy(), dry=False)
+        _print_changes(Deployment(cfg).destroy(dry=dry_run), dry=dry_run)
         return EXIT_OK
 
     _guarded(body)

@@ -14,6 +14,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -491,6 +492,16 @@ class _Top(_Strict):
     notifiers: list[dict[str, Any]] = Field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SecretSlot:
+    """Where a secret reference sits: ``document[section][index][field]``."""
+
+    section: str  # "sources" or "notifiers"
+    index: int
+    field: str
+    ref: SecretRef
+
+
 class Config:
     """The validated configuration: typed sections plus one validated model per plugin table."""
 
@@ -529,16 +540,29 @@ class Config:
 
     def secret_refs(self) -> list[tuple[PluginConfig, str, SecretRef]]:
         """Every secret reference, with the plugin and field it belongs to."""
-        refs = []
+        items = {"sources": self.sources, "notifiers": self.notifiers}
+        return [(items[s.section][s.index], s.field, s.ref) for s in self.secret_slots()]
+
+    def secret_slots(self) -> list[SecretSlot]:
+        """Every secret reference with where it sits in the document, as typed data."""
+        slots = []
         for section, items in (("sources", self.sources), ("notifiers", self.notifiers)):
-            for i, item in enumerate(items):
+            for index, item in enumerate(items):
                 for field in secret_fields(type(item)):
-                    where = f"{section}[{i}].{field}"
+                    where = f"{section}[{index}].{field}"
                     ref = SecretRef.parse(
                         getattr(item, field), where, allow_plaintext=self.allow_plaintext_secrets
                     )
-                    refs.append((item, field, ref))
-        return refs
+                    slots.append(SecretSlot(section, index, field, ref))
+        return slots
+
+    def runtime_document(self) -> dict[str, Any]:
+        """The document as read, without what only the deploying machine reads ([deploy] and
+        allow_plaintext_secrets): what a deployed function is given. A JSON-safe deep copy."""
+        document: dict[str, Any] = json.loads(json.dumps(dict(self.raw), default=str))
+        for key in ("deploy", "allow_plaintext_secrets"):
+            document.pop(key, None)
+        return document
 
     def plaintext_secrets(self) -> list[str]:
         """Key paths holding a literal secret (let through by allow_plaintext_secrets)."""

@@ -80,10 +80,16 @@ def test_apply_plan_destroy(cli: CliRun, project: Path, aws: Aws) -> None:
     refused = cli("deploy", "destroy")
     assert refused.code == 2
     assert "needs --yes" in refused.stderr
+    # A preview needs no confirmation and deletes nothing.
+    preview = cli("deploy", "destroy", "--dry-run")
+    assert preview.code == 0, preview.stderr
+    assert f"- delete    lambda function {FN}" in preview.stdout
+    assert "would delete" in preview.stdout
+    assert aws.client("lambda").get_function(FunctionName=FN)
     destroyed = cli("deploy", "destroy", "--yes")
     assert destroyed.code == 0, destroyed.stderr
     assert f"- delete    lambda function {FN}" in destroyed.stdout
-    for run in (first, applied, plan, again, destroyed):
+    for run in (first, applied, plan, again, preview, destroyed):
         assert "sentinel-e2e" not in run.stdout + run.stderr
 
 

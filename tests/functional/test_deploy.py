@@ -13,7 +13,8 @@ import boto3
 import pytest
 
 from offhours.config import Config, load_config
-from offhours.deploy.aws import MANAGED_TAG, Change, DeployError, Deployment
+from offhours.deploy.aws import Change, DeployError, Deployment
+from offhours.deploy.spec import MANAGED_TAG
 from offhours.errors import ConfigError
 from tests.aws import Aws
 
@@ -268,6 +269,18 @@ def test_destroy_removes_only_what_offhours_created(aws: Aws, tmp_path: Path) ->
     assert iam.get_role(RoleName="someone-elses-role")["Role"]
     assert aws.client("ssm").get_parameter(Name="/offhours/other/config")
     assert {c.action for c in deployment(cfg).destroy()} == {"unchanged"}
+
+
+def test_destroy_dry_run_lists_what_destroy_deletes_and_deletes_nothing(
+    aws: Aws, tmp_path: Path
+) -> None:
+    cfg = config(tmp_path)
+    deployment(cfg).apply()
+    preview = deployment(cfg).destroy(dry=True)
+    assert {c.action for c in preview} == {"delete", "unchanged"}
+    assert aws.client("lambda").get_function(FunctionName=FN)
+    assert aws.client("kms").describe_key(KeyId=KEY_ALIAS)["KeyMetadata"]["Enabled"]
+    assert [str(c) for c in deployment(cfg).destroy()] == [str(c) for c in preview]
 
 
 def test_destroy_leaves_a_same_named_function_it_did_not_create(aws: Aws, tmp_path: Path) -> None:
@@ -585,7 +598,7 @@ def assert_only_the_role_decrypts(policy: dict[str, Any], account: str, role_arn
 
 
 def test_key_policy_rotation_and_scheduler_trust(aws: Aws, tmp_path: Path) -> None:
-    from offhours.deploy.aws import key_policy
+    from offhours.deploy.spec import key_policy
 
     deployment(config(tmp_path)).apply()
     kms = aws.client("kms")

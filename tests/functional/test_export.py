@@ -11,17 +11,21 @@ import base64
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offhours.config import Config, parse_config
-from offhours.deploy.aws import CONTEXT_KEY, Deployment
+from offhours.deploy.aws import Deployment
 from offhours.deploy.export import export
+from offhours.deploy.spec import CONTEXT_KEY
 from tests.aws import REGION, TEST_KEYS, Aws
 
 FN = "offhours-audit"
@@ -106,8 +110,61 @@ def code(work: Path) -> bytes:
     return path.read_bytes()
 
 
+# Set by `one_provider`: where the running provider listens.
+_REATTACH: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def one_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One AWS provider process for every terraform command of this module, and the
+    directory they all run in (the provider's own working directory, so that it reads the zip
+    by the export's relative path, as it does when Terraform starts it).
+
+    Terraform otherwise starts the 700 MB provider afresh for each validate, plan and apply
+    (several times per apply); in debug mode it starts once and each command attaches to it
+    (TF_REATTACH_PROVIDERS). The commands and what they do are unchanged."""
+    work = tmp_path_factory.mktemp("terraform")
+    binary = next(
+        TF_PLUGINS.glob("registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*")
+    )
+    log = tmp_path_factory.mktemp("provider") / "provider.log"  # outside `work`
+    # In debug mode the provider refuses AWS_CA_BUNDLE ("unable to add custom RootCAs"); moto
+    # is plain HTTP on loopback, where no CA bundle is used anyway.
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    with log.open("w") as out:
+        process = subprocess.Popen(  # noqa: S603 - the provider binary of the local mirror
+            [binary, "-debug"], cwd=work, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while not (found := re.search(r"TF_REATTACH_PROVIDERS='([^']+)'", log.read_text())):
+            assert process.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "the provider did not start in 180 s"
+            time.sleep(0.2)
+        _REATTACH["TF_REATTACH_PROVIDERS"] = found[1]
+        yield work
+    finally:
+        _REATTACH.clear()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def work(one_provider: Path) -> Path:
+    """The provider's directory, emptied of the previous test's files and state (the
+    providers `init` installed are kept)."""
+    for path in one_provider.iterdir():
+        if path.name not in (".terraform", ".terraform.lock.hcl"):
+            path.unlink()
+    return one_provider
+
+
 def terraform(work: Path, *args: str) -> str:
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", **_REATTACH}
     done = subprocess.run(  # noqa: S603 - a fixed binary and arguments
         [TERRAFORM or "terraform", *args, "-no-color"],
         cwd=work,
@@ -125,14 +182,14 @@ def init(work: Path) -> None:
     terraform(work, "init", "-backend=false", "-input=false", f"-plugin-dir={TF_PLUGINS}")
 
 
-def test_terraform_validates_with_existing_key_and_role(tmp_path: Path) -> None:
+def test_terraform_validates_with_existing_key_and_role(work: Path) -> None:
     # The other shapes are applied below; this one needs resources moto does not hold.
     key = f"arn:aws:kms:{REGION}:123456789012:key/0f3e8c1a-1111-2222-3333-444455556666"
     cfg = make(publish=False, key_arn=key, role_arn=ROLE_ARN)
-    code(tmp_path)
-    (tmp_path / "offhours.tf.json").write_text(export(cfg, format="terraform"))
-    init(tmp_path)
-    result = json.loads(terraform(tmp_path, "validate", "-json"))
+    code(work)
+    (work / "offhours.tf.json").write_text(export(cfg, format="terraform"))
+    init(work)
+    result = json.loads(terraform(work, "validate", "-json"))
     assert result["valid"] is True, result["diagnostics"]
 
 
@@ -149,16 +206,16 @@ def point_at_moto(work: Path, endpoint: str) -> None:
     (work / "override.tf.json").write_text(json.dumps({"provider": {"aws": provider}}))
 
 
-def test_terraform_apply_leaves_deploy_plan_nothing_to_do(aws: Aws, tmp_path: Path) -> None:
-    zip_bytes = code(tmp_path)
-    point_at_moto(tmp_path, aws.endpoint)
-    init(tmp_path)
+def test_terraform_apply_leaves_deploy_plan_nothing_to_do(aws: Aws, work: Path) -> None:
+    zip_bytes = code(work)
+    point_at_moto(work, aws.endpoint)
+    init(work)
     deploy: dict[str, Any] = {}
     for name, step in STEPS:
         deploy.update(step)
         cfg = make(**deploy)
-        (tmp_path / "offhours.tf.json").write_text(export(cfg, format="terraform"))
-        terraform(tmp_path, "apply", "-auto-approve", "-input=false")
+        (work / "offhours.tf.json").write_text(export(cfg, format="terraform"))
+        terraform(work, "apply", "-auto-approve", "-input=false")
 
         changes = Deployment(cfg, code=zip_bytes).plan()
         assert [str(c) for c in changes if c.action != "unchanged"] == [], name
@@ -171,7 +228,7 @@ def test_terraform_apply_leaves_deploy_plan_nothing_to_do(aws: Aws, tmp_path: Pa
     }
 
 
-def test_kms_secrets_under_an_existing_key(aws: Aws, tmp_path: Path) -> None:
+def test_kms_secrets_under_an_existing_key(aws: Aws, work: Path) -> None:
     """Ciphertext made beforehand with the function's context, [deploy] key_arn naming its key."""
     kms = aws.client("kms")
     key_arn = kms.create_key(Description="offhours test key")["KeyMetadata"]["Arn"]
@@ -185,13 +242,13 @@ def test_kms_secrets_under_an_existing_key(aws: Aws, tmp_path: Path) -> None:
     data["deploy"].update(key_arn=key_arn, publish=False)
     cfg = parse_config(data)
 
-    zip_bytes = code(tmp_path)
+    zip_bytes = code(work)
     template = export(cfg, format="terraform")
     assert PASSWORD not in template
-    (tmp_path / "offhours.tf.json").write_text(template)
-    point_at_moto(tmp_path, aws.endpoint)
-    init(tmp_path)
-    terraform(tmp_path, "apply", "-auto-approve", "-input=false")
+    (work / "offhours.tf.json").write_text(template)
+    point_at_moto(work, aws.endpoint)
+    init(work)
+    terraform(work, "apply", "-auto-approve", "-input=false")
 
     changes = Deployment(cfg, code=zip_bytes).plan()
     assert [str(c) for c in changes if c.action != "unchanged"] == []

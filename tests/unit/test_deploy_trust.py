@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from offhours.aws_region import aws_region
 from offhours.config import parse_config
-from offhours.deploy.aws import event_age, event_invoke_config
+from offhours.deploy.spec import event_age, event_invoke_config
 from offhours.errors import ConfigError
 
 BASE: dict[str, Any] = {
@@ -249,3 +249,28 @@ def test_a_fingerprint_never_matches_another_secret(secret: str, other: str) -> 
 
     made = fingerprint(WHERE, KEY, CIPHERTEXT, secret)
     assert matches(made, WHERE, KEY, CIPHERTEXT, other) is (secret == other)
+
+
+# ---------------------------------------------------------------- what deploy reads of the config
+
+
+def test_deploy_reads_the_config_through_its_accessors() -> None:
+    """The function's document leaves out what only the deploying machine reads, and each
+    secret's place in it is typed data, not a key path to parse."""
+    data = copy.deepcopy(BASE)
+    data["allow_plaintext_secrets"] = True
+    data["notifiers"] = [{"type": "slack", "webhook_url": "ssm:/offhours/hook"}]
+    config = parse_config(data)
+    document = config.runtime_document()
+    assert set(document) == {"sources", "notifiers"}
+    document["sources"][0]["username"] = "changed"  # a copy: the config keeps its own
+    assert config.runtime_document()["sources"][0]["username"] == "env:U"
+    places = [(s.section, s.index, s.field, s.ref.where) for s in config.secret_slots()]
+    assert places == [
+        ("sources", 0, "username", "sources[0].username"),
+        ("sources", 0, "password", "sources[0].password"),
+        ("notifiers", 0, "webhook_url", "notifiers[0].webhook_url"),
+    ]
+    for slot in config.secret_slots():
+        written = config.runtime_document()[slot.section][slot.index][slot.field]
+        assert written == f"{slot.ref.scheme}:{slot.ref.target}"

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from offhours.config import Config, parse_config
-from offhours.deploy.aws import (
+from offhours.deploy.export import export
+from offhours.deploy.spec import (
     FUNCTION_CONTEXT,
     FUNCTION_TAG,
     HANDLER,
@@ -22,8 +23,7 @@ from offhours.deploy.aws import (
     SCHEDULER_INPUT,
     role_policy,
 )
-from offhours.deploy.aws import key_policy as policy_of_key
-from offhours.deploy.export import export
+from offhours.deploy.spec import key_policy as policy_of_key
 from offhours.errors import ConfigError
 
 FN = "offhours-audit"
@@ -940,3 +940,52 @@ def test_aws_region_names_the_exported_region(fmt: str, monkeypatch: pytest.Monk
     del data["deploy"]["region"]
     text = export(parse_config(data), format=fmt)  # type: ignore[arg-type]
     assert ":eu-west-1:" in text and ":us-east-1:" not in text
+
+
+# ---------------------------------------------------------------- one description
+
+
+@pytest.mark.parametrize(
+    "deploy",
+    [
+        {},
+        {"scheduler": "rule", "alarm_topic": "arn:aws:sns:us-east-1:123456789012:alarms"},
+        {"publish": False, "key_arn": KEY_ARN, "role_arn": ROLE_ARN},
+    ],
+)
+def test_both_exports_are_rendered_from_the_one_description(deploy: dict[str, Any]) -> None:
+    """Every resource of the description is in each export, nothing else: under its logical
+    id (SAM) and its address (Terraform), or inside the resource that format writes it into."""
+    from offhours.deploy.spec import KINDS, describe
+
+    cfg = make(**deploy)
+    desc = describe(cfg, "us-east-1")
+    sam, tf = exported(cfg, "sam"), exported(cfg, "terraform")
+    made = [r for r in desc if not r.existing]
+    sam_ids = {r.id for r in made if r.within is None}
+    assert set(sam["Resources"]) == sam_ids
+    for r in made:
+        if r.within is None:
+            assert sam["Resources"][r.id]["Type"] == KINDS[r.kind].sam
+        else:  # written into its parent, which the export has (or the key exists already)
+            assert r.within in sam_ids or desc[r.within].existing
+    tf_addresses = {f"{kind}.{name}" for kind, items in tf["resource"].items() for name in items}
+    assert tf_addresses == {r.address for r in made if KINDS[r.kind].tf is not None}
+    # Both render the same names, descriptions and settings the description holds.
+    for r in made:
+        if r.within is None and KINDS[r.kind].tf is not None and "Description" in r.props:
+            kind, name = r.address.split(".")
+            assert sam["Resources"][r.id]["Properties"]["Description"] == r.props["Description"]
+            assert tf["resource"][kind][name]["description"] == r.props["Description"]
+
+
+def test_every_kind_has_its_aws_calls() -> None:
+    """Adding a resource kind to the description without its AWS calls fails here."""
+    from offhours.deploy.aws import _TABLE
+    from offhours.deploy.spec import KINDS
+
+    assert set(_TABLE) == set(KINDS)
+    for kind, calls in _TABLE.items():
+        # Something that destroy finds, it can delete; something it deletes, apply made.
+        assert (calls.find is None) == (calls.delete is None), kind
+        assert calls.find is None or calls.apply is not None, kind

@@ -1,4 +1,10 @@
-"""`offhours deploy plan | apply | destroy`: the function, its role, key, config and schedule.
+"""`offhours deploy plan | apply | destroy`: the AWS calls behind the description.
+
+What is deployed is described once, in :mod:`offhours.deploy.spec`; this module holds only
+the AWS calls, one :class:`_Calls` entry per resource kind in :data:`_TABLE` (apply: find,
+compare, create or update; destroy: find, check the tags, delete). Apply walks the
+description in order; destroy walks it backwards (with every optional part included), and
+``destroy(dry=True)`` says what it would delete without deleting.
 
 Everything offhours creates carries the tags ``offhours:managed-by = offhours`` and
 ``offhours:function = <name>``; destroy removes only what carries both. Every step first reads
@@ -28,10 +34,9 @@ import difflib
 import hashlib
 import json
 import logging
-import re
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import boto3
@@ -39,264 +44,32 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.aws_region import aws_region
-from offhours.config import Config, DeployConfig
+from offhours.config import Config, SecretSlot
 from offhours.deploy.fingerprint import DEPLOY_STATE_KEY, fingerprint, matches
+from offhours.deploy.spec import (
+    CONFIG_VARIABLE,
+    CONTEXT_KEY,
+    ENV_MARKER,
+    FUNCTION_DECRYPTS,
+    FUNCTION_TAG,
+    MANAGED_TAG,
+    SCHEDULE_GROUP,
+    Description,
+    Resource,
+    check_references,
+    describe,
+    fill,
+    key_policy,
+    schedule_zone,
+)
 from offhours.errors import ConfigError, OffhoursError, SecretError
-from offhours.secrets import Resolver, SecretRef, wildcard_in
+from offhours.secrets import Resolver
 
-__all__ = [
-    "FUNCTION_TAG",
-    "HANDLER",
-    "MANAGED_TAG",
-    "Change",
-    "DeployError",
-    "Deployment",
-    "alarm_spec",
-    "check_references",
-    "event_invoke_config",
-    "function_document",
-    "function_environment",
-    "key_policy",
-    "role_name",
-    "role_policy",
-    "schedule_zone",
-    "scheduler_trust",
-]
+__all__ = ["Change", "DeployError", "Deployment"]
 
 log = logging.getLogger(__name__)
 
-HANDLER = "offhours.lambda_handler.handler"
-MANAGED_TAG = "offhours:managed-by"
-FUNCTION_TAG = "offhours:function"
-SCHEDULE_GROUP = "offhours"
-CONTEXT_KEY = "LambdaFunctionName"
-#: what the function's configuration says, so the handler reads it back with the same context
-FUNCTION_CONTEXT = {CONTEXT_KEY: "$AWS_LAMBDA_FUNCTION_NAME"}
-#: the input a Scheduler schedule passes, so the handler evaluates the scheduled instant
-SCHEDULER_INPUT = json.dumps(
-    {"time": "<aws.scheduler.scheduled-time>", "id": "<aws.scheduler.execution-id>"}
-)
 _BOTO = BotoConfig(retries={"max_attempts": 5, "mode": "standard"})
-_LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-#: names the variables offhours set from [deploy.environment], so removing one removes it
-ENV_MARKER = "OFFHOURS_ENVIRONMENT"
-CONFIG_VARIABLE = "OFFHOURS_CONFIG_SSM"
-#: the key policy's statement naming the role (written once the role exists)
-FUNCTION_DECRYPTS = "FunctionDecryptsItsSecrets"
-#: what the key policy lets the account administer: nothing that decrypts (no Decrypt,
-#: ReEncrypt*, GenerateDataKey*), and grants apart (below); using the key is granted apart,
-#: only under the function's encryption context
-_KEY_ADMIN_ACTIONS = [
-    "kms:CancelKeyDeletion",
-    "kms:CreateAlias",
-    "kms:Delete*",
-    "kms:Describe*",
-    "kms:Disable*",
-    "kms:Enable*",
-    "kms:Get*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Revoke*",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:Update*",
-]
-
-
-def scheduler_trust(account: str) -> dict[str, Any]:
-    """The Scheduler role's trust policy: only schedules of this account may assume it."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "scheduler.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-            }
-        ],
-    }
-
-
-def key_policy(*, account: str, function: str, role_arn: str) -> dict[str, Any]:
-    """The deployment key's policy: the account administers it and may encrypt for this
-    function (its encryption context); only the function's role decrypts, under that context.
-
-    Without a statement allowing it, an IAM policy granting kms:Decrypt on "*" (another
-    function's, say) does not reach this key: `deploy apply` compares fingerprints instead of
-    decrypting (see offhours.deploy.fingerprint)."""
-    context = {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_KEY}": function}}
-    root = {"AWS": f"arn:aws:iam::{account}:root"}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministersTheKey",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": _KEY_ADMIN_ACTIONS,
-                "Resource": "*",
-            },
-            {
-                # Lambda creates a grant when the key is the function's KMSKeyArn; a grant made
-                # by anyone else could hand out kms:Decrypt past this policy.
-                "Sid": "AccountGrantsOnlyToAwsServices",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
-            {
-                # `deploy apply` encrypts new secrets; IAM must still grant it to the deployer.
-                "Sid": "DeployerEncryptsForTheFunction",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": "kms:Encrypt",
-                "Resource": "*",
-                "Condition": context,
-            },
-            {
-                "Sid": FUNCTION_DECRYPTS,
-                "Effect": "Allow",
-                "Principal": {"AWS": role_arn},
-                "Action": "kms:Decrypt",
-                "Resource": "*",
-                "Condition": context,
-            },
-        ],
-    }
-
-
-def function_environment(config_ref: str, extra: Mapping[str, str]) -> dict[str, str]:
-    """The variables offhours sets: the pinned configuration, [deploy.environment] and the
-    marker naming the latter."""
-    env = {CONFIG_VARIABLE: config_ref, **extra}
-    if extra:
-        env[ENV_MARKER] = ",".join(sorted(extra))
-    return env
-
-
-def event_age(schedule: str) -> int:
-    """Seconds an invocation may wait in Lambda's queue: at most until the next scheduled run
-    (and an hour), at least the minute Lambda requires."""
-    from offhours.deploy.schedule import Rate, parse_schedule_expression
-
-    parsed = parse_schedule_expression(schedule)
-    seconds = int(parsed.interval.total_seconds()) if isinstance(parsed, Rate) else 3600
-    return max(60, min(seconds, 3600))
-
-
-def event_invoke_config(deploy: DeployConfig) -> dict[str, Any]:
-    """Asynchronous invocation settings: no retry (a failed run has posted already, and
-    raising makes it an Errors data point), failures optionally sent to [deploy] on_failure."""
-    config: dict[str, Any] = {
-        "MaximumRetryAttempts": 0,
-        "MaximumEventAgeInSeconds": event_age(deploy.schedule),
-    }
-    if deploy.on_failure:
-        config["DestinationConfig"] = {"OnFailure": {"Destination": deploy.on_failure}}
-    return config
-
-
-def alarm_spec(function: str, topic: str) -> dict[str, Any]:
-    """A CloudWatch alarm on the function's Errors metric: one failed run notifies ``topic``."""
-    return {
-        "AlarmName": f"{function}-errors",
-        "AlarmDescription": f"offhours: a run of {function} failed (see its log group)",
-        "Namespace": "AWS/Lambda",
-        "MetricName": "Errors",
-        "Dimensions": [{"Name": "FunctionName", "Value": function}],
-        "Statistic": "Sum",
-        "Period": 300,
-        "EvaluationPeriods": 1,
-        "Threshold": 1.0,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "TreatMissingData": "notBreaching",
-        "ActionsEnabled": True,
-        "AlarmActions": [topic],
-    }
-
-
-# Where `deploy` keeps a function's configuration (ciphertexts and fingerprints included).
-_DEPLOYED_CONFIG = re.compile(r"/offhours/([^/]+)/config(?::\d+)?")
-
-
-def _partition(region: str) -> str:
-    """The AWS partition a region belongs to (ARNs of another one can never be granted)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def check_references(config: Config, region: str, account: str | None) -> None:
-    """Refuse ssm: and secretsmanager: references the role would be granted too broadly:
-    wildcards, or ARNs of another region or account (``account`` None: not known yet)."""
-    problems: list[str] = []
-    for _, _, ref in config.secret_refs():
-        if ref.scheme not in ("ssm", "secretsmanager"):
-            continue
-        target = ref.target if ref.scheme == "ssm" else ref.target.partition("#")[0]
-        where = f"{config.label}: {ref.where}: {ref}"
-        # Config validation refuses these already; kept for configurations built in code.
-        if wildcard_in(ref):
-            problems.append(
-                f"{where} holds a wildcard, which would let the function read every matching "
-                "one; name exactly one parameter or secret"
-            )
-            continue
-        name = target.split(":parameter", 1)[-1] if target.startswith("arn:") else target
-        deployed = _DEPLOYED_CONFIG.fullmatch(name)
-        if ref.scheme == "ssm" and deployed is not None:
-            owner = deployed[1]
-            if owner != config.deploy.function_name:
-                # Another deployment's parameter holds its ciphertexts and fingerprints.
-                problems.append(
-                    f"{where} is another offhours deployment's parameter ({owner}); "
-                    "keep this function's secrets elsewhere"
-                )
-                continue
-        if not target.startswith("arn:"):
-            continue
-        parts = target.split(":")
-        service = "ssm" if ref.scheme == "ssm" else "secretsmanager"
-        partition = _partition(region)
-        if len(parts) < 6 or parts[2] != service:
-            problems.append(f"{where} is not an ARN of {service}; give the name or its full ARN")
-        elif parts[1] != partition:
-            problems.append(
-                f"{where} is in partition {parts[1] or '(none)'}, but the function runs in "
-                f"{partition} ({region}); name a parameter or secret of its own partition"
-            )
-        elif parts[3] != region:
-            problems.append(
-                f"{where} is in region {parts[3] or '(none)'}, but the function runs in "
-                f"{region}; copy it to {region} or deploy there"
-            )
-        elif account is not None and parts[4] != account:
-            problems.append(
-                f"{where} belongs to account {parts[4] or '(none)'}, not the deployment's "
-                f"account {account}; keep the function's secrets in its own account"
-            )
-    if problems:
-        raise ConfigError(
-            f"{config.label}: {len(problems)} secret reference(s) cannot be granted to the "
-            "function:\n  " + "\n  ".join(problems),
-            tuple(problems),
-        )
-
 
 Action = Literal["create", "update", "delete", "unchanged"]
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
@@ -318,28 +91,6 @@ class Change:
         return "\n".join([head, *(f"      {d}" for d in self.details)])
 
 
-def role_name(function: str, suffix: str) -> str:
-    # IAM role names are at most 64 characters.
-    return function[: 64 - len(suffix)] + suffix
-
-
-def schedule_zone(config: Config) -> str:
-    """The schedule's IANA zone, canonical ("europe.london" → "Europe/London")."""
-    from offhours.hours import parse_zone
-
-    return parse_zone(config.deploy.timezone or config.hours.timezone).key
-
-
-def function_document(config: Config, region: str) -> dict[str, Any]:
-    """The configuration the function reads, secrets still as written: [deploy] and
-    allow_plaintext_secrets dropped, AWS region and the function's KMS context set."""
-    document: dict[str, Any] = json.loads(json.dumps(dict(config.raw), default=str))
-    for key in ("deploy", "allow_plaintext_secrets"):
-        document.pop(key, None)
-    document["secrets"] = {"region": region, "kms": {"context": FUNCTION_CONTEXT}}
-    return document
-
-
 def _sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
@@ -348,122 +99,46 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-_PATH = re.compile(r"^(sources|notifiers)\[(\d+)\]\.(\w+)$")
+def _tag_list(
+    tags: Mapping[str, str] | None, key: str = "Key", value: str = "Value"
+) -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in (tags or {}).items()]
 
 
-def role_policy(
-    *,
-    function: str,
-    region: str,
-    account: str,
-    key_arn: str,
-    config_param: str,
-    ssm_names: list[str],
-    secret_ids: list[str],
-    vpc: bool,
-    tracing: bool,
-    extra: list[dict[str, Any]] | None = None,
-    on_failure: str | None = None,
-) -> dict[str, Any]:
-    """The execution role's one inline policy: exactly what this configuration needs."""
-
-    def ssm_arn(name: str) -> str:
-        return (
-            name
-            if name.startswith("arn:")
-            else f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
-        )
-
-    def secret_arn(secret_id: str) -> str:
-        # Secrets Manager appends six random characters to a secret's name in its ARN.
-        if secret_id.startswith("arn:"):
-            return secret_id
-        return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}-??????"
-
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "OwnLogGroup",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function}:*",
-        },
-        {
-            "Sid": "ReadConfigAndParameters",
-            "Effect": "Allow",
-            "Action": "ssm:GetParameter",
-            "Resource": sorted({ssm_arn(config_param), *(ssm_arn(n) for n in ssm_names)}),
-        },
-        {
-            "Sid": "DecryptOwnSecrets",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": key_arn,
-            "Condition": {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_KEY}": function}},
-        },
-    ]
-    if secret_ids:
-        statements.append(
-            {
-                "Sid": "ReadSecrets",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": sorted({secret_arn(s) for s in secret_ids}),
-            }
-        )
-    if vpc:
-        # Lambda manages its network interfaces itself; these actions take no resource ARNs.
-        statements.append(
-            {
-                "Sid": "VpcNetworkInterfaces",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DeleteNetworkInterface",
-                ],
-                "Resource": "*",
-            }
-        )
-    if tracing:
-        statements.append(
-            {
-                "Sid": "XRayTracing",
-                "Effect": "Allow",
-                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                "Resource": "*",
-            }
-        )
-    if on_failure:
-        # Lambda sends a failed invocation's record with the function's own role.
-        service = on_failure.split(":")[2]
-        statements.append(
-            {
-                "Sid": "OnFailureDestination",
-                "Effect": "Allow",
-                "Action": "sns:Publish" if service == "sns" else "sqs:SendMessage",
-                "Resource": on_failure,
-            }
-        )
-    statements.extend(extra or [])
-    return {"Version": "2012-10-17", "Statement": statements}
+def _absent(call: Callable[[], Any], *codes: str) -> Any:
+    """The call's answer, or None when AWS answers that the thing does not exist."""
+    try:
+        return call()
+    except ClientError as exc:
+        if _code(exc) not in codes:
+            raise
+        return None
 
 
 @dataclass
 class _State:
-    """What the steps learn as they go (ARNs), shared with the later steps."""
+    """What the steps learn as they go, shared with the later steps."""
 
-    account: str = ""
-    key_arn: str = ""
+    desc: Description
+    #: the description's markers known so far (account, ARNs, names, versions)
+    known: dict[str, str] = field(default_factory=dict)
     #: the key is offhours' own (its policy and rotation are managed here)
     own_key: bool = False
-    #: the configuration parameter as the function names it: /offhours/<fn>/config:<version>
-    config_ref: str = ""
-    role_arn: str = ""
-    scheduler_role_arn: str = ""
-    function_arn: str = ""
-    target_arn: str = ""
-    version: str = ""
     changes: list[Change] = field(default_factory=list)
+
+    @property
+    def key_arn(self) -> str:
+        return self.known.get("key_arn", "")
+
+    def policy_of(self, role: Resource) -> dict[str, Any]:
+        """The inline policy the description gives ``role``, its markers filled in."""
+        found = next(r for r in self.desc if r.kind == "role_policy" and r.name == role.name)
+        return dict(fill(found.props["PolicyDocument"], self.known))
+
+    def part(self, resource_id: str) -> Resource:
+        """A resource applied with another one (a rule's target), its markers filled in."""
+        found = self.desc[resource_id]
+        return replace(found, props=fill(found.props, self.known))
 
 
 class Deployment:
@@ -500,14 +175,11 @@ class Deployment:
                 "AWS_DEFAULT_REGION or the profile's region"
             )
         self.region: str = self.session.region_name
-        self.zone = schedule_zone(config)
+        # Checked now: a bad schedule or zone is refused before any AWS call.
+        schedule_zone(config)
         self.param = f"/offhours/{self.fn}/config"
         self.key_alias = config.deploy.kms_alias()
-        self.alarm_name = f"{self.fn}-errors"
-        self.role_name = role_name(self.fn, "-role")
-        self.scheduler_role_name = role_name(self.fn, "-scheduler")
-        self.log_group = f"/aws/lambda/{self.fn}"
-        self.tags = {**config.deploy.tags, MANAGED_TAG: "offhours", FUNCTION_TAG: self.fn}
+        self._slots: dict[str, SecretSlot] = {s.ref.where: s for s in config.secret_slots()}
         self._clients: dict[str, Any] = {}
         self._secrets: dict[str, str] | None = None
 
@@ -525,43 +197,50 @@ class Deployment:
     def _is_ours(self, tags: Mapping[str, str]) -> bool:
         return tags.get(MANAGED_TAG) == "offhours" and tags.get(FUNCTION_TAG) == self.fn
 
-    def _steps(self) -> Iterator[Callable[[_State, bool], Change]]:
-        yield self._key
-        yield self._config_parameter
-        yield self._log_group
-        yield self._role
-        yield self._key_policy
-        yield self._function
-        yield self._alias
-        yield self._invoke_config
-        yield self._alarm
-        if self.deploy.scheduler == "scheduler":
-            yield self._scheduler_role
-            yield self._schedule
-            yield self._no_rule
-        else:
-            yield self._rule
-            yield self._no_schedule
+    def _state(self, *, everything: bool = False) -> _State:
+        account = self.client("sts").get_caller_identity()["Account"]
+        desc = describe(self.config, self.region, account=account, everything=everything)
+        known = {
+            "account": account,
+            "function_name": self.fn,
+            "alias_name": self.deploy.alias,
+            "config_name": self.param,
+            "group_name": SCHEDULE_GROUP,
+            "rule_name": self.fn,
+        }
+        return _State(desc, known)
 
     def _run(self, dry: bool) -> list[Change]:
-        state = _State()
+        state: _State | None = None
         try:
-            state.account = self.client("sts").get_caller_identity()["Account"]
-            check_references(self.config, self.region, state.account)
+            state = self._state()
+            check_references(self.config, self.region, state.known["account"])
             if self._secrets is None:
                 self.read_secrets()
-            for step in self._steps():
-                change = step(state, dry)
+            wanted = {r.id for r in state.desc}
+            # Walked with every optional part: what this configuration no longer wants (the
+            # other kind of schedule, an alarm without a topic) is removed where it stood.
+            for res in describe(self.config, self.region, everything=True):
+                calls = _TABLE[res.kind]
+                if res.id not in wanted:
+                    if calls.prune is None:
+                        continue
+                    change = self._remove(res, dry, calls.prune)
+                elif calls.apply is None:
+                    continue  # applied with the resource it belongs to
+                else:
+                    change = calls.apply(self, state, state.part(res.id), dry)
                 state.changes.append(change)
                 log.info("%s", change)
         except (ClientError, BotoCoreError, DeployError) as exc:
             raise self._failed(state, exc) from None
         return state.changes
 
-    def _failed(self, state: _State, exc: BaseException) -> DeployError:
+    def _failed(self, state: _State | None, exc: BaseException) -> DeployError:
         from offhours.aws_secrets import explain
 
-        done = [str(c).splitlines()[0] for c in state.changes if c.action != "unchanged"]
+        changes = state.changes if state is not None else []
+        done = [str(c).splitlines()[0] for c in changes if c.action != "unchanged"]
         what = "; ".join(done) if done else "nothing was changed"
         cause = str(exc) if isinstance(exc, DeployError) else explain(exc, "the call", {})
         return DeployError(
@@ -576,6 +255,40 @@ class Deployment:
     def apply(self) -> list[Change]:
         return self._run(dry=False)
 
+    # ------------------------------------------------------------------ destroy
+
+    def destroy(self, *, dry: bool = False) -> list[Change]:
+        """Remove what offhours created for this function, the description walked backwards;
+        ``dry``: only say what would be removed."""
+        state: _State | None = None
+        try:
+            state = self._state(everything=True)
+            for res in reversed(state.desc.resources):
+                if _TABLE[res.kind].find is not None:
+                    state.changes.append(self._remove(res, dry))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failed(state, exc) from None
+        return state.changes
+
+    def _remove(self, res: Resource, dry: bool, why: str | None = None) -> Change:
+        """Deletes ``res`` if it exists and carries offhours' tags for this function."""
+        calls = _TABLE[res.kind]
+        assert calls.find is not None and calls.delete is not None
+        if res.existing:
+            return Change(res.noun, res.name, "unchanged", ("given in [deploy]: left alone",))
+        found = calls.find(self, res)
+        if found is None:
+            return Change(res.noun, res.name, "unchanged", ("none",))
+        if calls.tags is not None and not self._is_ours(calls.tags(self, found)):
+            return Change(res.noun, res.name, "unchanged", ("not created by offhours: left alone",))
+        kept = calls.keep(self, found) if calls.keep is not None else None
+        if kept is not None:
+            return Change(res.noun, res.name, "unchanged", (kept,))
+        if not dry:
+            calls.delete(self, res, found)
+        details = (why,) if why else calls.gone
+        return Change(res.noun, res.name, "delete", details)
+
     # ------------------------------------------------------------------ secrets
 
     def _local_secrets(self) -> dict[str, str]:
@@ -587,7 +300,7 @@ class Deployment:
         resolver = Resolver(self.config.secret_settings(), self.environ)
         values: dict[str, str] = {}
         problems: list[str] = []
-        refs = {ref.where: ref for _, _, ref in self.config.secret_refs()}
+        refs = {where: slot.ref for where, slot in self._slots.items()}
         for where in self.given:
             if where not in refs:
                 known = ", ".join(refs) or "none"
@@ -643,7 +356,8 @@ class Deployment:
         """True when the stored value is the configuration's own kms: reference, made under
         the deployment's key for the function's context (what an export deploys as written).
         Decrypting it is the deployer's right: it was just resolved on this machine."""
-        ref = next((r for r in self._refs("kms") if r.where == where), None)
+        slot = self._slots.get(where)
+        ref = slot.ref if slot is not None and slot.ref.scheme == "kms" else None
         if ref is None or ciphertext != f"kms:{ref.target}" or key_arn.startswith("("):
             return False
         try:
@@ -660,854 +374,696 @@ class Deployment:
             return False
         return bool(answer["KeyId"] == key_arn and answer["Plaintext"] == plaintext.encode())
 
-    def _refs(self, *schemes: str) -> list[SecretRef]:
-        return [ref for _, _, ref in self.config.secret_refs() if ref.scheme in schemes]
 
-    # ------------------------------------------------------------------ steps
+# ---------------------------------------------------------------------- the calls, per kind
+#
+# Each apply function takes the resource with its markers filled in as far as known, reads
+# what exists, and changes only what differs (nothing when ``dry``).
 
-    def _key_tags(self, key_id: str) -> dict[str, str]:
-        tags = self.client("kms").list_resource_tags(KeyId=key_id)["Tags"]
-        return {t["TagKey"]: t["TagValue"] for t in tags}
 
-    def _key(self, state: _State, dry: bool) -> Change:
-        kms = self.client("kms")
-        if self.deploy.key_arn:
-            state.key_arn = kms.describe_key(KeyId=self.deploy.key_arn)["KeyMetadata"]["Arn"]
-            return Change("kms key", f"{state.key_arn} (existing)", "unchanged")
-        try:
-            meta = kms.describe_key(KeyId=self.key_alias)["KeyMetadata"]
-        except ClientError as exc:
-            if _code(exc) != "NotFoundException":
-                raise
-        else:
-            return self._existing_key(state, meta, dry)
-        if dry:
-            state.key_arn = "(new key)"
-            state.own_key = True
-            return Change("kms key", self.key_alias, "create", ("rotation on",))
-        # The function's role does not exist yet: the key policy naming it is written later.
-        policy = key_policy(account=state.account, function=self.fn, role_arn="")
-        policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != FUNCTION_DECRYPTS]
-        meta = kms.create_key(
-            Description=f"offhours: secrets of the Lambda function {self.fn}",
-            Policy=json.dumps(policy),
-            Tags=[{"TagKey": k, "TagValue": v} for k, v in self.tags.items()],
-        )["KeyMetadata"]
-        kms.create_alias(AliasName=self.key_alias, TargetKeyId=meta["KeyId"])
+def _find_key(d: Deployment, res: Resource) -> Any:
+    return _absent(
+        lambda: d.client("kms").describe_key(KeyId=res.name)["KeyMetadata"], "NotFoundException"
+    )
+
+
+def _key_tags(d: Deployment, meta: Mapping[str, Any]) -> dict[str, str]:
+    tags = d.client("kms").list_resource_tags(KeyId=meta["KeyId"])["Tags"]
+    return {t["TagKey"]: t["TagValue"] for t in tags}
+
+
+def _apply_key(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    kms = d.client("kms")
+    if res.existing:
+        state.known["key_arn"] = kms.describe_key(KeyId=res.name)["KeyMetadata"]["Arn"]
+        return Change(res.noun, f"{state.key_arn} (existing)", "unchanged")
+    meta = _find_key(d, res)
+    if meta is not None:
+        return _existing_key(d, state, res, meta, dry)
+    state.own_key = True
+    if dry:
+        state.known["key_arn"] = "(new key)"
+        return Change(res.noun, res.name, "create", ("rotation on",))
+    # The function's role does not exist yet: the key policy naming it is written later.
+    policy = key_policy(account=state.known["account"], function=d.fn, role_arn="")
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != FUNCTION_DECRYPTS]
+    meta = kms.create_key(
+        Description=res.props["Description"],
+        Policy=json.dumps(policy),
+        Tags=_tag_list(res.tags, "TagKey", "TagValue"),
+    )["KeyMetadata"]
+    kms.create_alias(AliasName=res.name, TargetKeyId=meta["KeyId"])
+    kms.enable_key_rotation(KeyId=meta["KeyId"])
+    state.known["key_arn"] = meta["Arn"]
+    return Change(res.noun, res.name, "create", (state.key_arn, "rotation on"))
+
+
+def _existing_key(
+    d: Deployment, state: _State, res: Resource, meta: Mapping[str, Any], dry: bool
+) -> Change:
+    tags = _key_tags(d, meta)
+    owner = tags.get(FUNCTION_TAG)
+    if owner is not None and owner != d.fn:
+        # Shared, one deployment's destroy would lock the other out of its secrets.
+        raise DeployError(
+            f"the KMS key behind {res.name} ({meta['Arn']}) belongs to the offhours "
+            f"deployment {owner!r}; a key is never shared between deployments. Remove "
+            f"key_alias from [deploy] (the default is alias/offhours/{d.fn}) or choose "
+            "an alias of its own"
+        )
+    if meta.get("KeyState") == "PendingDeletion":
+        raise DeployError(
+            f"the KMS key behind {res.name} ({meta['Arn']}) is pending deletion; "
+            "cancel it (aws kms cancel-key-deletion) or choose another key_alias"
+        )
+    state.known["key_arn"] = meta["Arn"]
+    state.own_key = d._is_ours(tags)
+    if not state.own_key and d.deploy.key_alias is None:
+        # Someone else's key behind our default alias keeps their key policy: whoever it
+        # lets decrypt would read the function's secrets. A foreign key is used only when
+        # named on purpose.
+        raise DeployError(
+            f"the KMS key behind the default alias {res.name} ({meta['Arn']}) was not "
+            "created by offhours, so its key policy is not offhours' (only the function's "
+            "role may decrypt). Delete that alias, or name the key on purpose with key_arn "
+            "or key_alias in [deploy]"
+        )
+    if not state.own_key:
+        return Change(
+            res.noun,
+            res.name,
+            "unchanged",
+            (state.key_arn, "not created by offhours: its key policy is yours to keep tight"),
+        )
+    kms = d.client("kms")
+    if kms.get_key_rotation_status(KeyId=meta["KeyId"]).get("KeyRotationEnabled"):
+        return Change(res.noun, res.name, "unchanged", (state.key_arn,))
+    if not dry:
         kms.enable_key_rotation(KeyId=meta["KeyId"])
-        state.key_arn = meta["Arn"]
-        state.own_key = True
-        return Change("kms key", self.key_alias, "create", (state.key_arn, "rotation on"))
+    return Change(res.noun, res.name, "update", (state.key_arn, "rotation turned on"))
 
-    def _existing_key(self, state: _State, meta: Mapping[str, Any], dry: bool) -> Change:
-        tags = self._key_tags(meta["KeyId"])
-        owner = tags.get(FUNCTION_TAG)
-        if owner is not None and owner != self.fn:
-            # Shared, one deployment's destroy would lock the other out of its secrets.
-            raise DeployError(
-                f"the KMS key behind {self.key_alias} ({meta['Arn']}) belongs to the offhours "
-                f"deployment {owner!r}; a key is never shared between deployments. Remove "
-                f"key_alias from [deploy] (the default is alias/offhours/{self.fn}) or choose "
-                "an alias of its own"
-            )
-        if meta.get("KeyState") == "PendingDeletion":
-            raise DeployError(
-                f"the KMS key behind {self.key_alias} ({meta['Arn']}) is pending deletion; "
-                "cancel it (aws kms cancel-key-deletion) or choose another key_alias"
-            )
-        state.key_arn = meta["Arn"]
-        state.own_key = self._is_ours(tags)
-        if not state.own_key and self.deploy.key_alias is None:
-            # Someone else's key behind our default alias keeps their key policy: whoever it
-            # lets decrypt would read the function's secrets. A foreign key is used only when
-            # named on purpose.
-            raise DeployError(
-                f"the KMS key behind the default alias {self.key_alias} ({meta['Arn']}) was not "
-                "created by offhours, so its key policy is not offhours' (only the function's "
-                "role may decrypt). Delete that alias, or name the key on purpose with key_arn "
-                "or key_alias in [deploy]"
-            )
-        if not state.own_key:
-            return Change(
-                "kms key",
-                self.key_alias,
-                "unchanged",
-                (state.key_arn, "not created by offhours: its key policy is yours to keep tight"),
-            )
-        kms = self.client("kms")
-        if kms.get_key_rotation_status(KeyId=meta["KeyId"]).get("KeyRotationEnabled"):
-            return Change("kms key", self.key_alias, "unchanged", (state.key_arn,))
-        if not dry:
-            kms.enable_key_rotation(KeyId=meta["KeyId"])
-        return Change("kms key", self.key_alias, "update", (state.key_arn, "rotation turned on"))
 
-    def _key_policy(self, state: _State, dry: bool) -> Change:
-        if not state.own_key:
-            return Change("kms key policy", self.key_alias, "unchanged", ("not offhours' key",))
-        desired = key_policy(account=state.account, function=self.fn, role_arn=state.role_arn)
-        current = None
-        if not state.key_arn.startswith("("):
-            text = self.client("kms").get_key_policy(KeyId=state.key_arn, PolicyName="default")
-            current = _policy_doc(text["Policy"])
-        if current == desired:
-            return Change("kms key policy", self.key_alias, "unchanged")
-        if not dry:
-            self._put_key_policy(state.key_arn, desired)
-        created = any(c.kind == "kms key" and c.action == "create" for c in state.changes)
-        action: Action = "create" if created else "update"
-        return Change(
-            "kms key policy",
-            self.key_alias,
-            action,
-            ("decrypt: only the role " + state.role_arn + f" for {CONTEXT_KEY}={self.fn}",),
+def _keep_key(d: Deployment, meta: Mapping[str, Any]) -> str | None:
+    """Why destroy leaves the deployment's own key alone, if it does."""
+    if meta.get("KeyState") == "PendingDeletion":
+        return "already pending deletion"
+    users = []
+    for page in d.client("lambda").get_paginator("list_functions").paginate():
+        for function in page["Functions"]:
+            if function.get("KMSKeyArn") == meta["Arn"] and function["FunctionName"] != d.fn:
+                users.append(function["FunctionName"])
+    if users:
+        # Scheduling its deletion would leave them unable to decrypt their secrets.
+        return (
+            f"still used by {', '.join(sorted(users))}: left alone; run `offhours deploy "
+            "apply` for each (they get a key of their own), then destroy again"
         )
+    return None
 
-    def _put_key_policy(self, key_arn: str, policy: Mapping[str, Any]) -> None:
-        for attempt in range(6):
-            try:
-                self.client("kms").put_key_policy(
-                    KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy)
-                )
-                return
-            except ClientError as exc:
-                # KMS refuses a role IAM has not yet made visible everywhere (a new role).
-                if _code(exc) != "MalformedPolicyDocumentException" or attempt == 5:
-                    raise
-                time.sleep(2 * (attempt + 1))
 
-    def _current_param(self) -> tuple[dict[str, Any] | None, str]:
-        """The stored configuration and its version (None, "" when there is none)."""
+def _delete_key(d: Deployment, res: Resource, meta: Mapping[str, Any]) -> None:
+    kms = d.client("kms")
+    kms.delete_alias(AliasName=res.name)
+    # KMS never deletes at once: 7 days is the shortest waiting period.
+    kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)
+
+
+def _apply_key_policy(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    if not state.own_key:
+        return Change(res.noun, res.name, "unchanged", ("not offhours' key",))
+    desired = res.props["KeyPolicy"]
+    current = None
+    if not state.key_arn.startswith("("):
+        text = d.client("kms").get_key_policy(KeyId=state.key_arn, PolicyName="default")
+        current = _policy_doc(text["Policy"])
+    if current == desired:
+        return Change(res.noun, res.name, "unchanged")
+    if not dry:
+        _put_key_policy(d, state.key_arn, desired)
+    created = any(c.kind == "kms key" and c.action == "create" for c in state.changes)
+    return Change(
+        res.noun,
+        res.name,
+        "create" if created else "update",
+        ("decrypt: only the role " + state.known["role_arn"] + f" for {CONTEXT_KEY}={d.fn}",),
+    )
+
+
+def _put_key_policy(d: Deployment, key_arn: str, policy: Mapping[str, Any]) -> None:
+    for attempt in range(6):
         try:
-            found = self.client("ssm").get_parameter(Name=self.param)["Parameter"]
-        except ClientError as exc:
-            if _code(exc) == "ParameterNotFound":
-                return None, ""
-            raise
-        version = str(found.get("Version", ""))
-        try:
-            document = json.loads(found["Value"])
-        except ValueError:
-            return {}, version
-        return (document if isinstance(document, dict) else {}), version
-
-    def _desired_document(
-        self, state: _State, current: Mapping[str, Any] | None, dry: bool
-    ) -> tuple[dict[str, Any], dict[str, str | None]]:
-        """The deployed configuration: [deploy] dropped, secrets as kms: references under the
-        function's context — reusing the stored ciphertext (and its fingerprint) when the
-        secret did not change. Also, per secret, why it is (re-)encrypted (None: unchanged)."""
-        document = function_document(self.config, self.region)
-        stored = _fingerprints(current)
-        fingerprints: dict[str, Any] = {}
-        reasons: dict[str, str | None] = {}
-        for where, plaintext in (self._secrets or {}).items():
-            match = _PATH.match(where)
-            if match is None:  # pragma: no cover - secret_refs only yields these paths
-                continue
-            section, index, name = match.group(1), int(match.group(2)), match.group(3)
-            old = _dig(current, section, index, name)
-            entry = stored.get(where)
-            reasons[where] = self._re_encrypt_reason(where, old, entry, plaintext, state.key_arn)
-            if reasons[where] is None:
-                new = old
-                if entry is not None:
-                    fingerprints[where] = entry
-            elif dry or state.key_arn.startswith("("):
-                new = "kms:(encrypted at apply)"
-            else:
-                new = self._encrypt(state, plaintext)
-                fingerprints[where] = {
-                    "key": state.key_arn,
-                    "fingerprint": fingerprint(where, state.key_arn, new, plaintext),
-                }
-            document[section][index][name] = new
-        if fingerprints:
-            document[DEPLOY_STATE_KEY] = {"fingerprints": fingerprints}
-        return document, reasons
-
-    def _config_parameter(self, state: _State, dry: bool) -> Change:
-        current, version = self._current_param()
-        desired, reasons = self._desired_document(state, current, dry)
-        changed = [where for where, reason in reasons.items() if reason is not None]
-        if current is not None and not changed and _same(current, desired):
-            state.config_ref = f"{self.param}:{version}"
-            return Change("ssm parameter", self.param, "unchanged", (f"version {version}",))
-        # What happened to each secret, never its value nor its fingerprint.
-        details = [
-            f"secret {where} unchanged"
-            if reason is None
-            else f"secret {where} {'encrypted' if reason == 'new' else 're-encrypted'} with "
-            f"context {CONTEXT_KEY}={self.fn} ({reason})"
-            for where, reason in reasons.items()
-        ]
-        secrets = self._secrets or {}
-        if current is not None and not _same(
-            _without_secrets(current, secrets), _without_secrets(desired, secrets)
-        ):
-            details.append("configuration changed")
-        elif current is not None and not changed:
-            details.append("fingerprints of secrets no longer stored here dropped")
-        action: Action = "create" if current is None else "update"
-        # The function names the version it reads: a new one is published for it.
-        state.config_ref = f"{self.param}:(next version)"
-        if not dry:
-            text = json.dumps(desired, sort_keys=True, separators=(",", ":"))
-            tier = "Standard" if len(text) <= 4096 else "Advanced"
-            put = self.client("ssm").put_parameter(
-                Name=self.param,
-                Value=text,
-                Type="String",  # secrets inside are kms: ciphertext already
-                Tier=tier,
-                Overwrite=True,
-                Description=f"offhours configuration of {self.fn}",
+            d.client("kms").put_key_policy(
+                KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy)
             )
-            state.config_ref = f"{self.param}:{put['Version']}"
-            details.append(f"version {put['Version']}")
-            self.client("ssm").add_tags_to_resource(
-                ResourceType="Parameter",
-                ResourceId=self.param,
-                Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
-            )
-        return Change("ssm parameter", self.param, action, tuple(details))
-
-    def _log_group(self, state: _State, dry: bool) -> Change:
-        logs = self.client("logs")
-        groups = logs.describe_log_groups(logGroupNamePrefix=self.log_group)["logGroups"]
-        group = next((g for g in groups if g["logGroupName"] == self.log_group), None)
-        days = self.deploy.log_retention_days
-        if group is not None and group.get("retentionInDays") == days:
-            return Change("log group", self.log_group, "unchanged")
-        if not dry:
-            if group is None:
-                logs.create_log_group(logGroupName=self.log_group, tags=self.tags)
-            logs.put_retention_policy(logGroupName=self.log_group, retentionInDays=days)
-        detail = f"retention {group.get('retentionInDays') if group else None} → {days} days"
-        return Change(
-            "log group", self.log_group, "create" if group is None else "update", (detail,)
-        )
-
-    def _policy(self, state: _State) -> dict[str, Any]:
-        extra: list[dict[str, Any]] = []
-        from offhours.registry import load_plugin
-
-        for section, items in (
-            ("sources", self.config.sources),
-            ("notifiers", self.config.notifiers),
-        ):
-            for item in items:
-                cls = load_plugin(section, item.type)
-                extra.extend(cls.iam_statements(item.plugin_kwargs(), self.region, state.account))
-        return role_policy(
-            function=self.fn,
-            region=self.region,
-            account=state.account,
-            key_arn=state.key_arn,
-            config_param=self.param,
-            ssm_names=[r.target for r in self._refs("ssm")],
-            secret_ids=[r.target.partition("#")[0] for r in self._refs("secretsmanager")],
-            vpc=self.deploy.vpc is not None,
-            tracing=self.deploy.tracing == "Active",
-            extra=extra,
-            on_failure=self.deploy.on_failure,
-        )
-
-    def _ensure_role(
-        self, state: _State, name: str, trust: dict[str, Any], policy: dict[str, Any], dry: bool
-    ) -> tuple[Action, str, list[str]]:
-        iam = self.client("iam")
-        try:
-            role = iam.get_role(RoleName=name)["Role"]
+            return
         except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
+            # KMS refuses a role IAM has not yet made visible everywhere (a new role).
+            if _code(exc) != "MalformedPolicyDocumentException" or attempt == 5:
                 raise
-            role = None
-        if role is None:
-            arn = f"arn:aws:iam::{state.account}:role/{name}"
-            if not dry:
-                arn = iam.create_role(
-                    RoleName=name,
-                    AssumeRolePolicyDocument=json.dumps(trust),
-                    Description=f"offhours: {self.fn}",
-                    Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
-                )["Role"]["Arn"]
-                iam.put_role_policy(
-                    RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
-                )
-            # As terraform plan does: the whole permission document on creation.
-            return "create", arn, ["permissions:", *_pretty(policy)]
-        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
-        if not self._is_ours(tags):
-            raise DeployError(
-                f"the IAM role {name} exists but was not created by offhours for {self.fn!r}; "
-                "set [deploy] role_arn to use it as it is, or remove it, or choose another "
-                "function_name"
-            )
-        details = []
-        current_trust = _policy_doc(role.get("AssumeRolePolicyDocument"))
-        if current_trust != trust:
-            details.extend(["trust policy changed:", *_diff(current_trust, trust)])
-            if not dry:
-                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
-        try:
-            current = _policy_doc(
-                iam.get_role_policy(RoleName=name, PolicyName="offhours")["PolicyDocument"]
-            )
-        except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
-                raise
-            current = None
-        if current != policy:
-            details.extend(["permissions changed:", *_diff(current, policy)])
-            if not dry:
-                iam.put_role_policy(
-                    RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
-                )
-        return ("update" if details else "unchanged"), role["Arn"], details
-
-    def _role(self, state: _State, dry: bool) -> Change:
-        if self.deploy.role_arn:
-            state.role_arn = self.deploy.role_arn
-            return Change("iam role", f"{state.role_arn} (existing)", "unchanged")
-        action, state.role_arn, details = self._ensure_role(
-            state, self.role_name, _LAMBDA_TRUST, self._policy(state), dry
-        )
-        if action == "create" and not dry:
-            self._wait_for_role(state.role_arn)
-        return Change("iam role", self.role_name, action, tuple(details))
-
-    def _wait_for_role(self, arn: str) -> None:
-        # A new role takes a few seconds before Lambda may assume it (IAM is eventually
-        # consistent); the waiter only proves it exists.
-        self.client("iam").get_waiter("role_exists").wait(RoleName=arn.rsplit("/", 1)[1])
-
-    def _environment(self, state: _State, current: Mapping[str, str]) -> dict[str, str]:
-        # Variables set by someone else are kept; those offhours set before (named by the
-        # marker) and no longer in [deploy.environment] are removed.
-        before = {n for n in current.get(ENV_MARKER, "").split(",") if n}
-        kept = {
-            k: v
-            for k, v in current.items()
-            if k not in before and k not in (ENV_MARKER, CONFIG_VARIABLE)
-        }
-        return {**kept, **function_environment(state.config_ref, self.deploy.environment)}
-
-    def _function_config(self, state: _State, current_env: Mapping[str, str]) -> dict[str, Any]:
-        vpc = self.deploy.vpc
-        return {
-            "Role": state.role_arn,
-            "KMSKeyArn": state.key_arn,
-            "Handler": HANDLER,
-            "Description": self.deploy.description,
-            "Timeout": self.deploy.timeout,
-            "MemorySize": self.deploy.memory,
-            "Runtime": self.deploy.runtime,
-            "Environment": {"Variables": self._environment(state, current_env)},
-            "TracingConfig": {"Mode": self.deploy.tracing},
-            "VpcConfig": {
-                "SubnetIds": vpc.subnet_ids if vpc else [],
-                "SecurityGroupIds": vpc.security_group_ids if vpc else [],
-            },
-        }
-
-    def _function(self, state: _State, dry: bool) -> Change:
-        lam = self.client("lambda")
-        if self.code is None:
-            raise ConfigError("no package to deploy; build one with `offhours deploy package`")
-        sha = _sha256(self.code)
-        try:
-            current = lam.get_function(FunctionName=self.fn)["Configuration"]
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            current = None
-        if current is None:
-            if not dry:
-                created = self._create_function(state)
-                state.function_arn = created["FunctionArn"]
-            else:
-                state.function_arn = (
-                    f"arn:aws:lambda:{self.region}:{state.account}:function:{self.fn}"
-                )
-            return Change(
-                "lambda function",
-                self.fn,
-                "create",
-                (f"{len(self.code):,} bytes, {self.deploy.runtime}, {self.deploy.architecture}",),
-            )
-        state.function_arn = current["FunctionArn"]
-        if not self._is_ours(lam.list_tags(Resource=state.function_arn).get("Tags", {})):
-            raise DeployError(
-                f"a Lambda function {self.fn!r} exists but was not created by offhours; "
-                "choose another [deploy] function_name or remove it"
-            )
-        details = []
-        if current.get("CodeSha256") != sha or current.get("Architectures", ["x86_64"]) != [
-            self.deploy.architecture
-        ]:
-            details.append("code")
-            if not dry:
-                self._wait(self.fn)
-                lam.update_function_code(
-                    FunctionName=self.fn,
-                    ZipFile=self.code,
-                    Architectures=[self.deploy.architecture],
-                )
-        env = current.get("Environment", {}).get("Variables", {})
-        desired = self._function_config(state, env)
-        diffs = _config_diffs(current, desired)
-        if diffs:
-            details.extend(diffs)
-            if not dry:
-                self._wait(self.fn)
-                lam.update_function_configuration(FunctionName=self.fn, **desired)
-        if details and not dry:
-            self._wait(self.fn)
-        return Change(
-            "lambda function", self.fn, "update" if details else "unchanged", tuple(details)
-        )
-
-    def _create_function(self, state: _State) -> dict[str, Any]:
-        lam = self.client("lambda")
-        kwargs = {
-            "FunctionName": self.fn,
-            "Code": {"ZipFile": self.code},
-            "Architectures": [self.deploy.architecture],
-            "Tags": self.tags,
-            "Publish": False,
-            **self._function_config(state, {}),
-        }
-        for attempt in range(6):
-            try:
-                created: dict[str, Any] = lam.create_function(**kwargs)
-                break
-            except ClientError as exc:
-                # A new role is not assumable for a few seconds; Lambda says so in a 400.
-                if (
-                    _code(exc) != "InvalidParameterValueException"
-                    or "assume" not in str(exc)
-                    or attempt == 5
-                ):
-                    raise
-                time.sleep(2 * (attempt + 1))
-        self._wait(self.fn, active=True)
-        return created
-
-    def _wait(self, name: str, *, active: bool = False) -> None:
-        """Wait out an update in progress, else the next call fails with a conflict."""
-        waiter = "function_active_v2" if active else "function_updated_v2"
-        self.client("lambda").get_waiter(waiter).wait(
-            FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
-        )
-
-    def _alias(self, state: _State, dry: bool) -> Change:
-        lam = self.client("lambda")
-        if not self.deploy.publish:
-            state.target_arn = state.function_arn
-            return Change(
-                "lambda alias", "(publish = false: the schedule runs $LATEST)", "unchanged"
-            )
-        version = None
-        if not dry:
-            # Publishing unchanged code and configuration returns the latest version as is.
-            version = lam.publish_version(FunctionName=self.fn)["Version"]
-        try:
-            alias = lam.get_alias(FunctionName=self.fn, Name=self.deploy.alias)
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            alias = None
-        state.target_arn = f"{state.function_arn}:{self.deploy.alias}"
-        if alias is None:
-            if not dry:
-                lam.create_alias(
-                    FunctionName=self.fn,
-                    Name=self.deploy.alias,
-                    FunctionVersion=version,
-                    Description=self.deploy.alias_description,
-                )
-            return Change(
-                "lambda alias", self.deploy.alias, "create", (f"→ version {version or '(new)'}",)
-            )
-        if dry:
-            changed = any(
-                c.kind == "lambda function" and c.action != "unchanged" for c in state.changes
-            )
-            desc_changed = alias.get("Description", "") != self.deploy.alias_description
-            if changed or desc_changed:
-                return Change("lambda alias", self.deploy.alias, "update", ("→ a new version",))
-            return Change(
-                "lambda alias",
-                self.deploy.alias,
-                "unchanged",
-                (f"version {alias['FunctionVersion']}",),
-            )
-        if (
-            alias["FunctionVersion"] == version
-            and alias.get("Description", "") == self.deploy.alias_description
-        ):
-            return Change("lambda alias", self.deploy.alias, "unchanged", (f"version {version}",))
-        lam.update_alias(
-            FunctionName=self.fn,
-            Name=self.deploy.alias,
-            FunctionVersion=version,
-            Description=self.deploy.alias_description,
-        )
-        return Change(
-            "lambda alias",
-            self.deploy.alias,
-            "update",
-            (f"version {alias['FunctionVersion']} → {version}",),
-        )
-
-    def _invoke_config(self, state: _State, dry: bool) -> Change:
-        lam = self.client("lambda")
-        qualifier = self.deploy.alias if self.deploy.publish else "$LATEST"
-        desired = event_invoke_config(self.deploy)
-        name = f"{self.fn}:{qualifier}"
-        try:
-            found = lam.get_function_event_invoke_config(FunctionName=self.fn, Qualifier=qualifier)
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            found = None
-        details = (
-            f"retries 0, events older than {desired['MaximumEventAgeInSeconds']} s dropped",
-            f"on failure → {self.deploy.on_failure or 'Errors metric only'}",
-        )
-        if found is not None and _invoke_settings(found) == desired:
-            return Change("invoke config", name, "unchanged", details)
-        if not dry:
-            if found is not None:
-                # Deleted first so nothing of the old settings survives (moto's put merges).
-                lam.delete_function_event_invoke_config(FunctionName=self.fn, Qualifier=qualifier)
-            lam.put_function_event_invoke_config(
-                FunctionName=self.fn, Qualifier=qualifier, **desired
-            )
-        return Change("invoke config", name, "create" if found is None else "update", details)
-
-    def _alarm(self, state: _State, dry: bool) -> Change:
-        cw = self.client("cloudwatch")
-        found = cw.describe_alarms(AlarmNames=[self.alarm_name])["MetricAlarms"]
-        current = found[0] if found else None
-        if current is not None:
-            tags = cw.list_tags_for_resource(ResourceARN=current["AlarmArn"])["Tags"]
-            if not self._is_ours({t["Key"]: t["Value"] for t in tags}):
-                raise DeployError(
-                    f"a CloudWatch alarm {self.alarm_name!r} exists but was not created by "
-                    "offhours; rename or remove it, or choose another function_name"
-                )
-        topic = self.deploy.alarm_topic
-        if topic is None:
-            if current is None:
-                return Change("alarm", self.alarm_name, "unchanged", ("none (no alarm_topic)",))
-            if not dry:
-                cw.delete_alarms(AlarmNames=[self.alarm_name])
-            return Change("alarm", self.alarm_name, "delete", ("alarm_topic removed",))
-        desired = alarm_spec(self.fn, topic)
-        detail = f"Errors ≥ 1 in 5 minutes → {topic}"
-        if current is not None and not _subset(desired, current):
-            return Change("alarm", self.alarm_name, "unchanged", (detail,))
-        if not dry:
-            cw.put_metric_alarm(
-                **desired, Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()]
-            )
-        return Change(
-            "alarm", self.alarm_name, "create" if current is None else "update", (detail,)
-        )
-
-    def _scheduler_role(self, state: _State, dry: bool) -> Change:
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "InvokeOwnFunction",
-                    "Effect": "Allow",
-                    "Action": "lambda:InvokeFunction",
-                    "Resource": state.target_arn,
-                }
-            ],
-        }
-        action, state.scheduler_role_arn, details = self._ensure_role(
-            state, self.scheduler_role_name, scheduler_trust(state.account), policy, dry
-        )
-        return Change("iam role", self.scheduler_role_name, action, tuple(details))
-
-    def _schedule(self, state: _State, dry: bool) -> Change:
-        sched = self.client("scheduler")
-        try:
-            group = sched.get_schedule_group(Name=SCHEDULE_GROUP)
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            group = None
-        if group is None and not dry:
-            sched.create_schedule_group(
-                Name=SCHEDULE_GROUP,
-                Tags=[{"Key": k, "Value": v} for k, v in {MANAGED_TAG: "offhours"}.items()],
-            )
-        desired = {
-            "ScheduleExpression": self.deploy.schedule,
-            "ScheduleExpressionTimezone": self.zone,
-            "State": "ENABLED",
-            "Description": f"offhours audit ({self.deploy.schedule} in {self.zone})",
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {
-                "Arn": state.target_arn,
-                "RoleArn": state.scheduler_role_arn,
-                "Input": SCHEDULER_INPUT,
-            },
-        }
-        try:
-            current = sched.get_schedule(Name=self.fn, GroupName=SCHEDULE_GROUP) if group else None
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            current = None
-        name = f"{SCHEDULE_GROUP}/{self.fn}"
-        detail = f"{self.deploy.schedule} in {self.zone}"
-        if current is None:
-            if not dry:
-                sched.create_schedule(Name=self.fn, GroupName=SCHEDULE_GROUP, **desired)
-            return Change("schedule", name, "create", (detail,))
-        diffs = [k for k, v in desired.items() if _subset(v, current.get(k))]
-        if not diffs:
-            return Change("schedule", name, "unchanged", (detail,))
-        if not dry:
-            sched.update_schedule(Name=self.fn, GroupName=SCHEDULE_GROUP, **desired)
-        return Change("schedule", name, "update", tuple(f"{k} changed" for k in diffs))
-
-    def _rule(self, state: _State, dry: bool) -> Change:
-        events = self.client("events")
-        try:
-            current = events.describe_rule(Name=self.fn)
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            current = None
-        details = [f"{self.deploy.schedule} in UTC (a classic rule has no time zone)"]
-        action: Action = "create" if current is None else "unchanged"
-        if current is not None and current.get("ScheduleExpression") != self.deploy.schedule:
-            action = "update"
-        if action != "unchanged" and not dry:
-            rule_arn = events.put_rule(
-                Name=self.fn,
-                ScheduleExpression=self.deploy.schedule,
-                State="ENABLED",
-                Description=f"offhours audit ({self.deploy.schedule} UTC)",
-                Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
-            )["RuleArn"]
-            events.put_targets(Rule=self.fn, Targets=[{"Id": "offhours", "Arn": state.target_arn}])
-            try:
-                self.client("lambda").add_permission(
-                    FunctionName=state.target_arn,
-                    StatementId="offhours-events-rule",
-                    Action="lambda:InvokeFunction",
-                    Principal="events.amazonaws.com",
-                    SourceArn=rule_arn,
-                )
-            except ClientError as exc:
-                if _code(exc) != "ResourceConflictException":
-                    raise
-        return Change("events rule", self.fn, action, tuple(details))
-
-    def _no_rule(self, state: _State, dry: bool) -> Change:
-        return self._delete_rule(dry, switching=True)
-
-    def _no_schedule(self, state: _State, dry: bool) -> Change:
-        return self._delete_schedule(dry, switching=True)
-
-    # ------------------------------------------------------------------ destroy
-
-    def destroy(self) -> list[Change]:
-        state = _State()
-        try:
-            state.account = self.client("sts").get_caller_identity()["Account"]
-            for step in (
-                self._delete_schedule,
-                self._delete_rule,
-                lambda dry: self._delete_role(self.scheduler_role_name, dry),
-                self._delete_alarm,
-                self._delete_function,
-                lambda dry: self._delete_role(self.role_name, dry),
-                self._delete_log_group,
-                self._delete_parameter,
-                self._delete_key,
-            ):
-                change = step(False)
-                if change is not None:
-                    state.changes.append(change)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._failed(state, exc) from None
-        return state.changes
-
-    def _delete_schedule(self, dry: bool, switching: bool = False) -> Change:
-        sched = self.client("scheduler")
-        name = f"{SCHEDULE_GROUP}/{self.fn}"
-        try:
-            sched.get_schedule(Name=self.fn, GroupName=SCHEDULE_GROUP)
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            return Change("schedule", name, "unchanged", ("none",))
-        if not dry:
-            sched.delete_schedule(Name=self.fn, GroupName=SCHEDULE_GROUP)
-        return Change(
-            "schedule", name, "delete", ("replaced by a classic rule",) if switching else ()
-        )
-
-    def _delete_rule(self, dry: bool, switching: bool = False) -> Change:
-        events = self.client("events")
-        try:
-            rule = events.describe_rule(Name=self.fn)
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            return Change("events rule", self.fn, "unchanged", ("none",))
-        tags = {
-            t["Key"]: t["Value"]
-            for t in events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
-        }
-        if not self._is_ours(tags):
-            return Change(
-                "events rule", self.fn, "unchanged", ("not created by offhours: left alone",)
-            )
-        if not dry:
-            targets = events.list_targets_by_rule(Rule=self.fn)["Targets"]
-            if targets:
-                events.remove_targets(Rule=self.fn, Ids=[t["Id"] for t in targets])
-            events.delete_rule(Name=self.fn)
-        return Change(
-            "events rule",
-            self.fn,
-            "delete",
-            ("replaced by a Scheduler schedule",) if switching else (),
-        )
-
-    def _delete_role(self, name: str, dry: bool) -> Change:
-        iam = self.client("iam")
-        try:
-            iam.get_role(RoleName=name)
-        except ClientError as exc:
-            if _code(exc) != "NoSuchEntity":
-                raise
-            return Change("iam role", name, "unchanged", ("none",))
-        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
-        if not self._is_ours(tags):
-            return Change("iam role", name, "unchanged", ("not created by offhours: left alone",))
-        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-            iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
-        iam.delete_role(RoleName=name)
-        return Change("iam role", name, "delete")
-
-    def _delete_function(self, dry: bool) -> Change:
-        lam = self.client("lambda")
-        try:
-            arn = lam.get_function(FunctionName=self.fn)["Configuration"]["FunctionArn"]
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            return Change("lambda function", self.fn, "unchanged", ("none",))
-        if not self._is_ours(lam.list_tags(Resource=arn).get("Tags", {})):
-            return Change(
-                "lambda function", self.fn, "unchanged", ("not created by offhours: left alone",)
-            )
-        lam.delete_function(FunctionName=self.fn)
-        return Change("lambda function", self.fn, "delete", ("with its versions and aliases",))
-
-    def _delete_alarm(self, dry: bool) -> Change:
-        cw = self.client("cloudwatch")
-        found = cw.describe_alarms(AlarmNames=[self.alarm_name])["MetricAlarms"]
-        if not found:
-            return Change("alarm", self.alarm_name, "unchanged", ("none",))
-        tags = cw.list_tags_for_resource(ResourceARN=found[0]["AlarmArn"])["Tags"]
-        if not self._is_ours({t["Key"]: t["Value"] for t in tags}):
-            return Change(
-                "alarm", self.alarm_name, "unchanged", ("not created by offhours: left alone",)
-            )
-        cw.delete_alarms(AlarmNames=[self.alarm_name])
-        return Change("alarm", self.alarm_name, "delete")
-
-    def _delete_log_group(self, dry: bool) -> Change:
-        logs = self.client("logs")
-        groups = logs.describe_log_groups(logGroupNamePrefix=self.log_group)["logGroups"]
-        if not any(g["logGroupName"] == self.log_group for g in groups):
-            return Change("log group", self.log_group, "unchanged", ("none",))
-        tags = logs.list_tags_log_group(logGroupName=self.log_group).get("tags", {})
-        if not self._is_ours(tags):
-            return Change(
-                "log group", self.log_group, "unchanged", ("not created by offhours: left alone",)
-            )
-        logs.delete_log_group(logGroupName=self.log_group)
-        return Change("log group", self.log_group, "delete")
-
-    def _delete_parameter(self, dry: bool) -> Change:
-        ssm = self.client("ssm")
-        if self._current_param()[0] is None:
-            return Change("ssm parameter", self.param, "unchanged", ("none",))
-        tags = {
-            t["Key"]: t["Value"]
-            for t in ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=self.param)[
-                "TagList"
-            ]
-        }
-        if not self._is_ours(tags):
-            return Change(
-                "ssm parameter", self.param, "unchanged", ("not created by offhours: left alone",)
-            )
-        ssm.delete_parameter(Name=self.param)
-        return Change("ssm parameter", self.param, "delete")
-
-    def _delete_key(self, dry: bool) -> Change:
-        kms = self.client("kms")
-        alias = self.key_alias
-        if self.deploy.key_arn:
-            return Change(
-                "kms key",
-                self.deploy.key_arn,
-                "unchanged",
-                ("given in [deploy] key_arn: left alone",),
-            )
-        try:
-            meta = kms.describe_key(KeyId=alias)["KeyMetadata"]
-        except ClientError as exc:
-            if _code(exc) != "NotFoundException":
-                raise
-            return Change("kms key", alias, "unchanged", ("none",))
-        if not self._is_ours(self._key_tags(meta["KeyId"])):
-            return Change("kms key", alias, "unchanged", ("not created by offhours: left alone",))
-        if meta.get("KeyState") == "PendingDeletion":
-            return Change("kms key", alias, "unchanged", ("already pending deletion",))
-        users = self._other_functions_using(meta["Arn"])
-        if users:
-            # Scheduling its deletion would leave them unable to decrypt their secrets.
-            return Change(
-                "kms key",
-                alias,
-                "unchanged",
-                (
-                    f"still used by {', '.join(users)}: left alone; run `offhours deploy "
-                    "apply` for each (they get a key of their own), then destroy again",
-                ),
-            )
-        kms.delete_alias(AliasName=alias)
-        # KMS never deletes at once: 7 days is the shortest waiting period.
-        kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)
-        return Change("kms key", alias, "delete", ("deletion scheduled in 7 days",))
-
-    def _other_functions_using(self, key_arn: str) -> list[str]:
-        names = []
-        for page in self.client("lambda").get_paginator("list_functions").paginate():
-            for function in page["Functions"]:
-                if function.get("KMSKeyArn") == key_arn and function["FunctionName"] != self.fn:
-                    names.append(function["FunctionName"])
-        return sorted(names)
+            time.sleep(2 * (attempt + 1))
 
 
-def _dig(document: Mapping[str, Any] | None, section: str, index: int, name: str) -> object:
+def _find_parameter(d: Deployment, res: Resource) -> Any:
+    return _absent(
+        lambda: d.client("ssm").get_parameter(Name=res.name)["Parameter"], "ParameterNotFound"
+    )
+
+
+def _parameter_tags(d: Deployment, found: Mapping[str, Any]) -> dict[str, str]:
+    listed = d.client("ssm").list_tags_for_resource(
+        ResourceType="Parameter", ResourceId=found["Name"]
+    )
+    return {t["Key"]: t["Value"] for t in listed["TagList"]}
+
+
+def _stored_document(found: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+    """The stored configuration and its version (None, "" when there is none)."""
+    if found is None:
+        return None, ""
+    version = str(found.get("Version", ""))
     try:
-        return document[section][index][name]  # type: ignore[index]
+        document = json.loads(found["Value"])
+    except ValueError:
+        return {}, version
+    return (document if isinstance(document, dict) else {}), version
+
+
+def _desired_document(
+    d: Deployment, state: _State, res: Resource, current: Mapping[str, Any] | None, dry: bool
+) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """The deployed configuration: the description's, secrets as kms: references under the
+    function's context — reusing the stored ciphertext (and its fingerprint) when the secret
+    did not change. Also, per secret, why it is (re-)encrypted (None: unchanged)."""
+    document: dict[str, Any] = json.loads(res.props["Value"])
+    stored = _fingerprints(current)
+    fingerprints: dict[str, Any] = {}
+    reasons: dict[str, str | None] = {}
+    for where, plaintext in (d._secrets or {}).items():
+        slot = d._slots[where]
+        old = _dig(current, slot)
+        entry = stored.get(where)
+        reasons[where] = d._re_encrypt_reason(where, old, entry, plaintext, state.key_arn)
+        if reasons[where] is None:
+            new = old
+            if entry is not None:
+                fingerprints[where] = entry
+        elif dry or state.key_arn.startswith("("):
+            new = "kms:(encrypted at apply)"
+        else:
+            new = d._encrypt(state, plaintext)
+            fingerprints[where] = {
+                "key": state.key_arn,
+                "fingerprint": fingerprint(where, state.key_arn, new, plaintext),
+            }
+        document[slot.section][slot.index][slot.field] = new
+    if fingerprints:
+        document[DEPLOY_STATE_KEY] = {"fingerprints": fingerprints}
+    return document, reasons
+
+
+def _apply_parameter(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    current, version = _stored_document(_find_parameter(d, res))
+    desired, reasons = _desired_document(d, state, res, current, dry)
+    changed = [where for where, reason in reasons.items() if reason is not None]
+    if current is not None and not changed and _same(current, desired):
+        state.known["config_version"] = version
+        return Change(res.noun, res.name, "unchanged", (f"version {version}",))
+    # What happened to each secret, never its value nor its fingerprint.
+    details = [
+        f"secret {where} unchanged"
+        if reason is None
+        else f"secret {where} {'encrypted' if reason == 'new' else 're-encrypted'} with "
+        f"context {CONTEXT_KEY}={d.fn} ({reason})"
+        for where, reason in reasons.items()
+    ]
+    slots = [d._slots[where] for where in d._secrets or {}]
+    if current is not None and not _same(
+        _without_secrets(current, slots), _without_secrets(desired, slots)
+    ):
+        details.append("configuration changed")
+    elif current is not None and not changed:
+        details.append("fingerprints of secrets no longer stored here dropped")
+    # The function names the version it reads: a new one is published for it.
+    state.known["config_version"] = "(next version)"
+    if not dry:
+        text = json.dumps(desired, sort_keys=True, separators=(",", ":"))
+        ssm = d.client("ssm")
+        put = ssm.put_parameter(
+            Name=res.name,
+            Value=text,
+            Type=res.props["Type"],
+            # The description's rule, on the text with its ciphertexts: Standard holds 4 KB.
+            Tier="Standard" if len(text) <= 4096 else "Advanced",
+            Overwrite=True,
+            Description=res.props["Description"],
+        )
+        state.known["config_version"] = str(put["Version"])
+        details.append(f"version {put['Version']}")
+        ssm.add_tags_to_resource(
+            ResourceType="Parameter", ResourceId=res.name, Tags=_tag_list(res.tags)
+        )
+    action: Action = "create" if current is None else "update"
+    return Change(res.noun, res.name, action, tuple(details))
+
+
+def _find_log_group(d: Deployment, res: Resource) -> Any:
+    groups = d.client("logs").describe_log_groups(logGroupNamePrefix=res.name)["logGroups"]
+    return next((g for g in groups if g["logGroupName"] == res.name), None)
+
+
+def _apply_log_group(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    logs = d.client("logs")
+    group = _find_log_group(d, res)
+    days = res.props["RetentionInDays"]
+    if group is not None and group.get("retentionInDays") == days:
+        return Change(res.noun, res.name, "unchanged")
+    if not dry:
+        if group is None:
+            logs.create_log_group(logGroupName=res.name, tags=dict(res.tags or {}))
+        logs.put_retention_policy(logGroupName=res.name, retentionInDays=days)
+    detail = f"retention {group.get('retentionInDays') if group else None} → {days} days"
+    return Change(res.noun, res.name, "create" if group is None else "update", (detail,))
+
+
+def _find_role(d: Deployment, res: Resource) -> Any:
+    return _absent(lambda: d.client("iam").get_role(RoleName=res.name)["Role"], "NoSuchEntity")
+
+
+def _role_tags(d: Deployment, role: Mapping[str, Any]) -> dict[str, str]:
+    listed = d.client("iam").list_role_tags(RoleName=role["RoleName"])["Tags"]
+    return {t["Key"]: t["Value"] for t in listed}
+
+
+def _apply_role(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    marker = "role_arn" if res.id == "OffhoursRole" else "scheduler_role_arn"
+    if res.existing:
+        state.known[marker] = res.name
+        return Change(res.noun, f"{res.name} (existing)", "unchanged")
+    iam = d.client("iam")
+    name, trust, policy = res.name, res.props["AssumeRolePolicyDocument"], state.policy_of(res)
+    role = _find_role(d, res)
+    if role is None:
+        state.known[marker] = f"arn:aws:iam::{state.known['account']}:role/{name}"
+        if not dry:
+            state.known[marker] = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(trust),
+                Description=res.props["Description"],
+                Tags=_tag_list(res.tags),
+            )["Role"]["Arn"]
+            iam.put_role_policy(
+                RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
+            )
+            # A new role takes a few seconds before Lambda may assume it (IAM is eventually
+            # consistent); the waiter only proves it exists.
+            iam.get_waiter("role_exists").wait(RoleName=name)
+        # As terraform plan does: the whole permission document on creation.
+        return Change(res.noun, name, "create", ("permissions:", *_pretty(policy)))
+    if not d._is_ours(_role_tags(d, role)):
+        raise DeployError(
+            f"the IAM role {name} exists but was not created by offhours for {d.fn!r}; "
+            "set [deploy] role_arn to use it as it is, or remove it, or choose another "
+            "function_name"
+        )
+    state.known[marker] = role["Arn"]
+    details = []
+    current_trust = _policy_doc(role.get("AssumeRolePolicyDocument"))
+    if current_trust != trust:
+        details.extend(["trust policy changed:", *_diff(current_trust, trust)])
+        if not dry:
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+    found = _absent(
+        lambda: iam.get_role_policy(RoleName=name, PolicyName="offhours"), "NoSuchEntity"
+    )
+    current = _policy_doc(found["PolicyDocument"]) if found else None
+    if current != policy:
+        details.extend(["permissions changed:", *_diff(current, policy)])
+        if not dry:
+            iam.put_role_policy(
+                RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
+            )
+    return Change(res.noun, name, "update" if details else "unchanged", tuple(details))
+
+
+def _delete_role(d: Deployment, res: Resource, role: Mapping[str, Any]) -> None:
+    iam = d.client("iam")
+    for policy in iam.list_role_policies(RoleName=res.name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=res.name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=res.name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=res.name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=res.name)
+
+
+def _find_function(d: Deployment, res: Resource) -> Any:
+    return _absent(
+        lambda: d.client("lambda").get_function(FunctionName=res.name)["Configuration"],
+        "ResourceNotFoundException",
+    )
+
+
+def _function_tags(d: Deployment, found: Mapping[str, Any]) -> dict[str, str]:
+    return dict(d.client("lambda").list_tags(Resource=found["FunctionArn"]).get("Tags", {}))
+
+
+def _function_config(res: Resource, current_env: Mapping[str, str]) -> dict[str, Any]:
+    """What update_function_configuration takes, from the description."""
+    p = res.props
+    wanted = p["Environment"]["Variables"]
+    # Variables set by someone else are kept; those offhours set before (named by the
+    # marker) and no longer in [deploy.environment] are removed.
+    before = {n for n in current_env.get(ENV_MARKER, "").split(",") if n}
+    kept = {
+        k: v
+        for k, v in current_env.items()
+        if k not in before and k not in (ENV_MARKER, CONFIG_VARIABLE)
+    }
+    config = {k: p[k] for k in ("Role", "KMSKeyArn", "Handler", "Description", "Timeout")}
+    config["MemorySize"] = p["MemorySize"]
+    config["Runtime"] = p["Runtime"]
+    config["Environment"] = {"Variables": {**kept, **wanted}}
+    config["TracingConfig"] = p["TracingConfig"]
+    config["VpcConfig"] = p.get("VpcConfig", {"SubnetIds": [], "SecurityGroupIds": []})
+    return config
+
+
+def _apply_function(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    lam = d.client("lambda")
+    if d.code is None:
+        raise ConfigError("no package to deploy; build one with `offhours deploy package`")
+    architectures = res.props["Architectures"]
+    current = _find_function(d, res)
+    if current is None:
+        state.known["function_arn"] = (
+            f"arn:aws:lambda:{d.region}:{state.known['account']}:function:{d.fn}"
+        )
+        if not dry:
+            state.known["function_arn"] = _create_function(d, res)["FunctionArn"]
+        return Change(
+            res.noun,
+            res.name,
+            "create",
+            (f"{len(d.code):,} bytes, {res.props['Runtime']}, {architectures[0]}",),
+        )
+    state.known["function_arn"] = current["FunctionArn"]
+    if not d._is_ours(_function_tags(d, current)):
+        raise DeployError(
+            f"a Lambda function {d.fn!r} exists but was not created by offhours; "
+            "choose another [deploy] function_name or remove it"
+        )
+    details = []
+    if (
+        current.get("CodeSha256") != _sha256(d.code)
+        or current.get("Architectures", ["x86_64"]) != architectures
+    ):
+        details.append("code")
+        if not dry:
+            _wait(d, res.name)
+            lam.update_function_code(
+                FunctionName=res.name, ZipFile=d.code, Architectures=architectures
+            )
+    desired = _function_config(res, current.get("Environment", {}).get("Variables", {}))
+    diffs = _config_diffs(current, desired)
+    if diffs:
+        details.extend(diffs)
+        if not dry:
+            _wait(d, res.name)
+            lam.update_function_configuration(FunctionName=res.name, **desired)
+    if details and not dry:
+        _wait(d, res.name)
+    return Change(res.noun, res.name, "update" if details else "unchanged", tuple(details))
+
+
+def _create_function(d: Deployment, res: Resource) -> dict[str, Any]:
+    kwargs = {
+        "FunctionName": res.name,
+        "Code": {"ZipFile": d.code},
+        "Architectures": res.props["Architectures"],
+        "Tags": dict(res.tags or {}),
+        "Publish": False,
+        **_function_config(res, {}),
+    }
+    for attempt in range(6):
+        try:
+            created: dict[str, Any] = d.client("lambda").create_function(**kwargs)
+            break
+        except ClientError as exc:
+            # A new role is not assumable for a few seconds; Lambda says so in a 400.
+            if (
+                _code(exc) != "InvalidParameterValueException"
+                or "assume" not in str(exc)
+                or attempt == 5
+            ):
+                raise
+            time.sleep(2 * (attempt + 1))
+    _wait(d, res.name, active=True)
+    return created
+
+
+def _wait(d: Deployment, name: str, *, active: bool = False) -> None:
+    """Wait out an update in progress, else the next call fails with a conflict."""
+    waiter = "function_active_v2" if active else "function_updated_v2"
+    d.client("lambda").get_waiter(waiter).wait(
+        FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+    )
+
+
+def _apply_alias(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    lam = d.client("lambda")
+    name, description = res.props["Name"], res.props["Description"]
+    version = None
+    if not dry:
+        # Publishing unchanged code and configuration returns the latest version as is.
+        version = lam.publish_version(FunctionName=d.fn)["Version"]
+    alias = _absent(
+        lambda: lam.get_alias(FunctionName=d.fn, Name=name), "ResourceNotFoundException"
+    )
+    state.known["alias_arn"] = f"{state.known['function_arn']}:{name}"
+    if alias is None:
+        if not dry:
+            lam.create_alias(
+                FunctionName=d.fn, Name=name, FunctionVersion=version, Description=description
+            )
+        return Change(res.noun, name, "create", (f"→ version {version or '(new)'}",))
+    if dry:
+        changed = any(
+            c.kind == "lambda function" and c.action != "unchanged" for c in state.changes
+        )
+        if changed or alias.get("Description", "") != description:
+            return Change(res.noun, name, "update", ("→ a new version",))
+        return Change(res.noun, name, "unchanged", (f"version {alias['FunctionVersion']}",))
+    if alias["FunctionVersion"] == version and alias.get("Description", "") == description:
+        return Change(res.noun, name, "unchanged", (f"version {version}",))
+    lam.update_alias(FunctionName=d.fn, Name=name, FunctionVersion=version, Description=description)
+    return Change(res.noun, name, "update", (f"version {alias['FunctionVersion']} → {version}",))
+
+
+def _apply_invoke_config(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    lam = d.client("lambda")
+    qualifier = res.props["Qualifier"]
+    desired = {k: v for k, v in res.props.items() if k not in ("FunctionName", "Qualifier")}
+    found = _absent(
+        lambda: lam.get_function_event_invoke_config(FunctionName=d.fn, Qualifier=qualifier),
+        "ResourceNotFoundException",
+    )
+    details = (
+        f"retries 0, events older than {desired['MaximumEventAgeInSeconds']} s dropped",
+        f"on failure → {d.deploy.on_failure or 'Errors metric only'}",
+    )
+    if found is not None and _invoke_settings(found) == desired:
+        return Change(res.noun, res.name, "unchanged", details)
+    if not dry:
+        if found is not None:
+            # Deleted first so nothing of the old settings survives (moto's put merges).
+            lam.delete_function_event_invoke_config(FunctionName=d.fn, Qualifier=qualifier)
+        lam.put_function_event_invoke_config(FunctionName=d.fn, Qualifier=qualifier, **desired)
+    return Change(res.noun, res.name, "create" if found is None else "update", details)
+
+
+def _find_alarm(d: Deployment, res: Resource) -> Any:
+    found = d.client("cloudwatch").describe_alarms(AlarmNames=[res.name])["MetricAlarms"]
+    return found[0] if found else None
+
+
+def _alarm_tags(d: Deployment, alarm: Mapping[str, Any]) -> dict[str, str]:
+    listed = d.client("cloudwatch").list_tags_for_resource(ResourceARN=alarm["AlarmArn"])
+    return {t["Key"]: t["Value"] for t in listed["Tags"]}
+
+
+def _apply_alarm(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    current = _find_alarm(d, res)
+    if current is not None and not d._is_ours(_alarm_tags(d, current)):
+        raise DeployError(
+            f"a CloudWatch alarm {res.name!r} exists but was not created by "
+            "offhours; rename or remove it, or choose another function_name"
+        )
+    detail = f"Errors ≥ 1 in 5 minutes → {res.props['AlarmActions'][0]}"
+    if current is not None and not _subset(res.props, current):
+        return Change(res.noun, res.name, "unchanged", (detail,))
+    if not dry:
+        d.client("cloudwatch").put_metric_alarm(**res.props, Tags=_tag_list(res.tags))
+    return Change(res.noun, res.name, "create" if current is None else "update", (detail,))
+
+
+def _find_schedule(d: Deployment, res: Resource) -> Any:
+    group, name = res.name.split("/", 1)
+    return _absent(
+        lambda: d.client("scheduler").get_schedule(Name=name, GroupName=group),
+        "ResourceNotFoundException",
+    )
+
+
+def _apply_schedule(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    sched = d.client("scheduler")
+    group_res = state.part("OffhoursScheduleGroup")
+    group = _absent(
+        lambda: sched.get_schedule_group(Name=group_res.name), "ResourceNotFoundException"
+    )
+    if group is None and not dry:
+        sched.create_schedule_group(
+            Name=group_res.name,
+            Tags=_tag_list(group_res.tags),
+        )
+    desired = {k: v for k, v in res.props.items() if k not in ("Name", "GroupName")}
+    current = _find_schedule(d, res) if group else None
+    detail = f"{desired['ScheduleExpression']} in {desired['ScheduleExpressionTimezone']}"
+    if current is None:
+        if not dry:
+            sched.create_schedule(Name=res.props["Name"], GroupName=group_res.name, **desired)
+        return Change(res.noun, res.name, "create", (detail,))
+    diffs = [k for k, v in desired.items() if _subset(v, current.get(k))]
+    if not diffs:
+        return Change(res.noun, res.name, "unchanged", (detail,))
+    if not dry:
+        sched.update_schedule(Name=res.props["Name"], GroupName=group_res.name, **desired)
+    return Change(res.noun, res.name, "update", tuple(f"{k} changed" for k in diffs))
+
+
+def _delete_schedule(d: Deployment, res: Resource, found: Mapping[str, Any]) -> None:
+    group, name = res.name.split("/", 1)
+    d.client("scheduler").delete_schedule(Name=name, GroupName=group)
+
+
+def _find_rule(d: Deployment, res: Resource) -> Any:
+    return _absent(
+        lambda: d.client("events").describe_rule(Name=res.name), "ResourceNotFoundException"
+    )
+
+
+def _rule_tags(d: Deployment, rule: Mapping[str, Any]) -> dict[str, str]:
+    listed = d.client("events").list_tags_for_resource(ResourceARN=rule["Arn"])
+    return {t["Key"]: t["Value"] for t in listed["Tags"]}
+
+
+def _apply_rule(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    events = d.client("events")
+    current = _find_rule(d, res)
+    expression = res.props["ScheduleExpression"]
+    details = (f"{expression} in UTC (a classic rule has no time zone)",)
+    action: Action = "create" if current is None else "unchanged"
+    if current is not None and current.get("ScheduleExpression") != expression:
+        action = "update"
+    if action != "unchanged" and not dry:
+        rule_arn = events.put_rule(**res.props, Tags=_tag_list(res.tags))["RuleArn"]
+        state.known["rule_arn"] = rule_arn
+        target = state.part("OffhoursRuleTarget").props
+        events.put_targets(
+            Rule=target["Rule"], Targets=[{"Id": target["Id"], "Arn": target["Arn"]}]
+        )
+        permission = state.part("OffhoursRulePermission").props
+        try:
+            d.client("lambda").add_permission(**permission)
+        except ClientError as exc:
+            if _code(exc) != "ResourceConflictException":
+                raise
+    return Change(res.noun, res.name, action, details)
+
+
+def _delete_rule(d: Deployment, res: Resource, found: Mapping[str, Any]) -> None:
+    events = d.client("events")
+    targets = events.list_targets_by_rule(Rule=res.name)["Targets"]
+    if targets:
+        events.remove_targets(Rule=res.name, Ids=[t["Id"] for t in targets])
+    events.delete_rule(Name=res.name)
+
+
+@dataclass(frozen=True)
+class _Calls:
+    """The AWS calls of one kind of resource."""
+
+    #: read what exists, change what differs; None: applied with the resource it belongs to
+    apply: Callable[[Deployment, _State, Resource, bool], Change] | None = None
+    #: what exists of it, or None; None here: removed with the resource it belongs to
+    find: Callable[[Deployment, Resource], Any] | None = None
+    #: its tags (None: it carries none, and lives in offhours' own group)
+    tags: Callable[[Deployment, Any], dict[str, str]] | None = None
+    delete: Callable[[Deployment, Resource, Any], None] | None = None
+    #: why destroy leaves one of offhours' own alone, if it does
+    keep: Callable[[Deployment, Any], str | None] | None = None
+    #: what a delete says
+    gone: tuple[str, ...] = ()
+    #: apply removes it when the configuration no longer wants it, saying why
+    prune: str | None = None
+
+
+_TABLE: dict[str, _Calls] = {
+    "key": _Calls(
+        _apply_key, _find_key, _key_tags, _delete_key, _keep_key, ("deletion scheduled in 7 days",)
+    ),
+    "key_alias": _Calls(),  # created with the key, deleted with it
+    "key_policy": _Calls(_apply_key_policy),
+    "parameter": _Calls(
+        _apply_parameter,
+        _find_parameter,
+        _parameter_tags,
+        lambda d, res, found: d.client("ssm").delete_parameter(Name=res.name),
+    ),
+    "log_group": _Calls(
+        _apply_log_group,
+        _find_log_group,
+        lambda d, group: dict(
+            d.client("logs").list_tags_log_group(logGroupName=group["logGroupName"]).get("tags", {})
+        ),
+        lambda d, res, found: d.client("logs").delete_log_group(logGroupName=res.name),
+    ),
+    "role": _Calls(_apply_role, _find_role, _role_tags, _delete_role),
+    "role_policy": _Calls(),  # written with its role
+    "function": _Calls(
+        _apply_function,
+        _find_function,
+        _function_tags,
+        lambda d, res, found: d.client("lambda").delete_function(FunctionName=res.name),
+        gone=("with its versions and aliases",),
+    ),
+    "alias": _Calls(_apply_alias),  # deleted with the function
+    "invoke_config": _Calls(_apply_invoke_config),  # deleted with the function
+    "alarm": _Calls(
+        _apply_alarm,
+        _find_alarm,
+        _alarm_tags,
+        lambda d, res, found: d.client("cloudwatch").delete_alarms(AlarmNames=[res.name]),
+        prune="alarm_topic removed",
+    ),
+    # Shared by every offhours function of the account: created by the first, never deleted.
+    "schedule_group": _Calls(),
+    # Scheduler's schedules carry no tags; offhours' group and the function's name are its.
+    "schedule": _Calls(
+        _apply_schedule,
+        _find_schedule,
+        None,
+        _delete_schedule,
+        prune="replaced by a classic rule",
+    ),
+    "rule": _Calls(
+        _apply_rule, _find_rule, _rule_tags, _delete_rule, prune="replaced by a Scheduler schedule"
+    ),
+    "rule_target": _Calls(),  # put with the rule, removed with it
+    "permission": _Calls(),  # added with the rule, removed with the function
+}
+
+
+def _dig(document: Mapping[str, Any] | None, slot: SecretSlot) -> object:
+    try:
+        return document[slot.section][slot.index][slot.field]  # type: ignore[index]
     except (KeyError, IndexError, TypeError):
         return None
 
@@ -1523,13 +1079,12 @@ def _fingerprints(document: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _without_secrets(document: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
+def _without_secrets(document: Mapping[str, Any], slots: list[SecretSlot]) -> dict[str, Any]:
     copy = json.loads(json.dumps(document))
     copy.pop(DEPLOY_STATE_KEY, None)
-    for where in secrets:
-        match = _PATH.match(where)
-        if match and _dig(copy, match.group(1), int(match.group(2)), match.group(3)) is not None:
-            copy[match.group(1)][int(match.group(2))][match.group(3)] = "<secret>"
+    for slot in slots:
+        if _dig(copy, slot) is not None:
+            copy[slot.section][slot.index][slot.field] = "<secret>"
     return dict(copy)
 
 

@@ -5,12 +5,10 @@ Two formats, both JSON so that no YAML or HCL writer is needed:
     sam        an AWS SAM template (CloudFormation accepts JSON; ``sam deploy`` too)
     terraform  Terraform's JSON syntax (save as ``offhours.tf.json``)
 
-The resources match apply's: KMS key (rotated, with apply's key policy) and alias (or
-``[deploy] key_arn``), the SSM parameter holding the deployed configuration, the log group,
-the execution role with the same inline policy as :func:`offhours.deploy.aws.role_policy`, the
-function with its alias and its asynchronous invoke configuration (no retries), the optional
-Errors alarm, and the schedule (EventBridge Scheduler with its role and group, or a classic
-rule in UTC).
+Both are rendered from the one description apply also works from
+(:func:`offhours.deploy.spec.describe`): this module only spells each resource's properties in
+each format's syntax (SAM writes the alias, the invoke configuration, the rule's target and
+the Scheduler role's policy inside the resource they serve).
 
 Each published version names the configuration it reads: Terraform pins the parameter's
 version (``name:version``) as apply does; CloudFormation cannot read a parameter's version, so
@@ -36,24 +34,23 @@ from typing import Any, Literal
 import boto3
 
 from offhours.aws_region import aws_region
-from offhours.config import Config, DeployConfig
-from offhours.deploy.aws import (
+from offhours.config import Config
+from offhours.deploy.spec import (
+    ACCOUNT,
+    ALIAS_ARN,
+    ALIAS_NAME,
+    CODE_HASH,
+    CONFIG_NAME,
+    CONFIG_VARIABLE,
     CONTEXT_KEY,
-    FUNCTION_TAG,
-    HANDLER,
-    MANAGED_TAG,
-    SCHEDULE_GROUP,
-    SCHEDULER_INPUT,
-    alarm_spec,
+    FUNCTION_ARN,
+    FUNCTION_NAME,
+    KINDS,
+    MARKED,
+    Description,
+    Resource,
     check_references,
-    event_invoke_config,
-    function_document,
-    function_environment,
-    key_policy,
-    role_name,
-    role_policy,
-    schedule_zone,
-    scheduler_trust,
+    describe,
 )
 from offhours.errors import ConfigError
 
@@ -61,41 +58,13 @@ __all__ = ["Format", "export"]
 
 Format = Literal["sam", "terraform"]
 
-# Values known only once the template is deployed (ARNs, ids, the account) are written into
-# the neutral description as markers; each format renders them as its own references.
-_MARK = "\x00"
-_MARKED = re.compile("\x00([a-z_]+)\x00")
-
-
-def _unknown(name: str) -> str:
-    return f"{_MARK}{name}{_MARK}"
-
-
-_ACCOUNT = _unknown("account")
-_KEY_ARN = _unknown("key_arn")
-_KEY_ID = _unknown("key_id")
-_ROLE_ARN = _unknown("role_arn")
-_ROLE_NAME = _unknown("role_name")
-_FUNCTION_ARN = _unknown("function_arn")
-_FUNCTION_NAME = _unknown("function_name")
-_FUNCTION_VERSION = _unknown("function_version")
-_ALIAS_ARN = _unknown("alias_arn")
-_ALIAS_NAME = _unknown("alias_name")
-_GROUP_NAME = _unknown("group_name")
-_SCHEDULER_ROLE_ARN = _unknown("scheduler_role_arn")
-_SCHEDULER_ROLE_NAME = _unknown("scheduler_role_name")
-_RULE_ARN = _unknown("rule_arn")
-_RULE_NAME = _unknown("rule_name")
-_CONFIG_NAME = _unknown("config_name")
-_CONFIG_VERSION = _unknown("config_version")
-_CODE_HASH = _unknown("code_hash")
-
-# SAM: ("Ref", id) or ("GetAtt", id, attribute).
+# How each format writes the description's markers. SAM: ("Ref", id) or ("GetAtt", id, attr).
 _SAM_REFS: dict[str, tuple[str, ...]] = {
     "account": ("Ref", "AWS::AccountId"),
     "key_arn": ("GetAtt", "OffhoursKey", "Arn"),
     "key_id": ("Ref", "OffhoursKey"),
     "role_arn": ("GetAtt", "OffhoursRole", "Arn"),
+    "role_name": ("Ref", "OffhoursRole"),
     "function_arn": ("GetAtt", "OffhoursFunction", "Arn"),
     # SAM resolves `Ref: <function>.Alias` to the alias that AutoPublishAlias creates.
     "alias_arn": ("Ref", "OffhoursFunction.Alias"),
@@ -125,84 +94,6 @@ _TF_REFS: dict[str, str] = {
 }
 
 
-def _trust(service: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Everything both formats write, independent of either's syntax."""
-
-    config: Config
-    fn: str
-    region: str
-    zone: str
-    account: str
-    key_arn: str
-    param: str
-    document: str
-    tags: dict[str, str]
-    policy: dict[str, Any]
-    target: str
-
-    @property
-    def deploy(self) -> DeployConfig:
-        return self.config.deploy
-
-    @property
-    def tier(self) -> str:
-        # The same rule as apply's put_parameter: Standard holds at most 4 KB.
-        return "Standard" if len(self.document) <= 4096 else "Advanced"
-
-    def scheduler_policy(self) -> dict[str, Any]:
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "InvokeOwnFunction",
-                    "Effect": "Allow",
-                    "Action": "lambda:InvokeFunction",
-                    "Resource": self.target,
-                }
-            ],
-        }
-
-    def key_policy(self) -> dict[str, Any]:
-        # Apply's policy; the key therefore depends on the role (whose permissions are a
-        # separate resource that depends on the key).
-        return key_policy(
-            account=self.account, function=self.fn, role_arn=self.deploy.role_arn or _ROLE_ARN
-        )
-
-    def environment(self, config_ref: str, **more: str) -> dict[str, str]:
-        return {**function_environment(config_ref, self.deploy.environment), **more}
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.document.encode()).hexdigest()
-
-    @property
-    def key_description(self) -> str:
-        return f"offhours: secrets of the Lambda function {self.fn}"
-
-    @property
-    def schedule_description(self) -> str:
-        return f"offhours audit ({self.deploy.schedule} in {self.zone})"
-
-    @property
-    def rule_description(self) -> str:
-        return f"offhours audit ({self.deploy.schedule} UTC)"
-
-
 # ---------------------------------------------------------------- checks
 
 
@@ -214,17 +105,14 @@ _WHY = {
 }
 
 
-def _secret_targets(config: Config) -> tuple[list[str], list[str]]:
-    """SSM parameter names and Secrets Manager ids the function reads; refuses the rest."""
-    ssm_names: list[str] = []
-    secret_ids: list[str] = []
+def _refuse_local_secrets(config: Config) -> None:
+    """A template holds ssm: and secretsmanager: references, kms: ones with their key only."""
     problems: list[str] = []
-    for _, _, ref in config.secret_refs():
-        if ref.scheme == "ssm":
-            ssm_names.append(ref.target)
-        elif ref.scheme == "secretsmanager":
-            secret_ids.append(ref.target.partition("#")[0])
-        elif ref.scheme != "kms" or not config.deploy.key_arn:
+    for slot in config.secret_slots():
+        ref = slot.ref
+        if ref.scheme in ("ssm", "secretsmanager"):
+            continue
+        if ref.scheme != "kms" or not config.deploy.key_arn:
             # str(ref) never shows a ciphertext or an inline value.
             problems.append(f"{config.label}: {ref.where}: {ref} {_WHY[ref.scheme]}")
     if problems:
@@ -240,18 +128,10 @@ def _secret_targets(config: Config) -> tuple[list[str], list[str]]:
             "[deploy] key_arn to that key's ARN. (`offhours deploy apply` encrypts them itself.)",
             tuple(problems),
         )
-    return ssm_names, secret_ids
 
 
-def _document(config: Config, region: str) -> str:
-    """The configuration the function reads: as apply stores it, secrets left as references."""
-    document = function_document(config, region)
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
-
-
-def _plan(config: Config, account: str | None) -> _Plan:
+def _describe(config: Config, account: str | None) -> Description:
     deploy = config.deploy
-    fn = deploy.function_name
     # The same order as apply: the config, AWS_REGION, AWS_DEFAULT_REGION, the profile's.
     region = boto3.session.Session(
         region_name=aws_region(deploy.region or config.secrets.region)
@@ -263,47 +143,9 @@ def _plan(config: Config, account: str | None) -> _Plan:
         )
     if account is not None and not re.fullmatch(r"\d{12}", account):
         raise ConfigError(f"account {account!r} is not an AWS account id (12 digits)")
-    # The config has validated the schedule (and at() only with Scheduler) already.
-    zone = schedule_zone(config)
     check_references(config, region, account)
-    ssm_names, secret_ids = _secret_targets(config)
-    acct = account or _ACCOUNT
-    key_arn = deploy.key_arn or _KEY_ARN
-    param = f"/offhours/{fn}/config"
-
-    from offhours.registry import load_plugin
-
-    extra: list[dict[str, Any]] = []
-    for section, items in (("sources", config.sources), ("notifiers", config.notifiers)):
-        for item in items:
-            cls = load_plugin(section, item.type)
-            extra.extend(cls.iam_statements(item.plugin_kwargs(), region, acct))
-    policy = role_policy(
-        function=fn,
-        region=region,
-        account=acct,
-        key_arn=key_arn,
-        config_param=param,
-        ssm_names=ssm_names,
-        secret_ids=secret_ids,
-        vpc=deploy.vpc is not None,
-        tracing=deploy.tracing == "Active",
-        extra=extra,
-        on_failure=deploy.on_failure,
-    )
-    return _Plan(
-        config=config,
-        fn=fn,
-        region=region,
-        zone=zone,
-        account=acct,
-        key_arn=key_arn,
-        param=param,
-        document=_document(config, region),
-        tags={**deploy.tags, MANAGED_TAG: "offhours", FUNCTION_TAG: fn},
-        policy=policy,
-        target=_ALIAS_ARN if deploy.publish else _FUNCTION_ARN,
-    )
+    _refuse_local_secrets(config)
+    return describe(config, region, account=account or ACCOUNT)
 
 
 # ---------------------------------------------------------------- rendering
@@ -329,7 +171,7 @@ def _walk(value: Any, text: Callable[[str], Any]) -> Any:
 
 
 def _sam_text(value: str) -> Any:
-    parts = _MARKED.split(value)
+    parts = MARKED.split(value)
     if len(parts) == 1:
         return value
     if len(parts) == 3 and parts[0] == parts[2] == "":
@@ -350,7 +192,7 @@ def _tf_literal(text: str) -> str:
 
 
 def _tf_text(value: str, refs: Mapping[str, str] = _TF_REFS) -> str:
-    parts = _MARKED.split(value)
+    parts = MARKED.split(value)
     return "".join(
         _tf_literal(p) if i % 2 == 0 else "${" + refs[p] + "}" for i, p in enumerate(parts)
     )
@@ -360,401 +202,186 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
-def _sam(plan: _Plan, code_path: str) -> dict[str, Any]:
-    d = plan.deploy
-    tags = _tag_list(plan.tags)
-    res: dict[str, dict[str, Any]] = {}
-    if not d.key_arn:
-        res["OffhoursKey"] = {
-            "Type": "AWS::KMS::Key",
-            "Properties": {
-                "Description": plan.key_description,
-                "KeyPolicy": plan.key_policy(),
-                "EnableKeyRotation": True,
-                # destroy's waiting period, the shortest KMS allows
-                "PendingWindowInDays": 7,
-                "Tags": tags,
-            },
-        }
-        res["OffhoursKeyAlias"] = {
-            "Type": "AWS::KMS::Alias",
-            "Properties": {"AliasName": d.kms_alias(), "TargetKeyId": _KEY_ID},
-        }
-    res["OffhoursConfig"] = {
-        "Type": "AWS::SSM::Parameter",
-        "Properties": {
-            "Name": plan.param,
-            "Type": "String",  # secrets inside are references, never values
-            "Tier": plan.tier,
-            "Value": plan.document,
-            "Description": f"offhours configuration of {plan.fn}",
-            "Tags": dict(sorted(plan.tags.items())),
-        },
-    }
-    res["OffhoursLogGroup"] = {
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {
-            "LogGroupName": f"/aws/lambda/{plan.fn}",
-            "RetentionInDays": d.log_retention_days,
-            "Tags": tags,
-        },
-    }
-    if not d.role_arn:
-        res["OffhoursRole"] = {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "RoleName": role_name(plan.fn, "-role"),
-                "Description": f"offhours: {plan.fn}",
-                "AssumeRolePolicyDocument": _trust("lambda.amazonaws.com"),
-                "Tags": tags,
-            },
-        }
-        # Apart from the role: the key's policy names the role, the role's policy the key.
-        res["OffhoursRolePolicy"] = {
-            "Type": "AWS::IAM::RolePolicy",
-            "Properties": {
-                "RoleName": {"Ref": "OffhoursRole"},
-                "PolicyName": "offhours",
-                "PolicyDocument": plan.policy,
-            },
-        }
-    invoke = event_invoke_config(d)
-    sam_invoke: dict[str, Any] = {
-        "MaximumRetryAttempts": invoke["MaximumRetryAttempts"],
-        "MaximumEventAgeInSeconds": invoke["MaximumEventAgeInSeconds"],
-    }
-    if d.on_failure:
-        sam_invoke["DestinationConfig"] = {
-            "OnFailure": {"Type": d.on_failure.split(":")[2].upper(), "Destination": d.on_failure}
-        }
-    function: dict[str, Any] = {
-        "FunctionName": plan.fn,
-        "Description": d.description,
-        "Handler": HANDLER,
-        "Runtime": d.runtime,
-        "Architectures": [d.architecture],
-        "MemorySize": d.memory,
-        "Timeout": d.timeout,
-        "CodeUri": code_path,
-        "Role": d.role_arn or _ROLE_ARN,
-        "KmsKeyArn": plan.key_arn,
-        "Environment": {
-            "Variables": plan.environment(_CONFIG_NAME, OFFHOURS_CONFIG_DIGEST=plan.digest)
-        },
-        "EventInvokeConfig": sam_invoke,
-        "Tracing": d.tracing,
-        "Tags": dict(sorted(plan.tags.items())),
-    }
-    if d.vpc is not None:
-        function["VpcConfig"] = {
-            "SubnetIds": list(d.vpc.subnet_ids),
-            "SecurityGroupIds": list(d.vpc.security_group_ids),
-        }
-    if d.publish:
-        if not d.alias.isalnum() or not d.alias.isascii():
+# ---------------------------------------------------------------- SAM
+
+
+def _sam_function(desc: Description, props: Mapping[str, Any], code_path: str) -> dict[str, Any]:
+    body = {k: v for k, v in props.items() if k not in ("Publish", "KMSKeyArn", "TracingConfig")}
+    body["KmsKeyArn"] = props["KMSKeyArn"]
+    body["Tracing"] = props["TracingConfig"]["Mode"]
+    body["CodeUri"] = code_path
+    # CloudFormation cannot read a parameter's version: the document's digest stands for it,
+    # so a configuration change still publishes a new version.
+    variables = dict(props["Environment"]["Variables"])
+    variables[CONFIG_VARIABLE] = CONFIG_NAME
+    variables["OFFHOURS_CONFIG_DIGEST"] = hashlib.sha256(desc.document.encode()).hexdigest()
+    body["Environment"] = {"Variables": variables}
+    return body
+
+
+def _sam_fold(desc: Description, into: dict[str, Any], res: Resource) -> None:
+    """Writes ``res`` into the properties of the resource SAM makes it part of."""
+    p = res.props
+    if res.kind == "key_policy":
+        into["KeyPolicy"] = p["KeyPolicy"]
+    elif res.kind == "alias":
+        alias = p["Name"]
+        if not alias.isalnum() or not alias.isascii():
             # SAM names the alias resource <function>Alias<alias>: a logical id is alphanumeric.
             raise ConfigError(
-                f"{plan.config.label}: deploy.alias: {d.alias!r} cannot be a SAM AutoPublishAlias,"
-                ' which takes letters and digits only; rename it (e.g. "live") or export '
-                "--format terraform"
+                f"{desc.config.label}: deploy.alias: {alias!r} cannot be a SAM "
+                "AutoPublishAlias, which takes letters and digits only; rename it (e.g. "
+                '"live") or export --format terraform'
             )
-        function["AutoPublishAlias"] = d.alias
+        into["AutoPublishAlias"] = alias
         # A new version for any change of the function, as apply publishes one.
-        function["AutoPublishAliasAllProperties"] = True
-    # Created first, so Lambda never makes the group itself (without retention or tags).
-    res["OffhoursFunction"] = {
-        "Type": "AWS::Serverless::Function",
-        "DependsOn": ["OffhoursLogGroup", *(["OffhoursRolePolicy"] if not d.role_arn else [])],
-        "Properties": function,
-    }
-    if d.alarm_topic:
-        res["OffhoursErrorsAlarm"] = {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {**alarm_spec(plan.fn, d.alarm_topic), "Tags": tags},
+        into["AutoPublishAliasAllProperties"] = True
+    elif res.kind == "invoke_config":
+        invoke: dict[str, Any] = {
+            k: p[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds")
         }
-    if d.scheduler == "scheduler":
-        res["OffhoursScheduleGroup"] = {
-            "Type": "AWS::Scheduler::ScheduleGroup",
-            # Shared by every offhours function of the account, as apply tags it.
-            "Properties": {"Name": SCHEDULE_GROUP, "Tags": _tag_list({MANAGED_TAG: "offhours"})},
-        }
-        res["OffhoursSchedulerRole"] = {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "RoleName": role_name(plan.fn, "-scheduler"),
-                "Description": f"offhours: {plan.fn}",
-                "AssumeRolePolicyDocument": scheduler_trust(plan.account),
-                "Policies": [{"PolicyName": "offhours", "PolicyDocument": plan.scheduler_policy()}],
-                "Tags": tags,
-            },
-        }
-        res["OffhoursSchedule"] = {
-            "Type": "AWS::Scheduler::Schedule",
-            "Properties": {
-                "Name": plan.fn,
-                "GroupName": _GROUP_NAME,
-                "ScheduleExpression": d.schedule,
-                "ScheduleExpressionTimezone": plan.zone,
-                "State": "ENABLED",
-                "Description": plan.schedule_description,
-                "FlexibleTimeWindow": {"Mode": "OFF"},
-                "Target": {
-                    "Arn": plan.target,
-                    "RoleArn": _SCHEDULER_ROLE_ARN,
-                    "Input": SCHEDULER_INPUT,
-                },
-            },
-        }
-    else:
-        res["OffhoursRule"] = {
-            "Type": "AWS::Events::Rule",
-            "Properties": {
-                "Name": plan.fn,
-                "ScheduleExpression": d.schedule,
-                "State": "ENABLED",
-                "Description": plan.rule_description,
-                "Targets": [{"Id": "offhours", "Arn": plan.target}],
-                "Tags": tags,
-            },
-        }
-        res["OffhoursRulePermission"] = {
-            "Type": "AWS::Lambda::Permission",
-            "Properties": {
-                "FunctionName": plan.target,
-                "Action": "lambda:InvokeFunction",
-                "Principal": "events.amazonaws.com",
-                "SourceArn": _RULE_ARN,
-            },
-        }
+        if "DestinationConfig" in p:
+            destination = p["DestinationConfig"]["OnFailure"]["Destination"]
+            invoke["DestinationConfig"] = {
+                "OnFailure": {"Type": destination.split(":")[2].upper(), "Destination": destination}
+            }
+        into["EventInvokeConfig"] = invoke
+    elif res.kind == "rule_target":
+        into.setdefault("Targets", []).append({"Id": p["Id"], "Arn": p["Arn"]})
+    elif res.kind == "role_policy":
+        into.setdefault("Policies", []).append(
+            {"PolicyName": p["PolicyName"], "PolicyDocument": p["PolicyDocument"]}
+        )
+    else:  # pragma: no cover - every kind SAM writes inside another is above
+        raise AssertionError(res.kind)
+
+
+def _sam(desc: Description, code_path: str) -> dict[str, Any]:
+    out: dict[str, dict[str, Any]] = {}
+    for res in desc:
+        if res.existing:
+            continue
+        if res.within is not None:
+            if res.within in out:  # nothing to write into an existing key
+                _sam_fold(desc, out[res.within]["Properties"], res)
+            continue
+        if res.kind == "function":
+            props = _sam_function(desc, res.props, code_path)
+        elif res.kind == "permission":
+            props = {k: v for k, v in res.props.items() if k != "StatementId"}
+        else:
+            props = dict(res.props)
+        if res.tags is not None:
+            # SAM's own types take a map, CloudFormation's a list.
+            serverless = res.kind in ("function", "parameter")
+            props["Tags"] = dict(sorted(res.tags.items())) if serverless else _tag_list(res.tags)
+        body: dict[str, Any] = {"Type": KINDS[res.kind].sam, "Properties": props}
+        if res.depends_on:
+            body["DependsOn"] = list(res.depends_on)
+        out[res.id] = body
     outputs = {
-        "FunctionArn": {"Value": _FUNCTION_ARN},
-        "TargetArn": {"Value": plan.target, "Description": "What the schedule invokes"},
-        "KeyArn": {"Value": plan.key_arn},
-        "ConfigParameter": {"Value": _CONFIG_NAME},
+        "FunctionArn": {"Value": FUNCTION_ARN},
+        "TargetArn": {"Value": desc.target, "Description": "What the schedule invokes"},
+        "KeyArn": {"Value": desc.key_arn},
+        "ConfigParameter": {"Value": CONFIG_NAME},
     }
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
-        "Description": f"offhours: the Lambda function {plan.fn} and its schedule",
-        "Resources": res,
+        "Description": f"offhours: the Lambda function {desc.fn} and its schedule",
+        "Resources": out,
         "Outputs": outputs,
     }
     return dict(_walk(template, _sam_text))
 
 
-def _terraform(plan: _Plan, code_path: str) -> dict[str, Any]:
-    d = plan.deploy
-    tags = dict(sorted(plan.tags.items()))
-    res: dict[str, dict[str, dict[str, Any]]] = {}
+# ---------------------------------------------------------------- Terraform
 
-    def add(kind: str, name: str, body: dict[str, Any]) -> None:
-        res.setdefault(kind, {})[name] = body
+# Attribute names that are not the property's name in snake case.
+_TF_NAMES = {
+    "KeyPolicy": "policy",
+    "PendingWindowInDays": "deletion_window_in_days",
+    "AliasName": "name",
+    "LogGroupName": "name",
+    "RoleName": "name",
+    "PolicyName": "name",
+    "PolicyDocument": "policy",
+    "AssumeRolePolicyDocument": "assume_role_policy",
+    "KMSKeyArn": "kms_key_arn",
+    "Id": "target_id",
+}
+# Terraform takes policies as JSON text.
+_TF_JSON = {"KeyPolicy", "PolicyDocument", "AssumeRolePolicyDocument"}
 
-    if not d.key_arn:
-        add(
-            "aws_kms_key",
-            "offhours",
-            {
-                "description": plan.key_description,
-                "policy": _JsonText(plan.key_policy()),
-                "enable_key_rotation": True,
-                "deletion_window_in_days": 7,
-                "tags": tags,
-            },
-        )
-        add("aws_kms_alias", "offhours", {"name": d.kms_alias(), "target_key_id": _KEY_ID})
-    add(
-        "aws_ssm_parameter",
-        "config",
-        {
-            "name": plan.param,
-            "type": "String",
-            "tier": plan.tier,
-            "value": plan.document,
-            "description": f"offhours configuration of {plan.fn}",
-            "tags": tags,
-        },
-    )
-    add(
-        "aws_cloudwatch_log_group",
-        "offhours",
-        {
-            "name": f"/aws/lambda/{plan.fn}",
-            "retention_in_days": d.log_retention_days,
-            "tags": tags,
-        },
-    )
-    if not d.role_arn:
-        add(
-            "aws_iam_role",
-            "function",
-            {
-                "name": role_name(plan.fn, "-role"),
-                "description": f"offhours: {plan.fn}",
-                "assume_role_policy": _JsonText(_trust("lambda.amazonaws.com")),
-                "tags": tags,
-            },
-        )
-        add(
-            "aws_iam_role_policy",
-            "function",
-            {"name": "offhours", "role": _ROLE_NAME, "policy": _JsonText(plan.policy)},
-        )
-    function: dict[str, Any] = {
-        "function_name": plan.fn,
-        "description": d.description,
-        "handler": HANDLER,
-        "runtime": d.runtime,
-        "architectures": [d.architecture],
-        "memory_size": d.memory,
-        "timeout": d.timeout,
-        "filename": code_path,
-        "source_code_hash": _CODE_HASH,
-        "role": d.role_arn or _ROLE_ARN,
-        "kms_key_arn": plan.key_arn,
-        "publish": d.publish,
-        # The parameter's version, as apply pins it: a config change publishes a version.
-        "environment": {"variables": plan.environment(f"{_CONFIG_NAME}:{_CONFIG_VERSION}")},
-        "tracing_config": {"mode": d.tracing},
-        "tags": tags,
-        # Created first, so Lambda never makes the group itself (without retention or tags).
-        "depends_on": ["aws_cloudwatch_log_group.offhours"],
-    }
-    if d.vpc is not None:
-        function["vpc_config"] = {
-            "subnet_ids": list(d.vpc.subnet_ids),
-            "security_group_ids": list(d.vpc.security_group_ids),
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _tf_value(key: str, value: Any) -> Any:
+    if key in _TF_JSON:
+        return _JsonText(value)
+    if key == "Variables":  # names of environment variables are data
+        return dict(value)
+    if key == "Dimensions":
+        return {d["Name"]: d["Value"] for d in value}
+    if isinstance(value, Mapping):
+        return {_TF_NAMES.get(k, _snake(k)): _tf_value(k, v) for k, v in value.items()}
+    return value
+
+
+def _tf_body(desc: Description, res: Resource, code_path: str) -> dict[str, Any]:
+    props = res.props
+    if res.kind == "role_policy":
+        body: dict[str, Any] = {
+            "name": props["PolicyName"],
+            "role": props["RoleName"],
+            "policy": _JsonText(props["PolicyDocument"]),
         }
-    if not d.role_arn:
-        function["depends_on"].append("aws_iam_role_policy.function")
-    add("aws_lambda_function", "offhours", function)
-    if d.publish:
-        add(
-            "aws_lambda_alias",
-            "offhours",
-            {
-                "name": d.alias,
-                "description": d.alias_description,
-                "function_name": _FUNCTION_NAME,
-                "function_version": _FUNCTION_VERSION,
-            },
-        )
-    invoke = event_invoke_config(d)
-    invoke_tf: dict[str, Any] = {
-        "function_name": _FUNCTION_NAME,
-        "qualifier": _ALIAS_NAME if d.publish else "$LATEST",
-        "maximum_retry_attempts": invoke["MaximumRetryAttempts"],
-        "maximum_event_age_in_seconds": invoke["MaximumEventAgeInSeconds"],
-    }
-    if d.on_failure:
-        invoke_tf["destination_config"] = {"on_failure": {"destination": d.on_failure}}
-    add("aws_lambda_function_event_invoke_config", "offhours", invoke_tf)
-    if d.alarm_topic:
-        spec = alarm_spec(plan.fn, d.alarm_topic)
-        add(
-            "aws_cloudwatch_metric_alarm",
-            "errors",
-            {
-                "alarm_name": spec["AlarmName"],
-                "alarm_description": spec["AlarmDescription"],
-                "namespace": spec["Namespace"],
-                "metric_name": spec["MetricName"],
-                "dimensions": {d["Name"]: d["Value"] for d in spec["Dimensions"]},
-                "statistic": spec["Statistic"],
-                "period": spec["Period"],
-                "evaluation_periods": spec["EvaluationPeriods"],
-                "threshold": spec["Threshold"],
-                "comparison_operator": spec["ComparisonOperator"],
-                "treat_missing_data": spec["TreatMissingData"],
-                "actions_enabled": spec["ActionsEnabled"],
-                "alarm_actions": spec["AlarmActions"],
-                "tags": tags,
-            },
-        )
-    if d.scheduler == "scheduler":
-        add(
-            "aws_scheduler_schedule_group",
-            "offhours",
-            {"name": SCHEDULE_GROUP, "tags": {MANAGED_TAG: "offhours"}},
-        )
-        add(
-            "aws_iam_role",
-            "scheduler",
-            {
-                "name": role_name(plan.fn, "-scheduler"),
-                "description": f"offhours: {plan.fn}",
-                "assume_role_policy": _JsonText(scheduler_trust(plan.account)),
-                "tags": tags,
-            },
-        )
-        add(
-            "aws_iam_role_policy",
-            "scheduler",
-            {
-                "name": "offhours",
-                "role": _SCHEDULER_ROLE_NAME,
-                "policy": _JsonText(plan.scheduler_policy()),
-            },
-        )
-        add(
-            "aws_scheduler_schedule",
-            "offhours",
-            {
-                "name": plan.fn,
-                "group_name": _GROUP_NAME,
-                "schedule_expression": d.schedule,
-                "schedule_expression_timezone": plan.zone,
-                "state": "ENABLED",
-                "description": plan.schedule_description,
-                "flexible_time_window": {"mode": "OFF"},
-                "target": {
-                    "arn": plan.target,
-                    "role_arn": _SCHEDULER_ROLE_ARN,
-                    "input": SCHEDULER_INPUT,
-                },
-            },
-        )
     else:
-        add(
-            "aws_cloudwatch_event_rule",
-            "offhours",
-            {
-                "name": plan.fn,
-                "schedule_expression": d.schedule,
-                "state": "ENABLED",
-                "description": plan.rule_description,
-                "tags": tags,
-            },
-        )
-        add(
-            "aws_cloudwatch_event_target",
-            "offhours",
-            {"rule": _RULE_NAME, "target_id": "offhours", "arn": plan.target},
-        )
-        permission = {
-            "statement_id": "offhours-events-rule",
-            "action": "lambda:InvokeFunction",
-            "principal": "events.amazonaws.com",
-            "function_name": _FUNCTION_NAME,
-            "source_arn": _RULE_ARN,
-        }
-        if d.publish:
-            permission["qualifier"] = _ALIAS_NAME
-        add("aws_lambda_permission", "events", permission)
+        body = {_TF_NAMES.get(k, _snake(k)): _tf_value(k, v) for k, v in props.items()}
+    if res.kind == "permission":
+        # Terraform names the function and its alias apart.
+        body["function_name"] = FUNCTION_NAME
+        if props["FunctionName"] == ALIAS_ARN:
+            body["qualifier"] = ALIAS_NAME
+    if res.kind == "function":
+        body["filename"] = code_path
+        body["source_code_hash"] = CODE_HASH
+    if res.tags is not None:
+        body["tags"] = dict(sorted(res.tags.items()))
+    if res.depends_on:
+        body["depends_on"] = [desc[i].address for i in res.depends_on]
+    return body
+
+
+def _terraform(desc: Description, code_path: str) -> dict[str, Any]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    bodies: dict[str, dict[str, Any]] = {}
+    for res in desc:
+        tf_type = KINDS[res.kind].tf
+        if res.existing:
+            continue
+        if tf_type is None:
+            # Only the key's policy: an attribute of the key (absent when the key exists).
+            if res.within in bodies:
+                bodies[res.within]["policy"] = _JsonText(res.props["KeyPolicy"])
+            continue
+        bodies[res.id] = out.setdefault(tf_type, {})[res.tf] = _tf_body(desc, res, code_path)
     document: dict[str, Any] = {
         "terraform": {
             "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}}
         },
-        "provider": {"aws": {"region": plan.region}},
-        "resource": res,
+        "provider": {"aws": {"region": desc.region}},
+        "resource": out,
         "output": {
-            "function_arn": {"value": _FUNCTION_ARN},
-            "target_arn": {"value": plan.target, "description": "What the schedule invokes"},
-            "key_arn": {"value": plan.key_arn},
-            "config_parameter": {"value": _CONFIG_NAME},
+            "function_arn": {"value": FUNCTION_ARN},
+            "target_arn": {"value": desc.target, "description": "What the schedule invokes"},
+            "key_arn": {"value": desc.key_arn},
+            "config_parameter": {"value": CONFIG_NAME},
         },
     }
-    if plan.account == _ACCOUNT:
+    if desc.account == ACCOUNT:
         document["data"] = {"aws_caller_identity": {"current": {}}}
     # The zip's hash, read by Terraform from the file at plan time (a literal inside a call).
     refs = {**_TF_REFS, "code_hash": f"filebase64sha256({json.dumps(_tf_literal(code_path))})"}
@@ -781,6 +408,6 @@ def export(
     """
     if format not in ("sam", "terraform"):
         raise ConfigError(f"format {format!r}: choose sam or terraform")
-    plan = _plan(config, account)
-    document = _sam(plan, code_path) if format == "sam" else _terraform(plan, code_path)
+    desc = _describe(config, account)
+    document = _sam(desc, code_path) if format == "sam" else _terraform(desc, code_path)
     return json.dumps(document, indent=2, sort_keys=True)
