@@ -3,8 +3,9 @@
 Every problem is reported at once, each naming the file, the key path, the bad value and what
 is expected, e.g. ``offhours.toml: hours.start: "25:00" is not a time (HH:MM)``.
 
-Sources and notifiers are plugins chosen by the word users write (``type = "ravello"``); each
-table is validated by its plugin's model, so errors inside them carry the same precise paths.
+Sources and notifiers are plugins chosen by the word users write (``type = "ravello"``); the
+registry (:mod:`offhours.registry`) names the plugin, and its table is validated by the model the
+plugin class carries (``config_model``), so errors inside it carry the same precise paths.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -25,8 +26,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
-    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -35,19 +34,16 @@ from pydantic_core import PydanticCustomError
 
 from offhours import hours as hours_mod
 from offhours.errors import ConfigError
+from offhours.plugin import PluginConfig, SourceConfig, secret_fields
 from offhours.policy import Policy
-from offhours.secrets import INLINE, SecretRef, SecretSettings, secret_looking, wildcard_in
+from offhours.secrets import INLINE, SecretRef, SecretSettings, secret_looking
 
 __all__ = [
-    "BUILTIN_NOTIFIERS",
-    "BUILTIN_SOURCES",
     "DEFAULT_PATH",
     "Config",
-    "ConsoleNotifierConfig",
     "DeployConfig",
     "PluginConfig",
-    "RavelloSourceConfig",
-    "SlackNotifierConfig",
+    "SourceConfig",
     "config_path",
     "json_schema",
     "load_config",
@@ -62,46 +58,6 @@ ENV_CONFIG = "OFFHOURS_CONFIG"
 def _custom(kind: str, message: str) -> PydanticCustomError:
     # Messages follow the bad value, e.g. '"25:00" is not a time (HH:MM)'.
     return PydanticCustomError(kind, message)
-
-
-class _SecretMarker:
-    """Metadata that marks a string field as a secret reference."""
-
-
-SECRET = _SecretMarker()
-
-
-def _check_ref(value: str, info: ValidationInfo) -> str:
-    allow = bool((info.context or {}).get("allow_plaintext"))
-    try:
-        ref = SecretRef.parse(value, where="", allow_plaintext=allow)
-    except ValueError as exc:
-        raise _custom("secret_reference", str(exc)) from None
-    if wildcard_in(ref):
-        # IAM reads * and ? as wildcards: deploy would grant reading every match.
-        raise _custom(
-            "secret_reference",
-            f"{ref} holds a wildcard (* or ?), which would let the function read every "
-            "matching parameter or secret; name exactly one",
-        )
-    return value
-
-
-SecretReference = Annotated[
-    str,
-    AfterValidator(_check_ref),
-    SECRET,
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": "^(env|file|kms|ssm|secretsmanager):.+",
-            "description": (
-                "A secret reference: env:NAME, file:PATH, kms:CIPHERTEXT, ssm:/NAME or "
-                "secretsmanager:NAME[#KEY] (never the value itself)."
-            ),
-        }
-    ),
-]
 
 
 class _Strict(BaseModel):
@@ -373,110 +329,6 @@ class DeployConfig(_Strict):
         return self
 
 
-# ---------------------------------------------------------------- plugins
-
-
-class PluginConfig(_Strict):
-    """Fields every source and notifier table has; the rest go to the plugin's constructor."""
-
-    type: str
-    name: str | None = Field(None, description="Unique name; defaults to the type")
-
-    #: fields that configure offhours itself rather than the plugin's constructor
-    _common: ClassVar[frozenset[str]] = frozenset({"type", "name"})
-
-    def display_name(self) -> str:
-        return self.name or self.type
-
-    def plugin_kwargs(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in type(self).model_fields if k not in self._common}
-
-
-class SourceConfig(PluginConfig):
-    cost_per_vm_hour: float | None = Field(
-        None,
-        ge=0,
-        allow_inf_nan=False,
-        description="Estimated cost of one running VM for one hour (for the report)",
-    )
-
-
-class RavelloSourceConfig(SourceConfig):
-    """Ravello (Oracle Ravello Cloud Service) applications, as in the Ravello REST API."""
-
-    type: Literal["ravello"]
-    base_url: str = Field("https://cloud.ravellosystems.com/api/v1", pattern=r"^https?://\S+$")
-    username: SecretReference
-    password: SecretReference
-    identity_domain: str | None = Field(None, description="Logs in as identity_domain/username")
-    auth: Literal["basic", "session"] = "basic"
-    list_vms: bool = Field(False, description="Also list each running application's VMs")
-    connect_timeout: float = Field(5.0, gt=0, le=120)
-    read_timeout: float = Field(8.0, gt=0, le=600, description="Seconds per socket read")
-    request_timeout: float = Field(
-        9.0, gt=0, le=900, description="Total seconds for one attempt, however the body trickles"
-    )
-    retries: int = Field(2, ge=0, le=10)
-    max_retry_after: float = Field(
-        4.0, ge=0, le=900, description="Longest wait between attempts (caps Retry-After)"
-    )
-    max_response_bytes: int = Field(
-        8 * 1024 * 1024, gt=0, description="Largest decoded body read (bytes)"
-    )
-    allow_insecure_http: bool = Field(
-        False, description="Accept a plain http:// base_url to a non-loopback host (warns)"
-    )
-
-    @model_validator(mode="after")
-    def _safe_base_url(self) -> RavelloSourceConfig:
-        # Here too, not only when the source is built: `check` and `deploy` must refuse what
-        # every run would (deploy would otherwise store credentials written into the URL).
-        from offhours.sources.ravello import base_url_problem
-
-        problem = base_url_problem(self.base_url, allow_insecure_http=self.allow_insecure_http)
-        if problem is not None:
-            raise _custom("base_url", problem)
-        return self
-
-
-class SlackNotifierConfig(PluginConfig):
-    """A Slack incoming webhook: one grouped message per run."""
-
-    type: Literal["slack"]
-    webhook_url: SecretReference
-    allow_hosts: list[str] = Field(
-        default_factory=list, description="Hosts other than hooks.slack.com that may receive it"
-    )
-    notify_when_empty: bool = Field(False, description="Post an all-clear when nothing is flagged")
-    timeout: float = Field(4.0, gt=0, le=120, description="Total seconds for one attempt")
-    max_wait: float = Field(
-        8.0, ge=0, le=900, description="Total seconds a run waits between retries (429, 5xx)"
-    )
-    max_retries: int = Field(
-        2, ge=0, le=20, description="Resends of one message after a 429, a 5xx or no connection"
-    )
-    pace: float = Field(1.1, ge=0, le=60, description="Seconds between messages of one run")
-
-
-class ConsoleNotifierConfig(PluginConfig):
-    """The report on standard output, as text or JSON."""
-
-    type: Literal["console"]
-    format: Literal["text", "json"] = "text"
-
-
-BUILTIN_SOURCES: dict[str, type[PluginConfig]] = {"ravello": RavelloSourceConfig}
-BUILTIN_NOTIFIERS: dict[str, type[PluginConfig]] = {
-    "slack": SlackNotifierConfig,
-    "console": ConsoleNotifierConfig,
-}
-
-
-def secret_fields(model: type[BaseModel]) -> list[str]:
-    """Names of the fields of ``model`` that hold secret references."""
-    return [n for n, f in model.model_fields.items() if any(m is SECRET for m in f.metadata)]
-
-
 # ---------------------------------------------------------------- the whole file
 
 
@@ -665,11 +517,11 @@ def _validate(
 def _plugins(
     section: str,
     items: list[dict[str, Any]],
-    builtin: Mapping[str, type[PluginConfig]],
     problems: list[str],
     context: dict[str, Any],
 ) -> list[PluginConfig]:
-    from offhours.registry import plugin_config_model
+    # The registry names each table's model; importing it imports only the plugins used.
+    from offhours.registry import builtin_names, config_model
 
     out: list[PluginConfig] = []
     seen: dict[str, str] = {}
@@ -677,11 +529,11 @@ def _plugins(
         where = f"{section}[{i}]"
         kind = item.get("type")
         if not isinstance(kind, str):
-            known = ", ".join(sorted(builtin))
+            known = ", ".join(builtin_names(section))
             problems.append(f"{where}.type: missing; give the kind, one of: {known}")
             continue
         try:
-            model = plugin_config_model(section, kind, builtin)
+            model = config_model(section, kind)
         except ConfigError as exc:
             problems.append(f"{where}.type: {_show(kind)} {exc}")
             continue
@@ -706,10 +558,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     top = _validate(_Top, dict(data), "", problems)
     # Plugin tables are validated on their own, so the flag they depend on is passed along.
     context = {"allow_plaintext": data.get("allow_plaintext_secrets") is True}
-    sources = _plugins("sources", _list(data, "sources"), BUILTIN_SOURCES, problems, context)
-    notifiers = _plugins(
-        "notifiers", _list(data, "notifiers"), BUILTIN_NOTIFIERS, problems, context
-    )
+    sources = _plugins("sources", _list(data, "sources"), problems, context)
+    notifiers = _plugins("notifiers", _list(data, "notifiers"), problems, context)
     if problems or top is None:
         lines = tuple(f"{label}: {_without_userinfo(p)}" for p in problems)
         noun = "problem" if len(lines) == 1 else "problems"
@@ -762,11 +612,13 @@ def _list_of(models: Iterable[type[PluginConfig]]) -> Any:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of offhours.toml (built-in plugins), for editors and `offhours schema`."""
+    from offhours.registry import builtin_models
+
     model = create_model(
         "OffhoursConfig",
         __base__=_Top,
-        sources=(_list_of(BUILTIN_SOURCES.values()), Field(min_length=1)),
-        notifiers=(_list_of(BUILTIN_NOTIFIERS.values()), Field(default_factory=list)),
+        sources=(_list_of(builtin_models("sources")), Field(min_length=1)),
+        notifiers=(_list_of(builtin_models("notifiers")), Field(default_factory=list)),
     )
     schema = model.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -1,25 +1,29 @@
-"""Plugins by the word users write: built-ins are a lazy name → "module:Class" map; third-party
-ones come from the entry-point groups ``offhours.sources`` / ``offhours.notifiers``, read only
-when a name is not built in (scanning entry points costs every start, a Lambda cold start too).
+"""Plugins by the word users write: the one place where ``type = "…"`` becomes a class.
 
-A third-party plugin class exposes ``config_model`` (a pydantic model with ``type`` and
-``name`` fields) and takes ``name`` plus that model's other fields as keyword arguments.
+Built-ins are a name → ``"module:Class"`` map, imported only when a configuration names them
+(the Lambda path loads the plugins its configuration uses, no others). Third-party plugins
+register under the entry-point groups ``offhours.sources`` / ``offhours.notifiers``, read only
+when a name is not built in (scanning entry points costs every start, a Lambda cold start too)::
+
+    [project.entry-points."offhours.sources"]
+    example = "offhours_example_source:ExampleSource"
+
+A plugin class derives from :class:`~offhours.sources.base.Source` or
+:class:`~offhours.notifiers.base.Notifier` and carries its ``config_model`` (see
+:mod:`offhours.plugin`): config validation asks :func:`config_model`, a run :func:`load_plugin`.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from importlib.metadata import EntryPoint, entry_points
 
 from offhours.errors import ConfigError
+from offhours.plugin import Plugin, PluginConfig
 
-if TYPE_CHECKING:
-    from pydantic import BaseModel
+__all__ = ["BUILTIN", "builtin_models", "builtin_names", "config_model", "load_plugin"]
 
-__all__ = ["BUILTIN", "load_plugin", "plugin_config_model"]
-
+#: section → type word → "module:Class"
 BUILTIN: dict[str, dict[str, str]] = {
     "sources": {"ravello": "offhours.sources.ravello:RavelloSource"},
     "notifiers": {
@@ -28,49 +32,82 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
 }
 
-
-def _entry_point(section: str, kind: str) -> Any:
-    group = f"offhours.{section}"
-    for ep in entry_points(group=group):
-        if ep.name == kind:
-            try:
-                return ep.load()
-            except Exception as exc:
-                raise ConfigError(
-                    f"plugin {kind!r} (entry point {ep.value} in group {group}) failed to "
-                    f"load: {type(exc).__name__}: {exc}"
-                ) from exc
-    return None
+#: the class every plugin of a section derives from, as "module:Class"
+_BASES = {
+    "sources": "offhours.sources.base:Source",
+    "notifiers": "offhours.notifiers.base:Notifier",
+}
 
 
-def _unknown(section: str, kind: str, builtin: Mapping[str, object]) -> ConfigError:
-    known = ", ".join(sorted(builtin))
+def _import(target: str) -> object:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _group(section: str) -> str:
+    return f"offhours.{section}"
+
+
+def _entry_point(section: str, kind: str) -> EntryPoint | None:
+    return next((ep for ep in entry_points(group=_group(section)) if ep.name == kind), None)
+
+
+def _unknown(section: str) -> ConfigError:
     return ConfigError(
-        f"is not a known {section[:-1]} type; built in: {known} "
-        f"(third-party ones register under the entry-point group offhours.{section})"
+        f"is not a known {section[:-1]} type; built in: {', '.join(builtin_names(section))} "
+        f"(third-party ones register under the entry-point group {_group(section)})"
     )
 
 
-def plugin_config_model(
-    section: str, kind: str, builtin: Mapping[str, type[BaseModel]]
-) -> type[Any]:
-    """The pydantic model that validates a ``[[section]]`` table of ``type = kind``."""
-    if kind in builtin:
-        return builtin[kind]
-    cls = _entry_point(section, kind)
-    model = getattr(cls, "config_model", None)
-    if model is None:
-        raise _unknown(section, kind, builtin)
-    return model  # type: ignore[no-any-return]
+def _checked(section: str, found: object, where: str) -> type[Plugin]:
+    """``found`` if it is a plugin class of ``section`` with a config model, else why not."""
+    base = _import(_BASES[section])
+    assert isinstance(base, type)
+    if not (isinstance(found, type) and issubclass(found, base) and issubclass(found, Plugin)):
+        raise ConfigError(
+            f"names {where}, which is not a class deriving from {_BASES[section]}; "
+            "derive the plugin class from it"
+        )
+    model = getattr(found, "config_model", None)
+    if not (isinstance(model, type) and issubclass(model, PluginConfig)):
+        raise ConfigError(
+            f"names {where}, whose config_model is not a model deriving from "
+            "offhours.plugin.PluginConfig; give the class one (config_model = …)"
+        )
+    return found
 
 
-def load_plugin(section: str, kind: str) -> Any:
-    """The class implementing ``type = kind`` in ``section`` ("sources" or "notifiers")."""
+def builtin_names(section: str) -> list[str]:
+    """The type words of ``section``'s built-in plugins, sorted."""
+    return sorted(BUILTIN[section])
+
+
+def load_plugin(section: str, kind: str) -> type[Plugin]:
+    """The class implementing ``type = kind`` in ``section`` ("sources" or "notifiers").
+
+    Raises ConfigError, worded to follow the type word, when there is none or it is not a
+    plugin class."""
     target = BUILTIN[section].get(kind)
-    if target is None:
-        cls = _entry_point(section, kind)
-        if cls is None:
-            raise _unknown(section, kind, BUILTIN[section])
-        return cls
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    if target is not None:
+        return _checked(section, _import(target), target)
+    ep = _entry_point(section, kind)
+    if ep is None:
+        raise _unknown(section)
+    where = f"{ep.value} (entry point {kind!r} in group {ep.group})"
+    try:
+        found = ep.load()
+    except Exception as exc:  # third-party code: any failure is its own
+        raise ConfigError(
+            f"names {where}, which failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
+    return _checked(section, found, where)
+
+
+def config_model(section: str, kind: str) -> type[PluginConfig]:
+    """The model that validates a ``[[section]]`` table of ``type = kind``."""
+    return load_plugin(section, kind).config_model
+
+
+def builtin_models(section: str) -> list[type[PluginConfig]]:
+    """The config models of ``section``'s built-in plugins (for the JSON Schema)."""
+    return [config_model(section, kind) for kind in BUILTIN[section]]

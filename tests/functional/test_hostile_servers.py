@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import urllib3
 
+from offhours.config import Config, parse_config
 from offhours.errors import ConfigError, NotifierError, SourceError, SourceResponseError
 from offhours.model import Decision, Resource
 from offhours.notifiers.slack import SlackNotifier
@@ -44,6 +45,12 @@ def source(sim: RavelloSimulator, **settings: Any) -> RavelloSource:
         "backoff_factor": 0,
     }
     return RavelloSource("lab", **(defaults | settings))
+
+
+def ravello_config(**settings: Any) -> Config:
+    """A configuration with one Ravello source: its settings validated as every run's are."""
+    table = {"type": "ravello", "name": "lab", "username": "env:U", "password": "env:P"}
+    return parse_config({"sources": [table | settings]})
 
 
 def collect(src: RavelloSource, deadline: Deadline | None = None) -> list[Resource]:
@@ -181,13 +188,15 @@ def test_a_redirect_to_another_host_is_not_followed(sim: RavelloSimulator) -> No
     ["http://ravello.example.com/api/v1", "http://10.1.2.3/api/v1", "HTTP://cloud.example/api"],
 )
 def test_plain_http_to_another_host_is_refused(url: str) -> None:
+    # Refused where the settings are validated, once: the source's config model.
     with pytest.raises(ConfigError, match="plain http") as info:
-        RavelloSource("lab", base_url=url, username=Secret("u"), password=Secret(PASSWORD))
+        ravello_config(base_url=url)
     assert "allow_insecure_http" in str(info.value)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/api/v1", "http://localhost/api/v1"])
 def test_plain_http_to_loopback_is_accepted(url: str) -> None:
+    ravello_config(base_url=url)
     RavelloSource("lab", base_url=url, username=Secret("u"), password=Secret(PASSWORD))
 
 
@@ -216,7 +225,7 @@ def test_allow_insecure_http_warns_on_every_run(caplog: pytest.LogCaptureFixture
 )
 def test_credentials_in_base_url_are_refused_without_echo(url: str) -> None:
     with pytest.raises(ConfigError, match="credentials written into it") as info:
-        RavelloSource("lab", base_url=url, username=Secret("u"), password=Secret(PASSWORD))
+        ravello_config(base_url=url)
     assert "hunter2-SENTINEL" not in str(info.value)
     assert "admin" not in str(info.value)
 

@@ -16,9 +16,12 @@ import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offhours.audit import resolve_secrets
+from offhours.config import parse_config
 from offhours.errors import (
     ConfigError,
     OffhoursError,
+    SecretError,
     SourceAuthError,
     SourceError,
     SourceResponseError,
@@ -425,19 +428,33 @@ def test_malformed_items_are_named_by_index(
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [
-        ({"base_url": "cloud.ravellosystems.com/api/v1"}, "is not an http(s) URL"),
-        ({"retries": -1}, "retries must be a whole number"),
-        ({"read_timeout": 0}, "read_timeout must be > 0"),
-        ({"auth": "token"}, "auth must be 'basic' or 'session'"),
-        ({"username": Secret("")}, "username is empty"),
+        (
+            {"base_url": "cloud.ravellosystems.com/api/v1"},
+            'sources[0].base_url: "cloud.ravellosystems.com/api/v1" string should match pattern',
+        ),
+        (
+            {"base_url": "https:///api/v1"},
+            "sources[0]: base_url 'https:///api/v1' is not an http(s) URL",
+        ),
+        ({"retries": -1}, "sources[0].retries: -1 input should be greater than or equal to 0"),
+        ({"read_timeout": 0}, "sources[0].read_timeout: 0 input should be greater than 0"),
+        ({"auth": "token"}, "sources[0].auth: \"token\" input should be 'basic' or 'session'"),
     ],
 )
-def test_bad_settings_are_config_errors(
-    sim: RavelloSimulator, settings: dict[str, Any], problem: str
-) -> None:
-    with pytest.raises(ConfigError, match="source 'lab'") as info:
-        source(sim, **settings)
-    assert any(problem in p for p in info.value.problems)
+def test_bad_settings_are_config_errors(settings: dict[str, Any], problem: str) -> None:
+    # Validated once, by the source's config model (check, deploy and every run do it before
+    # the source is built): the constructor trusts what it is given.
+    table = {"type": "ravello", "name": "lab", "username": "env:U", "password": "env:P"}
+    with pytest.raises(ConfigError) as info:
+        parse_config({"sources": [table | settings]})
+    assert any(problem in p for p in info.value.problems), info.value.problems
+
+
+def test_an_empty_username_is_refused_before_the_source_is_built() -> None:
+    table = {"type": "ravello", "name": "lab", "username": "env:U", "password": "env:P"}
+    config = parse_config({"sources": [table]})
+    with pytest.raises(SecretError, match=r"sources\[0\]\.username: env:U: the secret is empty"):
+        resolve_secrets(config, {"U": " \n", "P": PASSWORD})
 
 
 # ---- secrets -------------------------------------------------------------------------------

@@ -6,17 +6,25 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, TextIO
 
-from offhours.errors import ConfigError
 from offhours.model import MessageReceipt, Receipt
 from offhours.notifiers.base import Notifier
+from offhours.plugin import PluginConfig
 from offhours.report import render_json, render_text
 
 if TYPE_CHECKING:
     from offhours.report import Report
 
-__all__ = ["ConsoleNotifier"]
+__all__ = ["ConsoleNotifier", "ConsoleNotifierConfig"]
 
 Format = Literal["text", "json"]
+
+
+class ConsoleNotifierConfig(PluginConfig):
+    """The report on standard output, as text or JSON."""
+
+    type: Literal["console"]
+    format: Format = "text"
+
 
 _NO_ID = "a text stream has no message ids"
 
@@ -27,11 +35,10 @@ class ConsoleNotifier(Notifier):
     Printing harms nothing, so a dry run prints as usual."""
 
     type = "console"
+    config_model = ConsoleNotifierConfig
 
     def __init__(self, name: str, *, format: Format = "text", stream: TextIO | None = None) -> None:
         super().__init__(name)
-        if format not in ("text", "json"):
-            raise ConfigError(f'format = {format!r} is not supported; use "text" or "json"')
         self.format: Format = format
         self.stream = stream
         self.destination = "stdout" if stream is None else "a stream"

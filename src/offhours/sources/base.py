@@ -28,8 +28,8 @@ class Source(Plugin):
         Each resource says what it is (``kind``, whose words the report uses), where
         (``account``, ``region``: with ``id``, its stable ``key``) and what it is grouped
         under. A cost estimate is computed here too, inside the source's failure boundary
-        (:func:`offhours.model.hourly_cost`): a source whose config model derives from
-        ``SourceConfig`` is given ``cost_per_vm_hour``."""
+        (:func:`offhours.model.hourly_cost`), from a price in the source's own config model
+        (Ravello's ``cost_per_vm_hour``)."""
 
     def close(self) -> None:  # an optional hook: most sources hold nothing open
         """Release sessions and connections; called once after :meth:`collect`. Never raises."""

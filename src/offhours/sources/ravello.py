@@ -69,6 +69,8 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Literal, Self, TypeAlias
 from urllib.parse import quote, urlsplit
 
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -80,9 +82,10 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from offhours.budget import attempts_worst_case
-from offhours.errors import ConfigError, SourceAuthError, SourceError, SourceResponseError
+from offhours.errors import SourceAuthError, SourceError, SourceResponseError
 from offhours.logs import scrub
 from offhours.model import VM, Kind, Resource, hourly_cost
+from offhours.plugin import SecretReference, SourceConfig
 from offhours.secrets import Secret
 from offhours.sources.base import Source
 from offhours.transport import (
@@ -102,6 +105,7 @@ __all__ = [
     "MAX_VMS",
     "RETRY_STATUSES",
     "RavelloSource",
+    "RavelloSourceConfig",
     "base_url_problem",
     "parse_description_tags",
     "read_description_tags",
@@ -353,10 +357,56 @@ def _os_reason(exc: BaseException) -> str:
     return str(exc).rpartition(": ")[2] or type(exc).__name__
 
 
+class RavelloSourceConfig(SourceConfig):
+    """Ravello (Oracle Ravello Cloud Service) applications, as in the Ravello REST API."""
+
+    type: Literal["ravello"]
+    # Schemes are case-insensitive (RFC 3986): HTTP:// is plain http, refused as such below.
+    base_url: str = Field(DEFAULT_BASE_URL, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")
+    username: SecretReference
+    password: SecretReference
+    identity_domain: str | None = Field(None, description="Logs in as identity_domain/username")
+    auth: Literal["basic", "session"] = "basic"
+    list_vms: bool = Field(False, description="Also list each running application's VMs")
+    connect_timeout: float = Field(5.0, gt=0, le=120)
+    read_timeout: float = Field(8.0, gt=0, le=600, description="Seconds per socket read")
+    request_timeout: float = Field(
+        9.0, gt=0, le=900, description="Total seconds for one attempt, however the body trickles"
+    )
+    retries: int = Field(2, ge=0, le=10)
+    max_retry_after: float = Field(
+        4.0, ge=0, le=900, description="Longest wait between attempts (caps Retry-After)"
+    )
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES, gt=0, description="Largest decoded body read (bytes)"
+    )
+    allow_insecure_http: bool = Field(
+        False, description="Accept a plain http:// base_url to a non-loopback host (warns)"
+    )
+    cost_per_vm_hour: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Estimated cost of one running VM for one hour (for the report)",
+    )
+
+    @model_validator(mode="after")
+    def _safe_base_url(self) -> RavelloSourceConfig:
+        # Here, when the configuration is validated: `check` and `deploy` refuse what a run
+        # would (deploy would otherwise store credentials written into the URL).
+        problem = base_url_problem(self.base_url, allow_insecure_http=self.allow_insecure_http)
+        if problem is not None:
+            raise PydanticCustomError("base_url", problem)
+        return self
+
+
 class RavelloSource(Source):
-    """Reads Ravello applications (see the module docstring for the mapping and the tags)."""
+    """Reads Ravello applications (see the module docstring for the mapping and the tags).
+
+    Its settings are those of :class:`RavelloSourceConfig`, validated there and trusted here."""
 
     type = "ravello"
+    config_model = RavelloSourceConfig
 
     def __init__(
         self,
@@ -381,23 +431,6 @@ class RavelloSource(Source):
     ) -> None:
         super().__init__(name)
         self.cost_per_vm_hour = cost_per_vm_hour
-        problems = _check_settings(
-            base_url,
-            username,
-            auth,
-            allow_insecure_http,
-            {
-                "connect_timeout": connect_timeout,
-                "read_timeout": read_timeout,
-                "request_timeout": request_timeout,
-            },
-            retries,
-            backoff_factor,
-            max_retry_after,
-            max_response_bytes,
-        )
-        if problems:
-            raise ConfigError(f"source {name!r}: {problems[0]}", tuple(problems))
         self.base_url = base_url.rstrip("/")
         if urlsplit(self.base_url).scheme == "http" and not is_loopback(
             urlsplit(self.base_url).hostname or ""
@@ -800,8 +833,8 @@ class RavelloSource(Source):
 def base_url_problem(base_url: str, *, allow_insecure_http: bool = False) -> str | None:
     """What is wrong with ``base_url`` (never quoting credentials written into it), or None.
 
-    Checked when the configuration is validated (``offhours check``, ``deploy``) and again when
-    the source is built.
+    Checked when the configuration is validated (:class:`RavelloSourceConfig`): by ``offhours
+    check``, ``deploy`` and every run, before the source is built.
     """
     try:
         parts = urlsplit(base_url)
@@ -823,39 +856,3 @@ def base_url_problem(base_url: str, *, allow_insecure_http: bool = False) -> str
             "allow_insecure_http = true)"
         )
     return None
-
-
-def _check_settings(
-    base_url: str,
-    username: Secret,
-    auth: str,
-    allow_insecure_http: bool,
-    timeouts: Mapping[str, float],
-    retries: int,
-    backoff_factor: float,
-    max_retry_after: float,
-    max_response_bytes: int,
-) -> list[str]:
-    problems: list[str] = []
-    wrong = base_url_problem(base_url, allow_insecure_http=allow_insecure_http)
-    if wrong is not None:
-        problems.append(wrong)
-    if not username.reveal():
-        problems.append("username is empty")
-    if auth not in ("basic", "session"):
-        problems.append(f"auth must be 'basic' or 'session', got {auth!r}")
-    for key, value in timeouts.items():
-        if not value > 0:
-            problems.append(f"{key} must be > 0 seconds, got {value!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        problems.append(f"retries must be a whole number ≥ 0, got {retries!r}")
-    for key, value in (("backoff_factor", backoff_factor), ("max_retry_after", max_retry_after)):
-        if not value >= 0:
-            problems.append(f"{key} must be ≥ 0 seconds, got {value!r}")
-    if isinstance(max_response_bytes, bool) or not (
-        isinstance(max_response_bytes, int) and max_response_bytes > 0
-    ):
-        problems.append(
-            f"max_response_bytes must be a whole number > 0, got {max_response_bytes!r}"
-        )
-    return problems

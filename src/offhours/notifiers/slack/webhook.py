@@ -24,9 +24,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import Field
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 
 from offhours.budget import attempts_worst_case
@@ -35,6 +36,7 @@ from offhours.logs import scrub
 from offhours.model import NO_ID_WEBHOOK, MessageReceipt, Receipt
 from offhours.notifiers.base import Notifier
 from offhours.notifiers.slack.blocks import render_slack
+from offhours.plugin import PluginConfig, SecretReference
 from offhours.secrets import Secret, redact_url, tail
 from offhours.transport import (
     BodyTooLarge,
@@ -51,7 +53,7 @@ from offhours.transport import (
 if TYPE_CHECKING:
     from offhours.report import Report
 
-__all__ = ["SLACK_ERRORS", "SLACK_HOST", "SlackNotifier"]
+__all__ = ["SLACK_ERRORS", "SLACK_HOST", "SlackNotifier", "SlackNotifierConfig"]
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +163,33 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+class SlackNotifierConfig(PluginConfig):
+    """A Slack incoming webhook: one grouped message per run."""
+
+    type: Literal["slack"]
+    webhook_url: SecretReference
+    allow_hosts: list[str] = Field(
+        default_factory=list, description="Hosts other than hooks.slack.com that may receive it"
+    )
+    notify_when_empty: bool = Field(False, description="Post an all-clear when nothing is flagged")
+    timeout: float = Field(4.0, gt=0, le=120, description="Total seconds for one attempt")
+    max_wait: float = Field(
+        8.0, ge=0, le=900, description="Total seconds a run waits between retries (429, 5xx)"
+    )
+    max_retries: int = Field(
+        2, ge=0, le=20, description="Resends of one message after a 429, a 5xx or no connection"
+    )
+    pace: float = Field(1.1, ge=0, le=60, description="Seconds between messages of one run")
+
+
 class SlackNotifier(Notifier):
-    """Posts the report to a Slack incoming webhook (``type = "slack"``)."""
+    """Posts the report to a Slack incoming webhook (``type = "slack"``).
+
+    Its settings are those of :class:`SlackNotifierConfig`, validated there and trusted here;
+    the webhook URL, a secret only resolved at run time, is checked here (:func:`_check_url`)."""
 
     type = "slack"
+    config_model = SlackNotifierConfig
 
     def __init__(
         self,
@@ -183,11 +208,6 @@ class SlackNotifier(Notifier):
         super().__init__(name)
         if not isinstance(webhook_url, Secret):
             raise ConfigError("webhook_url must be a secret reference (env:NAME or file:PATH)")
-        if not timeout > 0 or not max_wait >= 0 or max_retries < 0:
-            raise ConfigError(
-                f"timeout={timeout}, max_wait={max_wait}, max_retries={max_retries}: "
-                "timeout must be > 0, max_wait and max_retries >= 0"
-            )
         self._url, self._host = _check_url(webhook_url.reveal(), allow_hosts)
         self.destination = redact_url(self._url)
         self.notify_when_empty = notify_when_empty
