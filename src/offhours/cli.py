@@ -400,7 +400,7 @@ def secrets_encrypt(
     _setup(verbose)
 
     def body() -> int:
-        from offhours.aws_secrets import encrypt
+        from offhours.secrets.aws import encrypt
 
         pairs = _context_pairs(context or [])
         reference = encrypt(_read_plaintext(), key=key, context=pairs, region=region)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from offhours.aws_secrets import encrypt
+from offhours.secrets.aws import encrypt
 from offhours.errors import SecretError
 from offhours.notifiers.slack import SlackNotifier
 from offhours.secrets import Resolver, SecretRef, SecretSettings
@@ -111,7 +111,7 @@ def test_garbage_ciphertext(aws: Aws, ciphertext: str, expected: str) -> None:
 def test_kms_error_codes_are_explained(code: str, expected: str) -> None:
     from botocore.exceptions import ClientError
 
-    from offhours.aws_secrets import explain
+    from offhours.secrets.aws import explain
 
     error = ClientError({"Error": {"Code": code, "Message": "the message"}}, "Decrypt")
     assert expected in explain(error, "kms:Decrypt", {})
