@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from offhours.secrets.aws import encrypt
 from offhours.errors import SecretError
 from offhours.notifiers.slack import SlackNotifier
 from offhours.secrets import Resolver, SecretRef, SecretSettings
+from offhours.secrets.aws import encrypt
 from tests.aws import Aws, enforce_iam, moto_subprocess
 
 SENTINEL = "sentinel-aws-secret-5b7e21c9"
