@@ -55,13 +55,22 @@ SecretStdinOpt = Annotated[
 _EXPORT_FORMATS: dict[str, ExportFormat] = {"sam": "sam", "terraform": "terraform"}
 
 
+def holiday_countries(cfg: Config) -> list[str]:
+    """The countries whose holiday names the configured calendar reads: only their
+    translations ship in the zip (none without a country)."""
+    country = cfg.hours.holidays.country
+    return [country] if country else []
+
+
 def _build(
     cfg: Config, dest: Path, find_links: Sequence[Path] | None, no_index: bool
 ) -> PackageResult:
     from offhours.deploy.package import build_package
 
+    countries = holiday_countries(cfg)
     err.print(
-        f"building the Lambda package for {cfg.deploy.runtime}/{cfg.deploy.architecture} …",
+        f"building the Lambda package for {cfg.deploy.runtime}/{cfg.deploy.architecture} "
+        f"(holiday names: {', '.join(countries) or 'none'}) …",
         markup=False,
     )
     return build_package(
@@ -70,6 +79,7 @@ def _build(
         architecture=cfg.deploy.architecture,
         find_links=find_links or (),
         no_index=no_index,
+        holiday_countries=countries,
     )
 
 
