@@ -29,6 +29,7 @@ from offhours.cli.options import (
     load_config,
     parse_now,
     setup_logging,
+    start_run,
 )
 from offhours.cli.output import err, out
 
@@ -62,11 +63,7 @@ def audit(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Read the sources, apply business hours, and notify."""
-    setup_logging(verbose)
-    from offhours.transport import Deadline
-
-    # Counted from the start, before the config is read and the secrets resolved.
-    run_deadline = Deadline.after(deadline)
+    run_deadline = start_run(verbose, deadline)
 
     def body() -> int:
         from offhours.audit import run_audit
@@ -128,11 +125,7 @@ def explain(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Say why each resource is or isn't flagged at --now (reads the sources, sends nothing)."""
-    setup_logging(verbose)
-    from offhours.transport import Deadline
-
-    # Counted from the start, as audit's: the config and the secrets are read within it.
-    run_deadline = Deadline.after(deadline)
+    run_deadline = start_run(verbose, deadline)
 
     def body() -> int:
         from offhours.audit import assess

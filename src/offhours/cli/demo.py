@@ -8,7 +8,7 @@ import typer
 
 from offhours.cli import EXIT_FAILED, EXIT_OK
 from offhours.cli.exits import guarded
-from offhours.cli.options import DeadlineOpt, NowOpt, VerboseOpt, parse_now, setup_logging
+from offhours.cli.options import DeadlineOpt, NowOpt, VerboseOpt, parse_now, start_run
 from offhours.cli.output import err, out
 
 __all__ = ["demo", "render_payload"]
@@ -23,10 +23,7 @@ def demo(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Start a local Ravello simulator and Slack sink, run a real audit against them, show both."""
-    setup_logging(verbose)
-    from offhours.transport import Deadline
-
-    run_deadline = Deadline.after(deadline)
+    run_deadline = start_run(verbose, deadline)
 
     def body() -> int:
         from offhours.demo import run_demo

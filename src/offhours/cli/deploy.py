@@ -18,7 +18,7 @@ from offhours.cli.output import err, out
 from offhours.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from offhours.config import Config
     from offhours.deploy.aws import Change, Deployment
@@ -173,51 +173,43 @@ def _deployment(
     return deployment
 
 
-def _plan_or_apply(
-    config: Path | None,
-    package: Path | None,
-    find_links: Sequence[Path] | None,
-    no_index: bool,
-    secret_stdin: str | None,
-    *,
-    dry: bool,
-) -> None:
-    def body() -> int:
-        deployment = _deployment(config, package, find_links, no_index, secret_stdin)
-        if dry:
-            warn_budget(deployment.config, show_fit=False)
-        _print_changes(deployment.plan() if dry else deployment.apply(), dry=dry)
-        return EXIT_OK
+def _plan_or_apply(*, dry: bool, doc: str) -> Callable[..., None]:
+    """The ``plan`` (``dry``) or ``apply`` command: the same options, the same steps."""
 
-    guarded(body)
+    def command(
+        config: ConfigOpt = None,
+        package: PackageOpt = None,
+        find_links: FindLinksOpt = None,
+        no_index: NoIndexOpt = False,
+        secret_stdin: SecretStdinOpt = None,
+        verbose: VerboseOpt = 0,
+    ) -> None:
+        setup_logging(verbose)
 
+        def body() -> int:
+            deployment = _deployment(config, package, find_links, no_index, secret_stdin)
+            if dry:
+                warn_budget(deployment.config, show_fit=False)
+            _print_changes(deployment.plan() if dry else deployment.apply(), dry=dry)
+            return EXIT_OK
 
-@app.command("plan")
-def plan(
-    config: ConfigOpt = None,
-    package: PackageOpt = None,
-    find_links: FindLinksOpt = None,
-    no_index: NoIndexOpt = False,
-    secret_stdin: SecretStdinOpt = None,
-    verbose: VerboseOpt = 0,
-) -> None:
-    """Show exactly what `deploy apply` would create, change or leave alone."""
-    setup_logging(verbose)
-    _plan_or_apply(config, package, find_links, no_index, secret_stdin, dry=True)
+        guarded(body)
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command("apply")
-def apply(
-    config: ConfigOpt = None,
-    package: PackageOpt = None,
-    find_links: FindLinksOpt = None,
-    no_index: NoIndexOpt = False,
-    secret_stdin: SecretStdinOpt = None,
-    verbose: VerboseOpt = 0,
-) -> None:
-    """Create or update the role, key, encrypted config, function, alias and schedule."""
-    setup_logging(verbose)
-    _plan_or_apply(config, package, find_links, no_index, secret_stdin, dry=False)
+plan = app.command("plan")(
+    _plan_or_apply(
+        dry=True, doc="Show exactly what `deploy apply` would create, change or leave alone."
+    )
+)
+apply = app.command("apply")(
+    _plan_or_apply(
+        dry=False,
+        doc="Create or update the role, key, encrypted config, function, alias and schedule.",
+    )
+)
 
 
 @app.command("destroy")

@@ -13,6 +13,7 @@ from offhours.errors import ConfigError
 
 if TYPE_CHECKING:
     from offhours.config import Config
+    from offhours.transport import Deadline
 
 __all__ = [
     "ConfigOpt",
@@ -23,6 +24,7 @@ __all__ = [
     "load_config",
     "parse_now",
     "setup_logging",
+    "start_run",
 ]
 
 
@@ -79,6 +81,15 @@ def setup_logging(verbose: int) -> None:
     from offhours import logs
 
     logs.configure(verbose)
+
+
+def start_run(verbose: int, seconds: float | None) -> Deadline:
+    """Logging set up, and the run's ``--deadline`` started: counted from here, before the
+    config is read and the secrets resolved."""
+    setup_logging(verbose)
+    from offhours.transport import Deadline
+
+    return Deadline.after(seconds)
 
 
 def load_config(path: Path | None) -> Config:
