@@ -433,3 +433,27 @@ def test_without_the_cli_extra_one_line_names_the_fix(
         "offhours: error: the command line needs the cli extra: pip install 'offhours[cli]'\n"
     )
     assert proc.stdout == ""
+
+
+def test_help_imports_neither_boto3_nor_the_config_models_nor_the_deploy_tooling() -> None:
+    # Every command's help is built, so every command module is imported. (pydantic itself is
+    # not checked: typer imports it to support pydantic-typed parameters.)
+    code = (
+        "import sys\n"
+        "from offhours.cli import main\n"
+        "for args in (['--help'], ['audit', '--help'], ['deploy', 'plan', '--help'],\n"
+        "             ['secrets', 'encrypt', '--help'], ['schedule', '--help']):\n"
+        "    sys.argv = ['offhours', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, args\n"
+        "heavy = ('boto3', 'botocore', 'holidays', 'tomlkit', 'offhours.config',\n"
+        "         'offhours.deploy', 'offhours.secrets.aws')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "[]"
