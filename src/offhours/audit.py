@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from offhours.budget import Budget, delivery_reserve, run_budget
@@ -49,6 +50,7 @@ __all__ = [
     "reconcile",
     "resolve_secrets",
     "run_audit",
+    "with_fallback",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ _ABANDON_GRACE = 0.25
 #: a resolved secret's place: the plugin's section ("sources"/"notifiers"), its name, the field
 SecretKey = tuple[str, str, str]
 Secrets = dict[SecretKey, Secret]
+_NO_SETTINGS: Mapping[str, object] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -127,22 +130,31 @@ def _secret_key(config: Config, plugin: PluginConfig, field: str) -> SecretKey:
     return (_section(config, plugin), plugin.display_name(), field)
 
 
-def _kwargs(section: str, plugin: PluginConfig, secrets: Secrets) -> dict[str, Any]:
+def _kwargs(
+    section: str, plugin: PluginConfig, secrets: Secrets, settings: Mapping[str, object]
+) -> dict[str, Any]:
     kwargs = plugin.plugin_kwargs()
     for field in list(kwargs):
         secret = secrets.get((section, plugin.display_name(), field))
         if secret is not None:
             kwargs[field] = secret
+        elif field in settings:
+            kwargs[field] = settings[field]
     return kwargs
 
 
-def _build(section: str, plugins: Iterable[PluginConfig], secrets: Secrets) -> list[Any]:
+def _build(
+    section: str,
+    plugins: Iterable[PluginConfig],
+    secrets: Secrets,
+    settings: Mapping[str, object] = _NO_SETTINGS,
+) -> list[Any]:
     built = []
     problems = []
     for i, plugin in enumerate(plugins):
         cls = load_plugin(section, plugin.type)
         try:
-            built.append(cls(plugin.display_name(), **_kwargs(section, plugin, secrets)))
+            built.append(cls(plugin.display_name(), **_kwargs(section, plugin, secrets, settings)))
         except ConfigError as exc:
             problems.append(f"{section}[{i}] ({plugin.display_name()}): {exc}")
     if problems:
@@ -155,12 +167,18 @@ def build_sources(config: Config, secrets: Secrets) -> list[Source]:
 
 
 def build_notifiers(
-    config: Config, secrets: Secrets, skip_types: Iterable[str] = ()
+    config: Config, secrets: Secrets, settings: Mapping[str, object] = _NO_SETTINGS
 ) -> list[Notifier]:
-    """The configured notifiers, but those of ``skip_types`` (a door that shows the report
-    itself, as the CLI on a terminal, skips ``console``)."""
-    skip = set(skip_types)
-    return _build("notifiers", (n for n in config.notifiers if n.type not in skip), secrets)
+    """The configured notifiers; ``settings`` (a door's, such as the CLI's ``--format``)
+    replace the configured value of each notifier setting of the same name."""
+    return _build("notifiers", config.notifiers, secrets, settings)
+
+
+def with_fallback(notifiers: Sequence[Notifier], fallback: Sequence[Notifier]) -> list[Notifier]:
+    """``notifiers`` and each ``fallback`` channel whose destination none of them delivers to
+    (a door's own terminal is used only when no configured notifier already prints there)."""
+    taken = {n.destination for n in notifiers}
+    return [*notifiers, *(n for n in fallback if n.destination not in taken)]
 
 
 def _read(source: Source) -> list[Resource]:
@@ -300,12 +318,18 @@ def run_audit(
     now: datetime,
     dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
-    skip_notifier_types: Iterable[str] = (),
     deadline: Deadline | None = None,
+    settings: Mapping[str, object] = _NO_SETTINGS,
+    fallback: Sequence[Notifier] = (),
 ) -> AuditResult:
     """Run one audit at ``now``: collect → evaluate → reconcile → deliver. Raises
     ConfigError/SecretError before any source is read; source and notifier failures are
     recorded on the result instead. ``dry_run`` sends nothing: every notifier previews.
+
+    A door may bring its own channels and settings, with no notifier singled out by type:
+    ``fallback`` channels are delivered to where no configured notifier delivers already
+    (:func:`with_fallback`), and ``settings`` replace the notifiers' configured settings of
+    the same name (:func:`build_notifiers`).
 
     With a ``deadline``, the sources get what is left of it less a reserve for delivery (what
     the notifiers need at worst, at most half), so a hung source still ends in a delivered
@@ -314,7 +338,7 @@ def run_audit(
     policy = config.policy()
     secrets = resolve_secrets(config, environ, deadline)
     sources = build_sources(config, secrets)
-    notifiers = build_notifiers(config, secrets, skip_notifier_types)
+    notifiers = with_fallback(build_notifiers(config, secrets, settings), fallback)
     deadline = deadline or Deadline.never()
     reserve = delivery_reserve(deadline.remaining(), _worst_cases("notifiers", config.notifiers))
     report = _collect_and_evaluate(sources, policy, now, deadline.earlier(reserve))

@@ -88,7 +88,7 @@ def load_lambda_config(
         from botocore.exceptions import BotoCoreError, ClientError
 
         from offhours.aws_region import aws_region
-        from offhours.aws_secrets import boto_config, explain
+        from offhours.secrets.aws import boto_config, explain
 
         try:
             ssm = boto3.client(

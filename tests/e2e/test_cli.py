@@ -7,6 +7,8 @@ Covers every documented exit code: 0 ran fine, 1 source/notifier failed, 2 confi
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -353,3 +355,105 @@ def test_explain_shows_what_each_resource_costs(
     text = cli("explain", "--now", NIGHT, env=env)
     assert text.code == 0 and "$1.50" in text.stdout
     assert slack.messages == []
+
+
+CONSOLE_JSON = '\n[[notifiers]]\ntype = "console"\nformat = "json"\n'
+
+
+@pytest.mark.parametrize(
+    ("console", "args", "shown"),
+    [
+        # No console notifier configured: the command's own terminal channel, as text.
+        ("", [], "text"),
+        ("", ["--format", "json"], "json"),
+        # A configured console notifier is the terminal's delivery: its format, once.
+        (CONSOLE_JSON, [], "json"),
+        # --format is given to it, not added beside it.
+        (CONSOLE_JSON, ["--format", "text"], "text"),
+        (CONSOLE_JSON, ["--dry-run"], "json"),
+        ("", ["--dry-run"], "text"),
+    ],
+)
+def test_the_report_is_printed_once_in_the_chosen_format(
+    cli: CliRun,
+    setup: tuple[dict[str, str], RavelloSimulator, SlackSink],
+    tmp_path: Path,
+    console: str,
+    args: list[str],
+    shown: str,
+) -> None:
+    env, ravello, slack = setup
+    with (tmp_path / "offhours.toml").open("a") as toml:
+        toml.write(console)
+    ravello.set_apps(_labs(2))
+    run = cli("audit", "--now", NIGHT, *args, env=env)
+    assert run.code == 0, run.stderr
+    if shown == "json":
+        # Nothing else on stdout: one JSON document (a dry run's previews go to stderr).
+        assert len(json.loads(run.stdout)["findings"]) == 2
+    else:
+        # The report first, once; a dry run's previews after it.
+        report = run.stdout.partition("\n--- dry run")[0]
+        assert report.startswith("2 labs running outside business hours"), run.stdout
+        assert report.count("lab-000") == 1, run.stdout
+    dry = "--dry-run" in args
+    assert ("dry run: would send to notifier 'slack'" in run.stdout + run.stderr) is dry
+    assert len(slack.messages) == (0 if dry else 1)
+    assert_no_leak(run, slack)
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args"),
+    [
+        ("typer", ["--help"]),
+        ("rich", ["audit", "--help"]),
+        # A command whose own tooling is in the extra, found missing only when it runs.
+        ("tomlkit", ["deploy", "import-lambda-json", "lambda.json"]),
+    ],
+)
+def test_without_the_cli_extra_one_line_names_the_fix(
+    tmp_path: Path, blocked: str, args: list[str]
+) -> None:
+    (tmp_path / "lambda.json").write_text('{"name": "fn", "handler": "h.handler"}')
+    # None in sys.modules makes every import of the name fail, as if it were not installed.
+    code = (
+        f"import sys; sys.modules[{blocked!r}] = None; sys.argv = ['offhours', *{args!r}]; "
+        "from offhours.cli import main; main()"
+    )
+    proc = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        "offhours: error: the command line needs the cli extra: pip install 'offhours[cli]'\n"
+    )
+    assert proc.stdout == ""
+
+
+def test_help_imports_neither_boto3_nor_the_config_models_nor_the_deploy_tooling() -> None:
+    # Every command's help is built, so every command module is imported. (pydantic itself is
+    # not checked: typer imports it to support pydantic-typed parameters.)
+    code = (
+        "import sys\n"
+        "from offhours.cli import main\n"
+        "for args in (['--help'], ['audit', '--help'], ['deploy', 'plan', '--help'],\n"
+        "             ['secrets', 'encrypt', '--help'], ['schedule', '--help']):\n"
+        "    sys.argv = ['offhours', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, args\n"
+        "heavy = ('boto3', 'botocore', 'holidays', 'tomlkit', 'offhours.config',\n"
+        "         'offhours.deploy', 'offhours.secrets.aws')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "[]"

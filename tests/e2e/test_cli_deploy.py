@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -193,3 +195,25 @@ def test_apply_reads_one_secret_from_stdin(cli: CliRun, project: Path, aws: Aws)
     stored = aws.client("ssm").get_parameter(Name=f"/offhours/{FN}/config")["Parameter"]
     assert SECRETS["E_PASSWORD"] not in stored["Value"]
     assert "sentinel-e2e" not in run.stdout + run.stderr
+
+
+def test_the_package_ships_only_the_configured_calendars_holiday_names(
+    cli: CliRun, tmp_path: Path
+) -> None:
+    # A real, offline build (as tests/functional/test_package.py's) from the CLI: deploy
+    # package, plan and apply all build through the same step.
+    wheels = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
+    if not any(wheels.glob("pydantic_core-*.whl")):
+        pytest.fail(f"no wheelhouse at {wheels}: see tests/functional/test_package.py")
+    runtime = f"python3.{sys.version_info.minor}"
+    config = CONFIG.replace("[deploy]\n", f'[deploy]\nruntime = "{runtime}"\n')
+    (tmp_path / "offhours.toml").write_text(config + '\n[hours.holidays]\ncountry = "DE"\n')
+    run = cli(
+        "deploy", "package", "--find-links", str(wheels), "--no-index", "-o", "fn.zip",
+        timeout=600,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert "(holiday names: DE)" in run.stderr
+    with zipfile.ZipFile(tmp_path / "fn.zip") as archive:
+        catalogues = {n.rsplit("/", 1)[1] for n in archive.namelist() if n.endswith(".mo")}
+    assert catalogues == {"DE.mo"}

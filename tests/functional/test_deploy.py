@@ -881,7 +881,7 @@ def test_aws_region_alone_is_enough(
 ) -> None:
     """AWS_REGION, as the messages say, and no AWS_DEFAULT_REGION nor [deploy] region."""
     from offhours import lambda_handler
-    from offhours.aws_secrets import AwsSecretStore
+    from offhours.secrets.aws import AwsSecretStore
 
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")

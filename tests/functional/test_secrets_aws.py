@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from offhours.aws_secrets import encrypt
 from offhours.errors import SecretError
 from offhours.notifiers.slack import SlackNotifier
 from offhours.secrets import Resolver, SecretRef, SecretSettings
+from offhours.secrets.aws import encrypt
 from tests.aws import Aws, enforce_iam, moto_subprocess
 
 SENTINEL = "sentinel-aws-secret-5b7e21c9"
@@ -111,7 +111,7 @@ def test_garbage_ciphertext(aws: Aws, ciphertext: str, expected: str) -> None:
 def test_kms_error_codes_are_explained(code: str, expected: str) -> None:
     from botocore.exceptions import ClientError
 
-    from offhours.aws_secrets import explain
+    from offhours.secrets.aws import explain
 
     error = ClientError({"Error": {"Code": code, "Message": "the message"}}, "Decrypt")
     assert expected in explain(error, "kms:Decrypt", {})

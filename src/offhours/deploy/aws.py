@@ -237,7 +237,7 @@ class Deployment:
         return state.changes
 
     def _failed(self, state: _State | None, exc: BaseException) -> DeployError:
-        from offhours.aws_secrets import explain
+        from offhours.secrets.aws import explain
 
         changes = state.changes if state is not None else []
         done = [str(c).splitlines()[0] for c in changes if c.action != "unchanged"]

@@ -1,0 +1,249 @@
+"""``audit``, ``explain``, ``check`` and ``schema``: the commands that read the config file
+and its sources (or describe it).
+
+The terminal is a channel like any other: ``audit`` prints the report on stdout through the
+configured console notifiers when there are any, and through a console channel of its own only
+when none delivers there (``run_audit``'s ``fallback``); ``--format`` is given to every
+notifier that has a ``format`` setting (``run_audit``'s ``settings``). No notifier is singled
+out by its type.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from offhours.cli import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK
+from offhours.cli.budget import warn_budget
+from offhours.cli.exits import guarded
+from offhours.cli.options import (
+    ConfigOpt,
+    DeadlineOpt,
+    Format,
+    NowOpt,
+    VerboseOpt,
+    load_config,
+    parse_now,
+    setup_logging,
+    start_run,
+)
+from offhours.cli.output import err, out
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from offhours.audit import AuditResult
+    from offhours.config import Config
+    from offhours.model import Decision, SourceFailure
+    from offhours.policy import Policy
+
+__all__ = ["audit", "check", "explain", "schema"]
+
+
+def audit(
+    config: ConfigOpt = None,
+    now: NowOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; send nothing")
+    ] = False,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format", help="Report on stdout [default: the console notifier's, or text]"
+        ),
+    ] = None,
+    fail_on_findings: Annotated[
+        bool, typer.Option("--fail-on-findings", help="Exit 3 when anything is flagged")
+    ] = False,
+    deadline: DeadlineOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Read the sources, apply business hours, and notify."""
+    run_deadline = start_run(verbose, deadline)
+
+    def body() -> int:
+        from offhours.audit import run_audit
+        from offhours.notifiers.console import ConsoleNotifier
+
+        cfg = load_config(config)
+        at = parse_now(now)
+        # The report goes to stdout once: through the configured console notifiers, else
+        # through this door's own terminal channel; --format overrides the configured format.
+        terminal = ConsoleNotifier("console", format=fmt.value if fmt else "text")
+        settings = {"format": fmt.value} if fmt else {}
+        result = run_audit(
+            cfg,
+            now=at,
+            dry_run=dry_run,
+            deadline=run_deadline,
+            settings=settings,
+            fallback=[terminal],
+        )
+        _print_result(result, json_on_stdout=_json_on_stdout(cfg, fmt))
+        return _exit_code(result, fail_on_findings)
+
+    guarded(body)
+
+
+def _json_on_stdout(cfg: Config, fmt: Format | None) -> bool:
+    """Whether the report on stdout is JSON (then nothing else may be printed there)."""
+    if fmt is not None:
+        return fmt is Format.json
+    return any(n.plugin_kwargs().get("format") == "json" for n in cfg.notifiers)
+
+
+def _print_result(result: AuditResult, *, json_on_stdout: bool) -> None:
+    from offhours.logs import scrub
+    from offhours.untrusted import escape_json, lines
+
+    target = err if json_on_stdout else out
+    for name, preview in result.previews:
+        target.print(f"\n--- dry run: would send to notifier {name!r} ---", markup=False)
+        # Previews are mostly JSON payloads: escaping keeps them exact and safe to print.
+        target.print(escape_json(preview), markup=False)
+    for line in result.failures:
+        err.print(f"offhours: {lines(scrub(line))}", markup=False)
+
+
+def _exit_code(result: AuditResult, fail_on_findings: bool) -> int:
+    if result.failures:
+        return EXIT_FAILED
+    if fail_on_findings and result.report.findings:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def explain(
+    config: ConfigOpt = None,
+    now: NowOpt = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    deadline: DeadlineOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Say why each resource is or isn't flagged at --now (reads the sources, sends nothing)."""
+    run_deadline = start_run(verbose, deadline)
+
+    def body() -> int:
+        from offhours.audit import assess
+        from offhours.logs import scrub
+        from offhours.untrusted import one_line
+
+        cfg = load_config(config)
+        at = parse_now(now)
+        policy = cfg.policy()
+        report = assess(cfg, now=at, deadline=run_deadline)
+        decisions, failures = report.decisions, report.failures
+        if fmt is Format.json:
+            # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
+            out.print(json.dumps(_explain_json(decisions, failures, at), indent=2), markup=False)
+        else:
+            _explain_table(decisions, at, policy)
+        for f in failures:
+            # Scrubbed like the audit's failures: a message may quote a resolved secret.
+            err.print(f"offhours: source {f.source!r}: {one_line(scrub(f.message))}", markup=False)
+        return EXIT_FAILED if failures else EXIT_OK
+
+    guarded(body)
+
+
+def _explain_json(
+    decisions: Sequence[Decision], failures: Sequence[SourceFailure], at: datetime
+) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t else None
+
+    return {
+        "now": at.isoformat(),
+        "resources": [
+            {
+                "source": d.resource.source,
+                "id": d.resource.id,
+                "name": d.resource.name,
+                "owner": d.resource.owner,
+                "running": d.resource.running,
+                "hourly_cost": d.resource.hourly_cost,
+                "flagged": d.flagged,
+                "reason": d.reason,
+                "schedule": d.schedule,
+                "exempt_until": iso(d.exempt_until),
+                "exempt_by": d.exempt_by,
+                "off_hours_since": iso(d.off_hours_since),
+                "problems": list(d.problems),
+            }
+            for d in decisions
+        ],
+        "failures": [{"source": f.source, "message": f.message} for f in failures],
+    }
+
+
+def _explain_table(decisions: Sequence[Decision], at: datetime, policy: Policy) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from offhours.untrusted import one_line
+
+    def cell(value: str) -> Text:
+        # A Text is never parsed as markup: "[link=…]" or "bad [/] markup" in a name is data.
+        return Text(one_line(value))
+
+    out.print(f"At {at.isoformat()} — default hours: {policy.hours.describe()}", markup=False)
+    table = Table(show_lines=False)
+    for col in ("resource", "owner", "running", "cost/h", "verdict", "why", "schedule"):
+        table.add_column(col, overflow="fold")
+    for d in decisions:
+        if d.flagged:
+            verdict = Text("FLAGGED", style="bold red")
+        elif d.exempt_by and d.resource.is_running:
+            verdict = Text("exempt", style="yellow")
+        else:
+            verdict = Text("ok", style="green")
+        table.add_row(
+            cell(f"{d.resource.source}/{d.resource.name}"),
+            cell(d.resource.owner or "—"),
+            str(d.resource.running),
+            "—" if d.resource.hourly_cost is None else f"${d.resource.hourly_cost:,.2f}",
+            verdict,
+            cell(d.reason),
+            cell(d.schedule),
+        )
+    out.print(table)
+    for d in decisions:
+        for problem in d.problems:
+            out.print(f"⚠ {one_line(d.resource.name)}: {one_line(problem)}", markup=False)
+    if not decisions:
+        out.print("The sources returned no resources.", markup=False)
+
+
+def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
+    """Validate the config file and summarise it (exit 2 with every problem listed)."""
+    setup_logging(verbose)
+
+    def body() -> int:
+        cfg = load_config(config)
+        policy = cfg.policy()
+        out.print(f"{cfg.label}: OK", markup=False)
+        out.print(f"  hours:     {policy.hours.describe()}", markup=False)
+        if policy.grace:
+            out.print(f"  grace:     {int(policy.grace.total_seconds() // 60)} min", markup=False)
+        out.print(f"  tags:      {policy.schedule_tag}, {policy.exempt_tag}", markup=False)
+        for s in cfg.sources:
+            out.print(f"  source:    {s.display_name()} ({s.type})", markup=False)
+        for n in cfg.notifiers:
+            out.print(f"  notifier:  {n.display_name()} ({n.type})", markup=False)
+        if not cfg.notifiers:
+            out.print("  notifier:  (none: the report goes to stdout only)", markup=False)
+        warn_budget(cfg)
+        return EXIT_OK
+
+    guarded(body)
+
+
+def schema() -> None:
+    """Print the JSON Schema of offhours.toml (for editors)."""
+    from offhours.config import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

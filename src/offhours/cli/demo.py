@@ -1,0 +1,74 @@
+"""``demo``: the simulators and a real audit, with what Slack received shown as text."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from offhours.cli import EXIT_FAILED, EXIT_OK
+from offhours.cli.exits import guarded
+from offhours.cli.options import DeadlineOpt, NowOpt, VerboseOpt, parse_now, start_run
+from offhours.cli.output import err, out
+
+__all__ = ["demo", "render_payload"]
+
+
+def demo(
+    now: NowOpt = None,
+    labs: Annotated[
+        int, typer.Option(min=1, max=2000, help="How many running labs to simulate")
+    ] = 8,
+    deadline: DeadlineOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Start a local Ravello simulator and Slack sink, run a real audit against them, show both."""
+    run_deadline = start_run(verbose, deadline)
+
+    def body() -> int:
+        from offhours.demo import run_demo
+        from offhours.report import render_text
+
+        result, messages, note = run_demo(
+            parse_now(now) if now else None, running_labs=labs, deadline=run_deadline
+        )
+        out.rule("Slack — as received by the local webhook sink")
+        for i, payload in enumerate(messages, 1):
+            out.print(f"[bold]message {i} of {len(messages)}[/]")
+            out.print(render_payload(payload), markup=False)
+        if not messages:
+            out.print("(no message: nothing was flagged)", markup=False)
+        out.rule("Console report")
+        out.print(render_text(result.report), markup=False)
+        out.print(note, markup=False, style="dim")
+        for line in result.failures:
+            err.print(f"offhours: {line}", markup=False)
+        return EXIT_FAILED if result.failures else EXIT_OK
+
+    guarded(body)
+
+
+def render_payload(payload: dict[str, Any]) -> str:
+    """A Slack Block Kit payload as the plain text a reader would see."""
+    lines: list[str] = []
+    for block in payload.get("blocks") or []:
+        kind = block.get("type")
+        if kind in ("header", "section") and block.get("text"):
+            lines.append(block["text"].get("text", ""))
+        if kind == "section":
+            lines.extend(f.get("text", "") for f in block.get("fields") or [])
+        elif kind == "context":
+            lines.extend(e.get("text", "") for e in block.get("elements") or [])
+        elif kind == "rich_text":
+            lines.append(
+                "".join(
+                    e.get("text", "")
+                    for part in block.get("elements") or []
+                    for e in part.get("elements") or []
+                )
+            )
+        elif kind == "divider":
+            lines.append("─" * 40)
+    from offhours.untrusted import lines as safe_lines
+
+    return safe_lines("\n".join(lines) if lines else str(payload.get("text", "")))

@@ -1,0 +1,55 @@
+"""Errors become exit codes here, once: every command body runs inside :func:`guarded`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import NoReturn
+
+import typer
+
+from offhours.cli import EXIT_FAILED, EXIT_USAGE, NEEDS_CLI_EXTRA, missing_extra
+from offhours.cli.output import err
+from offhours.errors import OffhoursError
+
+__all__ = ["fail", "guarded"]
+
+log = logging.getLogger("offhours.cli")
+
+
+def fail(exc: OffhoursError) -> NoReturn:
+    """Print the error on one line per line of its message and exit with its code."""
+    from offhours.untrusted import lines
+
+    # Errors may quote a server's message or a resource's name: no escape sequence gets through.
+    err.print(f"offhours: error: {lines(str(exc))}", markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def guarded(fn: Callable[[], int]) -> NoReturn:
+    """Run a command body: OffhoursError → its exit code, anything else → 1 without a traceback."""
+    try:
+        code = fn()
+    except OffhoursError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        err.print("offhours: interrupted")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if isinstance(exc, ModuleNotFoundError) and missing_extra(exc):
+            # A command whose tooling is in the extra (tomlkit), on an install without it.
+            err.print(NEEDS_CLI_EXTRA, markup=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        log.debug("internal error", exc_info=True)
+        from offhours.logs import scrub
+        from offhours.untrusted import lines
+
+        err.print(
+            f"offhours: internal error: {type(exc).__name__}: {lines(scrub(str(exc)))} "
+            "(run with -vv for details)",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
+    raise typer.Exit(code)
