@@ -350,9 +350,8 @@ def _worst_cases(section: str, plugins: Sequence[PluginConfig]) -> list[float]:
     """Each configured plugin's worst-case seconds, from its class and its settings."""
     seconds = []
     for plugin in plugins:
-        # A third-party class that does not derive from Source/Notifier may lack it.
-        estimate = getattr(load_plugin(section, plugin.type), "worst_case_seconds", None)
-        seconds.append(float(estimate(plugin.plugin_kwargs())) if estimate else 0.0)
+        estimate = load_plugin(section, plugin.type).worst_case_seconds
+        seconds.append(float(estimate(plugin.plugin_kwargs())))
     return seconds
 
 

@@ -132,3 +132,10 @@ class Plugin(ABC):  # a base without abstract methods: Source and Notifier add t
         """IAM policy statements this plugin needs on AWS (for the Lambda role): none by
         default. ``options`` are its table's settings (secrets still as references)."""
         return []
+
+    @classmethod
+    def worst_case_seconds(cls, options: Mapping[str, Any]) -> float:
+        """The longest its work can take with these settings (its table's values): a source's
+        ``collect()``, a notifier's send of one message; 0 if unknown. ``offhours check``
+        compares the sum with the Lambda timeout."""
+        return 0.0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from offhours.errors import NotifierError, OffhoursError
@@ -62,9 +61,3 @@ class Notifier(Plugin):
             log.info("notifier %r failed: %s", self.name, detail)
             delivered = exc.delivered if isinstance(exc, NotifierError) else ()
             return self.receipt(delivered, error=detail, dry_run=dry_run)
-
-    @classmethod
-    def worst_case_seconds(cls, options: Mapping[str, Any]) -> float:
-        """The longest :meth:`send` of one message can take with these settings; 0 if unknown
-        (the time it is given at the end of a run is reserved from the sources' share)."""
-        return 0.0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
-from typing import Any
 
 from offhours.model import Resource
 from offhours.plugin import Plugin
@@ -33,9 +31,3 @@ class Source(Plugin):
 
     def close(self) -> None:  # an optional hook: most sources hold nothing open
         """Release sessions and connections; called once after :meth:`collect`. Never raises."""
-
-    @classmethod
-    def worst_case_seconds(cls, options: Mapping[str, Any]) -> float:
-        """The longest :meth:`collect` can take with these settings (its table's values),
-        for the budget ``offhours check`` compares with the Lambda timeout; 0 if unknown."""
-        return 0.0
