@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast, get_args
 
 from pydantic import (
     AfterValidator,
@@ -215,6 +216,16 @@ class VpcConfig(_Strict):
     security_group_ids: list[str] = Field(default_factory=list)
 
 
+Runtime = Literal["python3.11", "python3.12", "python3.13", "python3.14"]
+
+
+def interpreter_runtime(version: tuple[int, ...] = sys.version_info[:2]) -> Runtime:
+    """The Lambda runtime of the Python running offhours, so the zip's bytecode is compiled by
+    it; python3.12 when Lambda has none of this version (the build then says what that costs)."""
+    name = f"python{version[0]}.{version[1]}"
+    return cast(Runtime, name) if name in get_args(Runtime) else "python3.12"
+
+
 class DeployConfig(_Strict):
     """``offhours deploy``: the Lambda function, its role, key and schedule."""
 
@@ -225,7 +236,10 @@ class DeployConfig(_Strict):
     region: str | None = Field(
         None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region [default: AWS_REGION]"
     )
-    runtime: Literal["python3.11", "python3.12", "python3.13", "python3.14"] = "python3.12"
+    runtime: Runtime = Field(
+        default_factory=lambda: interpreter_runtime(),
+        description="Lambda runtime [default: this Python's, so the zip ships bytecode it runs]",
+    )
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     memory: int = Field(128, ge=128, le=10240, description="MB")
     timeout: int = Field(60, ge=1, le=900, description="seconds")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from offhours.config import config_path, json_schema, load_config, parse_config
+from offhours.config import (
+    config_path,
+    interpreter_runtime,
+    json_schema,
+    load_config,
+    parse_config,
+)
 from offhours.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,3 +298,29 @@ def test_plain_http_is_accepted_with_the_opt_in_or_on_loopback(tmp_path: Path) -
         'base_url = "http://127.0.0.1:8080/api/v1"\n',
     ):
         assert load_config(write(tmp_path, MINIMAL + extra)).sources
+
+
+@pytest.mark.parametrize(
+    ("version", "runtime"),
+    [
+        ((3, 11), "python3.11"),
+        ((3, 13), "python3.13"),
+        ((3, 14), "python3.14"),
+        ((3, 15), "python3.12"),
+        ((4, 0), "python3.12"),
+    ],
+)
+def test_the_default_runtime_is_the_deploying_pythons_when_lambda_has_it(
+    version: tuple[int, int], runtime: str
+) -> None:
+    """So the zip's bytecode is compiled by this interpreter; else python3.12 (the build then
+    says it ships without bytecode)."""
+    assert interpreter_runtime(version) == runtime
+
+
+def test_deploy_runtime_defaults_to_this_python_and_keeps_a_written_one() -> None:
+    source = {"type": "ravello", "name": "r", "username": "env:U", "password": "env:P"}
+    default = parse_config({"sources": [source], "deploy": {}}).deploy.runtime
+    assert default == interpreter_runtime(sys.version_info[:2])
+    written = parse_config({"sources": [source], "deploy": {"runtime": "python3.13"}})
+    assert written.deploy.runtime == "python3.13"

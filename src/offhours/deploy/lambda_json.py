@@ -52,7 +52,8 @@ UPLOADER_DEFAULT_RUNTIME = "python2.7"
 
 # What [deploy] accepts and defaults to, read from DeployConfig so the two cannot drift apart.
 _RUNTIMES: tuple[str, ...] = get_args(DeployConfig.model_fields["runtime"].annotation)
-TARGET_RUNTIME: str = DeployConfig.model_fields["runtime"].default
+#: what a retired runtime maps to: written out, so the imported config pins it
+TARGET_RUNTIME: str = "python3.12"
 _DEFAULT_TIMEOUT: int = DeployConfig.model_fields["timeout"].default
 
 NoteAction = Literal["mapped", "changed", "unmapped"]
