@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 from hypothesis import settings
 
@@ -148,13 +149,17 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test may reach real AWS: no profile, no ~/.aws files, no instance metadata."""
+    """No test may reach real AWS: no profile, no ~/.aws files, no instance metadata; each test
+    starts with a fresh boto3 default session."""
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", *TEST_KEYS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3.client() uses one default session, which keeps the credentials it first found: a
+    # test that sets other keys would otherwise call with an earlier test's.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 @pytest.fixture(autouse=True)
