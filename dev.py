@@ -4,8 +4,8 @@
     python3 dev.py demo [ARGS]   create .venv if needed, install offhours[cli], run `offhours demo`
     python3 dev.py test [ARGS]   create .venv if needed, install offhours[dev], fill the offline
                                  wheelhouse the packaging tests use, run ruff, mypy and pytest
-                                 (in parallel, pytest-xdist's -n auto; ARGS go to pytest, and
-                                 -n 0 runs it in one process)
+                                 (in parallel: pytest-xdist's -n auto --dist worksteal; ARGS go
+                                 to pytest, and -n 0 runs it in one process)
     python3 dev.py bench [ARGS]  run the benchmarks in bench/ (not part of the tests)
     python3 dev.py lock          recompile src/offhours/deploy/lambda-requirements.lock, the
                                  pinned and hashed dependencies of the Lambda zip, and
@@ -148,11 +148,13 @@ def lock() -> None:
 
 
 def _pytest_args(args: list[str]) -> list[str]:
-    # One worker per core; a given -n wins. Whole files per worker: the packaging tests share
-    # module-scoped builds that would otherwise be repeated on each worker.
+    # One worker per core; a given -n wins. Tests, not files, are shared out, and an idle worker
+    # steals from a busy one: with whole files per worker, the slowest file (Terraform against
+    # moto, the packaging builds) was the critical path. The builds and moto are session
+    # fixtures, made at most once per worker.
     if any(a.startswith(("-n", "--numprocesses")) for a in args):
         return args
-    return ["-n", "auto", "--dist", "loadfile", *args]
+    return ["-n", "auto", "--dist", "worksteal", *args]
 
 
 def main(argv: list[str]) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
+import runpy
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 from hypothesis import settings
 
@@ -18,7 +23,7 @@ from offhours.testing.ravello import RavelloSimulator
 from offhours.testing.slack import SlackSink
 from tests.aws import TEST_KEYS, Aws, env_for
 
-pytest_plugins = ["tests.leakguard"]
+pytest_plugins = ["tests.leakguard", "tests.packaging"]
 
 # No per-example deadline: a loaded 2-core machine must not turn slowness into failures.
 # On CI the examples are derived from each test, so a run can be repeated exactly.
@@ -57,13 +62,47 @@ class Run:
     stderr: str
 
 
+def _offhours_in_process(args: tuple[str, ...], cwd: Path, env: dict[str, str], stdin: str) -> Run:
+    """``python -m offhours ARGS`` in this process: the same module, argv, working directory
+    and environment (less OFFHOURS_*), with stdin, stdout and stderr swapped for buffers."""
+    out, err = io.StringIO(), io.StringIO()
+    code: int = 0
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [k for k in os.environ if k.startswith("OFFHOURS_")]:
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.chdir(cwd)
+        mp.setattr(sys, "argv", ["offhours", *args])
+        mp.setattr(sys, "stdin", io.StringIO(stdin))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_module("offhours", run_name="__main__", alter_sys=True)
+            except SystemExit as exc:
+                if isinstance(exc.code, int) or exc.code is None:
+                    code = exc.code or 0
+                else:  # as the interpreter does: the message to stderr, exit status 1
+                    print(exc.code, file=sys.stderr)
+                    code = 1
+            except Exception:  # noqa: BLE001 - as the interpreter does: traceback, status 1
+                traceback.print_exc()
+                code = 1
+    return Run(code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
-def cli(tmp_path: Path) -> object:
-    """Run the real `offhours` entry point in a subprocess, in tmp_path."""
+def cli(tmp_path: Path, request: pytest.FixtureRequest) -> object:
+    """Run the real `offhours` entry point in tmp_path: in a subprocess, or under the marker
+    ``cli_in_process`` in this process (no interpreter start-up per call; for tests that check
+    only exit codes and output, not verbosity, logging, terminal or deadline behaviour)."""
+    mark = request.node.get_closest_marker("cli_in_process")
+    in_process = mark is not None and mark.args[:1] != (False,)
 
     def run(
         *args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 60
     ) -> Run:
+        if in_process:
+            return _offhours_in_process(args, tmp_path, env or {}, stdin)
         # The test process's environment (AWS settings included), less offhours' own.
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OFFHOURS_")}
         full_env.update(env or {})
@@ -110,13 +149,17 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test may reach real AWS: no profile, no ~/.aws files, no instance metadata."""
+    """No test may reach real AWS: no profile, no ~/.aws files, no instance metadata; each test
+    starts with a fresh boto3 default session."""
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", *TEST_KEYS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3.client() uses one default session, which keeps the credentials it first found: a
+    # test that sets other keys would otherwise call with an earlier test's.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,10 @@ from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
 from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER, Run
 
+# Exit codes and output only: in this process. Tests of verbosity keep a subprocess (their
+# logging reconfigures the whole process, moto's server threads included).
+pytestmark = pytest.mark.cli_in_process
+
 # Thursday 2026-11-26 is Thanksgiving; use the Monday after: 23:00 New York is off-hours.
 NIGHT = "2026-11-30T23:00:00-05:00"
 NOON = "2026-11-30T12:00:00-05:00"
@@ -132,6 +136,7 @@ def test_json_format_is_machine_readable(
     assert len(data["findings"]) == 2
 
 
+@pytest.mark.cli_in_process(False)  # -vv/-vvv: logging for the whole process
 @pytest.mark.parametrize(
     "fault", ["401", "403", "429", "500", "slow", "non_json", "truncated", "wrong_shape"]
 )
@@ -149,6 +154,7 @@ def test_a_failing_source_exits_1_and_is_still_reported_in_slack(
     assert_no_leak(run, slack)
 
 
+@pytest.mark.cli_in_process(False)  # -vv/-vvv: logging for the whole process
 @pytest.mark.parametrize(
     ("body", "status", "hint"),
     [

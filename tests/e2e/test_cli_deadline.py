@@ -72,6 +72,7 @@ def test_audit_deadline_reports_a_hung_source_in_slack(
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.cli_in_process  # validation and warnings only: no run outlives the call
 def test_audit_deadline_must_be_positive(cli: CliRun, tmp_path: Path, slack: SlackSink) -> None:
     write(tmp_path, "http://127.0.0.1:9/api/v1")
     run = cli("audit", "--deadline", "0", env=env_for(slack))
@@ -79,6 +80,7 @@ def test_audit_deadline_must_be_positive(cli: CliRun, tmp_path: Path, slack: Sla
     assert "--deadline" in run.stderr
 
 
+@pytest.mark.cli_in_process  # validation and warnings only: no run outlives the call
 def test_check_shows_the_budget_of_the_defaults(
     cli: CliRun, tmp_path: Path, slack: SlackSink
 ) -> None:
@@ -89,6 +91,7 @@ def test_check_shows_the_budget_of_the_defaults(
     assert "warning" not in run.stderr
 
 
+@pytest.mark.cli_in_process  # validation and warnings only: no run outlives the call
 @pytest.mark.parametrize(
     ("source", "deploy"),
     [
@@ -106,6 +109,7 @@ def test_check_warns_when_the_budget_exceeds_the_timeout(
     assert "exceeds the timeout" in run.stderr
 
 
+@pytest.mark.cli_in_process  # validation and warnings only: no run outlives the call
 def test_deploy_plan_warns_when_the_budget_exceeds_the_timeout(
     cli: CliRun, tmp_path: Path, aws: Aws, slack: SlackSink
 ) -> None:
@@ -139,6 +143,7 @@ def test_explain_deadline_reports_a_hung_source(
     assert slack.messages == []  # explain sends nothing
 
 
+@pytest.mark.cli_in_process  # validation and warnings only: no run outlives the call
 def test_explain_and_demo_deadline_must_be_positive(
     cli: CliRun, tmp_path: Path, slack: SlackSink
 ) -> None:

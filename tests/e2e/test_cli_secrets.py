@@ -15,6 +15,9 @@ from offhours.testing.slack import SlackSink
 from tests.aws import Aws
 from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER, Run
 
+# Exit codes and output only: in this process, but for the -vv run (see test_cli.py).
+pytestmark = pytest.mark.cli_in_process
+
 NIGHT = "2026-11-30T23:00:00-05:00"
 FUNCTION = "offhours-audit"
 
@@ -79,6 +82,7 @@ def no_leak(run: Run, *secrets: str) -> None:
         assert "Traceback" not in text
 
 
+@pytest.mark.cli_in_process(False)  # -vv: logging for the whole process
 def test_audit_with_every_secret_encrypted(
     cli: CliRun, encrypted: dict[str, str], slack: SlackSink
 ) -> None:

@@ -14,7 +14,6 @@ import base64
 import io
 import json
 import socketserver
-import threading
 import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ import pytest
 
 from offhours import lambda_handler
 from offhours.errors import OffhoursError
+from offhours.testing._http import BackgroundServer
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
 from tests.aws import Aws, enforce_iam, moto_subprocess
@@ -365,17 +365,14 @@ def test_deploy_apply_at_vvv_shows_none_of_what_it_encrypts(
 # ------------------------------------------------------------------------ proxy credentials
 
 
-class _RefusingProxy:
+class _RefusingProxy(BackgroundServer):
     """An HTTP proxy on loopback that records each request head and refuses the tunnel."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.heads: list[str] = []
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def _handler(self) -> type[socketserver.StreamRequestHandler]:
+    def _bind(self) -> socketserver.TCPServer:
         heads = self.heads
 
         class Handler(socketserver.StreamRequestHandler):
@@ -391,15 +388,10 @@ class _RefusingProxy:
                 heads.append("\n".join(lines))
                 self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
 
-        return Handler
-
-    def __enter__(self) -> _RefusingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        return server
 
 
 @pytest.mark.parametrize("scheme", ["", "http://"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import tomllib
 import zipfile
@@ -55,12 +54,8 @@ ENVIRONMENTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def wheels() -> Path:
-    place = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
-    if not any(place.glob("pydantic_core-*.whl")):
-        pytest.fail(f"no wheelhouse at {place}: `python3 dev.py test` fills it", pytrace=False)
-    return place
+# `wheels` (the offline wheelhouse) and `x86` (the reference zip, built once per session from
+# a snapshot of the project) are fixtures of tests/packaging.py.
 
 
 def test_the_lock_is_the_one_in_the_checkout() -> None:
@@ -195,18 +190,12 @@ def test_the_wheelhouse_holds_exactly_the_locked_files(
         assert f"-{pins[canonicalize_name(wheel.name.split('-')[0])]}-" in wheel.name
 
 
-def test_the_zip_bundles_the_locked_distributions_but_not_the_locks(
-    wheels: Path, tmp_path: Path
-) -> None:
+def test_the_zip_bundles_the_locked_distributions_but_not_the_locks(x86: PackageResult) -> None:
     """The locks are package data of offhours (test_package.py::
     test_the_locks_ship_inside_the_installed_package), which the handler never reads."""
-    shutil.copytree(ROOT / "src", tmp_path / "src")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    result = offline_build(tmp_path / "x.zip", wheels, project_root=tmp_path)
-    with zipfile.ZipFile(result.path) as archive:
+    with zipfile.ZipFile(x86.path) as archive:
         assert not [n for n in archive.namelist() if n.endswith(".lock")]
-    assert sorted(result.distributions) == sorted(
+    assert sorted(x86.distributions) == sorted(
         [f"{name} {version}" for name, version in PINS.items()]
         + [f"offhours {PYPROJECT['project']['version']}"]
     )

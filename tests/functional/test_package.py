@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -37,53 +36,22 @@ from offhours.errors import ConfigError, OffhoursError
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
 from tests.aws import Aws
+from tests.packaging import CONFIG, COUNTRIES, RUNTIME, building_in
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIME = f"python3.{sys.version_info.minor}"
 HANDLER = "offhours.lambda_handler"
-CONFIG = b'[[sources]]\ntype = "ravello"\n'
-# Puerto Rico's calendar reads its parent's (the US) holiday names too.
-COUNTRIES = ("PR", "DE")
 LEFT_OUT = ("boto3", "botocore", "s3transfer", "jmespath", "typer", "rich", "click", "pygments")
 LEFT_OUT += ("markdown_it", "mdurl", "shellingham", "pip", "setuptools", "wheel", "_distutils_hack")
 # What the Lambda runtime provides besides the standard library: boto3 and its dependencies.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 
 
-@pytest.fixture(scope="session")
-def wheels() -> Path:
-    place = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
-    if not any(place.glob("pydantic_core-*.whl")):
-        pytest.fail(
-            f"no wheelhouse at {place}: the package tests build offline from it. Fill it "
-            f"(needs network access) with:\n  {sys.executable} -m offhours.deploy.package "
-            f"--wheelhouse {place} --runtime {RUNTIME} --architecture x86_64 --architecture arm64",
-            pytrace=False,
-        )
-    return place
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A snapshot of the project, so that every build of this module sees the same sources."""
-    copy = tmp_path_factory.mktemp("project-3b9d")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, copy / name)
-    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
-    shutil.copytree(ROOT / "src", copy / "src", ignore=skip)
-    return copy
-
-
-@pytest.fixture(scope="module")
-def temp_root(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Iterator[Path]:
-    """One directory for every temporary file of the builds, to search the zip for it."""
-    root = tmp_path_factory.mktemp("build-temp-7c1e")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TMPDIR", str(root))
-        mp.setattr(tempfile, "tempdir", str(root))
-        mp.delenv("SOURCE_DATE_EPOCH", raising=False)
+def temp_root(build_temp: Path, project: Path) -> Iterator[Path]:
+    """The session's build directory, in force for every build of this module."""
+    with building_in(build_temp), pytest.MonkeyPatch.context() as mp:
         mp.setattr(sys.modules[__name__], "PROJECT", project)
-        yield root
+        yield build_temp
 
 
 PROJECT = ROOT  # the snapshot, while temp_root is in use
@@ -100,18 +68,7 @@ def build(out: Path, wheels: Path, **kwargs: object) -> PackageResult:
     )
 
 
-@pytest.fixture(scope="module")
-def x86(tmp_path_factory: pytest.TempPathFactory, wheels: Path, temp_root: Path) -> PackageResult:
-    out = tmp_path_factory.mktemp("x86") / "offhours.zip"
-    return build(out, wheels, extra_files={"offhours.toml": CONFIG}, holiday_countries=COUNTRIES)
-
-
-@pytest.fixture(scope="module")
-def unpacked(x86: PackageResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("unpacked")
-    with zipfile.ZipFile(x86.path) as archive:
-        archive.extractall(dest)
-    return dest
+# The reference zip (x86) and its unpacked tree are session fixtures: tests/packaging.py.
 
 
 # ------------------------------------------------------------------ reproducible, well formed
@@ -362,15 +319,18 @@ def _pip(*args: str | Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-@pytest.fixture(scope="module")
-def installed(wheels: Path, temp_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session")
+def installed(
+    wheels: Path, project: Path, build_temp: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """offhours installed from its wheel, as a user without a checkout has it (the zip no
     longer carries the deploy code, so it cannot stand in for an installation)."""
     work = tmp_path_factory.mktemp("installed")
     offline = ("--no-index", "--find-links", wheels)
-    _pip("wheel", "--no-deps", *offline, "--wheel-dir", work / "wheel", PROJECT)
-    (wheel,) = (work / "wheel").glob("offhours-*.whl")
-    _pip("install", "--no-deps", "--no-compile", *offline, "--target", work / "site", wheel)
+    with building_in(build_temp):
+        _pip("wheel", "--no-deps", *offline, "--wheel-dir", work / "wheel", project)
+        (wheel,) = (work / "wheel").glob("offhours-*.whl")
+        _pip("install", "--no-deps", "--no-compile", *offline, "--target", work / "site", wheel)
     return work / "site"
 
 

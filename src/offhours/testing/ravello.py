@@ -40,14 +40,14 @@ import json
 import random
 import re
 import secrets
+import socketserver
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
+from offhours.testing._http import BackgroundServer, LoopbackHandler, http_server, read_body
 
 __all__ = [
     "API_ROOT",
@@ -367,7 +367,7 @@ def _stringify_ids(value: Any) -> Any:
     return value
 
 
-class RavelloSimulator:
+class RavelloSimulator(BackgroundServer):
     """A Ravello API on ``127.0.0.1``; ``apps=None`` serves ``make_labs(8, seed=0)``."""
 
     def __init__(
@@ -378,6 +378,7 @@ class RavelloSimulator:
         password: str = "sim-password",  # noqa: S107 - the simulator's own test login
         identity_domain: str | None = None,
     ) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._apps: list[dict[str, Any]] = copy.deepcopy(
             make_labs(8, seed=0) if apps is None else apps
@@ -387,32 +388,16 @@ class RavelloSimulator:
         self._sessions: set[str] = set()
         self._faults: list[_Fault] = []
         self._requests: list[RecordedRequest] = []
-        self._server = LoopbackServer(_Handler, context=self)
 
-    # -- lifecycle ------------------------------------------------------------------------
+    # -- lifecycle (start, stop and `with` come from BackgroundServer) ---------------------
+
+    def _bind(self) -> socketserver.TCPServer:
+        return http_server(_Handler, self, self.stopping)
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/api/v1``."""
-        return self._server.url + API_ROOT
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self.origin + API_ROOT
 
     # -- state the tests steer --------------------------------------------------------------
 

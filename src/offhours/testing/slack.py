@@ -19,16 +19,22 @@ from __future__ import annotations
 
 import json
 import secrets
+import socketserver
 import string
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
-from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body, send_text
+from offhours.testing._http import (
+    BackgroundServer,
+    LoopbackHandler,
+    http_server,
+    read_body,
+    send_text,
+)
 
 __all__ = ["SlackSink", "block_problem"]
 
@@ -231,12 +237,13 @@ class _Handler(LoopbackHandler):
         )
 
 
-class SlackSink:
+class SlackSink(BackgroundServer):
     """A real HTTP server on 127.0.0.1 posing as one Slack incoming webhook."""
 
     def __init__(self, *, rate_limit: float | None = None, retry_after: str = "1") -> None:
         if rate_limit is not None and rate_limit <= 0:
             raise ValueError("rate_limit is messages per second and must be > 0")
+        super().__init__()
         self.rate_limit = rate_limit
         self.retry_after = retry_after
         # Looks like a real webhook secret, so tests can check it never leaks.
@@ -252,32 +259,17 @@ class SlackSink:
         self._queued: deque[_Answer | None] = deque()  # None: answer normally
         self._delays: deque[float] = deque()
         self._last_accepted: float | None = None
-        self._server = LoopbackServer(_Handler, context=self)
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _bind(self) -> socketserver.TCPServer:
+        # start, stop and `with` come from BackgroundServer
+        return http_server(_Handler, self, self.stopping)
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT/services/T00000000/B00000000/<token>``: treat it as a secret."""
-        return self._server.url + self.path
+        return self.origin + self.path
 
     # ------------------------------------------------------------ what arrived
 
