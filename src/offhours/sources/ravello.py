@@ -140,8 +140,8 @@ MAX_JSON_ITEMS = 500_000
 #: in one application costs at most ~10 MB to refuse; a real one takes about 1,000
 MAX_APPLICATION_BYTES = 256 * 1024
 #: applications one answer may hold: what the list keeps of each (a Resource, ~1 KB) is what
-#: the answer costs once read, and a run needs ~4 KB per application at its peak: 50,000 fit
-#: a 256 MB function; a flood of tiny applications stops here
+#: the answer costs once read, and a run needs ~4-5 KB per application at its peak (~255 MB
+#: for 50,000: docs/benchmarks.md); a flood of tiny applications stops here
 MAX_APPLICATIONS = 60_000
 
 # ---------------------------------------------------------------------------------------------
