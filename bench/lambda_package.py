@@ -1,7 +1,7 @@
 """The Lambda zip: cold import and "ready to run" against a bare `import boto3`, zip size, and
 peak memory of a run on the handler path — side by side, in one run.
 
-    python3 dev.py bench package [--runs 7] [--apps 1000,10000] [--wheelhouse .wheelhouse]
+    python3 dev.py bench package [--runs 7] [--apps 1000,10000,50000] [--wheelhouse DIR]
 
 The zip is built as `offhours deploy` builds it, for this machine's Python (so its bytecode can
 be compiled here and the handler imported here) and x86_64, with a small `offhours.toml`
@@ -22,7 +22,13 @@ order — so a busy machine slows them alike; the figure is the median of the ro
 Zip size: bytes and files (target ≤ 8 MB). Peak RSS (`--apps`, comma-separated; 0 to skip): the
 handler, run from the zip in a fresh interpreter, audits N running Ravello applications served
 by the package's simulator (in this process) and posts to its Slack sink: the child's own
-`VmHWM` and its run time per application.
+`VmHWM` (target ≤ 96 MB at 10,000) and its run time. The cost per application is the child's
+CPU time (its own work, not the wait for the simulator to serialize the list) beyond that of a
+run with one application (the configuration, the imports of the plugins and of the holiday
+calendar, the first message: paid once), so the sizes compare: linear when it stays flat from
+1,000 to 50,000. The read alone (the Ravello source's `collect`: the request, the parse, the
+resources) is shown too: its thread's CPU time per application and the peak RSS when it ends.
+`--runs 0` skips the import timings.
 """
 
 from __future__ import annotations
@@ -57,6 +63,9 @@ username = "env:RAVELLO_USER"
 password = "env:RAVELLO_PASSWORD"
 retries = 0
 max_response_bytes = 1073741824
+# The simulator, in the bench's process, takes seconds to serialize 50,000 applications.
+read_timeout = 300
+request_timeout = 600
 [[notifiers]]
 type = "slack"
 webhook_url = "env:SLACK_WEBHOOK_URL"
@@ -96,13 +105,25 @@ def hwm():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
 from offhours.lambda_handler import handler
-start = time.perf_counter()
+from offhours.sources.ravello import RavelloSource
+read = {}
+def timed_collect(self, _collect=RavelloSource.collect):
+    # The read alone: its own thread's CPU (the request, the parse, the resources) and the
+    # process's peak once it is done.
+    cpu = time.thread_time()
+    try:
+        return _collect(self)
+    finally:
+        read.update(cpu=time.thread_time() - cpu, rss_kib=hwm())
+RavelloSource.collect = timed_collect
+start, cpu = time.perf_counter(), time.process_time()
 try:
     outcome = handler(event, None)
 except Exception as exc:
     outcome = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-seconds = time.perf_counter() - start
-print(json.dumps({"outcome": outcome, "seconds": seconds, "rss_kib": hwm()}))
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+seen = {"outcome": outcome, "seconds": seconds, "cpu": cpu, "rss_kib": hwm(), "read": read}
+print(json.dumps(seen))
 """
 
 
@@ -185,7 +206,7 @@ def peak_rss(unpacked: Path, runtime: Path, apps: int, cwd: Path) -> dict[str, o
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="dev.py bench package", description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--apps", default="1000,10000", help="comma-separated; 0 skips")
+    parser.add_argument("--apps", default="1000,10000,50000", help="comma-separated; 0 skips")
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".wheelhouse")
     args = parser.parse_args(argv)
     wheels = args.wheelhouse if args.wheelhouse.is_dir() else None
@@ -216,13 +237,8 @@ def main(argv: list[str]) -> None:
             "`import offhours.lambda_handler`, zip without bytecode": ("handler", bare),
             "ready to run, zip without bytecode": ("ready", bare),
         }
-        times = import_times(contenders, runtime, args.runs, cwd)
-        boto3_us = next(iter(times.values()))
-        print(f"## cold import, median of {args.runs} interleaved rounds ({RUNTIME}, x86_64)\n")
-        print("| what | µs | vs `import boto3` |")
-        print("|---|---:|---:|")
-        for label, value in times.items():
-            print(f"| {label} | {value:,} | {value / boto3_us:.2f}× |")
+        if args.runs > 0:
+            print_import_times(import_times(contenders, runtime, args.runs, cwd), args.runs)
 
         with zipfile.ZipFile(ours.path) as archive:
             infos = archive.infolist()
@@ -237,23 +253,49 @@ def main(argv: list[str]) -> None:
         print(f"\nsha256 {ours.sha256}; bundles: {', '.join(ours.distributions)}")
 
         if sizes:
-            print("\n## peak RSS on the handler path\n")
-            print("| applications | peak RSS (MB) | run (s) | µs per application | outcome |")
-            print("|---:|---:|---:|---:|---|")
-        for apps in sizes:
-            seen = peak_rss(unpacked, runtime, apps, cwd)
-            seconds = float(str(seen["seconds"]))
-            rss = int(str(seen["rss_kib"])) * 1024 / MB
-            outcome = seen["outcome"]
-            shown = (
-                f"flagged {outcome.get('flagged')}, notified {outcome.get('notified')}"
-                if isinstance(outcome, dict) and "error" not in outcome
-                else str(outcome)
-            )
-            print(
-                f"| {apps:,} | {rss:.0f} | {seconds:.2f} | {seconds / apps * 1e6:.0f} | {shown} |",
-                flush=True,
-            )
+            print_peak_rss(unpacked, runtime, sizes, cwd)
+
+
+def print_import_times(times: dict[str, int], runs: int) -> None:
+    boto3_us = next(iter(times.values()))
+    print(f"## cold import, median of {runs} interleaved rounds ({RUNTIME}, x86_64)\n")
+    print("| what | µs | vs `import boto3` |")
+    print("|---|---:|---:|")
+    for label, value in times.items():
+        print(f"| {label} | {value:,} | {value / boto3_us:.2f}× |")
+
+
+def print_peak_rss(unpacked: Path, runtime: Path, sizes: list[int], cwd: Path) -> None:
+    print("\n## peak RSS on the handler path\n")
+    print(
+        "| applications | peak RSS (MB) | run (s) | CPU (s) "
+        "| CPU µs per application, beyond a run with one "
+        "| the read: peak RSS (MB) | the read: CPU µs per application | outcome |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    one_cpu = 0.0
+    for apps in [1, *sizes]:
+        seen = peak_rss(unpacked, runtime, apps, cwd)
+        seconds, cpu = float(str(seen["seconds"])), float(str(seen["cpu"]))
+        rss = int(str(seen["rss_kib"])) * 1024 / MB
+        outcome = seen["outcome"]
+        failed = not isinstance(outcome, dict) or "error" in outcome
+        shown = str(outcome)
+        if isinstance(outcome, dict) and not failed:
+            shown = f"flagged {outcome.get('flagged')}, notified {outcome.get('notified')}"
+        if apps == 1:
+            one_cpu = cpu
+            per_app = "(the fixed cost)"
+        else:
+            per_app = "—" if failed else f"{(cpu - one_cpu) / (apps - 1) * 1e6:.0f}"
+        read = seen["read"] if isinstance(seen["read"], dict) else {}
+        read_rss = int(str(read.get("rss_kib", 0))) * 1024 / MB
+        read_us = float(str(read.get("cpu", 0))) / apps * 1e6
+        print(
+            f"| {apps:,} | {rss:.0f} | {seconds:.2f} | {cpu:.2f} | {per_app} "
+            f"| {read_rss:.0f} | {read_us:.0f} | {shown} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

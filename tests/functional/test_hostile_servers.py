@@ -4,7 +4,9 @@ clear, no secret is echoed."""
 
 from __future__ import annotations
 
+import json
 import logging
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,13 @@ from offhours.model import Decision, Resource
 from offhours.notifiers.slack import SlackNotifier
 from offhours.report import Report, build_report
 from offhours.secrets import Secret
-from offhours.sources.ravello import MAX_JSON_ITEMS, MAX_VMS, RavelloSource
+from offhours.sources.ravello import (
+    MAX_APPLICATION_BYTES,
+    MAX_APPLICATIONS,
+    MAX_JSON_ITEMS,
+    MAX_VMS,
+    RavelloSource,
+)
 from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
 from offhours.testing.ravello import REDIRECT_TO, RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
@@ -384,31 +392,33 @@ def test_a_proxy_that_cannot_be_used_is_a_config_error_without_its_password(
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def _answering(body: bytes) -> type[LoopbackHandler]:
-    """A Ravello stand-in whose every GET answers 200 with ``body`` as JSON (bodies no
-    simulator can produce: it serialises with Python's json)."""
+def _answering(body: bytes, vms: bytes | None = None) -> type[LoopbackHandler]:
+    """A Ravello stand-in whose every GET answers 200 with ``body`` as JSON, or ``vms`` for a
+    VM list when given (bodies no simulator can produce: it serialises with Python's json)."""
 
     class Handler(LoopbackHandler):
         def do_GET(self) -> None:
             read_body(self)
+            answer = vms if vms is not None and self.path.endswith("/vms") else body
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(answer)
 
     return Handler
 
 
 @contextmanager
-def _source_answering(body: bytes) -> Iterator[RavelloSource]:
-    with LoopbackServer(_answering(body)) as server:
+def _source_answering(body: bytes, vms: bytes | None = None) -> Iterator[RavelloSource]:
+    with LoopbackServer(_answering(body, vms)) as server:
         yield RavelloSource(
             "lab",
             base_url=f"http://127.0.0.1:{server.port}/api/v1",
             username=Secret("sim-user"),
             password=Secret(PASSWORD),
             retries=0,
+            list_vms=vms is not None,
         )
 
 
@@ -424,10 +434,77 @@ def test_a_number_thousands_of_digits_long_is_named_as_such() -> None:
 
 
 def test_an_answer_of_too_many_values_is_refused_before_it_is_read() -> None:
-    """Valid JSON under the size cap that would cost hundreds of MB once read: [[],[],…]."""
-    body = b"[" + b",".join([b"[]"] * (MAX_JSON_ITEMS // 2 + 10)) + b"]"
+    """Valid JSON under the size cap that would cost hundreds of MB once read: [[],[],…], as a
+    VM list (read whole). The application list is read one application at a time: below."""
+    flood = b"[" + b",".join([b"[]"] * (MAX_JSON_ITEMS // 2 + 10)) + b"]"
     with (
-        _source_answering(body) as lab,
+        _source_answering(json.dumps(APPS).encode(), vms=flood) as lab,
         pytest.raises(SourceResponseError, match=r"more than the 500,000 offhours reads"),
     ):
         collect(lab)
+
+
+def _peak_of_collect(lab: RavelloSource) -> tuple[int, BaseException | None]:
+    """Peak bytes Python allocated while collecting (the server's body was built before)."""
+    error: BaseException | None = None
+    tracemalloc.start()
+    try:
+        collect(lab)
+    except SourceResponseError as exc:
+        error = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, error
+
+
+def test_a_flood_as_the_application_list_is_refused_at_its_first_item() -> None:
+    """[[],[],…] as the list: ~20 MB once read whole; refused at item 0, never read whole."""
+    body = b"[" + b",".join([b"[]"] * (MAX_JSON_ITEMS // 2 + 10)) + b"]"
+    with _source_answering(body) as lab:
+        peak, error = _peak_of_collect(lab)
+    assert "application item 0 is an array, expected an application object" in str(error)
+    assert peak < 3 * len(body)  # the body, and its chunks while they are joined
+
+
+def test_a_flood_inside_one_application_is_refused_before_it_is_read() -> None:
+    """8 MB of [] in a field offhours never reads: ~200 MB once read whole, as json.loads did."""
+    flood = b"[" + b",".join([b"[]"] * (8_000_000 // 3)) + b"]"
+    body = b'[{"id": 1, "name": "lab-1", "design": ' + flood + b"}]"
+    with _source_answering(body) as lab:
+        peak, error = _peak_of_collect(lab)
+    assert (
+        f"application item 0 takes {MAX_APPLICATION_BYTES:,} bytes of JSON or more "
+        "(reading stopped there)"
+    ) in str(error)
+    assert peak < 3 * len(body)
+
+
+def test_an_application_with_large_fields_it_does_not_need_is_read() -> None:
+    app = make_app(7, "lab-7", "Ada", publish_start=NOW - timedelta(hours=3))
+    app["design"] = {"vms": [{"id": n, "name": f"vm-{n}", "disks": [{}] * 20} for n in range(1500)]}
+    body = json.dumps([app, *APPS]).encode()
+    assert MAX_APPLICATION_BYTES // 4 < len(body) < MAX_APPLICATION_BYTES
+    with _source_answering(body) as lab:
+        assert [r.name for r in collect(lab)] == ["lab-7", "lab-7"]
+
+
+def test_more_applications_than_the_bound_are_refused() -> None:
+    """A flood of tiny applications: each kept as a Resource, so the count is what is bounded."""
+    tiny = b'{"id": 1, "name": "a"}'
+    body = b"[" + b",".join([tiny] * (MAX_APPLICATIONS + 1)) + b"]"
+    with (
+        _source_answering(body) as lab,
+        pytest.raises(
+            SourceResponseError,
+            match=f"holds more than the {MAX_APPLICATIONS:,} applications offhours reads",
+        ),
+    ):
+        collect(lab)
+
+
+def test_the_bound_itself_is_read() -> None:
+    tiny = b'{"id": 1, "name": "a"}'
+    body = b"[" + b",".join([tiny] * MAX_APPLICATIONS) + b"]"
+    with _source_answering(body) as lab:
+        assert len(collect(lab)) == MAX_APPLICATIONS

@@ -43,7 +43,10 @@ read up to ``max_response_bytes`` (decoded), redirects are never followed, and e
 stops at the run's deadline (see :mod:`offhours.transport`). A body cut short is reported, not
 retried. Every failure ends as a :class:`~offhours.errors.SourceError` naming the URL and the
 status; a body that is not the expected JSON is a :class:`~offhours.errors.SourceResponseError`,
-never an empty result. Neither the password nor the user name appears in a message or a log
+never an empty result. The list is read one application at a time, each kept as its Resource
+before the next is read (see :mod:`offhours.sources.json_array`): an application of
+:data:`MAX_APPLICATION_BYTES` or more, or more than :data:`MAX_APPLICATIONS` of them, is refused
+before it costs memory. Neither the password nor the user name appears in a message or a log
 record (the user name shows at most its last four characters).
 
 **Plain http** sends the Basic credentials in clear, so ``base_url`` may use ``http://`` only to
@@ -88,6 +91,12 @@ from offhours.model import VM, Kind, Resource, hourly_cost
 from offhours.plugin import SecretReference, SourceConfig
 from offhours.secrets import Secret
 from offhours.sources.base import Source
+from offhours.sources.json_array import (
+    ItemTooLarge,
+    NotAnArray,
+    array_items,
+    collector_paused,
+)
 from offhours.transport import (
     BodyTooLarge,
     BoundedRetry,
@@ -101,6 +110,8 @@ from offhours.transport import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_APPLICATIONS",
+    "MAX_APPLICATION_BYTES",
     "MAX_JSON_ITEMS",
     "MAX_VMS",
     "RETRY_STATUSES",
@@ -124,10 +135,18 @@ _MAX_VM_WORKERS = 8
 #: more VMs than this in one application is not a count, it is a broken or hostile answer
 MAX_VMS = 100_000
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-#: arrays, objects and values one answer may hold: read into Python, each costs ~50-100 bytes, so
-#: 8 MiB of "[[],[],…]" alone would need ~500 MB (a 128 MB Lambda would be killed, nothing
-#: posted); a real application is ~50 of them, so this allows ~10,000 applications
+#: arrays, objects and values an answer read whole (a VM list) may hold: read into Python, each
+#: costs ~50-100 bytes, so 8 MiB of "[[],[],…]" alone would need ~500 MB (a 128 MB Lambda would
+#: be killed, nothing posted). The application list is not read whole: see the next two.
 MAX_JSON_ITEMS = 500_000
+#: bytes of JSON one application may take: the list is read one application at a time, each
+#: from at most this much of the answer (see offhours.sources.json_array), so a flood hidden
+#: in one application costs at most ~10 MB to refuse; a real one takes about 1,000
+MAX_APPLICATION_BYTES = 256 * 1024
+#: applications one answer may hold: what the list keeps of each (a Resource, ~1 KB) is what
+#: the answer costs once read, and a run needs ~4-5 KB per application at its peak (~255 MB
+#: for 50,000: docs/benchmarks.md); a flood of tiny applications stops here
+MAX_APPLICATIONS = 60_000
 
 # ---------------------------------------------------------------------------------------------
 # Tags from the description
@@ -508,21 +527,7 @@ class RavelloSource(Source):
 
     def collect(self) -> list[Resource]:
         answer = self._call("GET", "/applications")
-        payload = self._json(answer)
-        if not isinstance(payload, list):
-            raise SourceResponseError(
-                self.name,
-                f"{_where(answer)} but expected a JSON array of applications, "
-                f"got {_kind(payload)}; is base_url the API root (…/api/v1)?",
-            )
-        resources: list[Resource] = []
-        for index, item in enumerate(payload):
-            try:
-                resources.append(_to_resource(self.name, item, self.cost_per_vm_hour))
-            except _Shape as exc:
-                raise SourceResponseError(
-                    self.name, f"{_where(answer)} but application item {index} {exc}"
-                ) from None
+        resources = self._applications(answer)
         if self.list_vms:
             resources = self._with_vms(resources)
         log.debug(
@@ -556,6 +561,47 @@ class RavelloSource(Source):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- reading the list -------------------------------------------------------------------
+
+    def _applications(self, answer: HttpAnswer) -> list[Resource]:
+        """The answer's applications, read one at a time: each becomes a Resource before the
+        next is read, so only the fields a resource keeps outlive their application's JSON."""
+        resources: list[Resource] = []
+        items = enumerate(array_items(answer.body, MAX_APPLICATION_BYTES))
+        try:
+            with collector_paused():
+                for index, item in items:
+                    if index == MAX_APPLICATIONS:
+                        raise SourceResponseError(
+                            self.name,
+                            f"{_where(answer)} but the list holds more than the "
+                            f"{MAX_APPLICATIONS:,} applications offhours reads from one answer "
+                            f"({len(answer.body):,} bytes; each is kept in memory)",
+                        )
+                    try:
+                        resources.append(_to_resource(self.name, item, self.cost_per_vm_hour))
+                    except _Shape as exc:
+                        raise SourceResponseError(
+                            self.name, f"{_where(answer)} but application item {index} {exc}"
+                        ) from None
+        except NotAnArray:
+            payload = self._json(answer)  # read whole only to say what it is instead
+            raise SourceResponseError(
+                self.name,
+                f"{_where(answer)} but expected a JSON array of applications, "
+                f"got {_kind(payload)}; is base_url the API root (…/api/v1)?",
+            ) from None
+        except ItemTooLarge as exc:
+            raise SourceResponseError(
+                self.name,
+                f"{_where(answer)} but application item {exc.index} takes {exc.limit:,} "
+                "bytes of JSON or more (reading stopped there); this is not a Ravello "
+                "application",
+            ) from None
+        except (RecursionError, ValueError) as exc:
+            raise self._unreadable(answer, exc) from None
+        return resources
 
     # -- VMs --------------------------------------------------------------------------------
 
@@ -757,27 +803,31 @@ class RavelloSource(Source):
             )
         try:
             return json.loads(body)
-        except RecursionError:
-            raise SourceResponseError(
+        except (RecursionError, ValueError) as exc:
+            raise self._unreadable(answer, exc) from None
+
+    def _unreadable(self, answer: HttpAnswer, exc: RecursionError | ValueError) -> SourceError:
+        """Why the body could not be read as JSON, in the user's terms."""
+        if isinstance(exc, RecursionError):
+            return SourceResponseError(
                 self.name,
                 f"{_where(answer)} but the JSON body is nested too deeply to read "
                 f"({len(answer.body)} bytes); this is not a Ravello list of applications",
-            ) from None
-        except ValueError as exc:
-            if isinstance(exc, json.JSONDecodeError) is False and "digits" in str(exc):
-                # Python refuses to read an integer of thousands of digits: valid JSON, but no
-                # count or time Ravello sends looks like that.
-                raise SourceResponseError(
-                    self.name,
-                    f"{_where(answer)} but the body holds a number thousands of digits long; "
-                    "this is not a Ravello list of applications",
-                ) from None
-            content_type = (answer.headers.get("Content-Type") or "no Content-Type").split(";")[0]
-            raise SourceResponseError(
+            )
+        if isinstance(exc, json.JSONDecodeError) is False and "digits" in str(exc):
+            # Python refuses to read an integer of thousands of digits: valid JSON, but no
+            # count or time Ravello sends looks like that.
+            return SourceResponseError(
                 self.name,
-                f"{_where(answer)} but the body is not JSON ({content_type}, "
-                f"{len(answer.body)} bytes); is base_url the API root (…/api/v1)?",
-            ) from None
+                f"{_where(answer)} but the body holds a number thousands of digits long; "
+                "this is not a Ravello list of applications",
+            )
+        content_type = (answer.headers.get("Content-Type") or "no Content-Type").split(";")[0]
+        return SourceResponseError(
+            self.name,
+            f"{_where(answer)} but the body is not JSON ({content_type}, "
+            f"{len(answer.body)} bytes); is base_url the API root (…/api/v1)?",
+        )
 
     def _status_error(self, answer: HttpAnswer) -> SourceError:
         where, details = _where(answer), _error_details(answer)
