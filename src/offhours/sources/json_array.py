@@ -36,6 +36,9 @@ __all__ = ["ItemTooLarge", "NotAnArray", "array_items", "collector_paused"]
 
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace, as json.decoder skips it
+#: what may follow a number's digits up to a window's end when the window cut its fraction or
+#: exponent: the scanner stopped before it
+_NUMBER_TAIL = re.compile(r"[0-9eE.+-]+")
 _UTF8 = codecs.getincrementaldecoder("utf-8")
 #: a cut near a window's end fails inside the token it cut: a number, a literal, a key's ":"
 #: or a \uXXXX\uXXXX escape, all within this many characters of the end (or a string, below)
@@ -97,8 +100,12 @@ def array_items(body: bytes, max_item_bytes: int) -> Iterator[object]:
     while True:
         try:
             item, stop = _DECODER.raw_decode(win.text, pos)
-            # A number can end exactly where the window cuts it ("12" of "123"): not an item.
-            cut = not win.final and stop >= len(win.text)
+            # A number the window cuts reads as a shorter one: "12" of "123", "1" of "1e+16"
+            # (the scanner stops before a bare "e", "." or sign): not an item.
+            cut = not win.final and (
+                stop >= len(win.text)
+                or (_is_number(item) and _NUMBER_TAIL.fullmatch(win.text, stop) is not None)
+            )
         except json.JSONDecodeError as exc:
             if win.final or (pos == 0 and not _cut_by_window(exc, len(win.text))):
                 raise
@@ -118,6 +125,10 @@ def array_items(body: bytes, max_item_bytes: int) -> Iterator[object]:
             return
         else:
             raise json.JSONDecodeError("Expecting ',' delimiter", win.text, pos)
+
+
+def _is_number(item: object) -> bool:
+    return isinstance(item, int | float) and not isinstance(item, bool)
 
 
 def _next(win: _Window, pos: int) -> tuple[_Window, int]:
