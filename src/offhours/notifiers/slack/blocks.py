@@ -118,7 +118,7 @@ def _clip_escaped(text: str, limit: int) -> str:
     return cut + "…"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Run:
     """Words of one style inside a rich_text line: ours or external, shown exactly as typed."""
 
@@ -130,7 +130,13 @@ class _Run:
         return _Element(text=self.text, style=style) if style else _Element(text=self.text)
 
 
-@dataclass(frozen=True)
+# Runs every line repeats, made once: a large report has tens of thousands of lines.
+_BULLET = _Run("• ")
+_DASH = _Run(" — ")
+_SEPARATORS = {sep: _Run(sep) for sep in ("\n", " · ")}
+
+
+@dataclass(frozen=True, slots=True)
 class _Unit:
     """One line (a finding, a problem...) or one item of an inline list, as styled runs."""
 
@@ -157,11 +163,11 @@ class _Unit:
 def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
     decision = finding.decision
     r = decision.resource
-    runs = [_Run("• ")]
+    runs = [_BULLET]
     if many:
         runs.append(_Run(f"[{_clip(r.source, _FIELD_MAX)}] "))
     runs.append(_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"))
-    runs.append(_Run(" — "))
+    runs.append(_DASH)
     owner = _clip(r.owner or "", _FIELD_MAX)
     runs.append(_Run(owner) if owner else _Run("no owner", "italic"))
     rest = [r.kind.count_units(r.running)]
@@ -183,7 +189,7 @@ def _exempt_unit(decision: Decision, report: Report) -> _Unit:
 def _problem_unit(problem: Problem) -> _Unit:
     return _Unit(
         (
-            _Run("• "),
+            _BULLET,
             _Run(_clip(problem.name, _NAME_MAX) or "(no name)", "bold"),
             _Run(f" ({_clip(problem.source, _FIELD_MAX)}): {_clip(problem.message, _MESSAGE_MAX)}"),
         )
@@ -325,7 +331,7 @@ class _Packer:
             and m.open_len + len(sep) + size <= self.max_section
             and m.chars + len(sep) + size <= self.max_total
         ):
-            m.open_runs += [_Run(sep), *unit.runs]
+            m.open_runs += [_SEPARATORS.get(sep) or _Run(sep), *unit.runs]
             m.open_len += len(sep) + size
             m.chars += len(sep) + size
             if sep == "\n":
