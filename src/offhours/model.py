@@ -3,6 +3,9 @@
 A resource's :attr:`Resource.key` names it the same way from run to run (provider, account,
 region, kind, id), so a state store can keep it as-is; its :class:`Kind` carries the words the
 report uses for it ("lab"/"VM" for a Ravello application), so no renderer hard-wires them.
+
+The records made once per resource (VM, Resource, Decision, Finding) use slots: a large run
+holds tens of thousands of each, and a slotted instance has no per-instance dict.
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def hourly_cost(resource_name: str, units: int, per_unit_hour: float) -> float:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VM:
     """One machine inside a resource (a Ravello application's VM)."""
 
@@ -102,7 +105,7 @@ class VM:
     state: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """A billable thing a source found, in provider-neutral terms.
 
@@ -144,7 +147,7 @@ class Resource:
         return resource_key(self.provider, self.account, self.region, self.kind.name, self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Why a resource is or is not flagged at one instant (the unit of ``offhours explain``).
 
@@ -164,7 +167,7 @@ class Decision:
     exempt_by: ExemptBy | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A resource flagged at one instant, with the decision that flagged it.
 

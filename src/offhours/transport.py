@@ -22,6 +22,7 @@ The clock and the sleep are injected so deadline logic is testable without real 
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import logging
 import math
@@ -555,7 +556,9 @@ class HttpClient:
 
     def _read(self, response: urllib3.BaseHTTPResponse, exchange: Exchange, attempts: int) -> bytes:
         """The decoded body, chunk by chunk, within the attempt's deadline and the size cap."""
-        chunks: list[bytes] = []
+        # Written into one growing buffer, not joined from a list: a join holds the body twice
+        # at its end (a large Ravello list is tens of MB); getvalue() hands the buffer over.
+        body = io.BytesIO()
         size = 0
         sock = getattr(response.connection, "sock", None)
         status = response.status
@@ -578,8 +581,8 @@ class HttpClient:
                     ) from exc
                 raise RequestFailed(exc, attempts=attempts, status=status) from exc
             if not chunk:
-                return b"".join(chunks)
+                return body.getvalue()
             size += len(chunk)
             if size > self.max_bytes:
                 raise BodyTooLarge(self.max_bytes, attempts=attempts, status=status)
-            chunks.append(chunk)
+            body.write(chunk)

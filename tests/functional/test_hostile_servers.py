@@ -31,7 +31,7 @@ from offhours.sources.ravello import (
 from offhours.testing._http import LoopbackHandler, LoopbackServer, read_body
 from offhours.testing.ravello import REDIRECT_TO, RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
-from offhours.transport import Deadline, proxy_for
+from offhours.transport import BoundedRetry, Deadline, HttpClient, proxy_for
 
 PASSWORD = "pw-SENTINEL-hostile-5c1e9a"
 NOW = datetime(2026, 3, 4, 21, 0, tzinfo=UTC)
@@ -508,3 +508,26 @@ def test_the_bound_itself_is_read() -> None:
     body = b"[" + b",".join([tiny] * MAX_APPLICATIONS) + b"]"
     with _source_answering(body) as lab:
         assert len(collect(lab)) == MAX_APPLICATIONS
+
+
+def test_a_large_answer_is_held_once_while_it_is_read() -> None:
+    """Chunks joined at the end held the body twice at once; one growing buffer holds it once
+    (and a little room to grow)."""
+    body = b"[" + b" " * 16_000_000 + b"]"
+    with LoopbackServer(_answering(body)) as server:
+        client = HttpClient(
+            server.origin,
+            retry=BoundedRetry(total=0, redirect=False, raise_on_status=False),
+            connect_timeout=10,
+            read_timeout=10,
+            request_timeout=30,
+            max_bytes=2 * len(body),
+        )
+        tracemalloc.start()
+        try:
+            answer = client.request("GET", f"{server.origin}/big")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert answer.body == body
+    assert peak < 1.5 * len(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import socket
@@ -70,6 +71,33 @@ def test_500_labs_are_posted_in_order(sink: SlackSink) -> None:
     expected = render_slack(r)
     assert notifier(sink).send(r).sent == len(expected) > 1
     assert sink.messages == expected
+
+
+def _messages_alive(sink: SlackSink) -> int:
+    """Message dicts in this process other than those the sink received."""
+    received = {id(m) for m in sink.messages}
+    keys = {"text", "blocks", "mrkdwn", "unfurl_links", "unfurl_media"}
+    return sum(
+        1
+        for o in gc.get_objects()
+        if type(o) is dict and o.keys() == keys and id(o) not in received
+    )
+
+
+def test_messages_are_built_one_at_a_time_as_they_are_posted(sink: SlackSink) -> None:
+    # A large report runs to dozens of messages: all of them at once were most of a run's
+    # peak memory. Between two posts (the pace's wait), only the next message exists.
+    r = report_of(500)
+    total = len(render_slack(r))
+    assert total >= 4
+    alive: list[int] = []
+
+    def sleep(_: float) -> None:
+        alive.append(_messages_alive(sink))
+
+    assert notifier(sink, sleep=sleep, clock=lambda: 0.0).send(r).sent == total
+    assert alive == [1] * (total - 1)
+    assert sink.messages == render_slack(r)
 
 
 def test_a_rate_limited_burst_is_retried_until_everything_is_delivered() -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import offhours
 from offhours.model import SourceFailure
-from offhours.notifiers.slack import render_slack
+from offhours.notifiers.slack import render_slack, slack_messages
 from tests.unit.reports import (
     all_text,
     block_texts,
@@ -120,6 +120,18 @@ def test_slack_splits_within_limits_and_keeps_every_lab_once_in_order(
     )
     assert lab_order(messages) == [f"lab-{i:04d}" for i in range(n)]
     assert len(messages) > 1
+
+
+@pytest.mark.parametrize("n", [1, 40, 500])
+def test_laid_out_messages_know_their_count_and_build_the_same_messages_each_time(n: int) -> None:
+    laid_out = slack_messages(report(labs(n)))
+    built = list(laid_out)
+    assert laid_out.total == len(built) == len(laid_out)
+    assert list(laid_out) == built == render_slack(report(labs(n)))
+    if laid_out.total > 1:
+        assert built[-1]["blocks"][0]["text"]["text"].endswith(
+            f"({laid_out.total}/{laid_out.total})"
+        )
 
 
 def test_slack_500_labs_make_a_handful_of_messages() -> None:

@@ -1,7 +1,10 @@
 """The report as Slack Block Kit messages (pure): what the Slack notifiers post.
 
 ``render_slack`` returns the messages to post, in order, each ``{"text", "blocks"}`` (with
-``mrkdwn``, ``unfurl_links`` and ``unfurl_media`` off).
+``mrkdwn``, ``unfurl_links`` and ``unfurl_media`` off). ``slack_messages`` lays out the same
+messages but builds each only when it is reached, so a notifier holds one message at a time
+(a large report runs to dozens: all of them at once, as Block Kit objects and as dicts, were
+most of a run's peak memory).
 
 External text (names, owners, regions, tags, problems, server messages) goes only into
 ``rich_text`` text elements, which Slack shows as typed: no ``*bold*``, ``_italic_``,
@@ -21,6 +24,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +77,7 @@ from offhours.report import (  # noqa: E402
 )
 from offhours.untrusted import one_line as _one_line  # noqa: E402
 
-__all__ = ["render_slack"]
+__all__ = ["SlackMessages", "render_slack", "slack_messages"]
 
 # Slack's documented limits; the per-message total is our own conservative bound.
 _HEADER_MAX = 150
@@ -114,7 +118,7 @@ def _clip_escaped(text: str, limit: int) -> str:
     return cut + "…"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Run:
     """Words of one style inside a rich_text line: ours or external, shown exactly as typed."""
 
@@ -126,7 +130,13 @@ class _Run:
         return _Element(text=self.text, style=style) if style else _Element(text=self.text)
 
 
-@dataclass(frozen=True)
+# Runs every line repeats, made once: a large report has tens of thousands of lines.
+_BULLET = _Run("• ")
+_DASH = _Run(" — ")
+_SEPARATORS = {sep: _Run(sep) for sep in ("\n", " · ")}
+
+
+@dataclass(frozen=True, slots=True)
 class _Unit:
     """One line (a finding, a problem...) or one item of an inline list, as styled runs."""
 
@@ -153,11 +163,11 @@ class _Unit:
 def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
     decision = finding.decision
     r = decision.resource
-    runs = [_Run("• ")]
+    runs = [_BULLET]
     if many:
         runs.append(_Run(f"[{_clip(r.source, _FIELD_MAX)}] "))
     runs.append(_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"))
-    runs.append(_Run(" — "))
+    runs.append(_DASH)
     owner = _clip(r.owner or "", _FIELD_MAX)
     runs.append(_Run(owner) if owner else _Run("no owner", "italic"))
     rest = [r.kind.count_units(r.running)]
@@ -179,7 +189,7 @@ def _exempt_unit(decision: Decision, report: Report) -> _Unit:
 def _problem_unit(problem: Problem) -> _Unit:
     return _Unit(
         (
-            _Run("• "),
+            _BULLET,
             _Run(_clip(problem.name, _NAME_MAX) or "(no name)", "bold"),
             _Run(f" ({_clip(problem.source, _FIELD_MAX)}): {_clip(problem.message, _MESSAGE_MAX)}"),
         )
@@ -197,10 +207,11 @@ def _failure_unit(failure: SourceFailure) -> _Unit:
 @dataclass
 class _Group:
     """Units packed into rich_text blocks; ``title`` (bold) leads the first of them; ``sep``
-    joins units: a line break for lists of lines, `` · `` for an inline list."""
+    joins units: a line break for lists of lines, `` · `` for an inline list. ``units`` is
+    read once, as it is packed: a generator keeps only one unit alive at a time."""
 
     title: str | None
-    units: list[_Unit]
+    units: Iterable[_Unit]
     sep: str = "\n"
 
 
@@ -213,9 +224,18 @@ class _Fixed:
     plain: str
 
 
+def _section_block(runs: list[_Run]) -> RichTextBlock:
+    # Slack refuses an empty text element; cleaning may have emptied a field.
+    elements = [r.element() for r in runs if r.text]
+    return RichTextBlock(elements=[RichTextSectionElement(elements=elements)])
+
+
 @dataclass
 class _Message:
-    blocks: list[Block] = field(default_factory=list)
+    """One message as laid out: its blocks stay runs (a fixed block stays what it is) until
+    :meth:`to_dict` builds them, so only the message being sent exists as Block Kit."""
+
+    blocks: list[Block | list[_Run]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     chars: int = 0
     # The block being filled: its runs, length and separator, not yet a block.
@@ -230,11 +250,16 @@ class _Message:
 
     def close_section(self) -> None:
         if self.open_runs:
-            # Slack refuses an empty text element; cleaning may have emptied a field.
-            runs = [r.element() for r in self.open_runs if r.text]
-            section = RichTextSectionElement(elements=runs)
-            self.blocks.append(RichTextBlock(elements=[section]))
+            self.blocks.append(self.open_runs)
             self.open_runs, self.open_len = [], 0
+
+    def to_dict(self, head: str) -> dict[str, Any]:
+        """The message to post, under the header ``head``."""
+        blocks = [HeaderBlock(text=PlainTextObject(text=head, emoji=True)).to_dict()]
+        for b in self.blocks:
+            blocks.append((_section_block(b) if isinstance(b, list) else b).to_dict())
+        text = _clip_escaped(_slack_escape("\n".join([head, *self.lines])), _TEXT_MAX)
+        return {"text": text, "blocks": blocks, **_PLAIN_MESSAGE}
 
 
 class _Packer:
@@ -281,21 +306,21 @@ class _Packer:
         self._add_fixed_here(item)
 
     def add_group(self, group: _Group) -> None:
-        if not group.units:
-            return
-        self.current.close_section()
-        units = list(group.units)
+        # A single unit must fit an empty block and an empty message.
+        room = min(self.max_section, self.max_total - self.header_chars)
+        lead: tuple[_Run, ...] = ()
         if group.title:
-            first = units[0]
             lead = (
                 (_Run(group.title, "bold"), _Run("\n"))
                 if group.sep == "\n"
                 else (_Run(group.title, "bold"),)
             )
-            units[0] = _Unit((*lead, *first.runs))
-        # A single unit must fit an empty block and an empty message.
-        room = min(self.max_section, self.max_total - self.header_chars)
-        for unit in units:
+        first = True
+        for unit in group.units:
+            if first:
+                self.current.close_section()
+                unit = _Unit((*lead, *unit.runs)) if lead else unit
+                first = False
             self._add_unit(unit.clipped(room), group.sep)
 
     def _add_unit(self, unit: _Unit, sep: str) -> None:
@@ -306,7 +331,7 @@ class _Packer:
             and m.open_len + len(sep) + size <= self.max_section
             and m.chars + len(sep) + size <= self.max_total
         ):
-            m.open_runs += [_Run(sep), *unit.runs]
+            m.open_runs += [_SEPARATORS.get(sep) or _Run(sep), *unit.runs]
             m.open_len += len(sep) + size
             m.chars += len(sep) + size
             if sep == "\n":
@@ -322,17 +347,31 @@ class _Packer:
             m.chars += size
             m.lines.append(unit.plain)
 
-    def finish(self, headline: str) -> list[dict[str, Any]]:
+    def finish(self, headline: str) -> SlackMessages:
         self.current.close_section()
-        total = len(self.messages)
-        out = []
-        for i, m in enumerate(self.messages, 1):
-            head = headline if total == 1 else f"{headline} ({i}/{total})"
-            head = head[:_HEADER_MAX]
-            blocks = [HeaderBlock(text=PlainTextObject(text=head, emoji=True)), *m.blocks]
-            text = _clip_escaped(_slack_escape("\n".join([head, *m.lines])), _TEXT_MAX)
-            out.append({"text": text, "blocks": [b.to_dict() for b in blocks], **_PLAIN_MESSAGE})
-        return out
+        return SlackMessages(headline, self.messages)
+
+
+class SlackMessages:
+    """The messages of one report, laid out: ``total`` is known, and iterating builds each
+    message's dict only when it is reached (a message already handed out is not kept)."""
+
+    def __init__(self, headline: str, messages: list[_Message]) -> None:
+        self._headline = headline
+        self._messages = messages
+
+    @property
+    def total(self) -> int:
+        return len(self._messages)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        total = len(self._messages)
+        for i, m in enumerate(self._messages, 1):
+            head = self._headline if total == 1 else f"{self._headline} ({i}/{total})"
+            yield m.to_dict(head[:_HEADER_MAX])
 
 
 def render_slack(
@@ -347,6 +386,25 @@ def render_slack(
     Each is ``{"text": <plain fallback>, "blocks": [...]}``; continuation messages are
     labelled ``(2/3)`` in their header.
     """
+    return list(
+        slack_messages(
+            report,
+            max_blocks=max_blocks,
+            max_section_chars=max_section_chars,
+            max_message_chars=max_message_chars,
+        )
+    )
+
+
+def slack_messages(
+    report: Report,
+    *,
+    max_blocks: int = 50,
+    max_section_chars: int = 3000,
+    max_message_chars: int = 12_000,
+) -> SlackMessages:
+    """What :func:`render_slack` returns, laid out but not yet built: iterate to build each
+    message in turn (what a notifier posting one message at a time wants)."""
     if max_blocks < 3 or max_section_chars < 100 or max_message_chars < 300:
         raise ValueError("Slack limits too small to lay out a message")
     head = headline(report)
@@ -364,7 +422,7 @@ def render_slack(
 
     packer = _Packer(header_chars, context, max_blocks, max_section_chars, max_message_chars)
     many = many_sources(report)
-    packer.add_group(_Group(None, [_finding_unit(d, report, many) for d in report.findings]))
+    packer.add_group(_Group(None, (_finding_unit(d, report, many) for d in report.findings)))
     if report.findings:
         kind = report.kind
         totals = f"*Total:* {kind.count(len(report.findings))} · " + kind.count_units(
@@ -375,10 +433,10 @@ def render_slack(
             totals += f" · {cost}"
         block = ContextBlock(elements=[MarkdownTextObject(text=totals)])
         packer.add_fixed(_Fixed(block, totals, totals.replace("*", "")))
-    exempt = [_exempt_unit(d, report) for d in report.exempt]
+    exempt = (_exempt_unit(d, report) for d in report.exempt)
     packer.add_group(_Group(f"{exempt_title(report)}: ", exempt, sep=" · "))
-    failures = [_failure_unit(f) for f in report.failures]
+    failures = (_failure_unit(f) for f in report.failures)
     packer.add_group(_Group("⚠ Sources that could not be read", failures))
-    problems = [_problem_unit(p) for p in report.problems]
+    problems = (_problem_unit(p) for p in report.problems)
     packer.add_group(_Group("Problems", problems))
     return packer.finish(head)

@@ -35,7 +35,7 @@ from offhours.errors import ConfigError, NotifierError
 from offhours.logs import scrub
 from offhours.model import NO_ID_WEBHOOK, MessageReceipt, Receipt
 from offhours.notifiers.base import Notifier
-from offhours.notifiers.slack.blocks import render_slack
+from offhours.notifiers.slack.blocks import slack_messages
 from offhours.plugin import PluginConfig, SecretReference
 from offhours.secrets import Secret, redact_url, tail
 from offhours.transport import (
@@ -267,8 +267,9 @@ class SlackNotifier(Notifier):
         if not self._should_send(report):
             log.info("notifier %r: nothing to report, no message sent", self.name)
             return self.receipt()
-        messages = render_slack(report)
-        total = len(messages)
+        # Built one at a time as they are posted: never all of a large report's at once.
+        messages = slack_messages(report)
+        total = messages.total
         budget = WaitBudget(self.max_wait)
         delivered: list[MessageReceipt] = []
         # One send at a time per webhook: Slack's limit is per URL.
@@ -283,6 +284,7 @@ class SlackNotifier(Notifier):
                 self._post(budget, message, i, total, tuple(delivered))
                 delivered.append(MessageReceipt(i, no_id=NO_ID_WEBHOOK))
                 log.info("notifier %r: posted message %d of %d", self.name, i, total)
+                del message  # before the next is built: one message alive, not two
         return self.receipt(tuple(delivered), planned=total)
 
     def _post(
@@ -393,8 +395,8 @@ class SlackNotifier(Notifier):
                 f"Slack webhook {self.destination}: nothing to send "
                 "(nothing flagged, no failures; notify_when_empty is off)\n"
             )
-        messages = render_slack(report)
-        total = len(messages)
+        messages = slack_messages(report)
+        total = messages.total
         out = [f"Slack webhook {self.destination}: {total} message{'s' if total != 1 else ''}"]
         for i, message in enumerate(messages, 1):
             out.append(f"--- message {i} of {total} ---")
