@@ -464,7 +464,7 @@ def test_a_flood_as_the_application_list_is_refused_at_its_first_item() -> None:
     with _source_answering(body) as lab:
         peak, error = _peak_of_collect(lab)
     assert "application item 0 is an array, expected an application object" in str(error)
-    assert peak < 3 * len(body)  # the body, and its chunks while they are joined
+    assert peak < 3 * len(body)  # the body, and the window an item is parsed from
 
 
 def test_a_flood_inside_one_application_is_refused_before_it_is_read() -> None:
