@@ -91,9 +91,10 @@ def load_lambda_config(
         from offhours.secrets.aws import boto_config, explain
 
         try:
-            ssm = boto3.client(
-                "ssm", region_name=aws_region(None, env), config=boto_config(deadline)
-            )
+            # A session of its own, as the secret stores use: boto3's default session would
+            # keep the credentials it first found for the life of a warm container.
+            session = boto3.session.Session(region_name=aws_region(None, env))
+            ssm = session.client("ssm", config=boto_config(deadline))
             answer = ssm.get_parameter(Name=name, WithDecryption=True)
         except (ClientError, BotoCoreError) as exc:
             reason = explain(exc, "ssm:GetParameter", {})

@@ -96,6 +96,16 @@ def test_scheduled_event_runs_one_audit_and_posts_once(
     assert all({"level", "logger", "message", "time"} <= entry.keys() for entry in lines)
 
 
+def test_a_run_leaves_boto3s_default_session_alone(deployed: dict[str, Any]) -> None:
+    """The configuration and the secrets are read through sessions of the run's own, so no
+    credentials linger in boto3's process-wide default session of a warm container."""
+    import boto3
+
+    boto3.DEFAULT_SESSION = None
+    assert lambda_handler.handler(EVENT, None)["status"] == "success"
+    assert boto3.DEFAULT_SESSION is None
+
+
 def test_the_deployers_fingerprints_are_dropped_before_validation(
     aws: Aws, deployed: dict[str, Any], slack: SlackSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
