@@ -20,7 +20,7 @@ from offhours.secrets import Secret
 from offhours.testing.slack import SlackSink
 
 NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
-TOKEN = "xq7Rk2LmZp9WvB4nT6yHc3Jd"
+TOKEN = "XXXXXXXXXXXXXXXXXXXXc3Jd"  # obviously fake; unique enough to find in any output
 
 
 def lab(i: int, *, flagged: bool = True, problems: tuple[str, ...] = ()) -> Decision:
