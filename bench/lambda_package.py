@@ -45,12 +45,12 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from offhours.deploy.package import PackageResult, build_package
+from offhours.deploy.package import PackageResult, build_package, default_runtime
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = f"python3.{sys.version_info.minor}"
+RUNTIME = default_runtime()
 CONFIG = """\
 [hours]
 timezone = "America/New_York"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from offhours.deploy.package import PackageResult, build_package
+from offhours.deploy.package import PackageResult, build_package, default_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = f"python3.{sys.version_info.minor}"
+RUNTIME = default_runtime()
 CONFIG = b'[[sources]]\ntype = "ravello"\n'
 # Puerto Rico's calendar reads its parent's (the US) holiday names too.
 COUNTRIES = ("PR", "DE")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -205,7 +204,9 @@ def test_the_package_ships_only_the_configured_calendars_holiday_names(
     wheels = Path(os.environ.get("OFFHOURS_WHEELHOUSE", ROOT / ".wheelhouse"))
     if not any(wheels.glob("pydantic_core-*.whl")):
         pytest.fail(f"no wheelhouse at {wheels}: see tests/functional/test_package.py")
-    runtime = f"python3.{sys.version_info.minor}"
+    from offhours.deploy.package import default_runtime
+
+    runtime = default_runtime()
     config = CONFIG.replace("[deploy]\n", f'[deploy]\nruntime = "{runtime}"\n')
     (tmp_path / "offhours.toml").write_text(config + '\n[hours.holidays]\ncountry = "DE"\n')
     run = cli(

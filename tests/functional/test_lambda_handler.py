@@ -101,7 +101,7 @@ def test_a_run_leaves_boto3s_default_session_alone(deployed: dict[str, Any]) -> 
     credentials linger in boto3's process-wide default session of a warm container."""
     import boto3
 
-    boto3.DEFAULT_SESSION = None
+    boto3.DEFAULT_SESSION = None  # the fixtures may have made one; the run must not
     assert lambda_handler.handler(EVENT, None)["status"] == "success"
     assert boto3.DEFAULT_SESSION is None
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -25,6 +24,7 @@ from offhours.deploy.package import (
     LOCK,
     PackageResult,
     build_package,
+    default_runtime,
     lambda_requirements,
     locked_pins,
     wheelhouse,
@@ -32,7 +32,7 @@ from offhours.deploy.package import (
 from offhours.errors import ConfigError, OffhoursError
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIME = f"python3.{sys.version_info.minor}"
+RUNTIME = default_runtime()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PINS = locked_pins(LOCK)
 BACKEND = locked_pins(BUILD_LOCK)

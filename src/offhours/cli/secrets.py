@@ -12,6 +12,7 @@ from offhours.cli.exits import guarded
 from offhours.cli.options import ConfigOpt, VerboseOpt, load_config, setup_logging
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
+from offhours.untrusted import lines
 
 __all__ = ["app"]
 
@@ -88,7 +89,7 @@ def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
                 secret = resolver.resolve(ref)
             except SecretError as exc:
                 failed += 1
-                out.print(f"✗ {exc}", markup=False)
+                out.print(f"✗ {lines(str(exc))}", markup=False)
             else:
                 out.print(f"✓ {ref.where}: {ref} → {secret.redacted()}", markup=False)
         for where in cfg.plaintext_secrets():

@@ -347,8 +347,11 @@ def build_package(
 
 
 def default_runtime() -> str:
-    """The Lambda runtime of this interpreter's version: its bytecode can be compiled here."""
-    return f"python3.{max(sys.version_info.minor, MIN_PYTHON_MINOR)}"
+    """The Lambda runtime of this interpreter's version, so its bytecode can be compiled here:
+    the rule of ``[deploy] runtime``'s default (:func:`offhours.config.interpreter_runtime`)."""
+    from offhours.config import interpreter_runtime
+
+    return interpreter_runtime()
 
 
 def wheelhouse(

@@ -52,8 +52,6 @@ def boto_config(deadline: Deadline | None = None) -> BotoConfig:
     )
 
 
-_BOTO = boto_config()
-
 _FIXES = {
     "AccessDeniedException": "grant {action} on it to the caller's IAM role or user",
     "AccessDenied": "grant {action} on it to the caller's IAM role or user",

@@ -89,6 +89,7 @@ from offhours.errors import SourceAuthError, SourceError, SourceResponseError
 from offhours.logs import scrub
 from offhours.model import VM, Kind, Resource, hourly_cost
 from offhours.plugin import SecretReference, SourceConfig
+from offhours.report import plural
 from offhours.secrets import Secret
 from offhours.sources.base import Source
 from offhours.sources.json_array import (
@@ -353,10 +354,6 @@ def _error_details(answer: HttpAnswer) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def _attempts(n: int) -> str:
-    return f"{n} attempt" if n == 1 else f"{n} attempts"
-
-
 def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
     seen: BaseException | None = exc
     while seen is not None:
@@ -451,9 +448,8 @@ class RavelloSource(Source):
         super().__init__(name)
         self.cost_per_vm_hour = cost_per_vm_hour
         self.base_url = base_url.rstrip("/")
-        if urlsplit(self.base_url).scheme == "http" and not is_loopback(
-            urlsplit(self.base_url).hostname or ""
-        ):
+        base = urlsplit(self.base_url)
+        if base.scheme == "http" and not is_loopback(base.hostname or ""):
             log.warning(
                 "source %r: base_url %s is plain http: the Ravello credentials cross the network "
                 "in clear (allowed by allow_insecure_http); use https://",
@@ -706,7 +702,7 @@ class RavelloSource(Source):
             method,
             url,
             answer.status,
-            _attempts(answer.attempts),
+            plural(answer.attempts, "attempt"),
         )
         return answer
 
@@ -721,12 +717,13 @@ class RavelloSource(Source):
             if fault.limit == "run":
                 text = (
                     f"timed out: the run's deadline came while {fault.during} "
-                    f"({_attempts(fault.attempts)}); Ravello is too slow or not answering"
+                    f"({plural(fault.attempts, 'attempt')}); Ravello is too slow or not answering"
                 )
             else:
                 text = (
                     f"timed out: no complete answer within request_timeout = "
-                    f"{self.request_timeout:g} s ({fault.during}; {_attempts(fault.attempts)}); "
+                    f"{self.request_timeout:g} s "
+                    f"({fault.during}; {plural(fault.attempts, 'attempt')}); "
                     "raise request_timeout or check the service"
                 )
             return SourceError(self.name, f"{where}: {text}")
@@ -745,7 +742,7 @@ class RavelloSource(Source):
     def _transport_error(
         self, method: str, url: str, reason: BaseException, attempts: int
     ) -> SourceError:
-        host, tries = self._host(url), _attempts(attempts)
+        host, tries = self._host(url), plural(attempts, "attempt")
         if isinstance(reason, ReadTimeoutError):
             text = (
                 f"{host} sent no answer within the read timeout of {self.read_timeout:g} s "
@@ -862,7 +859,8 @@ class RavelloSource(Source):
             return SourceError(
                 self.name,
                 f"{where}{details}: Ravello {what}; gave up after "
-                f"{_attempts(answer.attempts)} (last status {answer.status}{hint}); {advice}",
+                f"{plural(answer.attempts, 'attempt')} "
+                f"(last status {answer.status}{hint}); {advice}",
             )
         if 300 <= answer.status < 400:
             location = scrub(answer.headers.get("Location") or "?")[:200]

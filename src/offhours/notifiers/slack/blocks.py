@@ -241,7 +241,6 @@ class _Message:
     # The block being filled: its runs, length and separator, not yet a block.
     open_runs: list[_Run] = field(default_factory=list)
     open_len: int = 0
-    open_sep: str = "\n"
 
     @property
     def block_count(self) -> int:
@@ -343,7 +342,7 @@ class _Packer:
             if not self._fits_new_block(size):
                 self._new_message()
                 m = self.current
-            m.open_runs, m.open_len, m.open_sep = list(unit.runs), size, sep
+            m.open_runs, m.open_len = list(unit.runs), size
             m.chars += size
             m.lines.append(unit.plain)
 

@@ -37,6 +37,7 @@ from offhours.model import NO_ID_WEBHOOK, MessageReceipt, Receipt
 from offhours.notifiers.base import Notifier
 from offhours.notifiers.slack.blocks import slack_messages
 from offhours.plugin import PluginConfig, SecretReference
+from offhours.report import plural
 from offhours.secrets import Secret, redact_url, tail
 from offhours.transport import (
     BodyTooLarge,
@@ -157,10 +158,6 @@ def _check_url(raw: str, allow_hosts: Sequence[str]) -> tuple[str, str]:
             "(http is accepted only for loopback addresses such as 127.0.0.1)"
         )
     return url, host
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class SlackNotifierConfig(PluginConfig):
@@ -320,7 +317,7 @@ class SlackNotifier(Notifier):
             if fault.limit == "run":
                 return (
                     f"timed out: the run's deadline came before {self._host} answered "
-                    f"({_plural(fault.attempts, 'attempt')})"
+                    f"({plural(fault.attempts, 'attempt')})"
                 )
             return f"{self._host} did not answer within {self.timeout:g} s"
         if isinstance(fault, BodyTooLarge):
@@ -380,7 +377,7 @@ class SlackNotifier(Notifier):
         else:
             label = f"HTTP {status} {text}"
         if status in RETRY_STATUSES and answer.attempts > 1:
-            label += f", {_plural(answer.attempts, 'attempt')}"
+            label += f", {plural(answer.attempts, 'attempt')}"
         return (
             f"Slack refused message {index} of {total} ({label}): {explanation}; {tally} "
             f"(webhook {self.destination})"
