@@ -2,11 +2,12 @@
 
     collect    sources read concurrently; each failure recorded, never hides the others
     evaluate   pure policy: resources → decisions and findings, as one Report
+    act        sources that are configured to act on their findings (stop them) do so
     reconcile  a pass-through for now: incident memory plugs in here
     deliver    every notifier, each returning a receipt (a dry run returns previews)
 
 :func:`assess` is collect + evaluate (what ``offhours explain`` shows); :func:`run_audit` is
-all four. The CLI, the Lambda handler and ``explain`` are doors into them; ``now`` is always
+all five. The CLI, the Lambda handler and ``explain`` are doors into them; ``now`` is always
 given by the caller.
 """
 
@@ -17,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from offhours.budget import Budget, delivery_reserve, run_budget
 from offhours.config import Config, PluginConfig
 from offhours.errors import ConfigError, OffhoursError, SecretError
 from offhours.logs import scrub
-from offhours.model import Receipt, Resource, SourceFailure
+from offhours.model import Action, Receipt, Resource, SourceFailure
 from offhours.notifiers.base import Notifier
 from offhours.policy import Policy
 from offhours.policy import evaluate as decide_all
@@ -40,6 +41,7 @@ __all__ = [
     "AuditResult",
     "SecretKey",
     "Secrets",
+    "act",
     "assess",
     "budget_of",
     "build_notifiers",
@@ -238,6 +240,8 @@ def collect(
                 failures.append(SourceFailure(source.name, f"unexpected {type(exc).__name__}"))
                 continue
             resources.extend(found)
+            # Parts of a source that failed while the rest was read (an account, a region).
+            failures.extend(getattr(source, "failures", ()))
     finally:
         # Never wait for an abandoned source: its thread ends at its own timeouts.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -256,6 +260,35 @@ def evaluate(
     decisions = decide_all(resources, policy, now)
     return build_report(
         decisions, failures, now=now.astimezone(policy.hours.zone), sources=tuple(sources)
+    )
+
+
+def act(sources: Sequence[Source], report: Report, *, dry_run: bool, now: datetime) -> Report:
+    """Each source acts on its own findings (flagged only: nothing exempt is ever touched);
+    the report gains what was done, refused or would be done (``dry_run``). A source whose
+    action crashes is recorded as a failure, never hides the others' actions."""
+    actions: list[Action] = []
+    failures: list[SourceFailure] = []
+    for source in sources:
+        mine = [f for f in report.findings if f.resource.source == source.name]
+        if not mine:
+            continue
+        try:
+            actions.extend(source.act(mine, dry_run=dry_run, now=now))
+        except OffhoursError as exc:
+            detail = scrub(getattr(exc, "detail", str(exc)))
+            failures.append(SourceFailure(source.name, f"acting on findings: {detail}"))
+        except Exception as exc:
+            log.error("source %r crashed while acting", source.name, exc_info=True)
+            failures.append(SourceFailure(source.name, f"acting: unexpected {type(exc).__name__}"))
+        finally:
+            source.close()
+    if not actions and not failures:
+        return report
+    return replace(
+        report,
+        actions=(*report.actions, *actions),
+        failures=(*report.failures, *failures),
     )
 
 
@@ -293,7 +326,9 @@ def _collect_and_evaluate(
     sources: Sequence[Source], policy: Policy, now: datetime, deadline: Deadline
 ) -> Report:
     resources, failures = collect(sources, deadline)
-    return evaluate(resources, failures, policy, now, tuple(s.name for s in sources))
+    report = evaluate(resources, failures, policy, now, tuple(s.name for s in sources))
+    notes = tuple(n for s in sources for n in getattr(s, "notes", ()))
+    return replace(report, notes=notes) if notes else report
 
 
 def assess(
@@ -322,7 +357,7 @@ def run_audit(
     settings: Mapping[str, object] = _NO_SETTINGS,
     fallback: Sequence[Notifier] = (),
 ) -> AuditResult:
-    """Run one audit at ``now``: collect → evaluate → reconcile → deliver. Raises
+    """Run one audit at ``now``: collect → evaluate → act → reconcile → deliver. Raises
     ConfigError/SecretError before any source is read; source and notifier failures are
     recorded on the result instead. ``dry_run`` sends nothing: every notifier previews.
 
@@ -342,6 +377,7 @@ def run_audit(
     deadline = deadline or Deadline.never()
     reserve = delivery_reserve(deadline.remaining(), _worst_cases("notifiers", config.notifiers))
     report = _collect_and_evaluate(sources, policy, now, deadline.earlier(reserve))
+    report = act(sources, report, dry_run=dry_run, now=now)
     report = reconcile(report, now)
     return AuditResult(report, deliver(notifiers, report, dry_run=dry_run, deadline=deadline))
 

@@ -25,6 +25,8 @@ __all__ = [
     "KEY_SEPARATOR",
     "NO_ID_WEBHOOK",
     "VM",
+    "Action",
+    "ActionOutcome",
     "Decision",
     "ExemptBy",
     "Finding",
@@ -136,6 +138,9 @@ class Resource:
     kind: Kind = GENERIC
     account: str = ""
     group: str | None = None
+    size: str | None = None
+    price_note: str | None = None
+    since_at_least: bool = False
 
     @property
     def is_running(self) -> bool:
@@ -186,6 +191,28 @@ class Finding:
     @property
     def resource(self) -> Resource:
         return self.decision.resource
+
+
+#: what became of an action on one resource: done; would be done (a dry run); refused before
+#: any call, with the reason; failed, with the provider's own message
+ActionOutcome = Literal["done", "would", "refused", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing a source did (or would do, or would not do) to one resource.
+
+    ``verb`` is what, in the report's words ("stop", "hibernate", "scale to 0", "pause",
+    "restore"); ``detail`` the reason of a refusal, the provider's message of a failure, or what
+    was saved to undo it (all of it data, rendered inert)."""
+
+    source: str
+    key: str
+    name: str
+    verb: str
+    outcome: ActionOutcome
+    detail: str = ""
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,10 @@ __all__ = ["BUILTIN", "builtin_models", "builtin_names", "config_model", "load_p
 
 #: section → type word → "module:Class"
 BUILTIN: dict[str, dict[str, str]] = {
-    "sources": {"ravello": "offhours.sources.ravello:RavelloSource"},
+    "sources": {
+        "ravello": "offhours.sources.ravello:RavelloSource",
+        "aws": "offhours.sources.aws:AwsSource",
+    },
     "notifiers": {
         "slack": "offhours.notifiers.slack.webhook:SlackNotifier",
         "console": "offhours.notifiers.console:ConsoleNotifier",

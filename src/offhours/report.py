@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from offhours.model import GENERIC, Decision, Finding, Kind, Resource, SourceFailure
+from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
 from offhours.untrusted import escape_json
 from offhours.untrusted import one_line as _one_line
 
@@ -110,6 +110,10 @@ class Report:
     decisions: tuple[Decision, ...]
     failures: tuple[SourceFailure, ...] = ()
     sources: tuple[str, ...] = ()
+    #: what sources did to findings (or would, in a dry run), in the order they did it
+    actions: tuple[Action, ...] = ()
+    #: lines stated once (a price table's date, regions skipped and why)
+    notes: tuple[str, ...] = ()
     # Computed once in __post_init__ (a report is read by several renderers), not per access.
     findings: tuple[Finding, ...] = field(init=False, repr=False, compare=False)
     exempt: tuple[Decision, ...] = field(init=False, repr=False, compare=False)
@@ -158,12 +162,14 @@ def build_report(
     *,
     now: datetime,
     sources: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> Report:
     return Report(
         generated_at=now,
         decisions=tuple(decisions),
         failures=tuple(failures),
         sources=tuple(sources),
+        notes=tuple(notes),
     )
 
 

@@ -38,9 +38,9 @@ def test_each_builtin_class_carries_its_config_model(
 
 
 def test_every_builtin_is_listed_once() -> None:
-    assert builtin_names("sources") == ["ravello"]
+    assert builtin_names("sources") == ["aws", "ravello"]
     assert builtin_names("notifiers") == ["console", "slack"]
-    assert {k for names in BUILTIN.values() for k in names} == {"ravello", "slack", "console"}
+    assert {k for names in BUILTIN.values() for k in names} == {"aws", "ravello", "slack", "console"}
 
 
 def test_cost_per_vm_hour_belongs_to_the_ravello_model() -> None:
