@@ -263,7 +263,14 @@ def evaluate(
     )
 
 
-def act(sources: Sequence[Source], report: Report, *, dry_run: bool, now: datetime) -> Report:
+def act(
+    sources: Sequence[Source],
+    report: Report,
+    *,
+    dry_run: bool,
+    now: datetime,
+    hours_open: bool = False,
+) -> Report:
     """Each source acts on its own findings (flagged only: nothing exempt is ever touched);
     the report gains what was done, refused or would be done (``dry_run``). A source whose
     action crashes is recorded as a failure, never hides the others' actions."""
@@ -271,10 +278,8 @@ def act(sources: Sequence[Source], report: Report, *, dry_run: bool, now: dateti
     failures: list[SourceFailure] = []
     for source in sources:
         mine = [f for f in report.findings if f.resource.source == source.name]
-        if not mine:
-            continue
         try:
-            actions.extend(source.act(mine, dry_run=dry_run, now=now))
+            actions.extend(source.act(mine, dry_run=dry_run, now=now, hours_open=hours_open))
         except OffhoursError as exc:
             detail = scrub(getattr(exc, "detail", str(exc)))
             failures.append(SourceFailure(source.name, f"acting on findings: {detail}"))
@@ -377,7 +382,7 @@ def run_audit(
     deadline = deadline or Deadline.never()
     reserve = delivery_reserve(deadline.remaining(), _worst_cases("notifiers", config.notifiers))
     report = _collect_and_evaluate(sources, policy, now, deadline.earlier(reserve))
-    report = act(sources, report, dry_run=dry_run, now=now)
+    report = act(sources, report, dry_run=dry_run, now=now, hours_open=policy.hours.is_open(now))
     report = reconcile(report, now)
     return AuditResult(report, deliver(notifiers, report, dry_run=dry_run, deadline=deadline))
 

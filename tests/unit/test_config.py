@@ -76,7 +76,10 @@ def test_hours_and_tags_errors_name_key_value_and_expectation(
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ('type = "ec2"', 'sources[0].type: "ec2" is not a known source type; built in: aws, ravello'),
+        (
+            'type = "ec2"',
+            'sources[0].type: "ec2" is not a known source type; built in: aws, ravello',
+        ),
         ('name = "x"', "sources[0].type: missing"),
         (
             'type = "ravello"\nusername = "env:U"\npassword = "hunter2-sentinel"',

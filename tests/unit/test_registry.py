@@ -40,7 +40,8 @@ def test_each_builtin_class_carries_its_config_model(
 def test_every_builtin_is_listed_once() -> None:
     assert builtin_names("sources") == ["aws", "ravello"]
     assert builtin_names("notifiers") == ["console", "slack"]
-    assert {k for names in BUILTIN.values() for k in names} == {"aws", "ravello", "slack", "console"}
+    builtins = {k for names in BUILTIN.values() for k in names}
+    assert builtins == {"aws", "ravello", "slack", "console"}
 
 
 def test_cost_per_vm_hour_belongs_to_the_ravello_model() -> None:

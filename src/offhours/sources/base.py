@@ -69,9 +69,18 @@ class Source(Plugin):
         (Ravello's ``cost_per_vm_hour``). A part that fails while others are read goes to
         :attr:`failures` instead of raising."""
 
-    def act(self, findings: Sequence[Finding], *, dry_run: bool, now: datetime) -> list[Action]:
+    def act(
+        self,
+        findings: Sequence[Finding],
+        *,
+        dry_run: bool,
+        now: datetime,
+        hours_open: bool = False,
+    ) -> list[Action]:
         """Act on this source's findings (flagged, so never exempt), if configured to: one
-        :class:`Action` per resource touched, refused or failed. Most sources only report."""
+        :class:`Action` per resource touched, refused or failed. ``hours_open`` says the
+        default business hours are open at ``now`` (when a source may put back what it
+        stopped, if configured to). Most sources only report."""
         return []
 
     def restore(self, selection: RestoreSelection, *, dry_run: bool, now: datetime) -> list[Action]:

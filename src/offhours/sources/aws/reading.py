@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,11 @@ import jmespath
 from offhours.model import Resource
 from offhours.sources.aws.kinds import Item, KindSpec
 
-__all__ = ["Where", "read_kind", "tags_of"]
+__all__ = ["Pricer", "Where", "read_kind", "tags_of"]
+
+#: (product, region, size, units) → (hourly USD, None) or (None, why it is unknown). The
+#: product says which price list: "ec2", "rds:<engine>", "redshift", "sagemaker-notebook"…
+Pricer = Callable[[str, str, str | None, int], tuple[float | None, str | None]]
 
 #: tags kept per resource (AWS allows 50); values clipped, as any external text
 MAX_TAGS = 64
@@ -75,6 +79,7 @@ def read_kind(
     *,
     owner_tags: Sequence[str],
     group_tag: str,
+    pricer: Pricer | None = None,
 ) -> Iterator[tuple[Resource, Item]]:
     """Every item of ``spec`` that ``client`` lists, as a resource and the item it came from."""
     paginator = client.get_paginator(spec.listing.operation)
