@@ -182,6 +182,9 @@ class Finding:
     decision: Decision
     at: datetime
     group: str
+    #: when the resource was first seen running in this off-hours period, where something
+    #: remembers it (incident memory); ``None``: first seen now (``at``)
+    first_seen: datetime | None = None
 
     @classmethod
     def of(cls, decision: Decision, at: datetime) -> Finding:

@@ -25,8 +25,20 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
         "by": "exemption" | "always" | "schedule",  # schedule: own hours, default closed
         "exempt_until", "reason"}],
       "problems": [{"source", "id", "name", "problem"}],   # from every decision, flagged or not
-      "failures": [{"source", "message"}]
+      "failures": [{"source", "message"}],       # a failed source, or part of one
+      "cost_by_group": {"<group>": {"count", "priced", "hourly_cost", "cost_so_far",
+                                     "cost_so_far_at_least"}},
+      "cost_by_owner": {"<owner or empty>": {…the same…}},
+      "actions": [{"source", "key", "name", "verb", "outcome", "detail", "at"}],
+      "notes": ["…"]                               # e.g. the price table's date
     }
+
+Each finding also has ``size``, ``price_note`` (why ``hourly_cost`` is null when the source
+prices: shown as "price unknown"), ``since_at_least`` (``running_since`` is a lower bound),
+``first_seen``, ``cost_so_far`` (this off-hours period; null when the price or the start is
+unknown) with ``cost_so_far_at_least``, and ``action`` (what a source did to it, or null);
+``totals`` has ``cost_so_far`` and ``cost_so_far_at_least``. ``outcome`` is ``done``,
+``would`` (a dry run), ``refused`` or ``failed``.
 
 ``totals`` also counts ``exempt``. Strings are the data exactly as the sources gave it; control,
 format (bidi, zero-width) and lone surrogate characters are ``\\uXXXX``-escaped so that the
@@ -43,7 +55,8 @@ Every channel's renderer treats it the same way (see its module).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -54,20 +67,30 @@ from offhours.untrusted import one_line as _one_line
 
 __all__ = [
     "JSON_VERSION",
+    "UNGROUPED",
+    "Cost",
     "Problem",
     "Report",
+    "action_text",
     "build_report",
     "checked",
+    "cost_phrase",
     "cost_total",
     "exempt_title",
     "exempt_why",
+    "group_label",
+    "group_title",
+    "grouped",
     "headline",
     "many_sources",
+    "owner_costs",
     "plural",
     "render_json",
     "render_text",
+    "so_far",
     "stamp",
     "timing",
+    "unmatched_actions",
 ]
 
 JSON_VERSION = 1
@@ -89,6 +112,67 @@ def _sort_key(decision: Decision) -> tuple[str, str, str, str, str]:
     return (r.source, (r.owner or "").casefold(), group.casefold(), r.name.casefold(), r.id)
 
 
+def so_far(finding: Finding) -> tuple[float | None, bool]:
+    """The estimated cost of ``finding`` over this off-hours period, up to its instant: the
+    hourly price × the time since it started or since the hours closed, whichever is later.
+    ``None`` when either the price or the start is unknown (never a guess); the flag is true
+    when the start is only a lower bound, so the figure is too ("at least")."""
+    r = finding.resource
+    if r.hourly_cost is None or r.running_since is None:
+        return None, False
+    since = r.running_since if r.running_since.tzinfo else r.running_since.replace(tzinfo=UTC)
+    closed = finding.decision.off_hours_since
+    start = max(since, closed) if closed is not None else since
+    hours = max(0.0, (finding.at - start).total_seconds() / 3600)
+    value = r.hourly_cost * hours
+    return (value if math.isfinite(value) else None), r.since_at_least
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The cost of some findings: ``hourly`` and ``so_far`` sum the known figures (``None``
+    when none is known), ``priced`` and ``counted`` say how many were known of ``count``;
+    ``at_least`` marks a so-far figure that is a lower bound."""
+
+    count: int = 0
+    priced: int = 0
+    hourly: float | None = None
+    counted: int = 0
+    so_far: float | None = None
+    at_least: bool = False
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> Cost:
+        count = priced = counted = 0
+        hourly = spent = 0.0
+        at_least = False
+        for f in findings:
+            count += 1
+            if f.resource.hourly_cost is not None:
+                priced += 1
+                hourly += f.resource.hourly_cost
+            value, lower = so_far(f)
+            if value is not None:
+                counted += 1
+                spent += value
+                at_least = at_least or lower
+        return cls(
+            count,
+            priced,
+            hourly if priced else None,
+            counted,
+            spent if counted else None,
+            at_least or counted < priced,
+        )
+
+
+def _costs_by(findings: Sequence[Finding], key: Callable[[Finding], str]) -> dict[str, Cost]:
+    grouped: dict[str, list[Finding]] = {}
+    for f in findings:
+        grouped.setdefault(key(f), []).append(f)
+    return {k: Cost.of(fs) for k, fs in grouped.items()}
+
+
 @dataclass(frozen=True)
 class Report:
     """Everything one run found: every decision, the sources that failed, the names audited.
@@ -103,7 +187,10 @@ class Report:
     * ``problems``: the problems of every decision, flagged or not, in report order;
     * ``running_vms``: the units (VMs, instances…) billing in the findings;
     * ``hourly_cost``: the sum over findings whose cost is known; ``None`` when none is;
-    * ``kind``: the findings' kind when they share one, else the generic kind (its words).
+    * ``kind``: the findings' kind when they share one, else the generic kind (its words);
+    * ``cost``, ``cost_by_group``, ``cost_by_owner`` (owner ``""``: none): hourly and so far,
+      over all findings and per group and owner (see :class:`Cost`);
+    * ``actions_by_key``: what a source did to each resource (the last action on it).
     """
 
     generated_at: datetime
@@ -121,6 +208,10 @@ class Report:
     running_vms: int = field(init=False, repr=False, compare=False)
     hourly_cost: float | None = field(init=False, repr=False, compare=False)
     kind: Kind = field(init=False, repr=False, compare=False)
+    cost: Cost = field(init=False, repr=False, compare=False)
+    cost_by_group: dict[str, Cost] = field(init=False, repr=False, compare=False)
+    cost_by_owner: dict[str, Cost] = field(init=False, repr=False, compare=False)
+    actions_by_key: dict[str, Action] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ordered = sorted(self.decisions, key=_sort_key)
@@ -138,6 +229,11 @@ class Report:
             "running_vms": sum(f.resource.running for f in findings),
             "hourly_cost": sum(known) if known else None,
             "kind": kinds.pop() if len(kinds) == 1 else GENERIC,
+            "cost": Cost.of(findings),
+            "cost_by_group": _costs_by(findings, lambda f: f.group),
+            "cost_by_owner": _costs_by(findings, lambda f: f.resource.owner or ""),
+            # The last action on a resource is what became of it (a restore after a stop).
+            "actions_by_key": {a.key: a for a in self.actions},
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
@@ -218,22 +314,120 @@ def stamp(report: Report) -> str:
     return local.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
-def timing(decision: Decision, report: Report) -> list[str]:
-    """``running 5h12m, since 16:48``, ``auto-stops …``, ``~$2.00/h``: what applies."""
+def timing(finding: Finding, report: Report) -> list[str]:
+    """``running 5h12m, since 16:48``, ``auto-stops …``, ``~$2.00/h``, ``~$10.40 so far``,
+    what was done to it: what applies, in our own words (an action's detail is cleaned)."""
+    decision = finding.decision
     r = decision.resource
     now = report.generated_at
     parts = []
     if r.running_since is not None:
         since = _duration(now - r.running_since)
-        parts.append(f"running {since}, since {_clock(r.running_since, report)}")
-    elif decision.off_hours_since is not None:
-        since = _duration(now - decision.off_hours_since)
-        parts.append(f"off hours for {since}, since {_clock(decision.off_hours_since, report)}")
+        clock = _clock(r.running_since, report)
+        if r.since_at_least:
+            parts.append(f"running at least {since}, since {clock} or earlier")
+        else:
+            parts.append(f"running {since}, since {clock}")
+    else:
+        # No start time from the source: say what is known, never invent one.
+        first = finding.first_seen or finding.at
+        parts.append(f"running since at least {_clock(first, report)} (first seen)")
+        if decision.off_hours_since is not None:
+            since = _duration(now - decision.off_hours_since)
+            parts.append(f"off hours for {since}, since {_clock(decision.off_hours_since, report)}")
     if r.expires_at is not None:
         parts.append(f"auto-stops {_clock(r.expires_at, report)}")
     if r.hourly_cost is not None:
         parts.append(f"~{_money(r.hourly_cost)}/h")
+        spent, at_least = so_far(finding)
+        if spent is not None:
+            parts.append(f"{'at least ' if at_least else ''}~{_money(spent)} so far")
+    elif r.price_note is not None:
+        parts.append("price unknown")
+    action = report.actions_by_key.get(r.key)
+    if action is not None:
+        parts.append(action_text(action, report))
     return parts
+
+
+_DONE = {
+    "stop": "stopped",
+    "hibernate": "hibernated",
+    "pause": "paused",
+    "scale to 0": "scaled to 0",
+    "restore": "restored",
+}
+_DETAIL_MAX = 300
+
+
+def action_text(action: Action, report: Report) -> str:
+    """``stopped by offhours at 02:00``, ``would stop (dry run)``, ``stop refused: …``; the
+    detail (a reason, the provider's message) is external text, cleaned and clipped."""
+    detail = _one_line(action.detail)
+    if len(detail) > _DETAIL_MAX:
+        detail = detail[: _DETAIL_MAX - 1] + "…"
+    verb = _one_line(action.verb)
+    if action.outcome == "done":
+        when = f" at {_clock(action.at, report)}" if action.at is not None else ""
+        text = f"{_DONE.get(action.verb, verb + ': done')} by offhours{when}"
+        return f"{text} ({detail})" if detail else text
+    if action.outcome == "would":
+        return f"would {verb} (dry run{': ' + detail if detail else ''})"
+    return f"{verb} {action.outcome}: {detail or 'no reason given'}"
+
+
+def cost_phrase(cost: Cost) -> str | None:
+    """``~$0.19/h, ~$0.95 so far (2 of 3 priced)``; ``None`` when nothing is priced."""
+    if cost.hourly is None:
+        return "price unknown" if cost.count else None
+    text = f"~{_money(cost.hourly)}/h"
+    if cost.so_far is not None:
+        text += f", {'at least ' if cost.at_least else ''}~{_money(cost.so_far)} so far"
+    if cost.priced < cost.count:
+        text += f" ({cost.priced} of {cost.count} priced)"
+    return text
+
+
+def grouped(report: Report) -> bool:
+    """Whether the findings have groups of their own (a project tag), not just their names:
+    then the report shows them under group headings, with totals per group and owner."""
+    return any(
+        f.resource.group is not None and f.resource.group != f.resource.name
+        for f in report.findings
+    )
+
+
+#: the heading of findings that carry no group (no project tag)
+UNGROUPED = "(no group)"
+
+
+def group_title(group: str, report: Report) -> str:
+    """``atlas — 2 instances — ~$0.19/h, ~$0.95 so far``; the name is the caller's to clean."""
+    findings = report.groups.get(group, ())
+    kinds = {f.resource.kind for f in findings}
+    kind = kinds.pop() if len(kinds) == 1 else GENERIC
+    parts = [kind.count(len(findings))]
+    cost = cost_phrase(report.cost_by_group.get(group, Cost()))
+    if cost:
+        parts.append(cost)
+    return " — ".join(parts)
+
+
+def group_label(finding: Finding) -> str:
+    return UNGROUPED if finding.resource.group is None else finding.group
+
+
+def owner_costs(report: Report) -> list[tuple[str, str]]:
+    """``(owner, cost phrase)`` per owner, costliest first, when at least two owners share
+    the findings, one of them has several, and some price is known (otherwise the lines say
+    it all already); owner ``""`` reads "no owner"."""
+    owners = report.cost_by_owner
+    if len(owners) < 2 or report.cost.hourly is None or len(owners) == len(report.findings):
+        return []
+    ranked = sorted(
+        report.cost_by_owner.items(), key=lambda kv: (-(kv[1].hourly or 0.0), kv[0].casefold())
+    )
+    return [(owner or "no owner", cost_phrase(cost) or "") for owner, cost in ranked]
 
 
 def headline(report: Report) -> str:
@@ -265,26 +459,40 @@ def many_sources(report: Report) -> bool:
 
 
 def cost_total(report: Report) -> str | None:
-    total = report.hourly_cost
-    if total is None:
+    """The findings' cost in all: ``~$4.20/h, ~$21.00 so far (3 of 4 priced)``."""
+    if report.hourly_cost is None:
         return None
-    priced = sum(1 for d in report.findings if d.resource.hourly_cost is not None)
-    note = "" if priced == len(report.findings) else f" ({priced} of {len(report.findings)} priced)"
-    return f"~{_money(total)}/h{note}"
+    return cost_phrase(report.cost)
 
 
 # ---------------------------------------------------------------- text
 
 
-def _text_line(finding: Finding, report: Report, many: bool) -> str:
-    decision = finding.decision
-    r = decision.resource
+def _text_line(finding: Finding, report: Report, many: bool, indent: str = "  ") -> str:
+    r = finding.resource
     parts = [_one_line(r.name), _one_line(r.owner or "no owner"), r.kind.count_units(r.running)]
     if r.region:
         parts.append(_one_line(r.region))
-    parts += timing(decision, report)
+    if r.size:
+        parts.append(_one_line(r.size))
+    parts += timing(finding, report)
     prefix = f"[{_one_line(r.source)}] " if many else ""
-    return "  • " + prefix + " — ".join(parts)
+    return f"{indent}• " + prefix + " — ".join(parts)
+
+
+def _text_findings(report: Report) -> list[str]:
+    many = many_sources(report)
+    if not grouped(report):
+        return [_text_line(f, report, many) for f in report.findings]
+    lines = []
+    by_label: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_label.setdefault(group_label(f), []).append(f)
+    for label in sorted(by_label, key=lambda g: (g == UNGROUPED, g.casefold())):
+        findings = by_label[label]
+        lines.append(f"  {_one_line(label)} — {group_title(findings[0].group, report)}")
+        lines += [_text_line(f, report, many, "    ") for f in findings]
+    return lines
 
 
 def render_text(report: Report) -> str:
@@ -292,11 +500,13 @@ def render_text(report: Report) -> str:
     lines = []
     if report.findings:
         lines.append(f"{headline(report)} — {stamp(report)}")
-        many = many_sources(report)
-        lines += [_text_line(d, report, many) for d in report.findings]
+        lines += _text_findings(report)
         cost = cost_total(report)
         if cost:
             lines.append(f"Estimated cost: {cost}")
+        owners = owner_costs(report)
+        if owners:
+            lines.append("By owner: " + " · ".join(f"{_one_line(o)} {c}" for o, c in owners))
     else:
         lines.append(f"{headline(report)} ({checked(report)}).")
     if report.exempt:
@@ -312,7 +522,18 @@ def render_text(report: Report) -> str:
     lines += [
         f"⚠ source '{_one_line(f.source)}' failed: {_one_line(f.message)}" for f in report.failures
     ]
+    extra = unmatched_actions(report)
+    if extra:
+        lines.append("Actions:")
+        lines += [f"  • {_one_line(a.name)}: {action_text(a, report)}" for a in extra]
+    lines += [f"Note: {_one_line(n)}" for n in report.notes]
     return "\n".join(lines) + "\n"
+
+
+def unmatched_actions(report: Report) -> list[Action]:
+    """Actions on resources that are not among the findings (a restore when hours open)."""
+    flagged = {f.resource.key for f in report.findings}
+    return [a for a in report.actions if a.key not in flagged]
 
 
 def exempt_title(report: Report) -> str:
@@ -361,9 +582,33 @@ def _resource_json(r: Resource) -> dict[str, Any]:
     }
 
 
-def _finding_json(finding: Finding) -> dict[str, Any]:
+def _action_json(action: Action) -> dict[str, Any]:
+    return {
+        "source": action.source,
+        "key": action.key,
+        "name": action.name,
+        "verb": action.verb,
+        "outcome": action.outcome,
+        "detail": action.detail,
+        "at": _iso(action.at),
+    }
+
+
+def _cost_json(cost: Cost) -> dict[str, Any]:
+    return {
+        "count": cost.count,
+        "priced": cost.priced,
+        "hourly_cost": cost.hourly,
+        "cost_so_far": cost.so_far,
+        "cost_so_far_at_least": cost.at_least,
+    }
+
+
+def _finding_json(finding: Finding, report: Report) -> dict[str, Any]:
     decision = finding.decision
     r: Resource = decision.resource
+    spent, at_least = so_far(finding)
+    action = report.actions_by_key.get(r.key)
     return {
         **_resource_json(r),
         "group": finding.group,
@@ -372,6 +617,13 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
         "running_since": _iso(r.running_since),
         "expires_at": _iso(r.expires_at),
         "hourly_cost": r.hourly_cost,
+        "price_note": r.price_note,
+        "size": r.size,
+        "since_at_least": r.since_at_least,
+        "first_seen": _iso(finding.first_seen or finding.at),
+        "cost_so_far": spent,
+        "cost_so_far_at_least": at_least,
+        "action": _action_json(action) if action is not None else None,
         "tags": dict(r.tags),
         "vms": [{"id": v.id, "name": v.name, "state": v.state} for v in r.vms],
         "reason": decision.reason,
@@ -402,11 +654,17 @@ def render_json(report: Report) -> str:
             "findings": len(report.findings),
             "running_vms": report.running_vms,
             "hourly_cost": report.hourly_cost,
+            "cost_so_far": report.cost.so_far,
+            "cost_so_far_at_least": report.cost.at_least,
             "failures": len(report.failures),
             "problems": len(report.problems),
             "exempt": len(report.exempt),
         },
-        "findings": [_finding_json(d) for d in report.findings],
+        "findings": [_finding_json(f, report) for f in report.findings],
+        "cost_by_group": {g: _cost_json(c) for g, c in report.cost_by_group.items()},
+        "cost_by_owner": {o: _cost_json(c) for o, c in report.cost_by_owner.items()},
+        "actions": [_action_json(a) for a in report.actions],
+        "notes": list(report.notes),
         "exempt": [_exempt_json(d) for d in report.exempt],
         "problems": [
             {"source": p.source, "id": p.id, "name": p.name, "problem": p.message}

@@ -127,7 +127,7 @@ def test_text_shows_cost_total_problems_and_failed_sources() -> None:
         (SourceFailure("ravello", "HTTP 503 from https://cloud.example/api"),),
     )
     text = render_text(r)
-    assert "Estimated cost: ~$1.50/h (1 of 2 priced)" in text
+    assert "Estimated cost: ~$1.50/h, ~$6.00 so far (1 of 2 priced)" in text
     assert "b (ravello): tag 'offhours': bad day 'Funday'" in text
     assert "⚠ source 'ravello' failed: HTTP 503 from https://cloud.example/api" in text
 
@@ -159,6 +159,9 @@ def test_json_schema() -> None:
         "findings": 1,
         "running_vms": 2,
         "hourly_cost": 2.0,
+        # 2.00/h from 18:00 (the hours closed after its 16:48 start) to 22:00
+        "cost_so_far": 8.0,
+        "cost_so_far_at_least": False,
         "failures": 1,
         "problems": 1,
         "exempt": 0,
@@ -178,6 +181,9 @@ def test_json_schema() -> None:
     assert finding["schedule"] == "Mon-Fri 08:00-18:00 UTC"
     assert finding["problems"] == ["p"]
     assert finding["vms"] == [{"id": "vm-1", "name": "web", "state": "STARTED"}]
+    assert (finding["cost_so_far"], finding["price_note"], finding["action"]) == (8.0, None, None)
+    assert doc["cost_by_group"]["a"]["cost_so_far"] == 8.0
+    assert (doc["actions"], doc["notes"]) == ([], [])
     assert doc["problems"] == [{"source": "ravello", "id": "id-a", "name": "a", "problem": "p"}]
     assert doc["failures"] == [{"source": "aws", "message": "down"}]
 

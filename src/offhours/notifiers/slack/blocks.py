@@ -61,19 +61,26 @@ from slack_sdk.models.blocks import (  # noqa: E402 - after the lean import abov
     RichTextSectionElement,
 )
 
-from offhours.model import Decision, Finding, SourceFailure  # noqa: E402
+from offhours.model import Action, Decision, Finding, SourceFailure  # noqa: E402
 from offhours.report import (  # noqa: E402
+    UNGROUPED,
     Problem,
     Report,
+    action_text,
     checked,
     cost_total,
     exempt_title,
     exempt_why,
+    group_label,
+    group_title,
+    grouped,
     headline,
     many_sources,
+    owner_costs,
     plural,
     stamp,
     timing,
+    unmatched_actions,
 )
 from offhours.untrusted import one_line as _one_line  # noqa: E402
 
@@ -161,8 +168,7 @@ class _Unit:
 
 
 def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
-    decision = finding.decision
-    r = decision.resource
+    r = finding.resource
     runs = [_BULLET]
     if many:
         runs.append(_Run(f"[{_clip(r.source, _FIELD_MAX)}] "))
@@ -173,7 +179,9 @@ def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
     rest = [r.kind.count_units(r.running)]
     if r.region:
         rest.append(_clip(r.region, _FIELD_MAX))
-    rest += timing(decision, report)
+    if r.size:
+        rest.append(_clip(r.size, _FIELD_MAX))
+    rest += timing(finding, report)
     runs.append(_Run(" — " + " — ".join(rest)))
     return _Unit(tuple(runs))
 
@@ -184,6 +192,11 @@ def _exempt_unit(decision: Decision, report: Report) -> _Unit:
     why = _clip(exempt_why(decision, report), _FIELD_MAX)  # own hours can be many clauses
     details = f" ({owner}, {r.kind.count_units(r.running)}, {why})"
     return _Unit((_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"), _Run(details)))
+
+
+def _action_unit(action: Action, report: Report) -> _Unit:
+    name = _Run(_clip(action.name, _NAME_MAX) or "(no name)", "bold")
+    return _Unit((_BULLET, name, _Run(f": {action_text(action, report)}")))
 
 
 def _problem_unit(problem: Problem) -> _Unit:
@@ -421,7 +434,18 @@ def slack_messages(
 
     packer = _Packer(header_chars, context, max_blocks, max_section_chars, max_message_chars)
     many = many_sources(report)
-    packer.add_group(_Group(None, (_finding_unit(d, report, many) for d in report.findings)))
+    if grouped(report):
+        # Grouped by project: each group's title (its name is external text, so it goes into
+        # rich_text like every name) carries its count and cost.
+        by_label: dict[str, list[Finding]] = {}
+        for f in report.findings:
+            by_label.setdefault(group_label(f), []).append(f)
+        for label in sorted(by_label, key=lambda g: (g == UNGROUPED, g.casefold())):
+            found = by_label[label]
+            title = f"{_clip(label, _NAME_MAX)} — {group_title(found[0].group, report)}"
+            packer.add_group(_Group(title, (_finding_unit(f, report, many) for f in found)))
+    else:
+        packer.add_group(_Group(None, (_finding_unit(d, report, many) for d in report.findings)))
     if report.findings:
         kind = report.kind
         totals = f"*Total:* {kind.count(len(report.findings))} · " + kind.count_units(
@@ -432,10 +456,21 @@ def slack_messages(
             totals += f" · {cost}"
         block = ContextBlock(elements=[MarkdownTextObject(text=totals)])
         packer.add_fixed(_Fixed(block, totals, totals.replace("*", "")))
+    owners = (_Unit((_Run(_clip(o, _FIELD_MAX)), _Run(f" {c}"))) for o, c in owner_costs(report))
+    packer.add_group(_Group("By owner: ", owners, sep=" · "))
+    actions = (
+        _Unit(
+            (_BULLET, _Run(_clip(a.name, _NAME_MAX), "bold"), _Run(": " + action_text(a, report)))
+        )
+        for a in unmatched_actions(report)
+    )
+    packer.add_group(_Group("Actions", actions))
     exempt = (_exempt_unit(d, report) for d in report.exempt)
     packer.add_group(_Group(f"{exempt_title(report)}: ", exempt, sep=" · "))
     failures = (_failure_unit(f) for f in report.failures)
     packer.add_group(_Group("⚠ Sources that could not be read", failures))
     problems = (_problem_unit(p) for p in report.problems)
     packer.add_group(_Group("Problems", problems))
+    notes = (_Unit((_Run(_clip(n, _MESSAGE_MAX)),)) for n in report.notes)
+    packer.add_group(_Group("Notes", notes))
     return packer.finish(head)
