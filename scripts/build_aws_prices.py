@@ -247,7 +247,7 @@ _RDS_ENGINES = {
 }
 _FIXED_ENGINE = {"AmazonNeptune": "neptune", "AmazonDocDB": "docdb"}
 _NOTEBOOK = re.compile(r"(?:^|-)Notebk:(ml\.[a-z0-9-]+\.[a-z0-9-]+)$")
-_SIZE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+_SIZE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$")
 _REQUIRED = ("termtype", "unit", "priceperunit", "currency")
 
 
@@ -343,7 +343,7 @@ def read_offer_csv(
 ) -> tuple[str, int]:
     """The prices in one offer file (CSV form) into ``into``: (its publication date, count)."""
     text = io.TextIOWrapper(body, encoding="utf-8-sig", newline="")
-    rows = csv.reader(text)
+    rows = csv.reader(text, strict=True)
     meta: dict[str, str] = {}
     header: list[str] | None = None
     try:
@@ -367,7 +367,7 @@ def read_offer_csv(
     try:
         for line, fields in enumerate(rows, start=len(meta) + 2):
             if len(fields) != len(header):
-                raise BuildError(f"{where}, line {line}: {len(fields)} fields, not {len(header)}")
+                raise BuildError(f"{where}, row {line}: {len(fields)} fields, not {len(header)}")
             row = dict(zip(header, fields, strict=True))
             if (
                 row["termtype"] != "OnDemand"
@@ -384,7 +384,7 @@ def read_offer_csv(
                 price = Decimal(row["priceperunit"])
             except InvalidOperation:
                 raise BuildError(
-                    f"{where}, line {line}: price {row['priceperunit'][:40]!r} is not a number"
+                    f"{where}, row {line}: price {row['priceperunit'][:40]!r} is not a number"
                 ) from None
             if not price.is_finite() or price <= 0:
                 continue  # a zero or odd price is no price: the resource shows "unknown"
@@ -492,19 +492,25 @@ def write(table: PriceTable, out: Path) -> int:
 
 
 def build(args: argparse.Namespace) -> PriceTable:
-    into = Collected()
+    """The table from every input given; two inputs pricing the same product and region is
+    an error (their dates and origins would be mixed up)."""
+    inputs: list[Collected] = []
     if args.karpenter:
         origin = args.karpenter_origin or f"karpenter-provider-aws {args.karpenter.name}"
-        from_karpenter(args.karpenter.read_text(encoding="utf-8"), origin, into)
+        inputs.append(Collected())
+        from_karpenter(args.karpenter.read_text(encoding="utf-8"), origin, inputs[-1])
     if args.local or not args.karpenter:
         reader = Reader(
             endpoint=args.endpoint, local=args.local, timeout=args.timeout, max_bytes=args.max_bytes
         )
-        from_offers(reader, tuple(args.offers), args.regions, into)
-    table = into.table()
-    if into.ambiguous:
-        shown = ", ".join("/".join(k) for k in sorted(into.ambiguous)[:5])
-        print(f"left out {len(into.ambiguous)} prices given twice differently: {shown}…")
+        inputs.append(Collected())
+        from_offers(reader, tuple(args.offers), args.regions, inputs[-1])
+    table = PriceTable({})
+    for each in inputs:
+        table = table.merged(each.table())
+        if each.ambiguous:
+            shown = ", ".join("/".join(k) for k in sorted(each.ambiguous)[:5])
+            print(f"left out {len(each.ambiguous)} prices given twice differently: {shown}")
     if not table.count():
         raise BuildError("no prices found: check --regions and --offers")
     return table

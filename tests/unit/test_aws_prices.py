@@ -23,6 +23,7 @@ from offhours.sources.aws.prices import (
     bundled_table,
     parse_override_key,
 )
+from offhours.sources.aws.settings import AwsSourceConfig
 
 SOURCE = PriceSource(("ec2", "rds:postgres"), ("eu-west-1",), "2026-05-04T10:00:00Z", "a test")
 TABLE = PriceTable(
@@ -108,6 +109,7 @@ def test_the_config_keeps_good_overrides() -> None:
 
     text = _aws('{ "m5.large" = 0.1, "eu-west-1/m5.large" = 0.09, "redshift/dc2.large" = 0 }')
     (source,) = parse_config(tomllib.loads(text)).sources
+    assert isinstance(source, AwsSourceConfig)
     assert source.prices == {"m5.large": 0.1, "eu-west-1/m5.large": 0.09, "redshift/dc2.large": 0}
 
 
