@@ -258,7 +258,7 @@ def test_the_bundled_table_is_dated_sourced_and_priced_above_zero() -> None:
 
 def test_the_bundled_file_is_small_and_ships_as_package_data() -> None:
     path = Path(__file__).parents[2] / "src" / "offhours" / "sources" / "aws" / "prices.json.gz"
-    assert path.stat().st_size < 300 * 1024
+    assert path.stat().st_size < 512 * 1024  # every region and product: ~450 KB
     assert PriceTable.from_bytes(path.read_bytes()).to_bytes() == path.read_bytes()
     pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     assert '"sources/aws/prices.json.gz"' in pyproject
