@@ -6,7 +6,7 @@ Maintainers run it; the tests run it on fixtures over loopback and never touch t
     python scripts/build_aws_prices.py                         # the AWS Price List bulk files
     python scripts/build_aws_prices.py --regions us-east-1 eu-west-1
     python scripts/build_aws_prices.py --from DIR              # the same files, saved in DIR
-    python scripts/build_aws_prices.py --karpenter FILE        # karpenter's generated EC2 table
+    python scripts/build_aws_prices.py --karpenter FILE…       # karpenter's generated EC2 tables
 
 It reads the offer index (``/offers/v1.0/aws/index.json``), each offer's ``region_index.json``
 and, per region, the offer file in its CSV form. The CSV form is chosen over the JSON one
@@ -450,8 +450,16 @@ _KARPENTER_REGION = re.compile(r'^\s*"([a-z]{2}(?:-[a-z]+)+-\d)": \{', re.M)
 _KARPENTER_PRICE = re.compile(r'"([a-z][a-z0-9-]*\.[a-z0-9-]+)": ([0-9]+(?:\.[0-9]+)?)')
 
 
+#: how karpenter's generator selects its prices (hack/code/prices_gen, pkg/providers/pricing)
+KARPENTER_FILTERS = (
+    "AWS Price List Query API (GetProducts): Linux, shared tenancy (bare metal: dedicated), "
+    "preInstalledSw NA, capacitystatus Used, on-demand"
+)
+
+
 def from_karpenter(text: str, origin: str, into: Collected) -> None:
-    """EC2 prices from karpenter-provider-aws's ``zz_generated.pricing_aws.go``.
+    """EC2 prices from karpenter-provider-aws's ``zz_generated.pricing_aws*.go`` (USD ones:
+    ``pricing_aws.go`` and ``pricing_aws_us_gov.go``; the China one is in CNY).
 
     karpenter builds it with the AWS Price List Query API (GetProducts) filtered as the ``ec2``
     product here: Linux, shared tenancy (dedicated for bare metal), preInstalledSw NA,
@@ -495,10 +503,10 @@ def build(args: argparse.Namespace) -> PriceTable:
     """The table from every input given; two inputs pricing the same product and region is
     an error (their dates and origins would be mixed up)."""
     inputs: list[Collected] = []
-    if args.karpenter:
-        origin = args.karpenter_origin or f"karpenter-provider-aws {args.karpenter.name}"
+    for file in args.karpenter or ():
+        origin = f"{args.karpenter_ref.rstrip('/')}/{file.name}, {KARPENTER_FILTERS}"
         inputs.append(Collected())
-        from_karpenter(args.karpenter.read_text(encoding="utf-8"), origin, inputs[-1])
+        from_karpenter(file.read_text(encoding="utf-8"), origin, inputs[-1])
     if args.local or not args.karpenter:
         reader = Reader(
             endpoint=args.endpoint, local=args.local, timeout=args.timeout, max_bytes=args.max_bytes
@@ -527,8 +535,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offers", nargs="+", default=list(OFFERS), choices=OFFERS)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per file")
     parser.add_argument("--max-bytes", type=int, default=OFFER_MAX_BYTES, help="per file")
-    parser.add_argument("--karpenter", type=Path, help="karpenter's zz_generated.pricing_aws.go")
-    parser.add_argument("--karpenter-origin", help="where that file comes from (repo@commit)")
+    parser.add_argument(
+        "--karpenter", type=Path, nargs="+", help="karpenter's zz_generated.pricing_aws*.go"
+    )
+    parser.add_argument(
+        "--karpenter-ref",
+        default="karpenter-provider-aws",
+        help="where those files come from (owner/repo@commit/path)",
+    )
     args = parser.parse_args(argv)
     try:
         table = build(args)

@@ -466,14 +466,21 @@ def test_karpenters_generated_table_is_an_input_too(
     go = tmp_path / "zz_generated.pricing_aws.go"
     go.write_text(KARPENTER)
     out = tmp_path / "prices.json.gz"
-    args = ["--karpenter", str(go), "--karpenter-origin", "karpenter@abc", "--out", str(out)]
+    args = ["--karpenter", str(go), "--karpenter-ref", "karpenter@abc", "--out", str(out)]
     assert build.main(args) == 0
     table = PriceTable.from_bytes(out.read_bytes())
     assert table.prices == {
         "ec2": {"us-east-1": {"m5.large": 0.096, "m5.xlarge": 0.192, "t3.micro": 0.0104}}
     }
     (source,) = table.sources
-    assert (source.origin, source.published) == ("karpenter@abc", "2026-07-20T13:44:30Z")
+    assert source.published == "2026-07-20T13:44:30Z"
+    assert source.origin.startswith("karpenter@abc/zz_generated.pricing_aws.go, AWS Price List")
+    gov = tmp_path / "zz_generated.pricing_aws_us_gov.go"
+    gov.write_text(KARPENTER.replace('"us-east-1": {', '"us-gov-west-1": {'))
+    assert build.main(["--karpenter", str(go), str(gov), "--out", str(out)]) == 0
+    both = PriceTable.from_bytes(out.read_bytes())
+    assert set(both.prices["ec2"]) == {"us-east-1", "us-gov-west-1"}
+    assert [s.regions for s in both.sources] == [("us-east-1",), ("us-gov-west-1",)]
     go.write_text(KARPENTER.replace("// generated at", "// made at"))
     assert "no '// generated at <time> for <region>' line" in _fails(
         ["--karpenter", str(go)], capsys, tmp_path / "x.gz"
