@@ -39,7 +39,6 @@ import argparse
 import contextlib
 import csv
 import io
-import ipaddress
 import json
 import os
 import re
@@ -56,6 +55,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 
 from offhours.sources.aws.prices import BUNDLED, ENGINES, PriceSource, PriceTable
+from offhours.transport import is_loopback
 
 ENDPOINT = "https://pricing.us-east-1.amazonaws.com"
 INDEX = "/offers/v1.0/aws/index.json"
@@ -137,7 +137,8 @@ class Reader:
     def __post_init__(self) -> None:
         if self.local is None:
             parts = urlsplit(self.endpoint)
-            if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts)):
+            loopback = is_loopback(parts.hostname or "")
+            if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
                 raise BuildError(f"{self.endpoint}: use https (http only on loopback)")
             self._pool = urllib3.PoolManager(
                 timeout=urllib3.Timeout(connect=10.0, read=60.0),
@@ -211,16 +212,6 @@ class Reader:
                 return json.load(body)
             except ValueError as exc:
                 raise BuildError(f"{path}: not JSON ({exc})") from None
-
-
-def _loopback(parts: Any) -> bool:
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
