@@ -17,6 +17,7 @@ from offhours.sources.aws import AwsSource
 from offhours.sources.aws.prices import (
     ENGINES,
     FORMAT,
+    PRODUCTS,
     OverrideKey,
     PriceSource,
     PriceTable,
@@ -79,6 +80,37 @@ def test_override_keys_that_can_never_match_say_why(key: str, says: str) -> None
     with pytest.raises(ValueError, match="price key") as caught:
         parse_override_key(key)
     assert says in str(caught.value)
+
+
+_regions = st.from_regex(
+    r"[a-z]{2}(-gov|-iso)?-(north|south|east|west|central)+-[1-9]", fullmatch=True
+)
+_sizes_of = {
+    "ec2": st.from_regex(
+        r"[a-z][a-z0-9-]{0,5}\.[0-9]{0,2}x?(large|medium|metal)", fullmatch=True
+    ).filter(lambda size: not size.startswith(("db.", "ml."))),  # RDS's and SageMaker's
+    "rds": st.from_regex(r"db\.[a-z][a-z0-9]{1,4}\.[0-9]{0,2}x?large", fullmatch=True),
+    "redshift": st.sampled_from(["dc2.large", "ra3.xlplus", "ra3.16xlarge"]),
+    "sagemaker-notebook": st.from_regex(
+        r"ml\.[a-z][a-z0-9]{1,4}\.(medium|x?large)", fullmatch=True
+    ),
+}
+
+
+@st.composite
+def _keys(draw: st.DrawFn) -> tuple[str, OverrideKey]:
+    product = draw(st.sampled_from(sorted(PRODUCTS)))
+    size = draw(_sizes_of["rds" if product.startswith("rds:") else product])
+    region = draw(st.none() | _regions)
+    named = product != "ec2" or draw(st.booleans())
+    key = "/".join([*([region] if region else []), *([product] if named else []), size])
+    return key, OverrideKey(region, product, size)
+
+
+@given(_keys())
+def test_every_well_formed_key_parses_to_its_parts(case: tuple[str, OverrideKey]) -> None:
+    key, parts = case
+    assert parse_override_key(key) == parts
 
 
 def _aws(prices: str) -> str:
