@@ -165,8 +165,8 @@ def main(argv: list[str]) -> None:
     elif what == "test":
         ensure_venv("[dev]")
         ensure_wheelhouse()
-        run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
-        run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
+        run(BIN / "ruff", "check", "src", "tests", "bench", "scripts", "dev.py")
+        run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "scripts", "dev.py")
         run(BIN / "mypy")
         run(PY, "-m", "pytest", *_pytest_args(args))
     elif what == "lock":

@@ -242,6 +242,7 @@ def test_the_zip_leaves_out_what_the_handler_never_loads(x86: PackageResult) -> 
         *schedule,
     }
     assert {"offhours/lambda_handler.py", "offhours/sources/ravello.py"} <= own
+    assert "offhours/sources/aws/prices.json.gz" in own  # package data the AWS source reads
     assert not [n for n in names if n.endswith((".pyi", "/py.typed"))]
     assert not [n for n in names if n.startswith(("pydantic/v1/", "slack/", "holidays/financial"))]
     assert "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz" not in names

@@ -13,11 +13,12 @@ groups from tags, prices, and the optional stop.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from offhours.plugin import SourceConfig
+from offhours.sources.aws.prices import parse_override_key
 
 __all__ = [
     "KIND_WORDS",
@@ -112,10 +113,11 @@ class AwsSourceConfig(SourceConfig):
     restore_at_business_hours: bool = Field(
         False, description="Put back what offhours stopped when business hours begin"
     )
-    prices: dict[str, float] = Field(
+    prices: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
         default_factory=dict,
         description=(
-            'Hourly prices over the bundled table: "m5.large" or "eu-west-1/m5.large" → USD'
+            "Hourly USD prices over the bundled table, keyed [REGION/][PRODUCT/]SIZE: "
+            '"m5.large", "eu-west-1/m5.large", "rds:postgres/db.t3.micro"'
         ),
     )
     max_workers: int = Field(16, ge=1, le=64, description="Calls in flight at once")
@@ -124,6 +126,13 @@ class AwsSourceConfig(SourceConfig):
     )
     connect_timeout: float = Field(5.0, gt=0, le=120)
     read_timeout: float = Field(20.0, gt=0, le=600)
+
+    @field_validator("prices")
+    @classmethod
+    def _price_keys_can_match(cls, prices: dict[str, float]) -> dict[str, float]:
+        for key in prices:
+            parse_override_key(key)  # a key that could never match is a mistake: say which
+        return prices
 
     def action_for(self, word: str) -> ActionWord:
         """The action configured for the kind ``word``."""

@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from offhours.model import Action, Finding, Resource
-from offhours.sources.aws import permissions, stopping
+from offhours.sources.aws import permissions, prices, stopping
 from offhours.sources.aws.kinds import KINDS
 from offhours.sources.aws.reading import Pricer, Where, read_kind
 from offhours.sources.aws.settings import AwsSourceConfig
@@ -52,8 +52,11 @@ class AwsSource(Source):
         return self._session.client(service, region_name=region, config=self._boto)
 
     def pricer(self) -> Pricer | None:
-        """Prices resources as they are read (None: no prices)."""
-        return None
+        """Prices resources as they are read: the bundled table under the config's overrides."""
+        table = prices.bundled_table()
+        if (note := table.note(len(self.settings.prices))) not in self.notes:
+            self.notes.append(note)
+        return table.pricer(self.settings.prices)
 
     def collect(self) -> list[Resource]:
         s = self.settings
