@@ -13,10 +13,12 @@ A field is a JMESPath expression over the item, or a function of the item.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import jmespath
@@ -35,17 +37,43 @@ Field = str | Callable[[Item], Any]
 Bill = tuple[str, str | None, int]
 
 
-def read_field(where: Field | None, item: Item) -> Any:
+def read_field(where: Field | None, item: Any) -> Any:
     """The value at ``where`` in ``item``; None when absent or of a shape the path cannot walk
     (hostile data never raises here)."""
     if where is None:
         return None
     if isinstance(where, str):
+        return _path(where)(item)
+    return where(item)
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+@lru_cache(maxsize=256)
+def _path(path: str) -> Callable[[Any], Any]:
+    """A reader of the JMESPath ``path``: a plain ``a.b.c`` walked directly (read for every
+    item of large fleets, where interpreting it costs more than the rest of the reading)."""
+    if _DOTTED.fullmatch(path):
+        keys = path.split(".")
+
+        def walk(value: Any) -> Any:
+            for key in keys:
+                if not isinstance(value, Mapping):
+                    return None
+                value = value.get(key)
+            return value
+
+        return walk
+    expression = jmespath.compile(path)
+
+    def search(value: Any) -> Any:
         try:
-            return jmespath.search(where, item)
+            return expression.search(value)
         except jmespath.exceptions.JMESPathError:
             return None
-    return where(item)
+
+    return search
 
 
 @dataclass(frozen=True)
@@ -119,8 +147,16 @@ def _positive(path: str) -> Callable[[Item], bool]:
     return lambda item: (_int(read_field(path, item)) or 0) > 0
 
 
-def _tag(key: str) -> str:
-    return f"Tags[?Key=='{key}'].Value | [0]"
+def _tag(key: str) -> Callable[[Item], str | None]:
+    """The value of the tag ``key`` in the item's ``Tags`` list."""
+
+    def value(item: Item) -> str | None:
+        for tag in _listed(item.get("Tags")):
+            if isinstance(tag, Mapping) and tag.get("Key") == key:
+                return _text(tag.get("Value"))
+        return None
+
+    return value
 
 
 def _text(value: object) -> str | None:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
-
-import jmespath
 
 from offhours.model import Resource
 from offhours.sources.aws.kinds import Item, KindSpec, Listing, Lookup, read_field
@@ -98,10 +96,7 @@ def _answers(client: Any, operation: str, items: str, request: Mapping[str, Any]
     else:
         pages = (getattr(client, operation)(**request),)
     for page in pages:
-        try:
-            found = jmespath.search(items, page)
-        except jmespath.exceptions.JMESPathError:
-            continue
+        found = read_field(items, page)
         if isinstance(found, list):
             yield from found
         elif found is not None:
@@ -189,10 +184,8 @@ def read_kind(
             continue
         running = bool(spec.running(raw))
         item = _looked_up(spec, raw, client, clients) if running else raw
-        resource = _resource(spec, item, running, where, owner_tags, group_tag)
-        if running and pricer is not None:
-            resource = _priced(spec, item, resource, pricer)
-        yield resource, item
+        price = _price(spec, item, where.region, pricer) if running and pricer else (None, None)
+        yield _resource(spec, item, running, where, owner_tags, group_tag, price), item
     if skipped and note is not None:
         noun = spec.kind.nouns or spec.kind.noun + "s"
         note(
@@ -208,6 +201,7 @@ def _resource(
     where: Where,
     owner_tags: Sequence[str],
     group_tag: str,
+    price: tuple[float | None, str | None],
 ) -> Resource:
     tags = tags_of(read_field(spec.tags, item))
     ident = str(read_field(spec.id, item))
@@ -231,19 +225,23 @@ def _resource(
         account=where.account,
         group=tags.get(group_tag) or None,
         size=_text(size),
+        hourly_cost=price[0],
+        price_note=price[1],
     )
 
 
-def _priced(spec: KindSpec, item: Item, resource: Resource, pricer: Pricer) -> Resource:
-    """``resource`` with its hourly cost, the sum over what it bills as; or none, and why."""
+def _price(
+    spec: KindSpec, item: Item, region: str, pricer: Pricer
+) -> tuple[float | None, str | None]:
+    """The hourly cost, the sum over what the item bills as; or none, and why."""
     if spec.billing is None:
-        return replace(resource, price_note=spec.unpriced or "price unknown")
+        return None, spec.unpriced or "price unknown"
     total = 0.0
     for product, size, units in spec.billing(item):
-        hourly, why = pricer(product, resource.region or "", size, units)
+        hourly, why = pricer(product, region, size, units)
         if hourly is None:
-            return replace(resource, price_note=why or "price unknown")
+            return None, why or "price unknown"
         total += hourly
     if not math.isfinite(total):
-        return replace(resource, price_note="price unknown: the estimate overflows")
-    return replace(resource, hourly_cost=total)
+        return None, "price unknown: the estimate overflows"
+    return total, None
