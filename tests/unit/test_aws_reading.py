@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import jmespath
 import pytest
 from botocore.stub import Stubber
 from hypothesis import given, settings
@@ -144,6 +145,15 @@ def test_tags_of_anything_is_text_to_text(raw: object) -> None:
 )
 def test_a_field_reads_a_path_or_a_reader(where: Any, item: dict[str, Any], expected: Any) -> None:
     assert read_field(where, item) == expected
+
+
+@given(
+    st.lists(st.sampled_from(["a", "b", "State", "Name"]), min_size=1, max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b", "State", "Name"]), json_values, max_size=4),
+)
+def test_a_plain_path_reads_as_jmespath_does(keys: list[str], item: dict[str, Any]) -> None:
+    path = ".".join(keys)  # walked directly, not interpreted: the same answer
+    assert read_field(path, item) is jmespath.search(path, item)
 
 
 # --------------------------------------------------------------------- running, units, size
