@@ -119,7 +119,7 @@ class KindSpec:
     size: Field | None = None  # the instance type / class / node type
     count: Field | None = None  # the units running; None: 1
     since: Field | None = None  # when it started
-    since_at_least: bool = False  # ``since`` is a lower bound (a last modification)
+    since_at_least: bool = False  # ``since`` is a last change: running since then at least
     tags: str = "Tags"  # JMESPath of the [{Key, Value}] list (or {key: value} map)
     #: kind word → a field that, when set, says the item is reported by that kind instead
     #: (when that kind is read too)
@@ -167,7 +167,9 @@ def _listed(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _bill(product: str | Callable[[Item], str], size: str, units: str | None = None) -> Any:
+def _bill(
+    product: str | Callable[[Item], str], size: str, units: str | None = None
+) -> Callable[[Item], list[Bill]]:
     def bill(item: Item) -> list[Bill]:
         name = product if isinstance(product, str) else product(item)
         n = _int(read_field(units, item)) if units else 1
