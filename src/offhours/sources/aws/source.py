@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -80,6 +81,9 @@ class AwsSource(Source):
                         owner_tags=s.owner_tags,
                         group_tag=s.group_tag,
                         pricer=self.pricer(),
+                        kinds=s.kinds,
+                        clients=partial(self.client_for, account, region),
+                        note=self.notes.append,
                     )
                 )
         return found
