@@ -116,7 +116,8 @@ def roles_of(config: Config) -> tuple[list[MemberRole], str]:
 
 
 def _uses(roles: list[MemberRole], marker: str) -> bool:
-    return marker in json.dumps([(r.trust, r.policy) for r in roles])
+    # json.dumps writes the marker's NULs as \u0000: compare in that form.
+    return json.dumps(marker)[1:-1] in json.dumps([(r.trust, r.policy) for r in roles])
 
 
 def _ids(roles: list[MemberRole]) -> list[str]:
