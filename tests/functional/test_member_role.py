@@ -370,3 +370,38 @@ def test_the_stack_makes_a_role_the_function_assumes_and_reads_with(
         # The member role reads; it does not reach further.
         with pytest.raises(Exception, match=r"AccessDenied|not authorized|403"):
             _client(endpoint, "iam", **inside).list_roles()
+
+
+# ---------------------------------------------------------------- the command
+
+
+@pytest.mark.cli_in_process
+def test_the_command_writes_either_format_to_stdout_or_a_file(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "offhours.toml").write_text(
+        f"""
+[hours]
+timezone = "America/New_York"
+
+[deploy]
+function_name = "{FN}"
+region = "{REGION}"
+
+[[sources]]
+type = "aws"
+kinds = ["ec2"]
+organization = {{ role_name = "OrgAudit" }}
+"""
+    )
+    run = cli("deploy", "export", "--member-role")
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout)["Resources"]["MemberRoleOrgAudit"]["Type"] == "AWS::IAM::Role"
+
+    run = cli("deploy", "export", "--member-role", "--format", "terraform", "-o", "member.tf.json")
+    assert run.code == 0, run.stderr
+    assert run.stdout == ""
+    written = json.loads((tmp_path / "member.tf.json").read_text())
+    assert [r["name"] for r in written["resource"]["aws_iam_role"].values()] == ["OrgAudit"]
+
+    refused = cli("deploy", "export", "--member-role", "--format", "sam")
+    assert refused.code == 2
+    assert "choose cloudformation or terraform" in refused.stderr
