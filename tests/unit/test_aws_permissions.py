@@ -151,6 +151,13 @@ def test_actions_that_change_things_are_scoped_to_the_account_and_regions(
     assert resources(found, "application-autoscaling:RegisterScalableTarget") == {"*"}
 
 
+def test_a_wildcard_action_in_a_table_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = {"ec2": SimpleNamespace(actions_stop=("ec2:Stop*",), actions_restore=())}
+    monkeypatch.setattr(stopping, "STOPS", table, raising=False)
+    with pytest.raises(ValueError, match=r"wildcard IAM actions \['ec2:Stop\*'\]"):
+        statements(source(kinds=["ec2"], action="stop"), REGION, ACCOUNT)
+
+
 def test_the_partition_follows_the_region() -> None:
     settings = source(kinds=["ec2"], accounts=[], organization={"role_name": "audit"})
     found = statements(settings, "cn-north-1", "123456789012")

@@ -6,8 +6,9 @@ actions (:mod:`.stopping`) only when its action is "stop". Reaching other accoun
 any account) and ``organizations:ListAccounts``; ``regions = "all"`` adds
 ``ec2:DescribeRegions``. Nothing here spells an action of a kind.
 
-Describe/List/Get actions take no resource ARNs on most of these services, so they get
-``"*"``; every other action is scoped to the configured regions of the account it runs in.
+Describe/List/Get actions are granted on ``"*"`` (they list what is there, before any ARN is
+known); every other action of the kinds' own services is scoped to the configured regions of
+the account it runs in.
 
 Two roles are composed: the deployed function's (:func:`statements`, through
 ``AwsSource.iam_statements``) and the role each member account needs (:func:`member_statements`,
@@ -32,6 +33,7 @@ from offhours.sources.aws.kinds import KINDS
 from offhours.sources.aws.settings import KIND_WORDS, AwsSourceConfig
 
 __all__ = [
+    "KindActions",
     "MemberRoleRef",
     "kind_actions",
     "member_roles",
@@ -89,18 +91,16 @@ def _sid(purpose: str, statement: Mapping[str, Any]) -> str:
     return f"Aws{purpose}{hashlib.sha256(text.encode()).hexdigest()[:8].upper()}"
 
 
-def _statement(
-    purpose: str, actions: Iterable[str], resources: Sequence[str], **more: Any
-) -> Statement:
+def _statement(purpose: str, actions: Iterable[str], resources: Sequence[str]) -> Statement:
     body: dict[str, Any] = {
         "Effect": "Allow",
         "Action": sorted(set(actions)),
         "Resource": resources[0] if len(resources) == 1 else sorted(set(resources)),
-        **more,
     }
-    wild = [a for a in body["Action"] if "*" in a]
-    if wild:  # pragma: no cover - the tables name actions exactly; a guard, not a feature
-        raise AssertionError(f"wildcard actions {wild}: name each action")
+    wild = [a for a in body["Action"] if "*" in a or "?" in a]
+    if wild:
+        # A table entry's mistake, caught before any role is granted more than it names.
+        raise ValueError(f"wildcard IAM actions {wild} in the aws kind tables: name each action")
     return {"Sid": _sid(purpose, body), **body}
 
 
@@ -157,8 +157,9 @@ def member_roles(settings: AwsSourceConfig) -> list[MemberRoleRef]:
         seen = found.get(ref.name)
         if seen is not None and seen.path != ref.path:
             raise ConfigError(
-                f"sources: aws {settings.name or 'aws'}: role {ref.name} is named with two paths "
-                f"({seen.path} and {ref.path}); a role name is unique in an account: use one path"
+                f"aws source {settings.name or settings.type!r}: role {ref.name} is named with "
+                f"two paths ({seen.path} and {ref.path}); a role name is unique in an account, "
+                "whatever its path: use one path"
             )
         external = ref.external_id or (seen is not None and seen.external_id)
         found[ref.name] = MemberRoleRef(ref.name, ref.path, external)
