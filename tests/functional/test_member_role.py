@@ -11,9 +11,6 @@ from __future__ import annotations
 import ast
 import copy
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,14 +26,13 @@ from offhours.sources.aws import AwsSource, stopping
 from offhours.sources.aws.permissions import member_statements, statements
 from offhours.sources.aws.settings import AwsSourceConfig
 from tests.aws import REGION, TEST_KEYS, enforce_iam, env_for, moto_subprocess
+from tests.functional.test_export import TERRAFORM, TF_PLUGINS, init, terraform
 
 FN = "offhours-audit"
 DEPLOYMENT = "123456789012"
 MEMBER = "111111111111"
 ROLE = "offhours-member"
 ROLE_ARN = f"arn:aws:iam::{MEMBER}:role/{ROLE}"
-TF_PLUGINS = Path(os.environ.get("OFFHOURS_TF_PLUGIN_DIR", "/opt/tf-plugins"))
-TERRAFORM = shutil.which("terraform")
 
 BASE: dict[str, Any] = {
     "hours": {"timezone": "America/New_York", "start": "08:00", "end": "18:00"},
@@ -260,22 +256,8 @@ def test_terraform_validates_the_module(tmp_path: Path) -> None:
         }
     )
     (tmp_path / "member-role.tf.json").write_text(export_member_role(config, format="terraform"))
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
-    for args in (
-        ["init", "-backend=false", "-input=false", f"-plugin-dir={TF_PLUGINS}"],
-        ["validate", "-json"],
-    ):
-        done = subprocess.run(  # noqa: S603 - a fixed binary and arguments
-            [TERRAFORM or "terraform", *args, "-no-color"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout)
+    init(tmp_path)
+    result = json.loads(terraform(tmp_path, "validate", "-json"))
     assert result["valid"] is True, result["diagnostics"]
 
 
