@@ -329,7 +329,10 @@ def findings_of(report: Any, word: str) -> list[Any]:
 
 @pytest.mark.parametrize("word", list(SEEDS))
 def test_the_composed_policy_reads_each_kind_and_each_action_is_needed(
-    word: str, enforced: Enforced, monkeypatch: pytest.MonkeyPatch
+    word: str,
+    enforced: Enforced,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     in_table(word)
     SEEDS[word](enforced.client)
@@ -342,9 +345,13 @@ def test_the_composed_policy_reads_each_kind_and_each_action_is_needed(
     for action in KINDS[word].read_actions:
         short = enforced.user(f"no-{action.replace(':', '-')}-{word}", policy(word, without=action))
         as_user(monkeypatch, enforced.endpoint, short)
+        caplog.clear()
         denied = assess(audit_config(word), now=NIGHT)
         assert denied.failures, f"{word} read without {action}"
         assert not findings_of(denied, word)
+        # AWS's answer, in the failure reported or in the log beside it.
+        said = " ".join(f.message for f in denied.failures) + caplog.text
+        assert "AccessDenied" in said, said
 
 
 @pytest.mark.parametrize("word", list(SEEDS))
