@@ -61,8 +61,8 @@ class MemberRole:
     policy: Mapping[str, Any]
 
 
-def roles_of(config: Config) -> tuple[list[MemberRole], str]:
-    """The member roles ``config``'s aws sources assume, and the deployment's region."""
+def roles_of(config: Config) -> list[MemberRole]:
+    """The member roles ``config``'s aws sources assume, one per role name, sorted."""
     region = deploy_region(config)
     function_role = describe(config, region)["OffhoursRole"]
     # [deploy] role_arn: that role as it is; else the one apply creates, in the account the
@@ -109,10 +109,13 @@ def roles_of(config: Config) -> tuple[list[MemberRole], str]:
                 name,
                 paths[name],
                 {"Version": "2012-10-17", "Statement": [grant]},
-                {"Version": "2012-10-17", "Statement": statements[name]},
+                {
+                    "Version": "2012-10-17",
+                    "Statement": sorted(statements[name], key=lambda s: str(s["Sid"])),
+                },
             )
         )
-    return roles, region
+    return roles
 
 
 def _uses(roles: list[MemberRole], marker: str) -> bool:
@@ -235,6 +238,6 @@ def export_member_role(config: Config, *, format: MemberFormat = "cloudformation
     (a JSON text). Raises :class:`ConfigError` when no aws source reaches another account."""
     if format not in ("cloudformation", "terraform"):
         raise ConfigError(f"format {format!r}: choose cloudformation or terraform")
-    roles, _ = roles_of(config)
+    roles = roles_of(config)
     render = _cloudformation if format == "cloudformation" else _terraform
     return json.dumps(render(config, roles), indent=2, sort_keys=True)
