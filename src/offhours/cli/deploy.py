@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from offhours.config import Config
     from offhours.deploy.aws import Change, Deployment
     from offhours.deploy.export import Format as ExportFormat
+    from offhours.deploy.member_role import MemberFormat
     from offhours.deploy.package import PackageResult
 
 __all__ = ["app"]
@@ -53,6 +54,10 @@ SecretStdinOpt = Annotated[
 ]
 
 _EXPORT_FORMATS: dict[str, ExportFormat] = {"sam": "sam", "terraform": "terraform"}
+_MEMBER_FORMATS: dict[str, MemberFormat] = {
+    "cloudformation": "cloudformation",
+    "terraform": "terraform",
+}
 
 
 def holiday_countries(cfg: Config) -> list[str]:
@@ -241,24 +246,57 @@ def destroy(
 @app.command("export")
 def export(
     config: ConfigOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="sam or terraform")] = "sam",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="sam or terraform (with --member-role: cloudformation or terraform)",
+        ),
+    ] = None,
     code_path: Annotated[
         str, typer.Option("--code", help="Path of the zip the template points at")
     ] = "offhours-lambda.zip",
+    member_role: Annotated[
+        bool,
+        typer.Option(
+            "--member-role",
+            help="The role each member account needs instead (aws sources reaching accounts)",
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout")
+    ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Print an AWS SAM template or Terraform (JSON syntax) equivalent to `deploy apply`."""
+    """Print an AWS SAM template or Terraform (JSON syntax) equivalent to `deploy apply`, or
+    with --member-role the role offhours assumes in member accounts (CloudFormation StackSet
+    template or Terraform module)."""
     setup_logging(verbose)
 
     def body() -> int:
-        from offhours.deploy.export import export
-
-        chosen = _EXPORT_FORMATS.get(fmt)
-        if chosen is None:
-            raise ConfigError(f"--format {fmt!r}: choose sam or terraform")
         cfg = load_config(config)
-        sys.stdout.write(export(cfg, format=chosen, code_path=code_path))
-        sys.stdout.write("\n")
+        if member_role:
+            from offhours.deploy.member_role import export_member_role
+
+            chosen_member = _MEMBER_FORMATS.get(fmt or "cloudformation")
+            if chosen_member is None:
+                raise ConfigError(f"--format {fmt!r}: choose cloudformation or terraform")
+            text = export_member_role(cfg, format=chosen_member)
+        else:
+            from offhours.deploy.export import export
+
+            chosen = _EXPORT_FORMATS.get(fmt or "sam")
+            if chosen is None:
+                raise ConfigError(f"--format {fmt!r}: choose sam or terraform")
+            text = export(cfg, format=chosen, code_path=code_path)
+        if output is None:
+            sys.stdout.write(text + "\n")
+        else:
+            try:
+                output.write_text(text + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
+            err.print(f"wrote {output}", markup=False)
         return EXIT_OK
 
     guarded(body)

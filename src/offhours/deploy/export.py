@@ -130,9 +130,10 @@ def _refuse_local_secrets(config: Config) -> None:
         )
 
 
-def _describe(config: Config, account: str | None) -> Description:
+def deploy_region(config: Config) -> str:
+    """The region the deployment runs in, as apply finds it: the config, AWS_REGION,
+    AWS_DEFAULT_REGION, the profile's."""
     deploy = config.deploy
-    # The same order as apply: the config, AWS_REGION, AWS_DEFAULT_REGION, the profile's.
     region = boto3.session.Session(
         region_name=aws_region(deploy.region or config.secrets.region)
     ).region_name
@@ -141,6 +142,11 @@ def _describe(config: Config, account: str | None) -> Description:
             f"{config.label}: deploy.region: missing; an exported template names its region: "
             'set [deploy] region, e.g. region = "us-east-1" (or AWS_REGION)'
         )
+    return str(region)
+
+
+def _describe(config: Config, account: str | None) -> Description:
+    region = deploy_region(config)
     if account is not None and not re.fullmatch(r"\d{12}", account):
         raise ConfigError(f"account {account!r} is not an AWS account id (12 digits)")
     check_references(config, region, account)
@@ -170,19 +176,19 @@ def _walk(value: Any, text: Callable[[str], Any]) -> Any:
     return value
 
 
-def _sam_text(value: str) -> Any:
+def _sam_text(value: str, refs: Mapping[str, tuple[str, ...]] = _SAM_REFS) -> Any:
     parts = MARKED.split(value)
     if len(parts) == 1:
         return value
     if len(parts) == 3 and parts[0] == parts[2] == "":
-        ref = _SAM_REFS[parts[1]]
+        ref = refs[parts[1]]
         return {"Ref": ref[1]} if ref[0] == "Ref" else {"Fn::GetAtt": list(ref[1:])}
     out = []
     for i, part in enumerate(parts):
         if i % 2 == 0:
             out.append(part.replace("${", "${!"))  # a literal ${ inside Fn::Sub
         else:
-            out.append("${" + ".".join(_SAM_REFS[part][1:]) + "}")
+            out.append("${" + ".".join(refs[part][1:]) + "}")
     return {"Fn::Sub": "".join(out)}
 
 

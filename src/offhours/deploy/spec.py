@@ -577,7 +577,11 @@ def _plugin_statements(config: Config, region: str, account: str) -> list[dict[s
     for section, items in (("sources", config.sources), ("notifiers", config.notifiers)):
         for item in items:
             cls = load_plugin(section, item.type)
-            extra.extend(cls.iam_statements(item.plugin_kwargs(), region, account))
+            # Two sources of one type may need the very same statement: once is enough (and
+            # IAM refuses a Sid twice).
+            for statement in cls.iam_statements(item.plugin_kwargs(), region, account):
+                if statement not in extra:
+                    extra.append(statement)
     return extra
 
 
