@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -11,27 +12,41 @@ from offhours.cli.exits import guarded
 from offhours.cli.options import DeadlineOpt, NowOpt, VerboseOpt, parse_now, start_run
 from offhours.cli.output import err, out
 
-__all__ = ["demo", "render_payload"]
+__all__ = ["DemoSource", "demo", "render_payload"]
+
+
+class DemoSource(StrEnum):
+    ravello = "ravello"
+    aws = "aws"
 
 
 def demo(
     now: NowOpt = None,
     labs: Annotated[
-        int, typer.Option(min=1, max=2000, help="How many running labs to simulate")
+        int, typer.Option(min=1, max=2000, help="How many running labs to simulate (Ravello)")
     ] = 8,
+    source: Annotated[
+        DemoSource,
+        typer.Option(
+            help="ravello: the built-in Ravello simulator; aws: moto's AWS emulator (dev extras)"
+        ),
+    ] = DemoSource.ravello,
     deadline: DeadlineOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Start a local Ravello simulator and Slack sink, run a real audit against them, show both."""
+    """Start a local simulator (Ravello, or AWS through moto) and a Slack sink, run a real audit
+    against them, show both."""
     run_deadline = start_run(verbose, deadline)
 
     def body() -> int:
-        from offhours.demo import run_demo
+        from offhours.demo import run_aws_demo, run_demo
         from offhours.report import render_text
 
-        result, messages, note = run_demo(
-            parse_now(now) if now else None, running_labs=labs, deadline=run_deadline
-        )
+        at = parse_now(now) if now else None
+        if source is DemoSource.aws:
+            result, messages, note = run_aws_demo(at, deadline=run_deadline)
+        else:
+            result, messages, note = run_demo(at, running_labs=labs, deadline=run_deadline)
         out.rule("Slack — as received by the local webhook sink")
         for i, payload in enumerate(messages, 1):
             out.print(f"[bold]message {i} of {len(messages)}[/]")
