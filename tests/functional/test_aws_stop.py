@@ -50,13 +50,15 @@ def _eks_nodegroup_tags(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     def tag_resource(self: EKSBackend, resource_arn: str, tags: dict[str, str]) -> None:
         group = next((g for g in groups(self) if g.arn == resource_arn), None)
         if group is None:
-            return tag(self, resource_arn, tags)
-        group.tags.update(tags)
+            tag(self, resource_arn, tags)
+        else:
+            group.tags.update(tags)
 
     def untag_resource(self: EKSBackend, resource_arn: str, tag_keys: list[str]) -> None:
         group = next((g for g in groups(self) if g.arn == resource_arn), None)
         if group is None:
-            return untag(self, resource_arn, tag_keys)
+            untag(self, resource_arn, tag_keys)
+            return
         for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
             group.tags.pop(key, None)
 
@@ -73,7 +75,8 @@ def _tags(owner: str = "ann", project: str = "atlas", **more: str) -> list[dict[
 
 
 def _ami(aws: Aws) -> str:
-    return str(aws.client("ec2").describe_images()["Images"][0]["ImageId"])
+    # One of moto's bundled images (EBS root), named: listing them all takes seconds.
+    return "ami-03cf127a"
 
 
 def ec2_instance(aws: Aws, project: str = "atlas", **launch: Any) -> str:
@@ -212,14 +215,17 @@ def source(*kinds: str, **settings: Any) -> AwsSource:
     return AwsSource("aws", regions=[REGION], kinds=list(kinds), action="stop", **settings)
 
 
-def fresh(word: str, ident: str) -> Any:
-    src = source(word)
-    return STOPS[word].fresh(Place(src, ACCOUNT, REGION), ident)
+@pytest.fixture
+def place(aws: Aws) -> Place:
+    """Reads resources as the executor does, with clients made once for the whole test."""
+    return Place(source(*STOPS), ACCOUNT, REGION)
 
 
-def saved_tag(word: str, ident: str) -> str | None:
-    src = source(word)
-    place = Place(src, ACCOUNT, REGION)
+def fresh(place: Place, word: str, ident: str) -> Any:
+    return STOPS[word].fresh(place, ident)
+
+
+def saved_tag(place: Place, word: str, ident: str) -> str | None:
     item = STOPS[word].fresh(place, ident)
     assert item is not None
     return STOPS[word].tags(place, item).get(SAVED_TAG)
@@ -274,17 +280,17 @@ EXPECTED: dict[str, tuple[Any, Any, dict[str, int]]] = {
 @pytest.mark.usefixtures("_eks_nodegroup_tags")
 @pytest.mark.parametrize("word", list(STOPS))
 def test_each_kind_stops_with_its_values_saved_and_restore_puts_them_back(
-    aws: Aws, word: str
+    aws: Aws, place: Place, word: str
 ) -> None:
     ident = MAKERS[word](aws)
     running, stopped, saved = EXPECTED[word]
-    assert STATE[word](fresh(word, ident)) == running
+    assert STATE[word](fresh(place, word, ident)) == running
 
     done = one(source(word).act([finding(word, ident)], dry_run=False, now=NIGHT, hours_open=False))
 
     assert (done.outcome, done.verb) == ("done", STOPS[word].verb), done
-    assert STATE[word](fresh(word, ident)) == stopped
-    tag = saved_tag(word, ident)
+    assert STATE[word](fresh(place, word, ident)) == stopped
+    tag = saved_tag(place, word, ident)
     assert tag is not None and tag.startswith("at=2026-12-01T04:00:00Z")
     assert parse_saved(tag) == saved
     if word in ("rds", "rds-cluster"):
@@ -294,25 +300,27 @@ def test_each_kind_stops_with_its_values_saved_and_restore_puts_them_back(
 
     assert (back.outcome, back.verb) == ("done", "restore"), back
     assert back.key == finding(word, ident).resource.key
-    assert STATE[word](fresh(word, ident)) in (running, "pending")
-    assert saved_tag(word, ident) is None
+    assert STATE[word](fresh(place, word, ident)) in (running, "pending")
+    assert saved_tag(place, word, ident) is None
 
 
 @pytest.mark.usefixtures("_eks_nodegroup_tags")
 @pytest.mark.parametrize("word", list(STOPS))
-def test_a_dry_run_says_the_exact_call_and_writes_nothing(aws: Aws, word: str) -> None:
+def test_a_dry_run_says_the_exact_call_and_writes_nothing(
+    aws: Aws, place: Place, word: str
+) -> None:
     ident = MAKERS[word](aws)
-    before = STATE[word](fresh(word, ident))
+    before = STATE[word](fresh(place, word, ident))
 
     would = one(source(word).act([finding(word, ident)], dry_run=True, now=NIGHT, hours_open=False))
 
     assert would.outcome == "would"
     assert would.detail.startswith(f"would {STOPS[word].verb} {ident} ({STOPS[word].stop_call}")
-    assert STATE[word](fresh(word, ident)) == before
-    assert saved_tag(word, ident) is None
+    assert STATE[word](fresh(place, word, ident)) == before
+    assert saved_tag(place, word, ident) is None
 
 
-def test_restore_dry_run_changes_nothing(aws: Aws) -> None:
+def test_restore_dry_run_changes_nothing(aws: Aws, place: Place) -> None:
     name = asg(aws)
     source("asg").act([finding("asg", name)], dry_run=False, now=NIGHT, hours_open=False)
 
@@ -327,11 +335,11 @@ def test_restore_dry_run_changes_nothing(aws: Aws) -> None:
         "would restore web (update_auto_scaling_group min=1 desired=2 max=4), "
         f"removing its {SAVED_TAG} tag"
     )
-    assert STATE["asg"](fresh("asg", name)) == (0, 0, 4)
-    assert saved_tag("asg", name) is not None
+    assert STATE["asg"](fresh(place, "asg", name)) == (0, 0, 4)
+    assert saved_tag(place, "asg", name) is not None
 
 
-def test_ecs_scaling_minimum_is_zeroed_and_put_back(aws: Aws) -> None:
+def test_ecs_scaling_minimum_is_zeroed_and_put_back(aws: Aws, place: Place) -> None:
     arn = ecs_service(aws, scaling_min=2)
     scaling = aws.client("application-autoscaling")
 
@@ -340,14 +348,14 @@ def test_ecs_scaling_minimum_is_zeroed_and_put_back(aws: Aws) -> None:
         return int(targets[0]["MinCapacity"])
 
     source("ecs").act([finding("ecs", arn)], dry_run=False, now=NIGHT, hours_open=False)
-    assert (minimum(), STATE["ecs"](fresh("ecs", arn))) == (0, 0)
-    assert parse_saved(saved_tag("ecs", arn) or "") == {"desired": 3, "scalingmin": 2}
+    assert (minimum(), STATE["ecs"](fresh(place, "ecs", arn))) == (0, 0)
+    assert parse_saved(saved_tag(place, "ecs", arn) or "") == {"desired": 3, "scalingmin": 2}
 
     source("ecs").restore(RestoreSelection(everything=True), dry_run=False, now=MORNING)
-    assert (minimum(), STATE["ecs"](fresh("ecs", arn))) == (2, 3)
+    assert (minimum(), STATE["ecs"](fresh(place, "ecs", arn))) == (2, 3)
 
 
-def test_ec2_hibernates_where_launched_with_it_and_configured(aws: Aws) -> None:
+def test_ec2_hibernates_where_launched_with_it_and_configured(aws: Aws, place: Place) -> None:
     sleepy = ec2_instance(aws, HibernationOptions={"Configured": True})
     plain = ec2_instance(aws)
 
@@ -357,7 +365,7 @@ def test_ec2_hibernates_where_launched_with_it_and_configured(aws: Aws) -> None:
 
     assert [(a.verb, a.outcome) for a in actions] == [("hibernate", "done"), ("stop", "done")]
     assert actions[0].detail.startswith("stop_instances Hibernate=True;")
-    assert parse_saved(saved_tag("ec2", sleepy) or "") == {"hibernate": 1}
+    assert parse_saved(saved_tag(place, "ec2", sleepy) or "") == {"hibernate": 1}
     restored = source("ec2").restore(RestoreSelection(everything=True), dry_run=False, now=MORNING)
     assert sorted(a.outcome for a in restored) == ["done", "done"]
 
@@ -365,7 +373,7 @@ def test_ec2_hibernates_where_launched_with_it_and_configured(aws: Aws) -> None:
 # ---------------------------------------------------------------------------- refusals
 
 
-def test_ec2_refusals_asg_member_and_one_time_spot(aws: Aws) -> None:
+def test_ec2_refusals_asg_member_and_one_time_spot(aws: Aws, place: Place) -> None:
     asg(aws)
     member = aws.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"][0][
         "Instances"
@@ -385,19 +393,19 @@ def test_ec2_refusals_asg_member_and_one_time_spot(aws: Aws) -> None:
     assert [a.outcome for a in actions] == ["refused", "refused"]
     assert "left to its group" in actions[0].detail
     assert "one-time Spot" in actions[1].detail
-    assert STATE["ec2"](fresh("ec2", member)) == "running"
-    assert STATE["ec2"](fresh("ec2", spot)) == "running"
-    assert saved_tag("ec2", spot) is None
+    assert STATE["ec2"](fresh(place, "ec2", member)) == "running"
+    assert STATE["ec2"](fresh(place, "ec2", spot)) == "running"
+    assert saved_tag(place, "ec2", spot) is None
 
 
-def test_instance_store_root_is_refused_on_its_fresh_state(aws: Aws) -> None:
+def test_instance_store_root_is_refused_on_its_fresh_state(place: Place) -> None:
     # moto cannot launch an instance-store root: the refusal is decided on a describe-shaped item.
     item = {
         "InstanceId": "i-00000000",
         "State": {"Name": "running"},
         "RootDeviceType": "instance-store",
     }
-    reason = refusal(STOPS["ec2"], Place(source("ec2"), ACCOUNT, REGION), item)
+    reason = refusal(STOPS["ec2"], place, item)
     assert reason is not None and "instance store" in reason
 
 
@@ -423,12 +431,12 @@ def test_instance_store_root_is_refused_on_its_fresh_state(aws: Aws) -> None:
         ({"DBInstanceStatus": "stopped"}, "stopped now: nothing to stop"),
     ],
 )
-def test_rds_refusal_table(aws: Aws, item: dict[str, Any], why: str) -> None:
-    reason = refusal(STOPS["rds"], Place(source("rds"), ACCOUNT, REGION), item)
+def test_rds_refusal_table(place: Place, item: dict[str, Any], why: str) -> None:
+    reason = refusal(STOPS["rds"], place, item)
     assert reason is not None and why in reason
 
 
-def test_rds_replicas_and_their_source_are_refused_in_moto(aws: Aws) -> None:
+def test_rds_replicas_and_their_source_are_refused_in_moto(aws: Aws, place: Place) -> None:
     rds_instance(aws, "db1")
     aws.client("rds").create_db_instance_read_replica(
         DBInstanceIdentifier="db1-replica", SourceDBInstanceIdentifier="db1"
@@ -446,7 +454,9 @@ def test_rds_replicas_and_their_source_are_refused_in_moto(aws: Aws) -> None:
     assert "source of read replicas" in actions[0].detail
     assert "read replica" in actions[1].detail
     assert "SQL Server Multi-AZ" in actions[2].detail
-    assert {STATE["rds"](fresh("rds", n)) for n in ("db1", "db1-replica", "mssql")} == {"available"}
+    assert {STATE["rds"](fresh(place, "rds", n)) for n in ("db1", "db1-replica", "mssql")} == {
+        "available"
+    }
 
 
 def test_serverless_v1_and_global_clusters_are_refused(aws: Aws) -> None:
@@ -487,7 +497,7 @@ def test_a_resource_gone_or_changed_since_collect_is_refused(aws: Aws) -> None:
     ]
 
 
-def test_one_failing_resource_is_reported_and_the_others_proceed(aws: Aws) -> None:
+def test_one_failing_resource_is_reported_and_the_others_proceed(aws: Aws, place: Place) -> None:
     locked = ec2_instance(aws, DisableApiStop=True)
     first, last = ec2_instance(aws), ec2_instance(aws)
 
@@ -500,24 +510,24 @@ def test_one_failing_resource_is_reported_and_the_others_proceed(aws: Aws) -> No
 
     assert [a.outcome for a in actions] == ["done", "failed", "done"]
     assert actions[1].detail.startswith("OperationNotPermitted")
-    assert STATE["ec2"](fresh("ec2", locked)) == "running"
+    assert STATE["ec2"](fresh(place, "ec2", locked)) == "running"
     # The tag written first is taken back: restore must not find a resource it never stopped.
-    assert saved_tag("ec2", locked) is None
+    assert saved_tag(place, "ec2", locked) is None
 
 
-def test_kinds_whose_action_is_none_are_not_touched(aws: Aws) -> None:
+def test_kinds_whose_action_is_none_are_not_touched(aws: Aws, place: Place) -> None:
     ident = ec2_instance(aws)
     src = AwsSource(
         "aws", regions=[REGION], kinds=["ec2", "asg"], action="stop", actions={"ec2": "none"}
     )
     assert src.act([finding("ec2", ident)], dry_run=False, now=NIGHT, hours_open=False) == []
-    assert STATE["ec2"](fresh("ec2", ident)) == "running"
+    assert STATE["ec2"](fresh(place, "ec2", ident)) == "running"
 
 
 # ---------------------------------------------------------------------------- restore selections
 
 
-def test_restore_by_key_by_group_and_everything(aws: Aws) -> None:
+def test_restore_by_key_by_group_and_everything(aws: Aws, place: Place) -> None:
     atlas = [ec2_instance(aws, project="atlas") for _ in range(2)]
     beta = ec2_instance(aws, project="beta")
     src = source("ec2")
@@ -527,18 +537,18 @@ def test_restore_by_key_by_group_and_everything(aws: Aws) -> None:
         RestoreSelection(key=finding("ec2", atlas[0]).resource.key), dry_run=False, now=MORNING
     )
     assert [(a.outcome, a.name) for a in by_key] == [("done", atlas[0])]
-    assert STATE["ec2"](fresh("ec2", atlas[1])) == "stopped"
+    assert STATE["ec2"](fresh(place, "ec2", atlas[1])) == "stopped"
 
     by_group = src.restore(RestoreSelection(group="atlas"), dry_run=False, now=MORNING)
     assert [a.key for a in by_group] == [finding("ec2", atlas[1]).resource.key]
-    assert STATE["ec2"](fresh("ec2", beta)) == "stopped"
+    assert STATE["ec2"](fresh(place, "ec2", beta)) == "stopped"
 
     rest = src.restore(RestoreSelection(everything=True), dry_run=False, now=MORNING)
     assert [a.key for a in rest] == [finding("ec2", beta).resource.key]
     assert src.restore(RestoreSelection(everything=True), dry_run=False, now=MORNING) == []
 
 
-def test_restore_refuses_a_resource_changed_since_and_drops_its_tag(aws: Aws) -> None:
+def test_restore_refuses_a_resource_changed_since_and_drops_its_tag(aws: Aws, place: Place) -> None:
     name = asg(aws)
     source("asg").act([finding("asg", name)], dry_run=False, now=NIGHT, hours_open=False)
     aws.client("autoscaling").update_auto_scaling_group(
@@ -551,8 +561,8 @@ def test_restore_refuses_a_resource_changed_since_and_drops_its_tag(aws: Aws) ->
 
     assert action.outcome == "refused"
     assert action.detail == "desired 1 now, not as offhours left it: left as is, tag removed"
-    assert STATE["asg"](fresh("asg", name)) == (0, 1, 4)
-    assert saved_tag("asg", name) is None
+    assert STATE["asg"](fresh(place, "asg", name)) == (0, 1, 4)
+    assert saved_tag(place, "asg", name) is None
 
 
 def test_restore_of_a_key_offhours_never_stopped_is_refused(aws: Aws) -> None:
@@ -607,7 +617,9 @@ def _config(**aws_source: Any) -> Any:
     )
 
 
-def test_an_audit_stops_exactly_the_non_exempt_and_restores_at_business_hours(aws: Aws) -> None:
+def test_an_audit_stops_exactly_the_non_exempt_and_restores_at_business_hours(
+    aws: Aws, place: Place
+) -> None:
     exempt = ec2_instance(aws)
     aws.client("ec2").create_tags(
         Resources=[exempt], Tags=[{"Key": "offhours-exempt", "Value": "until 2026-12-05 demo"}]
@@ -620,19 +632,19 @@ def test_an_audit_stops_exactly_the_non_exempt_and_restores_at_business_hours(aw
     actions = night.report.actions
     assert sorted(a.key.rsplit("/", 1)[1] for a in actions) == sorted(others)
     assert {a.outcome for a in actions} == {"done"}
-    assert STATE["ec2"](fresh("ec2", exempt)) == "running"
-    assert saved_tag("ec2", exempt) is None
-    assert {STATE["ec2"](fresh("ec2", i)) for i in others} == {"stopped"}
+    assert STATE["ec2"](fresh(place, "ec2", exempt)) == "running"
+    assert saved_tag(place, "ec2", exempt) is None
+    assert {STATE["ec2"](fresh(place, "ec2", i)) for i in others} == {"stopped"}
 
     morning = run_audit(cfg, now=MORNING)
 
     assert sorted((a.verb, a.outcome) for a in morning.report.actions) == [("restore", "done")] * 2
-    assert {STATE["ec2"](fresh("ec2", i)) for i in others} <= {"running", "pending"}
+    assert {STATE["ec2"](fresh(place, "ec2", i)) for i in others} <= {"running", "pending"}
 
 
-def test_an_audit_dry_run_stops_nothing(aws: Aws) -> None:
+def test_an_audit_dry_run_stops_nothing(aws: Aws, place: Place) -> None:
     ident = ec2_instance(aws)
     result = run_audit(_config(), now=NIGHT, dry_run=True)
     assert [a.outcome for a in result.report.actions] == ["would"]
-    assert STATE["ec2"](fresh("ec2", ident)) == "running"
-    assert saved_tag("ec2", ident) is None
+    assert STATE["ec2"](fresh(place, "ec2", ident)) == "running"
+    assert saved_tag(place, "ec2", ident) is None

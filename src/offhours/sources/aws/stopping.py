@@ -101,7 +101,7 @@ class Place:
             return self._clients[service]
 
     def arn(self, service: str, resource: str) -> str:
-        partition = boto3.session.Session().get_partition_for_region(self.region)
+        partition = self.client(service).meta.partition
         return f"arn:{partition}:{service}:{self.region}:{self.account}:{resource}"
 
 
