@@ -17,7 +17,7 @@ from offhours.audit import run_audit
 from offhours.config import parse_config
 from offhours.model import Action, Decision, Finding, Kind, Resource
 from offhours.sources.aws import AwsSource
-from offhours.sources.aws.stopping import (
+from offhours.sources.aws.stops import (
     SAVED_TAG,
     STOPS,
     Place,
