@@ -126,3 +126,12 @@ def test_a_bad_selection_is_a_usage_error(
     run = cli("restore", *args)
     assert run.code == 2, (run.stdout, run.stderr)
     assert says in run.stderr
+
+
+def test_a_key_of_an_account_no_source_reads_is_nothing_to_restore(
+    cli: CliRun, tmp_path: Path, aws: Aws
+) -> None:
+    (tmp_path / "offhours.toml").write_text(CONFIG)
+    run = cli("restore", "aws/210987654321/us-east-1/aws.ec2.instance/i-0abc")
+    assert (run.code, run.stdout) == (1, "")
+    assert "no configured source has 'aws/210987654321/" in run.stderr

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from offhours.errors import ConfigError
+from offhours.errors import ConfigError, SourceError
 from offhours.logs import scrub
 from offhours.model import KEY_SEPARATOR, Action, ActionOutcome, Finding, resource_key
 from offhours.sources.aws.stops import (
@@ -217,21 +217,32 @@ def _places(run: _Run) -> list[Place]:
     """Every account and region the source reads (the current account and listed ones)."""
     s = run.source.settings
     session = boto3.session.Session()
-    home = session.region_name or "us-east-1"
+    listed = s.regions if isinstance(s.regions, list) else []
+    home = session.region_name or (listed[0] if listed else None)
+    if home is None:
+        raise ConfigError(
+            f"source {run.source.name!r}: no region to restore in; set regions = [...] or "
+            "AWS_REGION"
+        )
     accounts = [a.id for a in s.accounts]
-    if s.current_account:
-        sts = session.client("sts", region_name=home)
-        accounts.insert(0, str(sts.get_caller_identity()["Account"]))
-    places = []
-    for account in dict.fromkeys(accounts):
-        if isinstance(s.regions, list):
-            regions = s.regions
-        elif s.regions == "all":
-            ec2 = run.source.client_for(account, home, "ec2")
-            regions = [r["RegionName"] for r in ec2.describe_regions()["Regions"]]
-        else:
-            regions = [home]
-        places += [run.place(account, region) for region in regions]
+    try:
+        if s.current_account:
+            sts = session.client("sts", region_name=home)
+            accounts.insert(0, str(sts.get_caller_identity()["Account"]))
+        places = []
+        for account in dict.fromkeys(accounts):
+            if listed:
+                regions = listed
+            elif s.regions == "all":
+                ec2 = run.source.client_for(account, home, "ec2")
+                regions = [r["RegionName"] for r in ec2.describe_regions()["Regions"]]
+            else:
+                regions = [home]
+            places += [run.place(account, region) for region in regions]
+    except (ClientError, BotoCoreError) as exc:
+        raise SourceError(
+            run.source.name, f"could not list its accounts and regions: {_failure(exc)}"
+        ) from None
     return places
 
 
@@ -258,6 +269,8 @@ def _restore(run: _Run, selection: RestoreSelection, skip: set[str]) -> list[Act
         if spec is None:
             known = ", ".join(sorted(BY_KIND))
             raise ConfigError(f"{selection.key!r}: unknown kind {kind!r}; one of {known}")
+        if not any((p.account, p.region) == (account, region) for p in _places(run)):
+            return []  # another source's account or region
         place = run.place(account, region)
         try:
             item = spec.fresh(place, ident)

@@ -507,7 +507,9 @@ def _redshift_fresh(place: Place, ident: str) -> Item | None:
     return _one((answer or {}).get("Clusters"))
 
 
-def _scaled(field_path: Callable[[Item], Mapping[str, Any]], names: Mapping[str, str]) -> Any:
+def _scaled(
+    field_path: Callable[[Item], Mapping[str, Any]], names: Mapping[str, str]
+) -> Callable[[Place, Item], dict[str, int]]:
     """A ``save`` reading ``{saved name: field}`` from ``field_path(item)``."""
 
     def save(place: Place, item: Item) -> dict[str, int]:
