@@ -648,3 +648,56 @@ def test_an_audit_dry_run_stops_nothing(aws: Aws, place: Place) -> None:
     assert [a.outcome for a in result.report.actions] == ["would"]
     assert STATE["ec2"](fresh(place, "ec2", ident)) == "running"
     assert saved_tag(place, "ec2", ident) is None
+
+
+# ---------------------------------------------------------------------------- permissions
+
+
+def test_the_declared_iam_actions_are_all_that_stop_and_restore_need(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under moto's IAM enforcement, a user allowed exactly ``actions_stop`` and
+    ``actions_restore`` of the kinds stops and restores them; without the tagging call, nothing
+    is stopped (the tag comes first)."""
+    import json
+
+    from tests.aws import enforce_iam, env_for, moto_subprocess
+
+    words = ("ec2", "asg", "rds")
+    with moto_subprocess() as endpoint:
+        aws = Aws(endpoint)
+        made = {"ec2": ec2_instance(aws), "asg": asg(aws), "rds": rds_instance(aws)}
+        iam = aws.client("iam")
+        keys = {}
+        needed = {a for w in words for a in (*STOPS[w].actions_stop, *STOPS[w].actions_restore)}
+        for user, allowed in (("exact", needed), ("untagging", needed - {"ec2:CreateTags"})):
+            iam.create_user(UserName=user)
+            statement = {"Effect": "Allow", "Action": sorted(allowed), "Resource": "*"}
+            policy = {"Version": "2012-10-17", "Statement": [statement]}
+            iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+            keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+        enforce_iam(endpoint)
+        for name, value in env_for(endpoint).items():
+            monkeypatch.setenv(name, value)
+
+        def as_user(user: str) -> None:
+            monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys[user]["AccessKeyId"])
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys[user]["SecretAccessKey"])
+
+        as_user("untagging")
+        denied = one(
+            source("ec2").act(
+                [finding("ec2", made["ec2"])], dry_run=False, now=NIGHT, hours_open=False
+            )
+        )
+        assert denied.outcome == "failed" and "CreateTags" in denied.detail, denied
+
+        as_user("exact")
+        stopped = source(*words).act(
+            [finding(w, made[w]) for w in words], dry_run=False, now=NIGHT, hours_open=False
+        )
+        assert [a.outcome for a in stopped] == ["done"] * 3, stopped
+        restored = source(*words).restore(
+            RestoreSelection(everything=True), dry_run=False, now=MORNING
+        )
+        assert sorted(a.outcome for a in restored) == ["done"] * 3, restored
