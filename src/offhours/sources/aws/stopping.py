@@ -125,6 +125,9 @@ def _stop_one(run: _Run, finding: Finding) -> Action:
         return run.action(r.key, r.name, verb, "done", f"{call}; saved {SAVED_TAG}={value}{note}")
     except (ClientError, BotoCoreError) as exc:
         return run.action(r.key, r.name, verb, "failed", _failure(exc))
+    except Exception as exc:  # an answer of an unexpected shape: this resource only
+        log.error("stopping %s failed unexpectedly", r.key, exc_info=True)
+        return run.action(r.key, r.name, verb, "failed", f"unexpected {type(exc).__name__}")
 
 
 def _quietly(undo: Callable[[], object]) -> None:
@@ -195,7 +198,8 @@ def _restore_one(run: _Run, found: _Found) -> Action:
             # Changed by someone since: their values win; the stale tag goes.
             if not run.dry_run:
                 spec.tagger.remove(client, arn, SAVED_TAG)
-            detail = f"{spec.state(item)} now, not as offhours left it: left as is, tag removed"
+            dropped = "its tag would be removed" if run.dry_run else "tag removed"
+            detail = f"{spec.state(item)} now, not as offhours left it: left as is, {dropped}"
             return run.action(key, name, verb, "refused", detail)
         values = " ".join(f"{k}={v}" for k, v in saved.items() if k != "hibernate")
         call = f"{spec.start_call} {values}".strip()
@@ -211,6 +215,9 @@ def _restore_one(run: _Run, found: _Found) -> Action:
         return run.action(key, name, verb, "done", call)
     except (ClientError, BotoCoreError) as exc:
         return run.action(key, ident, verb, "failed", _failure(exc))
+    except Exception as exc:  # an answer of an unexpected shape: this resource only
+        log.error("restoring %s failed unexpectedly", key, exc_info=True)
+        return run.action(key, ident, verb, "failed", f"unexpected {type(exc).__name__}")
 
 
 def _places(run: _Run) -> list[Place]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from threading import Lock
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -106,8 +106,15 @@ class Tagger:
     actions_remove: tuple[str, ...]
 
 
-def _tagger(service: str, put: str, remove: str, style: str, name: str = "ResourceName") -> Tagger:
-    """Most services: ``put(name, [{Key, Value}])`` and ``remove(name, [key])``."""
+#: how a service spells its tags: ``[{Key, Value}]``, ``[{key, value}]`` (ECS), ``{key: value}``
+#: (EKS); the last two name the keys to remove ``tagKeys``
+TagStyle = Literal["Upper", "lower", "map"]
+
+
+def _tagger(
+    service: str, put: str, remove: str, style: TagStyle, name: str = "ResourceName"
+) -> Tagger:
+    """Most services: ``put(name, tags)`` and ``remove(name, [key])``, in the service's style."""
 
     def put_tag(client: Any, ident: str, key: str, value: str) -> object:
         if style == "lower":
