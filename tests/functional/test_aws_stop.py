@@ -701,3 +701,15 @@ def test_the_declared_iam_actions_are_all_that_stop_and_restore_need(
             RestoreSelection(everything=True), dry_run=False, now=MORNING
         )
         assert sorted(a.outcome for a in restored) == ["done"] * 3, restored
+
+
+def test_the_readme_lists_each_kinds_stop_and_restore_actions() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### AWS: stopping and restoring", 1)[1].split("\n## ", 1)[0]
+    for word, spec in STOPS.items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{word}` | "))
+        stop, restore = row.split(" | ")[1:3]
+        assert stop == ", ".join(f"`{a}`" for a in spec.actions_stop)
+        assert restore.removesuffix(" |") == ", ".join(f"`{a}`" for a in spec.actions_restore)
