@@ -7,11 +7,14 @@ launch an instance-store root (that refusal is tested on a describe-shaped item)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from offhours.audit import run_audit
 from offhours.config import parse_config
@@ -588,12 +591,25 @@ def test_restore_of_a_key_offhours_never_stopped_is_refused(aws: Aws) -> None:
 def test_saved_value_reads_back_and_uses_only_characters_every_service_allows(
     values: dict[str, int], text: str
 ) -> None:
-    import re
-
     value = saved_value(NIGHT, values)
     assert value == text
     assert parse_saved(value) == values
     # RDS, SageMaker and ECS: letters, digits, spaces and _ . : / = + - @ only; 256 at most.
+    assert re.fullmatch(r"[\w\s.:/=+\-@]{1,256}", value)
+
+
+@given(
+    st.datetimes(datetime(2000, 1, 1), datetime(2200, 1, 1), timezones=st.timezones()),
+    st.dictionaries(
+        st.sampled_from(["min", "desired", "max", "scalingmin", "hibernate"]),
+        st.integers(min_value=0, max_value=10**9),
+    ),
+)
+def test_any_saved_value_reads_back_within_the_tag_rules(
+    at: datetime, values: dict[str, int]
+) -> None:
+    value = saved_value(at, values)
+    assert parse_saved(value) == values
     assert re.fullmatch(r"[\w\s.:/=+\-@]{1,256}", value)
 
 
@@ -670,7 +686,11 @@ def test_the_declared_iam_actions_are_all_that_stop_and_restore_need(
         iam = aws.client("iam")
         keys = {}
         needed = {a for w in words for a in (*STOPS[w].actions_stop, *STOPS[w].actions_restore)}
-        for user, allowed in (("exact", needed), ("untagging", needed - {"ec2:CreateTags"})):
+        for user, allowed in (
+            ("exact", needed),
+            ("untagging", needed - {"ec2:CreateTags"}),
+            ("blind", needed - {"autoscaling:DescribeAutoScalingGroups"}),
+        ):
             iam.create_user(UserName=user)
             statement = {"Effect": "Allow", "Action": sorted(allowed), "Resource": "*"}
             policy = {"Version": "2012-10-17", "Statement": [statement]}
@@ -697,10 +717,23 @@ def test_the_declared_iam_actions_are_all_that_stop_and_restore_need(
             [finding(w, made[w]) for w in words], dry_run=False, now=NIGHT, hours_open=False
         )
         assert [a.outcome for a in stopped] == ["done"] * 3, stopped
+
+        # A kind that cannot be listed is one failed action; the others are still put back.
+        as_user("blind")
+        partial = source(*words).restore(
+            RestoreSelection(everything=True), dry_run=False, now=MORNING
+        )
+        failed = [a for a in partial if a.outcome == "failed"]
+        assert [a.key for a in failed] == [f"aws/{ACCOUNT}/{REGION}/aws.autoscaling.group/%2A"]
+        assert "AccessDenied" in failed[0].detail
+        assert sorted(a.outcome for a in partial if a not in failed) == ["done", "done"]
+
+        as_user("exact")
         restored = source(*words).restore(
             RestoreSelection(everything=True), dry_run=False, now=MORNING
         )
-        assert sorted(a.outcome for a in restored) == ["done"] * 3, restored
+        assert [a.key for a in restored] == [finding("asg", made["asg"]).resource.key]
+        assert restored[0].outcome == "done", restored
 
 
 def test_the_readme_lists_each_kinds_stop_and_restore_actions() -> None:
