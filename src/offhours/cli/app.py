@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from offhours.cli import audit, demo, deploy, schedule, secrets
+from offhours.cli import audit, demo, deploy, restore, schedule, secrets
 
 __all__ = ["app"]
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 app.command()(audit.audit)
 app.command()(audit.explain)
 app.command()(audit.check)
+app.command()(restore.restore)
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(deploy.app, name="deploy")
 app.command()(schedule.schedule)
