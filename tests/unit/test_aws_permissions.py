@@ -152,8 +152,10 @@ def test_actions_that_change_things_are_scoped_to_the_account_and_regions(
 
 
 def test_a_wildcard_action_in_a_table_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    table = {"ec2": SimpleNamespace(actions_stop=("ec2:Stop*",), actions_restore=())}
-    monkeypatch.setattr(stopping, "STOPS", table, raising=False)
+    from offhours.sources.aws import stops
+
+    table = {**stops.STOPS, "ec2": SimpleNamespace(actions_stop=("ec2:Stop*",), actions_restore=())}
+    monkeypatch.setattr(stops, "STOPS", table)
     with pytest.raises(ValueError, match=r"wildcard IAM actions \['ec2:Stop\*'\]"):
         statements(source(kinds=["ec2"], action="stop"), REGION, ACCOUNT)
 

@@ -19,11 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jmespath
 
 from offhours.model import Kind
+
+if TYPE_CHECKING:
+    from offhours.sources.aws.stops import StopSpec
 
 __all__ = ["KINDS", "Bill", "Field", "Item", "KindSpec", "Listing", "Lookup", "read_field"]
 
@@ -130,6 +133,14 @@ class KindSpec:
     billing: Callable[[Item], Sequence[Bill]] | None = None
     unpriced: str | None = None
     read_actions: tuple[str, ...] = ()
+
+    @property
+    def stop(self) -> StopSpec:
+        """What stopping and restoring this kind means, and the IAM actions each takes: its
+        entry in :data:`.stops.STOPS` (a table of its own, loaded only when a run acts)."""
+        from offhours.sources.aws.stops import STOPS
+
+        return STOPS[self.word]
 
 
 # ------------------------------------------------------------------------- field readers

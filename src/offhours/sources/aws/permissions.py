@@ -1,9 +1,10 @@
 """The IAM permissions an ``aws`` source needs, composed from its configuration.
 
 Each configured kind's read actions come from its :mod:`.kinds` entry; its stop and restore
-actions (:mod:`.stopping`) only when its action is "stop". Reaching other accounts adds
-``sts:AssumeRole`` on exactly the configured member roles (an Organization's: its role name in
-any account) and ``organizations:ListAccounts``; ``regions = "all"`` adds
+actions (its ``KINDS[word].stop`` entry, :mod:`.stops`) only when its action is "stop".
+Reaching other accounts adds ``sts:AssumeRole`` on exactly the configured member roles (an
+Organization's: its role name in any account) and ``organizations:ListAccounts``;
+``regions = "all"`` adds
 ``ec2:DescribeRegions``. Nothing here spells an action of a kind.
 
 Describe/List/Get actions are granted on ``"*"`` (they list what is there, before any ARN is
@@ -28,7 +29,6 @@ from functools import cache
 from typing import Any
 
 from offhours.errors import ConfigError
-from offhours.sources.aws import stopping
 from offhours.sources.aws.kinds import KINDS
 from offhours.sources.aws.settings import KIND_WORDS, AwsSourceConfig
 
@@ -64,12 +64,12 @@ class KindActions:
 def kind_actions(word: str) -> KindActions:
     """The IAM actions of the kind ``word``, from its table entries (none where it has none)."""
     spec = KINDS.get(word)
-    # Written per kind in .stopping; a kind without an entry there cannot be stopped.
-    stop = getattr(stopping, "STOPS", {}).get(word)
+    if spec is None:
+        return KindActions((), (), ())
     return KindActions(
-        read=tuple(spec.read_actions) if spec else (),
-        stop=tuple(getattr(stop, "actions_stop", ())),
-        restore=tuple(getattr(stop, "actions_restore", ())),
+        read=tuple(spec.read_actions),
+        stop=tuple(spec.stop.actions_stop),
+        restore=tuple(spec.stop.actions_restore),
     )
 
 
