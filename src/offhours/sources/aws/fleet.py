@@ -40,6 +40,9 @@ _MAX_TEXT = 400
 
 # What to do about an AWS error code, said after AWS's own words.
 _DENIED = "grant the role the actions this source needs (offhours deploy lists them)"
+_NOT_ASSUMED = (
+    "allow sts:AssumeRole on the role to these credentials, and them in the role's trust policy"
+)
 _EXPIRED = "the credentials expired; renew them (or the role's session) and run again"
 _REGION_OFF = 'is the region enabled in this account? regions = "all" reads only enabled ones'
 _THROTTLED = "throttled beyond the retries: raise max_attempts or lower max_workers"
@@ -89,6 +92,8 @@ def describe(exc: BaseException) -> str:
         code = str(error.get("Code") or "Error")
         text = f"{code}: {error.get('Message') or exc}"
         hint = _HINTS.get(code)
+        if hint is _DENIED and exc.operation_name == "AssumeRole":
+            hint = _NOT_ASSUMED
         attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts")
         if hint is _THROTTLED and attempts:
             hint = f"{hint} ({attempts + 1} attempts)"

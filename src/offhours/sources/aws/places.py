@@ -117,7 +117,7 @@ class Places:
                 # never by assuming a role into itself.
                 if ident == me or ident in org.exclude:
                     continue
-                arn = f"arn:{self._partition()}:iam::{ident}:role/{org.role_name}"
+                arn = f"arn:{self._partition() or 'aws'}:iam::{ident}:role/{org.role_name}"
                 found.setdefault(ident, Account(ident, name, arn, org.external_id))
         with self._lock:
             self._accounts = found
@@ -140,8 +140,13 @@ class Places:
                     out.append((str(item["Id"]), item.get("Name")))
         return out
 
-    def _partition(self) -> str:
-        return self._base.get_partition_for_region(self._region())  # type: ignore[no-any-return]
+    def _partition(self, region: str | None = None) -> str | None:
+        """The partition of ``region`` (default: the home region's); None if botocore does
+        not know it (a region newer than botocore)."""
+        try:
+            return str(self._base.get_partition_for_region(region or self._region()))
+        except Exception:  # noqa: BLE001 - botocore's UnknownRegionError and the like
+            return None
 
     # ------------------------------------------------------------------ regions
 
@@ -159,11 +164,15 @@ class Places:
         if s.regions is None:
             return [self._region()], []
         ec2 = self.client(account, self._region(), "ec2")
+        partition = self._partition()
         read: list[str] = []
         skipped: list[str] = []
         for item in ec2.describe_regions(AllRegions=True)["Regions"]:
+            name = str(item["RegionName"])
+            if self._partition(name) not in (partition, None):
+                continue  # an emulator may list GovCloud and China too: another partition
             status = item.get("OptInStatus", "opt-in-not-required")
-            (skipped if status == "not-opted-in" else read).append(str(item["RegionName"]))
+            (skipped if status == "not-opted-in" else read).append(name)
         return sorted(read), sorted(skipped)
 
     # ------------------------------------------------------------------ sessions and clients

@@ -146,7 +146,13 @@ class AwsSource(Source):
     ) -> list[SourceFailure]:
         # A refused AssumeRole (or listing regions) is one failure for the whole account.
         failed = {**reached.failed, **dict.fromkeys(reached.late, LATE)}
-        return [SourceFailure(f"{self.name} {a}", failed[a]) for a in sorted(failed)]
+        return [
+            SourceFailure(
+                f"{self.name} {a}",
+                f"through {a.role_arn}: {failed[a]}" if a.role_arn else failed[a],
+            )
+            for a in sorted(failed)
+        ]
 
     def _task_failures(self, read: Outcome[_Task, list[Resource]]) -> list[SourceFailure]:
         # Collapsed: one line per account and region, the kinds that failed alike together;
