@@ -295,6 +295,23 @@ def test_an_organization_is_read_through_one_role_name(proxy: Proxy, aws: Aws) -
     assert source.failures == []
 
 
+def test_an_organization_that_cannot_be_listed_is_one_failure(proxy: Proxy, aws: Aws) -> None:
+    mine = _launch(aws.endpoint)
+    denied = '{"__type": "AccessDeniedException", "Message": "You don\'t have permissions."}'
+    proxy.answer = lambda seen: (400, denied) if seen.action == "ListAccounts" else None
+
+    source = _source(regions=[US], organization={"role_name": "audit"})
+
+    assert [r.id for r in source.collect()] == [mine]
+    assert _where(source) == [
+        (
+            "aws organization",
+            "AccessDeniedException: You don't have permissions. (grant the role the actions "
+            "this source needs (offhours deploy lists them))",
+        )
+    ]
+
+
 def test_all_regions_reads_the_enabled_ones_and_notes_the_opt_in_ones_skipped(
     proxy: Proxy, aws: Aws
 ) -> None:

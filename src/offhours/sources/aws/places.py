@@ -12,6 +12,7 @@ one lock, one client per (account, region, service), and shared by the pool's th
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import boto3
 import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.credentials import CredentialProvider, DeferredRefreshableCredentials
+from botocore.exceptions import NoCredentialsError
 
 from offhours.aws_region import aws_region
 from offhours.sources.aws.settings import AwsSourceConfig
@@ -157,8 +159,14 @@ class Places:
         """The regions to read in ``account``, and the opt-in regions it has not enabled
         (skipped). Reaching the account here first is what tells an AssumeRole refusal."""
         s = self.settings
-        # Fetch the credentials now: a refused AssumeRole is one failure for the account.
-        self.session(account).get_credentials().get_frozen_credentials()
+        # Fetch the credentials now: a refused AssumeRole is one failure for the account. The
+        # caller's own session is shared by every thread: it resolves them under the lock.
+        session = self.session(account)
+        with self._lock if account.role_arn is None else contextlib.nullcontext():
+            credentials = session.get_credentials()
+        if credentials is None:
+            raise NoCredentialsError
+        credentials.get_frozen_credentials()
         if isinstance(s.regions, list):
             return list(s.regions), []
         if s.regions is None:
