@@ -13,6 +13,7 @@ import re
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -185,6 +186,17 @@ def proxy(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
         yield state
 
 
+@contextmanager
+def _proxied(state: Proxy, keys: dict[str, str] | None = None) -> Iterator[Proxy]:
+    """The proxy in front of ``state.upstream``, with boto3's environment pointing at it."""
+    with LoopbackServer(_Forward, state) as server, pytest.MonkeyPatch.context() as env:
+        for name, value in {**TEST_KEYS, **(keys or {})}.items():
+            env.setenv(name, value)
+        env.setenv("AWS_ENDPOINT_URL", server.url)
+        env.setenv("AWS_REGION", US)
+        yield state
+
+
 def _ec2_error(code: str, message: str) -> str:
     """EC2's documented error body (a query-protocol service's <Response><Errors>)."""
     return (
@@ -312,9 +324,13 @@ def test_an_organization_that_cannot_be_listed_is_one_failure(proxy: Proxy, aws:
     ]
 
 
-def test_all_regions_reads_the_enabled_ones_and_notes_the_opt_in_ones_skipped(
-    proxy: Proxy, aws: Aws
-) -> None:
+def test_all_regions_reads_the_enabled_ones_and_notes_the_opt_in_ones_skipped() -> None:
+    # Its own moto: a region's state is slow to build and to reset, and this reads them all.
+    with moto_subprocess() as endpoint, _proxied(Proxy(endpoint)) as proxy:
+        _all_regions(Aws(endpoint), proxy)
+
+
+def _all_regions(aws: Aws, proxy: Proxy) -> None:
     sydney = _launch(aws.endpoint, "ap-southeast-2")
     listed = _client(aws.endpoint, "ec2").describe_regions(AllRegions=True)["Regions"]
     # moto lists GovCloud and China too, which a commercial account never sees
@@ -475,11 +491,11 @@ def test_a_denied_region_and_a_refused_role_with_iam_enforced() -> None:
             keys["nobody"]["aws_access_key_id"], keys["nobody"]["aws_secret_access_key"]
         )
         state = Proxy(endpoint, resign=lambda seen: nobody if seen.region == EU else None)
-        with LoopbackServer(_Forward, state) as server, pytest.MonkeyPatch.context() as env:
-            env.setenv("AWS_ENDPOINT_URL", server.url)
-            env.setenv("AWS_REGION", US)
-            env.setenv("AWS_ACCESS_KEY_ID", keys["auditor"]["aws_access_key_id"])
-            env.setenv("AWS_SECRET_ACCESS_KEY", keys["auditor"]["aws_secret_access_key"])
+        auditor = {
+            "AWS_ACCESS_KEY_ID": keys["auditor"]["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["auditor"]["aws_secret_access_key"],
+        }
+        with _proxied(state, auditor):
             source = _source(
                 regions=[US, EU],
                 accounts=[

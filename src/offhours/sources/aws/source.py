@@ -6,6 +6,7 @@ the configured kinds and actions need are composed in :mod:`.permissions`.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -104,7 +105,14 @@ class AwsSource(Source):
             for word in s.kinds
             if word in KINDS
         ]
-        read = run_bounded(tasks, self._read, max_workers=s.max_workers, deadline=self.deadline)
+        # Asked once, here: a pricer may add the report's note on its table (not thread-safe).
+        pricer = self.pricer()
+        read = run_bounded(
+            tasks,
+            functools.partial(self._read, pricer=pricer),
+            max_workers=s.max_workers,
+            deadline=self.deadline,
+        )
         self.failures.extend(self._account_failures(reached))
         self.failures.extend(self._task_failures(read))
         if self.failures and not read.done:
@@ -114,12 +122,11 @@ class AwsSource(Source):
         found = [r for resources in read.done.values() for r in resources]
         return sorted(found, key=lambda r: r.key)
 
-    def _read(self, task: _Task) -> list[Resource]:
+    def _read(self, task: _Task, *, pricer: Pricer | None) -> list[Resource]:
         s = self.settings
         spec = KINDS[task.word]
         where = Where(self.name, task.account.id, task.region, task.account.name)
         client = self.places.client(task.account, task.region, spec.service)
-        pricer = self.pricer()
         return [
             r
             for r, _ in read_kind(
