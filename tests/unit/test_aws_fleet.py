@@ -112,6 +112,20 @@ def test_a_failure_says_what_aws_said_and_what_to_do(exc: BaseException, line: s
     assert len(said) <= 400 + 200
 
 
+def test_credentials_a_server_echoes_are_cut_out() -> None:
+    key = "ASIA" + "X" * 16
+    token = "XXXX" * 40
+    said = describe(
+        _aws_error(
+            "SignatureDoesNotMatch",
+            f"The request signature we calculated does not match. The Canonical String for this "
+            f"request should have been 'POST / x-amz-security-token:{token}' Credential={key}/x",
+        )
+    )
+    assert key not in said and "XXXXXXXX" not in said
+    assert said.startswith("SignatureDoesNotMatch: The request signature we calculated")
+
+
 def test_every_item_ends_done_or_failed() -> None:
     def work(n: int) -> int:
         if n % 3 == 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ R = TypeVar("R")
 
 #: what an item not started before the deadline reports
 LATE = "timed out: not started before the run's deadline"
+# What a server may echo of the credentials (SignatureDoesNotMatch quotes the canonical
+# request, session token included): access key ids and long base64 runs are cut out.
+_CREDENTIAL = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|[A-Za-z0-9/+=]{64,}")
 #: the longest AWS message kept (they are one sentence; a huge one is not read whole)
 _MAX_TEXT = 400
 
@@ -109,7 +113,7 @@ def describe(exc: BaseException) -> str:
         # A bug, not AWS's answer: the report says what, the log has the traceback.
         log.error("aws: unexpected failure", exc_info=exc)
         text, hint = f"unexpected {type(exc).__name__}", None
-    text = one_line(scrub(text))
+    text = _CREDENTIAL.sub("…", one_line(scrub(text)))
     if len(text) > _MAX_TEXT:
         text = text[: _MAX_TEXT - 1] + "…"
     return f"{text} ({hint})" if hint else text
