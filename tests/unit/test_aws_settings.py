@@ -3,11 +3,15 @@ configuration is loaded, so a deployed function carries its accounts inline)."""
 
 from __future__ import annotations
 
+import csv
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from offhours.config import load_config, parse_config
 from offhours.errors import ConfigError
@@ -59,6 +63,8 @@ def test_region_names_and_all_are_accepted(regions: Any) -> None:
         (["EU-WEST-1"], 'sources[0].regions[0]: "EU-WEST-1" is not an AWS region name'),
         (["eu-west"], 'sources[0].regions[0]: "eu-west" is not an AWS region name'),
         ("everywhere", "sources[0].regions: \"everywhere\" input should be 'all'"),
+        # another script's digit (the message shows it escaped)
+        (["eu-west-\u0661"], 'sources[0].regions[0]: "eu-west-\\u0661" is not an AWS region'),
     ],
 )
 def test_an_unknown_region_names_its_place(regions: Any, problem: str) -> None:
@@ -194,3 +200,46 @@ def test_a_missing_accounts_file_is_a_config_error_naming_it(tmp_path: Path) -> 
         f"{tmp_path / 'offhours.toml'}: sources[0]: accounts_file: "
         f"{tmp_path / 'nowhere.csv'}: no such file; create it or fix the path"
     )
+
+
+_TEXT = (
+    st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=2, max_size=20)
+    .map(str.strip)
+    .filter(lambda t: len(t) >= 2)
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"\A[0-9]{12}\Z"),
+            st.one_of(st.none(), _TEXT),
+            st.one_of(st.none(), _TEXT),
+        ),
+        max_size=8,
+        unique_by=lambda row: row[0],
+    )
+)
+def test_any_accounts_written_as_csv_read_back_the_same(
+    rows: list[tuple[str, str | None, str | None]],
+) -> None:
+    # names and external ids with commas, quotes and any script survive CSV quoting
+    entries = [
+        {
+            "id": ident,
+            "role_arn": f"arn:aws:iam::{ident}:role/audit",
+            **({"external_id": ext} if ext else {}),
+            **({"name": name} if name else {}),
+        }
+        for ident, ext, name in rows
+    ]
+    with tempfile.TemporaryDirectory() as where:
+        path = Path(where) / "accounts.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["id", "role_arn", "external_id", "name"])
+            for e in entries:
+                writer.writerow(
+                    [e["id"], e["role_arn"], e.get("external_id", ""), e.get("name", "")]
+                )
+        assert read_accounts_file(path) == entries

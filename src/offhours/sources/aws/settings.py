@@ -14,6 +14,7 @@ groups from tags, prices, and the optional stop.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,7 +54,7 @@ ActionWord = Literal["none", "stop"]
 
 _ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 # eu-west-1, us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$")
 
 
 def _region_name(value: str) -> str:
@@ -68,7 +69,7 @@ RegionName = Annotated[str, AfterValidator(_region_name)]
 
 
 def _account_id(value: str) -> str:
-    if not re.fullmatch(r"\d{12}", value):
+    if not re.fullmatch(r"[0-9]{12}", value):  # ASCII: \d would take any script's digits
         raise PydanticCustomError("account_id", "is not an AWS account id (12 digits)")
     return value
 
@@ -229,7 +230,14 @@ def read_accounts_file(path: Path) -> list[dict[str, str]]:
         raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
-    rows = [(n, row) for n, row in enumerate(csv.reader(text.splitlines()), 1) if any(row)]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            if any(v.strip() for v in row):  # blank lines are skipped
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise ValueError(f"{path}, line {reader.line_num}: not CSV ({exc})") from None
     if not rows:
         raise ValueError(f"{path}: empty; the first line names the columns: id,role_arn")
     line, header = rows[0]
