@@ -428,6 +428,10 @@ class Config:
         document: dict[str, Any] = json.loads(json.dumps(dict(self.raw), default=str))
         for key in ("deploy", "allow_plaintext_secrets"):
             document.pop(key, None)
+        tables = document.get("sources")
+        if isinstance(tables, list) and len(tables) == len(self.sources):
+            pairs = zip(self.sources, tables, strict=True)
+            document["sources"] = [c.runtime_table(t) for c, t in pairs]
         return document
 
     def plaintext_secrets(self) -> list[str]:
@@ -462,6 +466,8 @@ def _show(value: object) -> str:
 def _path(loc: tuple[int | str, ...], prefix: str = "") -> str:
     out = prefix
     for part in loc:
+        if isinstance(part, str) and "[" in part:
+            continue  # pydantic's tag of a union member ("list[str]"), not a key
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -501,6 +507,8 @@ def _is_secret_field(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool
 def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     current: Any = model
     for part in loc:
+        if isinstance(part, str) and "[" in part:
+            continue  # pydantic's tag of a union member ("list[str]"), not a key
         if isinstance(part, int):
             continue
         field = getattr(current, "model_fields", {}).get(part)
@@ -571,7 +579,11 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     label = str(path) if path else "<config>"
     top = _validate(_Top, dict(data), "", problems)
     # Plugin tables are validated on their own, so the flag they depend on is passed along.
-    context = {"allow_plaintext": data.get("allow_plaintext_secrets") is True}
+    context = {
+        "allow_plaintext": data.get("allow_plaintext_secrets") is True,
+        # files a plugin table names (an accounts file) are relative to the config file
+        "config_dir": path.resolve().parent if path else None,
+    }
     sources = _plugins("sources", _list(data, "sources"), problems, context)
     notifiers = _plugins("notifiers", _list(data, "notifiers"), problems, context)
     if problems or top is None:

@@ -106,6 +106,11 @@ class PluginConfig(BaseModel):
     def plugin_kwargs(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in type(self).model_fields if k not in self._common}
 
+    def runtime_table(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """``table`` as a deployed function is given it: as written, unless the plugin read a
+        file at load time whose content must then travel inline."""
+        return dict(table)
+
 
 class SourceConfig(PluginConfig):
     """The base of a source's config model (nothing more than :class:`PluginConfig` yet)."""
