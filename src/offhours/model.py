@@ -206,8 +206,10 @@ class Action:
     """One thing a source did (or would do, or would not do) to one resource.
 
     ``verb`` is what, in the report's words ("stop", "hibernate", "scale to 0", "pause",
-    "restore"); ``detail`` the reason of a refusal, the provider's message of a failure, or what
-    was saved to undo it (all of it data, rendered inert)."""
+    "restore"); ``detail`` what a reader needs: the reason of a refusal, the provider's message
+    of a failure, a caveat ("AWS starts a stopped database again after 7 days"); ``call`` the
+    exact call made, or that a dry run would make, and what was saved to undo it (all of it
+    data, rendered inert)."""
 
     source: str
     key: str
@@ -216,6 +218,7 @@ class Action:
     outcome: ActionOutcome
     detail: str = ""
     at: datetime | None = None
+    call: str = ""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
       "cost_by_group": {"<group>": {"count", "priced", "hourly_cost", "cost_so_far",
                                      "cost_so_far_at_least"}},
       "cost_by_owner": {"<owner or empty>": {…the same…}},
-      "actions": [{"source", "key", "name", "verb", "outcome", "detail", "at"}],
+      "actions": [{"source", "key", "name", "verb", "outcome", "detail", "call", "at"}],
       "notes": ["…"]                               # e.g. the price table's date
     }
 
@@ -71,6 +71,7 @@ __all__ = [
     "Cost",
     "Problem",
     "Report",
+    "action_json",
     "action_text",
     "build_report",
     "checked",
@@ -372,7 +373,11 @@ def action_text(action: Action, report: Report) -> str:
         text = f"{_DONE.get(action.verb, verb + ': done')} by offhours{when}"
         return f"{text} ({detail})" if detail else text
     if action.outcome == "would":
-        return f"would {verb} (dry run{': ' + detail if detail else ''})"
+        call = _one_line(action.call)
+        if len(call) > _DETAIL_MAX:
+            call = call[: _DETAIL_MAX - 1] + "…"
+        said = "; ".join(p for p in (call, detail) if p)
+        return f"would {verb} (dry run{': ' + said if said else ''})"
     return f"{verb} {action.outcome}: {detail or 'no reason given'}"
 
 
@@ -582,7 +587,7 @@ def _resource_json(r: Resource) -> dict[str, Any]:
     }
 
 
-def _action_json(action: Action) -> dict[str, Any]:
+def action_json(action: Action) -> dict[str, Any]:
     return {
         "source": action.source,
         "key": action.key,
@@ -590,6 +595,7 @@ def _action_json(action: Action) -> dict[str, Any]:
         "verb": action.verb,
         "outcome": action.outcome,
         "detail": action.detail,
+        "call": action.call,
         "at": _iso(action.at),
     }
 
@@ -623,7 +629,7 @@ def _finding_json(finding: Finding, report: Report) -> dict[str, Any]:
         "first_seen": _iso(finding.first_seen or finding.at),
         "cost_so_far": spent,
         "cost_so_far_at_least": at_least,
-        "action": _action_json(action) if action is not None else None,
+        "action": action_json(action) if action is not None else None,
         "tags": dict(r.tags),
         "vms": [{"id": v.id, "name": v.name, "state": v.state} for v in r.vms],
         "reason": decision.reason,
@@ -663,7 +669,7 @@ def render_json(report: Report) -> str:
         "findings": [_finding_json(f, report) for f in report.findings],
         "cost_by_group": {g: _cost_json(c) for g, c in report.cost_by_group.items()},
         "cost_by_owner": {o: _cost_json(c) for o, c in report.cost_by_owner.items()},
-        "actions": [_action_json(a) for a in report.actions],
+        "actions": [action_json(a) for a in report.actions],
         "notes": list(report.notes),
         "exempt": [_exempt_json(d) for d in report.exempt],
         "problems": [

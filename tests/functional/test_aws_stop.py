@@ -318,7 +318,8 @@ def test_a_dry_run_says_the_exact_call_and_writes_nothing(
     would = one(source(word).act([finding(word, ident)], dry_run=True, now=NIGHT, hours_open=False))
 
     assert would.outcome == "would"
-    assert would.detail.startswith(f"would {STOPS[word].verb} {ident} ({STOPS[word].stop_call}")
+    assert would.call.startswith(f"{STOPS[word].stop_call} {ident}")
+    assert f"tagging it {SAVED_TAG}=at=" in would.call
     assert STATE[word](fresh(place, word, ident)) == before
     assert saved_tag(place, word, ident) is None
 
@@ -334,9 +335,8 @@ def test_restore_dry_run_changes_nothing(aws: Aws, place: Place) -> None:
     )
 
     assert would.outcome == "would"
-    assert would.detail == (
-        "would restore web (update_auto_scaling_group min=1 desired=2 max=4), "
-        f"removing its {SAVED_TAG} tag"
+    assert would.call == (
+        f"update_auto_scaling_group web min=1 desired=2 max=4, removing its {SAVED_TAG} tag"
     )
     assert STATE["asg"](fresh(place, "asg", name)) == (0, 0, 4)
     assert saved_tag(place, "asg", name) is not None
@@ -367,7 +367,7 @@ def test_ec2_hibernates_where_launched_with_it_and_configured(aws: Aws, place: P
     )
 
     assert [(a.verb, a.outcome) for a in actions] == [("hibernate", "done"), ("stop", "done")]
-    assert actions[0].detail.startswith("stop_instances Hibernate=True;")
+    assert actions[0].call.startswith(f"stop_instances {sleepy} Hibernate=True;")
     assert parse_saved(saved_tag(place, "ec2", sleepy) or "") == {"hibernate": 1}
     restored = source("ec2").restore(RestoreSelection(everything=True), dry_run=False, now=MORNING)
     assert sorted(a.outcome for a in restored) == ["done", "done"]

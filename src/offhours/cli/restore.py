@@ -113,29 +113,20 @@ def _restore_all(
 
 
 def _print(actions: Sequence[Action], failures: Sequence[SourceFailure], fmt: Format) -> None:
+    from offhours.report import action_json
     from offhours.untrusted import one_line
 
     if fmt is Format.json:
         document = {
-            "actions": [
-                {
-                    "source": a.source,
-                    "key": a.key,
-                    "name": a.name,
-                    "verb": a.verb,
-                    "outcome": a.outcome,
-                    "detail": a.detail,
-                    "at": a.at.isoformat() if a.at else None,
-                }
-                for a in actions
-            ],
+            "actions": [action_json(a) for a in actions],
             "failures": [{"source": f.source, "message": f.message} for f in failures],
         }
         # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
         out.print(json.dumps(document, indent=2), markup=False)
     else:
         for a in actions:
-            line = f"{a.verb} {a.name} ({a.key})" + (f": {a.detail}" if a.detail else "")
+            said = "; ".join(p for p in (a.detail, a.call) if p)
+            line = f"{a.verb} {a.name} ({a.key})" + (f": {said}" if said else "")
             out.print(f"{a.outcome:<8} {one_line(line)}", markup=False, soft_wrap=True)
     for f in failures:
         err.print(f"offhours: source {f.source!r}: {one_line(f.message)}", markup=False)

@@ -19,12 +19,12 @@ from threading import Lock
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.errors import ConfigError, SourceError
 from offhours.logs import scrub
 from offhours.model import KEY_SEPARATOR, Action, ActionOutcome, Finding, resource_key
+from offhours.sources.aws.fleet import describe
 from offhours.sources.aws.stops import (
     BY_KIND,
     SAVED_TAG,
@@ -80,8 +80,10 @@ class _Run:
                 self._places[key] = Place(self.source, account, region)
             return self._places[key]
 
-    def action(self, key: str, name: str, verb: str, outcome: ActionOutcome, detail: str) -> Action:
-        return Action(self.source.name, key, name, verb, outcome, detail, self.now)
+    def action(
+        self, key: str, name: str, verb: str, outcome: ActionOutcome, detail: str, call: str = ""
+    ) -> Action:
+        return Action(self.source.name, key, name, verb, outcome, detail, self.now, call)
 
     def each(self, work: Callable[[Any], Action], items: Sequence[Any]) -> list[Action]:
         """``work`` on every item on a bounded pool, in order; each item fails on its own."""
@@ -105,14 +107,13 @@ def _stop_one(run: _Run, finding: Finding) -> Action:
         if reason:
             return run.action(r.key, r.name, verb, "refused", reason)
         saved = spec.save(place, item)
-        call = spec.stop_call
+        call = f"{spec.stop_call} {r.id}"
         if saved.get("hibernate"):
             verb, call = "hibernate", f"{call} Hibernate=True"
         value = saved_value(run.now, saved)
-        note = f"; {spec.note}" if spec.note else ""
         if run.dry_run:
-            detail = f"would {verb} {r.id} ({call}), tagging it {SAVED_TAG}={value}{note}"
-            return run.action(r.key, r.name, verb, "would", detail)
+            made = f"{call}, tagging it {SAVED_TAG}={value}"
+            return run.action(r.key, r.name, verb, "would", spec.note, made)
         # The tag first: a resource is never stopped or scaled down without what undoes it.
         arn = spec.arn(place, item)
         client = place.client(spec.service)
@@ -122,7 +123,8 @@ def _stop_one(run: _Run, finding: Finding) -> Action:
         except Exception:
             _quietly(lambda: spec.tagger.remove(client, arn, SAVED_TAG))
             raise
-        return run.action(r.key, r.name, verb, "done", f"{call}; saved {SAVED_TAG}={value}{note}")
+        made = f"{call}; saved {SAVED_TAG}={value}"
+        return run.action(r.key, r.name, verb, "done", spec.note, made)
     except (ClientError, BotoCoreError) as exc:
         return run.action(r.key, r.name, verb, "failed", _failure(exc))
     except Exception as exc:  # an answer of an unexpected shape: this resource only
@@ -202,17 +204,17 @@ def _restore_one(run: _Run, found: _Found) -> Action:
             detail = f"{spec.state(item)} now, not as offhours left it: left as is, {dropped}"
             return run.action(key, name, verb, "refused", detail)
         values = " ".join(f"{k}={v}" for k, v in saved.items() if k != "hibernate")
-        call = f"{spec.start_call} {values}".strip()
+        call = f"{spec.start_call} {ident} {values}".strip()
         if run.dry_run:
-            detail = f"would restore {ident} ({call}), removing its {SAVED_TAG} tag"
-            return run.action(key, name, verb, "would", detail)
+            made = f"{call}, removing its {SAVED_TAG} tag"
+            return run.action(key, name, verb, "would", "", made)
         try:
             spec.start(place, item, saved)
         except KeyError as exc:
             detail = f"its {SAVED_TAG} tag lacks {exc}: left as is"
             return run.action(key, name, verb, "refused", detail)
         spec.tagger.remove(client, arn, SAVED_TAG)
-        return run.action(key, name, verb, "done", call)
+        return run.action(key, name, verb, "done", "", call)
     except (ClientError, BotoCoreError) as exc:
         return run.action(key, ident, verb, "failed", _failure(exc))
     except Exception as exc:  # an answer of an unexpected shape: this resource only
@@ -221,36 +223,23 @@ def _restore_one(run: _Run, found: _Found) -> Action:
 
 
 def _places(run: _Run) -> list[Place]:
-    """Every account and region the source reads (the current account and listed ones)."""
-    s = run.source.settings
-    session = boto3.session.Session()
-    listed = s.regions if isinstance(s.regions, list) else []
-    home = session.region_name or (listed[0] if listed else None)
-    if home is None:
-        raise ConfigError(
-            f"source {run.source.name!r}: no region to restore in; set regions = [...] or "
-            "AWS_REGION"
-        )
-    accounts = [a.id for a in s.accounts]
+    """Every account and region the source reads: the same accounts (current, listed, from
+    the file, the Organization's) and regions ("all": the enabled ones) as :meth:`collect`."""
+    places = run.source.places
     try:
-        if s.current_account:
-            sts = session.client("sts", region_name=home)
-            accounts.insert(0, str(sts.get_caller_identity()["Account"]))
-        places = []
-        for account in dict.fromkeys(accounts):
-            if listed:
-                regions = listed
-            elif s.regions == "all":
-                ec2 = run.source.client_for(account, home, "ec2")
-                regions = [r["RegionName"] for r in ec2.describe_regions()["Regions"]]
-            else:
-                regions = [home]
-            places += [run.place(account, region) for region in regions]
+        accounts, unreached = places.accounts()
+        if unreached:
+            part, problem = unreached[0]
+            raise SourceError(run.source.name, f"{part}: {describe(problem)}")
+        found = []
+        for account in accounts:
+            regions, _ = places.regions(account)
+            found += [run.place(account.id, region) for region in regions]
     except (ClientError, BotoCoreError) as exc:
         raise SourceError(
-            run.source.name, f"could not list its accounts and regions: {_failure(exc)}"
+            run.source.name, f"could not list its accounts and regions: {describe(exc)}"
         ) from None
-    return places
+    return found
 
 
 def _parse_key(key: str) -> tuple[str, str, str, str, str] | None:
