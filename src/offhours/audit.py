@@ -93,7 +93,7 @@ class AuditResult:
         if not self.failures:
             return "success"
         delivered = any(r.sent for r in self.receipts)
-        read = len(self.report.failures) < len(self.report.sources)
+        read = self.report.sources_read
         return "partial" if delivered or read else "error"
 
 

@@ -252,6 +252,19 @@ class Report:
         """Every source could be read."""
         return not self.failures
 
+    @property
+    def failed_sources(self) -> set[str]:
+        """The sources that failed as a whole (not one region or account of theirs)."""
+        return {f.source for f in self.failures} & set(self.sources)
+
+    @property
+    def sources_read(self) -> bool:
+        """Whether any source was read, if only in part. Without names of sources (a report
+        built by hand), any failure counts as one source lost."""
+        if not self.sources:
+            return not self.failures
+        return len(self.failed_sources) < len(self.sources)
+
 
 def build_report(
     decisions: Iterable[Decision],
@@ -440,7 +453,7 @@ def headline(report: Report) -> str:
     n = len(report.findings)
     if not n and report.failures:
         # "Nothing running" would be a guess when a source could not be read.
-        if len(report.failures) >= len(report.sources):
+        if not report.sources_read:
             return "Could not check for running resources: every source failed"
         return "No resources running outside business hours in the sources that answered"
     if not n:
@@ -453,9 +466,13 @@ def headline(report: Report) -> str:
 def checked(report: Report) -> str:
     sources = len(report.sources) or len({d.resource.source for d in report.decisions})
     text = f"{len(report.decisions)} checked in {plural(sources, 'source')}"
-    if report.failures:
-        failed = len(report.failures)
+    failed = len(report.failed_sources)
+    if failed:
         text += f"; {failed} {'source' if failed == 1 else 'sources'} failed"
+    parts = len(report.failures) - failed
+    if parts:
+        # A region or an account of a source that was otherwise read.
+        text += f"; {parts} {'part' if parts == 1 else 'parts'} could not be read"
     return text
 
 

@@ -227,3 +227,24 @@ def test_totals_are_the_sums_of_the_known_figures(rows: list[tuple]) -> None:
     by_group = sum(c.count for c in r.cost_by_group.values())
     assert by_group == sum(c.count for c in r.cost_by_owner.values()) == len(rows)
     assert Cost.of(()) == Cost()
+
+
+def test_a_region_that_failed_is_a_part_not_a_source() -> None:
+    from offhours.audit import AuditResult
+    from offhours.model import SourceFailure
+
+    part = SourceFailure("aws 111111111111/eu-west-1", "UnauthorizedOperation: denied [ec2]")
+    r = build_report([], [part], now=NOW, sources=("aws",))
+    assert r.sources_read and r.failed_sources == set()
+    text = render_text(r)
+    assert text.startswith(
+        "No resources running outside business hours in the sources that answered "
+        "(0 checked in 1 source; 1 part could not be read)."
+    )
+    assert "aws 111111111111/eu-west-1" in text
+    # Read in part: the run is partial (exit 1), not an outright error.
+    assert AuditResult(r, ()).status == "partial"
+    whole = build_report([], [SourceFailure("aws", "no credentials")], now=NOW, sources=("aws",))
+    assert not whole.sources_read
+    assert AuditResult(whole, ()).status == "error"
+    assert "every source failed" in render_text(whole)
