@@ -10,7 +10,8 @@ Exit codes: 0 ran fine (whether or not anything was flagged); 1 a source or noti
     options    the options the commands share, and reading the config file
     audit      audit, explain, check, schema      budget   the budget warning
     secrets    secrets encrypt, secrets check     deploy   deploy package/plan/apply/…
-    schedule   schedule                           demo     demo
+    schedule   schedule                           demo     demo (Ravello, or AWS on moto)
+    restore    restore: put back what an AWS source's stop scaled down or stopped
 
 Nothing imported here needs the ``cli`` extra (typer, rich, tomlkit): without it,
 :func:`main` says how to install it in one line instead of a traceback.
