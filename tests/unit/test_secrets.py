@@ -428,7 +428,8 @@ def test_redacted_shows_at_most_a_host_and_the_last_four(text: str) -> None:
         if sep:
             assert re.fullmatch(r"([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d+)?", host), shown
             name = host.rsplit(":", 1)[0] if host[:1] != "[" else ""  # IPv6: shown compressed
-            assert name in value.lower()
+            # urllib drops tabs and line breaks from a URL before splitting it (as WHATWG does)
+            assert name in value.lower().translate({9: None, 10: None, 13: None})
 
 
 @pytest.mark.parametrize(
