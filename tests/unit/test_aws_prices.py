@@ -251,7 +251,7 @@ def _file(doc: object) -> bytes:
     ("data", "says"),
     [
         (b"not gzip", "not a gzip'd JSON price table"),
-        (gzip.compress(b"{nope"), "not a gzip'd JSON price table"),
+        (gzip.compress(b"{nope", mtime=0), "not a gzip'd JSON price table"),
         (_file({"format": FORMAT + 1, "prices": {}}), f"not a price table of format {FORMAT}"),
         (_file({"format": FORMAT, "prices": []}), "not nested objects"),
         (_file({"format": FORMAT, "prices": {"ec2": {"r": {"m5.large": -1}}}}), "negative"),
