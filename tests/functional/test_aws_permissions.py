@@ -95,9 +95,9 @@ SEEDS: dict[str, Callable[[Callable[[str], Any], str], object]] = {
 # (moto/iam/access_control.py, IAMRequestBase._create_aws_request: ``data=self._body or
 # self._data``; moto/core/responses.py, setup_class): every such EKS call (ListClusters,
 # ListNodegroups, DescribeNodegroup) is refused with SignatureDoesNotMatch, even to a user
-# allowed "*" (verified: signing an empty body there instead makes ListClusters pass). So that
-# EKS's actions suffice is not proved here; that it gets exactly its table's actions is
-# (tests/unit/test_aws_permissions.py).
+# allowed "*" (verified: signing an empty body there instead makes ListClusters pass). EKS's
+# reading is checked by recording its calls instead (test_eks_reading_calls_…); its stop and
+# restore are not checked against the policy.
 MOTO_CANNOT_ENFORCE = {
     "eks": "moto 5.2.5 answers every EKS GET with SignatureDoesNotMatch under IAM enforcement "
     "(it signs the query string or headers as the body), even for an administrator",
@@ -318,3 +318,33 @@ def test_the_composed_policy_stops_and_restores_each_kind(
     assert not [a for a in done if a.outcome == "failed"], done
     restored = source.restore(RestoreSelection(everything=True), dry_run=False, now=MORNING)
     assert not [a for a in restored if a.outcome == "failed"], restored
+
+
+def test_eks_reading_calls_exactly_its_read_actions(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto cannot enforce IAM on EKS (MOTO_CANNOT_ENFORCE): every call that reading node groups
+    # makes is recorded instead, and must be exactly the actions its policy grants.
+    seed_name = f"eks-{next(_SEEDINGS)}"
+    SEEDS["eks"](aws.client, seed_name)
+    called: set[str] = set()
+
+    def record(model: Any, **_: Any) -> None:
+        called.add(f"{model.service_model.signing_name}:{model.name}")
+
+    make = boto3.session.Session.client
+
+    def recorded(self: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
+        client = make(self, *args, **kwargs)
+        client.meta.events.register("before-call", record)
+        return client
+
+    monkeypatch.setattr(boto3.session.Session, "client", recorded)
+    report = assess(audit_config("eks"), now=NIGHT)
+
+    assert report.failures == ()
+    assert [f.resource.id for f in findings_of(report, "eks")] == [f"{seed_name}/workers"]
+    # What it calls is what it is granted (its read actions, and who it is), no more, no less.
+    granted = {a for s in policy("eks")["Statement"] for a in s["Action"]}
+    assert called == granted
+    assert set(KINDS["eks"].read_actions) < called
