@@ -101,6 +101,25 @@ def _aws_error(
         ),
         (NoCredentialsError(), "no AWS credentials found (set AWS_PROFILE or the AWS_* variables)"),
         (KeyError("InstanceId"), "unexpected KeyError"),
+        # an XML error body botocore could not parse (a JSON client): AWS's code and words
+        (
+            _aws_error(
+                "403",
+                '<?xml version="1.0" encoding="utf-8"?>\n<ErrorResponse><Errors><Error>'
+                "<Code>AccessDenied</Code><Message>User: x is not authorized to perform: "
+                "eks:ListClusters &amp; more</Message><Type>Sender</Type></Error></Errors>"
+                "</ErrorResponse>",
+                "ListClusters",
+            ),
+            "AccessDenied: User: x is not authorized to perform: eks:ListClusters & more "
+            "(HTTP 403) (grant the role the actions this source needs",
+        ),
+        (
+            _aws_error("400", "<Error><Code>Oops</Code></Error>"),
+            "Oops: no message (HTTP 400)",
+        ),
+        # text that is not an XML body is kept as it is
+        (_aws_error("403", "Forbidden <Code>"), "403: Forbidden <Code>"),
         # a server's words stay on one line, bounded
         (_aws_error("Boom", "line\nbreak\x1b[31m" + "x" * 1000), "Boom: line break"),
     ],

@@ -8,6 +8,7 @@ item ends in one of three ways: done (its result), failed (why, in AWS's words),
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 import re
@@ -72,7 +73,23 @@ _HINTS = {
     ),
 }
 
+# An error body botocore could not parse for the protocol it expected (an XML ErrorResponse to a
+# JSON client) reaches it as Code "<HTTP status>" and the whole body as Message.
+_XML_CODE = re.compile(r"<Code>([^<]{1,200})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]{0,2000})</Message>")
+
 log = logging.getLogger(__name__)
+
+
+def _aws_words(error: dict[str, str]) -> tuple[str, str | None]:
+    """AWS's error code and message: botocore's, or those in an unparsed XML error body."""
+    code, message = str(error.get("Code") or "Error"), error.get("Message")
+    if message and message.lstrip().startswith("<") and (found := _XML_CODE.search(message)):
+        said = _XML_MESSAGE.search(message)
+        status = f" (HTTP {code})" if code.isdigit() else ""
+        text = html.unescape(said.group(1)) if said else None
+        return html.unescape(found.group(1)).strip(), f"{text or 'no message'}{status}"
+    return code, message
 
 
 @dataclass
@@ -92,9 +109,8 @@ def describe(exc: BaseException) -> str:
     """One line saying why a call failed: AWS's error code and words, and what to do. Never
     a credential (scrubbed, as any server text)."""
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or "Error")
-        text = f"{code}: {error.get('Message') or exc}"
+        code, message = _aws_words(exc.response.get("Error", {}))
+        text = f"{code}: {message or exc}"
         hint = _HINTS.get(code)
         if hint is _DENIED and exc.operation_name == "AssumeRole":
             hint = _NOT_ASSUMED
