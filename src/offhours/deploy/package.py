@@ -154,6 +154,7 @@ _OFF_HANDLER_PATH = (
     "offhours.cli",
     "offhours.__main__",
     "offhours.demo",
+    "offhours.demo-aws",  # demo-aws.toml, the AWS demo's configuration
     "offhours.testing",
     "offhours.deploy",
 )
