@@ -244,7 +244,7 @@ def test_valid_config_builds_policy(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["offhours.toml", "minimal.toml", "aws-secrets.toml"])
+@pytest.mark.parametrize("name", ["offhours.toml", "minimal.toml", "aws-secrets.toml", "aws.toml"])
 def test_shipped_examples_are_valid(name: str) -> None:
     cfg = load_config(ROOT / "examples" / name)
     assert cfg.sources
