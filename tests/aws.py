@@ -16,6 +16,9 @@ from typing import Any
 import boto3
 
 REGION = "us-east-1"
+#: moto loads its catalogue of images into every region after each reset (seconds each time);
+#: the tests launch one image id it accepts without a catalogue (offhours.testing.aws_fleet)
+NO_IMAGE_CATALOGUE = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
 TEST_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -78,7 +81,7 @@ def enforce_iam(endpoint: str) -> None:
 def moto_subprocess(**environ: str) -> Iterator[str]:
     """A moto server in its own process (``enforce_iam`` changes a process-wide setting)."""
     port = free_port()
-    env = {**os.environ, **environ}
+    env = {**os.environ, **NO_IMAGE_CATALOGUE, **environ}
     proc = subprocess.Popen(  # noqa: S603 - moto's own server module, fixed arguments
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         env=env,

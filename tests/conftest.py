@@ -21,7 +21,7 @@ from hypothesis import settings
 
 from offhours.testing.ravello import RavelloSimulator
 from offhours.testing.slack import SlackSink
-from tests.aws import TEST_KEYS, Aws, env_for
+from tests.aws import NO_IMAGE_CATALOGUE, TEST_KEYS, Aws, env_for
 
 pytest_plugins = ["tests.leakguard", "tests.packaging"]
 
@@ -128,6 +128,8 @@ def cli(tmp_path: Path, request: pytest.FixtureRequest) -> object:
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    # Read by moto whenever a region's EC2 state is created (after every reset): set for good.
+    os.environ.update(NO_IMAGE_CATALOGUE)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from offhours.sources.aws import AwsSource
+from offhours.testing.aws_fleet import IMAGE
 from tests.aws import Aws
 
 
 def _ami(aws: Aws) -> str:
-    return str(aws.client("ec2").describe_images()["Images"][0]["ImageId"])
+    return IMAGE
 
 
 def test_running_ec2_instances_come_with_owner_group_size_and_start(aws: Aws) -> None:

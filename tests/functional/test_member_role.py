@@ -25,6 +25,7 @@ from offhours.errors import ConfigError
 from offhours.sources.aws import AwsSource, stopping
 from offhours.sources.aws.permissions import member_statements, statements
 from offhours.sources.aws.settings import AwsSourceConfig
+from offhours.testing.aws_fleet import IMAGE
 from tests.aws import REGION, TEST_KEYS, enforce_iam, env_for, moto_subprocess
 from tests.functional.test_export import TERRAFORM, TF_PLUGINS, init, terraform
 
@@ -317,8 +318,7 @@ def test_the_stack_makes_a_role_the_function_assumes_and_reads_with(
             )
         assert granted["Statement"] == member_statements(settings, REGION, MEMBER)
         ec2 = _client(endpoint, "ec2", **member)
-        image = ec2.describe_images()["Images"][0]["ImageId"]
-        vm = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+        vm = ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1)["Instances"][0]
 
         # In the deployment account: a user holding the function role's statements.
         root = _client(endpoint, "iam")
