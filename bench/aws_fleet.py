@@ -1,0 +1,558 @@
+"""Reading a large AWS fleet: offhours, Cloud Custodian and a plain boto3 loop, in one run.
+
+One moto server (its own process) holds the fleet; every contender runs in a fresh
+interpreter, so its peak RSS (``VmHWM``, read by the interpreter itself as it exits) is its
+own; the wall time is the parent's, from start to exit (imports included, alike for all); CPU
+is the child's (user + sys) and moto's, since moto renders every answer's XML in one process.
+
+Part 1, one account: ``--instances`` EC2 instances (default 10,000) across ``--regions``
+(default 4), created once in reservations of 10 (moto pages ``describe_instances`` at 100
+reservations: about 1,000 instances a page, as AWS does), some tagged Owner and Project.
+
+- ``loop``:      a plain boto3 ``describe_instances`` paginator per region, counting;
+- ``custodian``: ``custodian run`` with a policy ``resource: ec2, filters: [State.Name:
+  running]``, one ``-r`` per region, its cache off (``--cache-period 0``);
+- ``offhours``:  the CLI, ``offhours audit --dry-run --format json`` with an ``aws`` source
+  (``kinds = ["ec2"]``) at an off-hours instant: read, evaluate, report;
+- ``collect``:   ``AwsSource(...).collect()`` alone, the read in the same interpreter shape.
+
+Part 2, many accounts far away: ``--accounts`` accounts (default 100) x the same regions, a
+few instances in each, every call delayed ``--latency-ms`` (default 50) by a loopback proxy
+in front of moto (:mod:`latency_proxy`); moto keeps each assumed role's account apart.
+
+- ``serial``:    one loop: per account ``sts:AssumeRole``, then per region the paginator;
+- ``offhours``:  the CLI with those accounts as ``accounts = [...]`` (``current_account =
+  false``, ``max_workers``).
+
+Each row states how many running instances it found (the fleet's count is known) and, in
+part 2, how many calls reached the proxy.
+
+    python3 dev.py bench aws                               # the full size: minutes
+    python3 dev.py bench aws --instances 400 --accounts 3  # a quick look while developing
+
+Cloud Custodian pins exact versions of boto3 and others, so it gets its own venv
+(``python3 dev.py bench aws`` makes ``.venv-custodian`` from the ``bench`` extra's list); or
+name one with ``--custodian PATH/bin/custodian``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+RESERVATION = 10
+KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+ROLE = "offhours-audit"
+FIRST_MEMBER = 200_000_000_000  # member account ids: 200000000000, 200000000001, …
+TICKS = os.sysconf("SC_CLK_TCK")
+# moto checks no AMI (MOTO_ENABLE_AMI_VALIDATION is off) and loads none of its ~1,300 default
+# ones: loading them took seconds for each new (account, region) of part 2.
+AMI = "ami-12c6146b"
+
+# Runs MODULE:FUNCTION (sys.argv[1]) with the rest as its argv, and writes this interpreter's
+# own peak RSS on the way out (ru_maxrss would carry the forking parent's over exec).
+PEAK = """
+import atexit, importlib, os, sys
+def _peak():
+    with open('/proc/self/status') as status:
+        kib = next(line.split()[1] for line in status if line.startswith('VmHWM:'))
+    with open(os.environ['BENCH_PEAK_FILE'], 'w') as out:
+        out.write(kib)
+atexit.register(_peak)
+module, _, function = sys.argv[1].partition(':')
+sys.argv = sys.argv[1:]
+sys.exit(getattr(importlib.import_module(module), function)())
+"""
+
+POLICY = """\
+policies:
+  - name: running-instances
+    resource: ec2
+    filters:
+      - State.Name: running
+"""
+
+
+# ------------------------------------------------------------------ contenders' own code
+
+
+def plain_loop() -> None:
+    """argv: REGION…; prints how many running instances a describe paginator lists."""
+    import boto3
+
+    found = 0
+    for region in sys.argv[1:]:
+        ec2 = boto3.client("ec2", region_name=region)
+        pages = ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+        )
+        for page in pages:
+            found += sum(len(r["Instances"]) for r in page["Reservations"])
+    print(found)
+
+
+def serial_accounts_loop() -> None:
+    """argv: ACCOUNTS REGION…; per member account AssumeRole, then each region's paginator."""
+    import boto3
+
+    accounts, regions = int(sys.argv[1]), sys.argv[2:]
+    # One session: its loader reads the EC2 model once, not once per account.
+    session = boto3.session.Session()
+    sts = session.client("sts")
+    found = 0
+    for account in member_ids(accounts):
+        creds = sts.assume_role(RoleArn=role_arn(account), RoleSessionName="offhours-bench")
+        keys = {
+            "aws_access_key_id": creds["Credentials"]["AccessKeyId"],
+            "aws_secret_access_key": creds["Credentials"]["SecretAccessKey"],
+            "aws_session_token": creds["Credentials"]["SessionToken"],
+        }
+        for region in regions:
+            pages = (
+                session.client("ec2", region_name=region, **keys)
+                .get_paginator("describe_instances")
+                .paginate(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])
+            )
+            for page in pages:
+                found += sum(len(r["Instances"]) for r in page["Reservations"])
+    print(found)
+
+
+def offhours_collect() -> None:
+    """argv: REGION…; ``AwsSource(...).collect()`` and how many resources it returned."""
+    from offhours.sources.aws import AwsSource
+
+    print(len(AwsSource("aws", regions=sys.argv[1:], kinds=["ec2"]).collect()))
+
+
+# ------------------------------------------------------------------ the fleet
+
+
+def member_ids(count: int) -> list[str]:
+    return [f"{FIRST_MEMBER + i:012d}" for i in range(count)]
+
+
+def role_arn(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/{ROLE}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[tuple[str, int]]:
+    """moto's server in its own process: its URL and pid."""
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - moto's own server module, fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto's server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _ec2(endpoint: str, region: str, creds: dict[str, str] | None = None) -> Any:
+    import boto3
+
+    keys = creds or {
+        "aws_access_key_id": KEYS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": KEYS["AWS_SECRET_ACCESS_KEY"],
+    }
+    return boto3.client("ec2", region_name=region, endpoint_url=endpoint, **keys)
+
+
+def _launch(ec2: Any, count: int, serial: int) -> None:
+    tags = [{"Key": "Name", "Value": f"bench-{serial:05d}"}]
+    if serial % 3:  # two reservations in three have an owner and a project
+        tags += [
+            {"Key": "Owner", "Value": f"owner-{serial % 17:02d}@example.com"},
+            {"Key": "Project", "Value": f"project-{serial % 7}"},
+        ]
+    ec2.run_instances(
+        ImageId=AMI,
+        InstanceType=("t3.micro", "m5.large", "c5.xlarge")[serial % 3],
+        MinCount=count,
+        MaxCount=count,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+
+
+def make_fleet(endpoint: str, instances: int, regions: Sequence[str]) -> None:
+    """``instances`` running instances, in reservations of 10, spread over ``regions``."""
+    jobs: list[tuple[str, int, int]] = []  # region, count, serial
+    for serial, start in enumerate(range(0, instances, RESERVATION)):
+        jobs.append((regions[serial % len(regions)], min(RESERVATION, instances - start), serial))
+    clients = {region: _ec2(endpoint, region) for region in regions}
+    # moto serves one request at a time in effect (one process, the GIL): 2 threads keep it busy
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda j: _launch(clients[j[0]], j[1], j[2]), jobs))
+
+
+def make_member_fleet(endpoint: str, accounts: int, regions: Sequence[str], each: int) -> None:
+    """``each`` running instances in every (member account, region)."""
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        region_name=regions[0],
+        endpoint_url=endpoint,
+        aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+    def fill(account: str) -> None:
+        got = sts.assume_role(RoleArn=role_arn(account), RoleSessionName="bench-setup")
+        creds = {
+            "aws_access_key_id": got["Credentials"]["AccessKeyId"],
+            "aws_secret_access_key": got["Credentials"]["SecretAccessKey"],
+            "aws_session_token": got["Credentials"]["SessionToken"],
+        }
+        for region in regions:
+            _launch(_ec2(endpoint, region, creds), each, int(account[-4:]))
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(fill, member_ids(accounts)))
+
+
+# ------------------------------------------------------------------ measuring
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    cpu: float  # the contender's user + sys
+    moto_cpu: float  # moto's user + sys meanwhile
+    rss_kib: int | None
+    found: int | None
+    calls: int | None = None
+    note: str = ""
+
+
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def measure(
+    name: str,
+    python: str,
+    target: str,
+    args: Sequence[str],
+    *,
+    env: dict[str, str],
+    moto_pid: int,
+    found: Callable[[str], int | None],
+    calls: Callable[[], int] | None = None,
+) -> Result:
+    """Runs ``target`` (MODULE:FUNCTION) under ``python`` with ``args``; ``found`` reads the
+    count from its stdout."""
+    with tempfile.TemporaryDirectory(prefix="offhours-bench-") as tmp:
+        peak = Path(tmp) / "peak"
+        out = Path(tmp) / "stdout"
+        before, moto_before = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_of(moto_pid)
+        calls_before = calls() if calls else 0
+        started = time.monotonic()
+        with out.open("wb") as sink:
+            proc = subprocess.run(  # noqa: S603 - this bench's own contenders
+                [python, "-c", PEAK, target, *args],
+                env={**env, "BENCH_PEAK_FILE": str(peak), "HOME": tmp},
+                cwd=tmp,
+                stdout=sink,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+        seconds = time.monotonic() - started
+        after, moto_after = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_of(moto_pid)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        text = out.read_text(errors="replace")
+        note = ""
+        if proc.returncode:
+            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            note = f"exit {proc.returncode}: {last[:120]}"
+        try:
+            count = found(text)
+        except (ValueError, KeyError, json.JSONDecodeError) as exc:
+            count, note = None, note or f"no count: {exc}"
+        return Result(
+            name,
+            seconds,
+            cpu,
+            moto_after - moto_before,
+            int(peak.read_text()) if peak.is_file() else None,
+            count,
+            (calls() - calls_before) if calls else None,
+            note,
+        )
+
+
+def _last_int(text: str) -> int:
+    return int(text.strip().splitlines()[-1])
+
+
+def _findings(text: str) -> int:
+    report = json.loads(text)
+    return len(report["findings"])
+
+
+def off_hours_now() -> str:
+    """Tomorrow 23:00 UTC: outside 08:00-18:00 UTC, and after every launch."""
+    day = datetime.now(UTC) + timedelta(days=1)
+    return day.replace(hour=23, minute=0, second=0, microsecond=0).isoformat()
+
+
+def audit_args(config: Path) -> list[str]:
+    """The run as the CLI does it, sending nothing: read, evaluate, report as JSON."""
+    return ["audit", "-c", str(config), "--dry-run", "--format", "json", "--now", off_hours_now()]
+
+
+def offhours_config(path: Path, regions: Sequence[str], extra: str = "") -> Path:
+    listed = ", ".join(json.dumps(r) for r in regions)
+    path.write_text(
+        "[hours]\n"
+        'timezone = "UTC"\ndays = "Mon-Sun"\nstart = "08:00"\nend = "18:00"\n\n'
+        "[[sources]]\n"
+        'type = "aws"\nname = "aws"\nkinds = ["ec2"]\n'
+        f"regions = [{listed}]\n{extra}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def custodian_found(out_dir: Path) -> Callable[[str], int]:
+    def count(_: str) -> int:
+        files = list(out_dir.rglob("resources.json"))
+        if not files:
+            raise ValueError(f"no resources.json under {out_dir}")
+        return sum(len(json.loads(f.read_text())) for f in files)
+
+    return count
+
+
+def find_custodian(given: str | None) -> str | None:
+    """The Python of the venv holding Cloud Custodian, or None."""
+    for candidate in (given, ROOT / ".venv-custodian" / "bin" / "custodian"):
+        if candidate and Path(candidate).is_file():
+            return str(Path(candidate).parent / "python")
+    on_path = shutil.which("custodian")
+    return str(Path(on_path).parent / "python") if on_path else None
+
+
+# ------------------------------------------------------------------ the table
+
+
+def table(title: str, rows: Sequence[Result], expected: int, base: str, memory_base: str) -> str:
+    by_name = {r.name: r for r in rows}
+    wall_base = by_name.get(base)
+    rss_base = by_name.get(memory_base)
+    lines = [
+        f"{title} ({expected:,} running instances)",
+        "",
+        f"| contender | wall s | vs {base} | peak RSS MB | vs {memory_base} | CPU s | moto CPU s"
+        " | found | calls | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        wall_ratio = f"{r.seconds / wall_base.seconds:.2f}×" if wall_base else "-"
+        mb = r.rss_kib / 1024 if r.rss_kib else None
+        mem_ratio = (
+            f"{r.rss_kib / rss_base.rss_kib:.2f}×"
+            if rss_base and rss_base.rss_kib and r.rss_kib
+            else "-"
+        )
+        found = "-" if r.found is None else f"{r.found:,}" + ("" if r.found == expected else " ✗")
+        lines.append(
+            f"| {r.name} | {r.seconds:.1f} | {wall_ratio} | "
+            f"{'-' if mb is None else f'{mb:.0f}'} | {mem_ratio} | {r.cpu:.1f} | "
+            f"{r.moto_cpu:.1f} | {found} | {'-' if r.calls is None else r.calls} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bench aws", description=__doc__.split("\n")[0])
+    parser.add_argument("--instances", type=int, default=10_000)
+    parser.add_argument("--regions", type=int, default=len(REGIONS), choices=range(1, 5))
+    parser.add_argument("--accounts", type=int, default=100, help="0: skip part 2")
+    parser.add_argument("--per-account", type=int, default=2, help="instances per region")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--workers", type=int, default=16, help="offhours' max_workers")
+    parser.add_argument("--custodian", help="the custodian script (default: .venv-custodian)")
+    parser.add_argument(
+        "--src", default=str(ROOT / "src"), help="the offhours tree to measure (default: src/)"
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], help="a contender to leave out (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    regions = REGIONS[: args.regions]
+    started = time.monotonic()
+    custodian_python = find_custodian(args.custodian)
+    base_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([args.src, str(BENCH)]),
+        "AWS_REGION": regions[0],
+        "AWS_DEFAULT_REGION": regions[0],
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **KEYS,
+    }
+    with moto_server() as (moto, moto_pid), tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print(f"creating {args.instances:,} instances in {len(regions)} regions …", flush=True)
+        t0 = time.monotonic()
+        make_fleet(moto, args.instances, regions)
+        print(f"  {time.monotonic() - t0:.0f} s", flush=True)
+        env = {**base_env, "AWS_ENDPOINT_URL": moto}
+        rows: list[Result] = []
+
+        def run(name: str, *spec: Any, **kw: Any) -> None:
+            if name in args.skip:
+                return
+            print(f"running {name} …", flush=True)
+            rows.append(measure(name, *spec, env=env, moto_pid=moto_pid, **kw))
+            print(f"  {rows[-1].seconds:.1f} s", flush=True)
+
+        run("loop", sys.executable, "aws_fleet:plain_loop", regions, found=_last_int)
+        if custodian_python:
+            out_dir = work / "custodian"
+            policy = work / "policy.yml"
+            policy.write_text(POLICY, encoding="utf-8")
+            run(
+                "custodian",
+                custodian_python,
+                "c7n.cli:main",
+                ["run", "--cache-period", "0", "-s", str(out_dir)]
+                + [a for r in regions for a in ("-r", r)]
+                + [str(policy)],
+                found=custodian_found(out_dir),
+            )
+        else:
+            print("Cloud Custodian not found: see --custodian", file=sys.stderr)
+        config = offhours_config(work / "one.toml", regions)
+        run(
+            "offhours",
+            sys.executable,
+            "offhours.cli:main",
+            audit_args(config),
+            found=_findings,
+        )
+        run("collect", sys.executable, "aws_fleet:offhours_collect", regions, found=_last_int)
+        print()
+        print(table("One account", rows, args.instances, "loop", "custodian"))
+
+        if args.accounts:
+            print()
+            accounts_part(args, moto, moto_pid, regions, base_env, work)
+    print(f"\n(bench took {time.monotonic() - started:.0f} s on {os.cpu_count()} cores)")
+
+
+def accounts_part(
+    args: argparse.Namespace,
+    moto: str,
+    moto_pid: int,
+    regions: Sequence[str],
+    base_env: dict[str, str],
+    work: Path,
+) -> None:
+    from latency_proxy import LatencyProxy
+
+    print(
+        f"creating {args.per_account} instances in each of {args.accounts} accounts × "
+        f"{len(regions)} regions …",
+        flush=True,
+    )
+    t0 = time.monotonic()
+    make_member_fleet(moto, args.accounts, regions, args.per_account)
+    print(f"  {time.monotonic() - t0:.0f} s", flush=True)
+    expected = args.accounts * len(regions) * args.per_account
+    entries = ",\n".join(
+        f'  {{ id = "{a}", role_arn = "{role_arn(a)}" }}' for a in member_ids(args.accounts)
+    )
+    config = offhours_config(
+        work / "many.toml",
+        regions,
+        f"current_account = false\nmax_workers = {args.workers}\naccounts = [\n{entries}\n]\n",
+    )
+    rows: list[Result] = []
+    with LatencyProxy(moto, delay=args.latency_ms / 1000) as proxy:
+        env = {**base_env, "AWS_ENDPOINT_URL": proxy.url}
+        for name, target, targs, found in (
+            (
+                "serial",
+                "aws_fleet:serial_accounts_loop",
+                [str(args.accounts), *regions],
+                _last_int,
+            ),
+            (
+                "offhours",
+                "offhours.cli:main",
+                audit_args(config),
+                _findings,
+            ),
+        ):
+            if name in args.skip:
+                continue
+            print(f"running {name} …", flush=True)
+            rows.append(
+                measure(
+                    name,
+                    sys.executable,
+                    target,
+                    targs,
+                    env=env,
+                    moto_pid=moto_pid,
+                    found=found,
+                    calls=lambda: proxy.calls,
+                )
+            )
+            print(f"  {rows[-1].seconds:.1f} s", flush=True)
+    title = (
+        f"{args.accounts} accounts × {len(regions)} regions, {args.latency_ms:g} ms a call, "
+        f"max_workers = {args.workers}"
+    )
+    print(table(title, rows, expected, "serial", "serial"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
