@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,28 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
+def _rss_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:")), 0)
+
+
+def _watch(proc: subprocess.Popen[bytes], cap_kib: int) -> str:
+    """Waits for ``proc``; kills it past ``cap_kib`` of RSS (the machine is shared)."""
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+            return ""
+        except subprocess.TimeoutExpired:
+            rss = _rss_kib(proc.pid)
+            if rss > cap_kib:
+                proc.kill()
+                proc.wait()
+                return f"killed at {rss // 1024:,} MB of RSS (--rss-cap)"
+
+
 def measure(
     name: str,
     python: str,
@@ -282,36 +304,33 @@ def measure(
     moto_pid: int,
     found: Callable[[str], int | None],
     calls: Callable[[], int] | None = None,
+    cap_mb: int = 2048,
 ) -> Result:
     """Runs ``target`` (MODULE:FUNCTION) under ``python`` with ``args``; ``found`` reads the
     count from its stdout."""
     with tempfile.TemporaryDirectory(prefix="offhours-bench-") as tmp:
-        peak = Path(tmp) / "peak"
-        out = Path(tmp) / "stdout"
+        peak, out, err = (Path(tmp) / part for part in ("peak", "stdout", "stderr"))
         before, moto_before = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_of(moto_pid)
         calls_before = calls() if calls else 0
         started = time.monotonic()
-        with out.open("wb") as sink:
-            proc = subprocess.run(  # noqa: S603 - this bench's own contenders
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            proc = subprocess.Popen(  # noqa: S603 - this bench's own contenders
                 [python, "-c", PEAK, target, *args],
                 env={**env, "BENCH_PEAK_FILE": str(peak), "HOME": tmp},
                 cwd=tmp,
-                stdout=sink,
-                stderr=subprocess.PIPE,
-                text=True,
-                check=False,
+                stdout=stdout,
+                stderr=stderr,
             )
+            note = _watch(proc, cap_mb * 1024)
         seconds = time.monotonic() - started
         after, moto_after = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_of(moto_pid)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        text = out.read_text(errors="replace")
-        note = ""
-        if proc.returncode:
-            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        if proc.returncode and not note:
+            last = (err.read_text(errors="replace").strip().splitlines() or ["(no output)"])[-1]
             note = f"exit {proc.returncode}: {last[:120]}"
         try:
-            count = found(text)
-        except (ValueError, KeyError, json.JSONDecodeError) as exc:
+            count = found(out.read_text(errors="replace"))
+        except (ValueError, KeyError, IndexError, json.JSONDecodeError) as exc:
             count, note = None, note or f"no count: {exc}"
         return Result(
             name,
@@ -408,26 +427,69 @@ def table(title: str, rows: Sequence[Result], expected: int, base: str, memory_b
     return "\n".join(lines)
 
 
+@dataclass
+class Runner:
+    """Runs contenders one after the other against one endpoint, keeping their results."""
+
+    env: dict[str, str]
+    moto_pid: int
+    skip: Sequence[str]
+    cap_mb: int
+    calls: Callable[[], int] | None = None
+    rows: list[Result] = field(default_factory=list)
+
+    def run(
+        self,
+        name: str,
+        python: str,
+        target: str,
+        args: Sequence[str],
+        found: Callable[[str], int | None],
+    ) -> None:
+        if name in self.skip:
+            return
+        print(f"running {name} …", flush=True)
+        self.rows.append(
+            measure(
+                name,
+                python,
+                target,
+                args,
+                env=self.env,
+                moto_pid=self.moto_pid,
+                found=found,
+                calls=self.calls,
+                cap_mb=self.cap_mb,
+            )
+        )
+        print(f"  {self.rows[-1].seconds:.1f} s", flush=True)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench aws", description=__doc__.split("\n")[0])
-    parser.add_argument("--instances", type=int, default=10_000)
+    parser.add_argument("--instances", type=int, default=10_000, help="part 1's fleet")
     parser.add_argument("--regions", type=int, default=len(REGIONS), choices=range(1, 5))
-    parser.add_argument("--accounts", type=int, default=100, help="0: skip part 2")
+    parser.add_argument("--accounts", type=int, default=100, help="part 2's; 0: skip part 2")
     parser.add_argument("--per-account", type=int, default=2, help="instances per region")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--workers", type=int, default=16, help="offhours' max_workers")
-    parser.add_argument("--custodian", help="the custodian script (default: .venv-custodian)")
+    parser.add_argument("--custodian", help="the custodian script (default: .venv-custodian's)")
     parser.add_argument(
         "--src", default=str(ROOT / "src"), help="the offhours tree to measure (default: src/)"
     )
     parser.add_argument(
+        "--collect", action="store_true", help="also time AwsSource.collect() alone in part 1"
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], help="a contender to leave out (repeatable)"
+    )
+    parser.add_argument(
+        "--rss-cap", type=int, default=2048, help="kill a contender past this many MB of RSS"
     )
     args = parser.parse_args(argv)
     regions = REGIONS[: args.regions]
     started = time.monotonic()
-    custodian_python = find_custodian(args.custodian)
-    base_env = {
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": os.pathsep.join([args.src, str(BENCH)]),
         "AWS_REGION": regions[0],
@@ -437,75 +499,61 @@ def main(argv: list[str]) -> None:
         "AWS_EC2_METADATA_DISABLED": "true",
         **KEYS,
     }
+    skip = [*args.skip, *([] if args.collect else ["collect"])]
     with moto_server() as (moto, moto_pid), tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        print(f"creating {args.instances:,} instances in {len(regions)} regions …", flush=True)
-        t0 = time.monotonic()
-        make_fleet(moto, args.instances, regions)
-        print(f"  {time.monotonic() - t0:.0f} s", flush=True)
-        env = {**base_env, "AWS_ENDPOINT_URL": moto}
-        rows: list[Result] = []
-
-        def run(name: str, *spec: Any, **kw: Any) -> None:
-            if name in args.skip:
-                return
-            print(f"running {name} …", flush=True)
-            rows.append(measure(name, *spec, env=env, moto_pid=moto_pid, **kw))
-            print(f"  {rows[-1].seconds:.1f} s", flush=True)
-
-        run("loop", sys.executable, "aws_fleet:plain_loop", regions, found=_last_int)
-        if custodian_python:
-            out_dir = work / "custodian"
-            policy = work / "policy.yml"
-            policy.write_text(POLICY, encoding="utf-8")
-            run(
-                "custodian",
-                custodian_python,
-                "c7n.cli:main",
-                ["run", "--cache-period", "0", "-s", str(out_dir)]
-                + [a for r in regions for a in ("-r", r)]
-                + [str(policy)],
-                found=custodian_found(out_dir),
-            )
-        else:
-            print("Cloud Custodian not found: see --custodian", file=sys.stderr)
-        config = offhours_config(work / "one.toml", regions)
-        run(
-            "offhours",
-            sys.executable,
-            "offhours.cli:main",
-            audit_args(config),
-            found=_findings,
-        )
-        run("collect", sys.executable, "aws_fleet:offhours_collect", regions, found=_last_int)
-        print()
-        print(table("One account", rows, args.instances, "loop", "custodian"))
-
+        one = Runner({**env, "AWS_ENDPOINT_URL": moto}, moto_pid, skip, args.rss_cap)
+        one_account(args, one, moto, regions, Path(tmp))
         if args.accounts:
             print()
-            accounts_part(args, moto, moto_pid, regions, base_env, work)
+            many = Runner(env, moto_pid, skip, args.rss_cap)
+            many_accounts(args, many, moto, regions, Path(tmp))
     print(f"\n(bench took {time.monotonic() - started:.0f} s on {os.cpu_count()} cores)")
 
 
-def accounts_part(
-    args: argparse.Namespace,
-    moto: str,
-    moto_pid: int,
-    regions: Sequence[str],
-    base_env: dict[str, str],
-    work: Path,
+def _timed(what: str, make: Callable[[], None]) -> None:
+    print(f"creating {what} …", flush=True)
+    started = time.monotonic()
+    make()
+    print(f"  {time.monotonic() - started:.0f} s", flush=True)
+
+
+def one_account(
+    args: argparse.Namespace, runner: Runner, moto: str, regions: Sequence[str], work: Path
 ) -> None:
+    """Part 1: the loop, Custodian and offhours over one account's large fleet."""
+    _timed(
+        f"{args.instances:,} instances in {len(regions)} regions",
+        lambda: make_fleet(moto, args.instances, regions),
+    )
+    runner.run("loop", sys.executable, "aws_fleet:plain_loop", regions, _last_int)
+    custodian_python = find_custodian(args.custodian)
+    if custodian_python:
+        out_dir = work / "custodian"
+        policy = work / "policy.yml"
+        policy.write_text(POLICY, encoding="utf-8")
+        where = [a for r in regions for a in ("-r", r)]
+        command = ["run", "--cache-period", "0", "-s", str(out_dir), *where, str(policy)]
+        runner.run("custodian", custodian_python, "c7n.cli:main", command, custodian_found(out_dir))
+    else:
+        print("Cloud Custodian not found: pass --custodian PATH", file=sys.stderr)
+    config = offhours_config(work / "one.toml", regions)
+    runner.run("offhours", sys.executable, "offhours.cli:main", audit_args(config), _findings)
+    runner.run("collect", sys.executable, "aws_fleet:offhours_collect", regions, _last_int)
+    print()
+    print(table("One account", runner.rows, args.instances, "loop", "custodian"))
+
+
+def many_accounts(
+    args: argparse.Namespace, runner: Runner, moto: str, regions: Sequence[str], work: Path
+) -> None:
+    """Part 2: member accounts far away, pooled (offhours) against serial."""
     from latency_proxy import LatencyProxy
 
-    print(
-        f"creating {args.per_account} instances in each of {args.accounts} accounts × "
-        f"{len(regions)} regions …",
-        flush=True,
+    _timed(
+        f"{args.per_account} instances in each of {args.accounts} accounts × "
+        f"{len(regions)} regions",
+        lambda: make_member_fleet(moto, args.accounts, regions, args.per_account),
     )
-    t0 = time.monotonic()
-    make_member_fleet(moto, args.accounts, regions, args.per_account)
-    print(f"  {time.monotonic() - t0:.0f} s", flush=True)
-    expected = args.accounts * len(regions) * args.per_account
     entries = ",\n".join(
         f'  {{ id = "{a}", role_arn = "{role_arn(a)}" }}' for a in member_ids(args.accounts)
     )
@@ -514,44 +562,18 @@ def accounts_part(
         regions,
         f"current_account = false\nmax_workers = {args.workers}\naccounts = [\n{entries}\n]\n",
     )
-    rows: list[Result] = []
     with LatencyProxy(moto, delay=args.latency_ms / 1000) as proxy:
-        env = {**base_env, "AWS_ENDPOINT_URL": proxy.url}
-        for name, target, targs, found in (
-            (
-                "serial",
-                "aws_fleet:serial_accounts_loop",
-                [str(args.accounts), *regions],
-                _last_int,
-            ),
-            (
-                "offhours",
-                "offhours.cli:main",
-                audit_args(config),
-                _findings,
-            ),
-        ):
-            if name in args.skip:
-                continue
-            print(f"running {name} …", flush=True)
-            rows.append(
-                measure(
-                    name,
-                    sys.executable,
-                    target,
-                    targs,
-                    env=env,
-                    moto_pid=moto_pid,
-                    found=found,
-                    calls=lambda: proxy.calls,
-                )
-            )
-            print(f"  {rows[-1].seconds:.1f} s", flush=True)
+        runner.env = {**runner.env, "AWS_ENDPOINT_URL": proxy.url}
+        runner.calls = lambda: proxy.calls
+        loop_args = [str(args.accounts), *regions]
+        runner.run("serial", sys.executable, "aws_fleet:serial_accounts_loop", loop_args, _last_int)
+        runner.run("offhours", sys.executable, "offhours.cli:main", audit_args(config), _findings)
     title = (
         f"{args.accounts} accounts × {len(regions)} regions, {args.latency_ms:g} ms a call, "
         f"max_workers = {args.workers}"
     )
-    print(table(title, rows, expected, "serial", "serial"))
+    expected = args.accounts * len(regions) * args.per_account
+    print(table(title, runner.rows, expected, "serial", "serial"))
 
 
 if __name__ == "__main__":
