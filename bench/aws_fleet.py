@@ -14,11 +14,12 @@ reservations: about 1,000 instances a page, as AWS does), some tagged Owner and 
   running]``, one ``-r`` per region, its cache off (``--cache-period 0``);
 - ``offhours``:  the CLI, ``offhours audit --dry-run --format json`` with an ``aws`` source
   (``kinds = ["ec2"]``) at an off-hours instant: read, evaluate, report;
-- ``collect``:   ``AwsSource(...).collect()`` alone, the read in the same interpreter shape.
+- ``collect``:   ``AwsSource(...).collect()`` alone: the read without the run (``--collect``).
 
-Part 2, many accounts far away: ``--accounts`` accounts (default 100) x the same regions, a
-few instances in each, every call delayed ``--latency-ms`` (default 50) by a loopback proxy
-in front of moto (:mod:`latency_proxy`); moto keeps each assumed role's account apart.
+Part 2, many accounts far away: ``--accounts`` member accounts (default 100) x the same
+regions, every call delayed ``--latency-ms`` (default 50) by a loopback proxy in front of moto
+(:mod:`latency_proxy`); moto keeps each assumed role's account apart. Each account holds
+``--per-account`` instances (default 4) in one of the regions, in turn; all are read.
 
 - ``serial``:    one loop: per account ``sts:AssumeRole``, then per region the paginator;
 - ``offhours``:  the CLI with those accounts as ``accounts = [...]`` (``current_account =
@@ -29,6 +30,7 @@ part 2, how many calls reached the proxy.
 
     python3 dev.py bench aws                               # the full size: minutes
     python3 dev.py bench aws --instances 400 --accounts 3  # a quick look while developing
+    python3 dev.py bench aws --instances 0 --src OTHER/src # part 2 alone, another tree
 
 Cloud Custodian pins exact versions of boto3 and others, so it gets its own venv
 (``python3 dev.py bench aws`` makes ``.venv-custodian`` from the ``bench`` extra's list); or
@@ -227,7 +229,8 @@ def make_fleet(endpoint: str, instances: int, regions: Sequence[str]) -> None:
 
 
 def make_member_fleet(endpoint: str, accounts: int, regions: Sequence[str], each: int) -> None:
-    """``each`` running instances in every (member account, region)."""
+    """``each`` running instances in every member account, in one of ``regions`` (in turn):
+    every (account, region) is read, and creating fewer reservations keeps the set-up short."""
     import boto3
 
     sts = boto3.client(
@@ -238,18 +241,17 @@ def make_member_fleet(endpoint: str, accounts: int, regions: Sequence[str], each
         aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
     )
 
-    def fill(account: str) -> None:
+    def fill(serial: int, account: str) -> None:
         got = sts.assume_role(RoleArn=role_arn(account), RoleSessionName="bench-setup")
         creds = {
             "aws_access_key_id": got["Credentials"]["AccessKeyId"],
             "aws_secret_access_key": got["Credentials"]["SecretAccessKey"],
             "aws_session_token": got["Credentials"]["SessionToken"],
         }
-        for region in regions:
-            _launch(_ec2(endpoint, region, creds), each, int(account[-4:]))
+        _launch(_ec2(endpoint, regions[serial % len(regions)], creds), each, serial)
 
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(fill, member_ids(accounts)))
+        list(pool.map(fill, range(accounts), member_ids(accounts)))
 
 
 # ------------------------------------------------------------------ measuring
@@ -467,10 +469,14 @@ class Runner:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench aws", description=__doc__.split("\n")[0])
-    parser.add_argument("--instances", type=int, default=10_000, help="part 1's fleet")
+    parser.add_argument(
+        "--instances", type=int, default=10_000, help="part 1's fleet; 0: skip part 1"
+    )
     parser.add_argument("--regions", type=int, default=len(REGIONS), choices=range(1, 5))
     parser.add_argument("--accounts", type=int, default=100, help="part 2's; 0: skip part 2")
-    parser.add_argument("--per-account", type=int, default=2, help="instances per region")
+    parser.add_argument(
+        "--per-account", type=int, default=4, help="instances per member account (part 2)"
+    )
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--workers", type=int, default=16, help="offhours' max_workers")
     parser.add_argument("--custodian", help="the custodian script (default: .venv-custodian's)")
@@ -502,7 +508,8 @@ def main(argv: list[str]) -> None:
     skip = [*args.skip, *([] if args.collect else ["collect"])]
     with moto_server() as (moto, moto_pid), tempfile.TemporaryDirectory() as tmp:
         one = Runner({**env, "AWS_ENDPOINT_URL": moto}, moto_pid, skip, args.rss_cap)
-        one_account(args, one, moto, regions, Path(tmp))
+        if args.instances:
+            one_account(args, one, moto, regions, Path(tmp))
         if args.accounts:
             print()
             many = Runner(env, moto_pid, skip, args.rss_cap)
@@ -550,8 +557,7 @@ def many_accounts(
     from latency_proxy import LatencyProxy
 
     _timed(
-        f"{args.per_account} instances in each of {args.accounts} accounts × "
-        f"{len(regions)} regions",
+        f"{args.per_account} instances in each of {args.accounts} accounts",
         lambda: make_member_fleet(moto, args.accounts, regions, args.per_account),
     )
     entries = ",\n".join(
@@ -572,7 +578,7 @@ def many_accounts(
         f"{args.accounts} accounts × {len(regions)} regions, {args.latency_ms:g} ms a call, "
         f"max_workers = {args.workers}"
     )
-    expected = args.accounts * len(regions) * args.per_account
+    expected = args.accounts * args.per_account
     print(table(title, runner.rows, expected, "serial", "serial"))
 
 
