@@ -48,6 +48,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -191,14 +192,18 @@ def moto_server() -> Iterator[tuple[str, int]]:
             proc.kill()
 
 
-def _ec2(endpoint: str, region: str, creds: dict[str, str] | None = None) -> Any:
+_CLIENTS = threading.Lock()  # a boto3 session makes clients one thread at a time
+
+
+def _client(service: str, endpoint: str, region: str, creds: dict[str, str] | None = None) -> Any:
     import boto3
 
     keys = creds or {
         "aws_access_key_id": KEYS["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": KEYS["AWS_SECRET_ACCESS_KEY"],
     }
-    return boto3.client("ec2", region_name=region, endpoint_url=endpoint, **keys)
+    with _CLIENTS:
+        return boto3.client(service, region_name=region, endpoint_url=endpoint, **keys)
 
 
 def _launch(ec2: Any, count: int, serial: int) -> None:
@@ -222,7 +227,7 @@ def make_fleet(endpoint: str, instances: int, regions: Sequence[str]) -> None:
     jobs: list[tuple[str, int, int]] = []  # region, count, serial
     for serial, start in enumerate(range(0, instances, RESERVATION)):
         jobs.append((regions[serial % len(regions)], min(RESERVATION, instances - start), serial))
-    clients = {region: _ec2(endpoint, region) for region in regions}
+    clients = {region: _client("ec2", endpoint, region) for region in regions}
     # moto serves one request at a time in effect (one process, the GIL): 2 threads keep it busy
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda j: _launch(clients[j[0]], j[1], j[2]), jobs))
@@ -231,15 +236,7 @@ def make_fleet(endpoint: str, instances: int, regions: Sequence[str]) -> None:
 def make_member_fleet(endpoint: str, accounts: int, regions: Sequence[str], each: int) -> None:
     """``each`` running instances in every member account, in one of ``regions`` (in turn):
     every (account, region) is read, and creating fewer reservations keeps the set-up short."""
-    import boto3
-
-    sts = boto3.client(
-        "sts",
-        region_name=regions[0],
-        endpoint_url=endpoint,
-        aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
-    )
+    sts = _client("sts", endpoint, regions[0])
 
     def fill(serial: int, account: str) -> None:
         got = sts.assume_role(RoleArn=role_arn(account), RoleSessionName="bench-setup")
@@ -248,7 +245,7 @@ def make_member_fleet(endpoint: str, accounts: int, regions: Sequence[str], each
             "aws_secret_access_key": got["Credentials"]["SecretAccessKey"],
             "aws_session_token": got["Credentials"]["SessionToken"],
         }
-        _launch(_ec2(endpoint, regions[serial % len(regions)], creds), each, serial)
+        _launch(_client("ec2", endpoint, regions[serial % len(regions)], creds), each, serial)
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(fill, range(accounts), member_ids(accounts)))
