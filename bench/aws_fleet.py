@@ -492,6 +492,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     regions = REGIONS[: args.regions]
     started = time.monotonic()
+    first_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # others share the machine?
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": os.pathsep.join([args.src, str(BENCH)]),
@@ -511,7 +512,11 @@ def main(argv: list[str]) -> None:
             print()
             many = Runner(env, moto_pid, skip, args.rss_cap)
             many_accounts(args, many, moto, regions, Path(tmp))
-    print(f"\n(bench took {time.monotonic() - started:.0f} s on {os.cpu_count()} cores)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\n(bench took {time.monotonic() - started:.0f} s on {os.cpu_count()} cores; "
+        f"load average at the start {first_load}, at the end {load})"
+    )
 
 
 def _timed(what: str, make: Callable[[], None]) -> None:
