@@ -370,6 +370,9 @@ def offhours_config(path: Path, regions: Sequence[str], extra: str = "") -> Path
         'timezone = "UTC"\ndays = "Mon-Sun"\nstart = "08:00"\nend = "18:00"\n\n'
         "[[sources]]\n"
         'type = "aws"\nname = "aws"\nkinds = ["ec2"]\n'
+        # botocore's default, as the loop and Custodian have: moto renders a page of 1,000
+        # instances in seconds, and slower still with the pool's pages in flight at once.
+        "read_timeout = 60\n"
         f"regions = [{listed}]\n{extra}",
         encoding="utf-8",
     )
