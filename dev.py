@@ -6,7 +6,9 @@
                                  wheelhouse the packaging tests use, run ruff, mypy and pytest
                                  (in parallel: pytest-xdist's -n auto --dist worksteal; ARGS go
                                  to pytest, and -n 0 runs it in one process)
-    python3 dev.py bench [ARGS]  run the benchmarks in bench/ (not part of the tests)
+    python3 dev.py bench [ARGS]  run the benchmarks in bench/ (not part of the tests); `bench aws`
+                                 also installs the `bench` extra (Cloud Custodian) into a venv
+                                 of its own, .venv-custodian
     python3 dev.py lock          recompile src/offhours/deploy/lambda-requirements.lock, the
                                  pinned and hashed dependencies of the Lambda zip, and
                                  build-requirements.lock, the build back-end (setuptools) that
@@ -106,6 +108,23 @@ def ensure_wheelhouse() -> None:
     stamp.write_text(digest)
 
 
+def ensure_custodian() -> None:
+    """Cloud Custodian for `bench aws`, in its own venv: it pins boto3 and others exactly, which
+    would move the project venv's."""
+    home = ROOT / ".venv-custodian"
+    wanted = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]["bench"]
+    stamp = home / ".offhours-installed"
+    if stamp.is_file() and stamp.read_text() == "\n".join(wanted):
+        return
+    print(f"+ creating {home}", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(home)
+    python = home / ("Scripts" if os.name == "nt" else "bin") / "python"
+    run(python, "-m", "pip", "install", "--quiet", *wanted)
+    stamp.write_text("\n".join(wanted))
+
+
 def lock() -> None:
     """Compile the Lambda lock and the build back-end's lock with uv: universal (every Python
     from 3.11, every platform), so each lists every file of each pinned version with its hash."""
@@ -173,6 +192,8 @@ def main(argv: list[str]) -> None:
         lock()
     elif what == "bench":
         ensure_venv("[dev]")
+        if args[:1] in (["aws"], []):
+            ensure_custodian()
         run(PY, "bench/run.py", *args)
     else:
         sys.exit(__doc__)

@@ -1,4 +1,5 @@
-"""Run a benchmark by name: `python3 dev.py bench slack|package|hostile [ARGS]` (default: all)."""
+"""Run a benchmark by name: `python3 dev.py bench slack|package|hostile|aws [ARGS]`
+(default: all)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import aws_fleet
 import hostile_servers
 import lambda_package
 import slack_batching
@@ -15,6 +17,7 @@ BENCHES = {
     "slack": slack_batching.main,
     "package": lambda_package.main,
     "hostile": hostile_servers.main,
+    "aws": aws_fleet.main,
 }
 
 
