@@ -200,6 +200,14 @@ class Places:
         session = self.session(account)
         return self._client_of(session, region, service, account.id)
 
+    def fresh_client(self, account: Account, region: str, service: str) -> Any:
+        """A client of its own, for one task: dropped with it, so a run over hundreds of
+        accounts holds about as many clients as calls in flight (each holds a megabyte or
+        more), not one per account, region and service."""
+        session = self.session(account)
+        with self._lock:  # boto3 sessions are not thread-safe; the clients they make are
+            return session.client(service, region_name=region, config=self.config)
+
     def _client_of(
         self, session: boto3.session.Session, region: str, service: str, owner: str = ""
     ) -> Any:
@@ -241,5 +249,8 @@ class Places:
             refresh_using=fetch, method=_Assumed.METHOD, **extra
         )
         core = botocore.session.Session()
+        # The service models, read once for every account: a session of its own would load
+        # (and keep) its own copy of each, tens of MB per account of an Organization.
+        core.register_component("data_loader", self._base._session.get_component("data_loader"))
         core.get_component("credential_provider").insert_before("env", _Assumed(credentials))
         return boto3.session.Session(botocore_session=core)

@@ -129,7 +129,7 @@ class AwsSource(Source):
         s = self.settings
         spec = KINDS[task.word]
         where = Where(self.name, task.account.id, task.region, task.account.name)
-        client = self.places.client(task.account, task.region, spec.service)
+        client = self.places.fresh_client(task.account, task.region, spec.service)
         return [
             r
             for r, _ in read_kind(
