@@ -314,7 +314,7 @@ def test_a_hung_webhook_ends_at_the_runs_deadline(sink: SlackSink) -> None:
         notifier.send(lab_report())
 
 
-TOKEN = "xoxb-2719-SENTINEL-93814-Ab7QzK"
+TOKEN = "xoxb-00000000-SENTINEL-00000000-XXXX"  # obviously fake: the shape of a bot token
 
 
 @pytest.mark.parametrize(
