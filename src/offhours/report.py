@@ -79,8 +79,7 @@ __all__ = [
     "cost_total",
     "exempt_title",
     "exempt_why",
-    "group_label",
-    "group_title",
+    "group_sections",
     "grouped",
     "headline",
     "many_sources",
@@ -217,7 +216,7 @@ class Report:
     def __post_init__(self) -> None:
         ordered = sorted(self.decisions, key=_sort_key)
         findings = tuple(Finding.of(d, self.generated_at) for d in ordered if d.flagged)
-        known = [f.resource.hourly_cost for f in findings if f.resource.hourly_cost is not None]
+        cost = Cost.of(findings)
         kinds = {f.resource.kind for f in findings}
         derived: dict[str, object] = {
             "findings": findings,
@@ -228,9 +227,9 @@ class Report:
                 for p in d.problems
             ),
             "running_vms": sum(f.resource.running for f in findings),
-            "hourly_cost": sum(known) if known else None,
+            "hourly_cost": cost.hourly,
             "kind": kinds.pop() if len(kinds) == 1 else GENERIC,
-            "cost": Cost.of(findings),
+            "cost": cost,
             "cost_by_group": _costs_by(findings, lambda f: f.group),
             "cost_by_owner": _costs_by(findings, lambda f: f.resource.owner or ""),
             # The last action on a resource is what became of it (a restore after a stop).
@@ -419,20 +418,24 @@ def grouped(report: Report) -> bool:
 UNGROUPED = "(no group)"
 
 
-def group_title(group: str, report: Report) -> str:
-    """``atlas — 2 instances — ~$0.19/h, ~$0.95 so far``; the name is the caller's to clean."""
-    findings = report.groups.get(group, ())
-    kinds = {f.resource.kind for f in findings}
-    kind = kinds.pop() if len(kinds) == 1 else GENERIC
-    parts = [kind.count(len(findings))]
-    cost = cost_phrase(report.cost_by_group.get(group, Cost()))
-    if cost:
-        parts.append(cost)
-    return " — ".join(parts)
-
-
-def group_label(finding: Finding) -> str:
-    return UNGROUPED if finding.resource.group is None else finding.group
+def group_sections(report: Report) -> list[tuple[str, tuple[Finding, ...], str]]:
+    """The findings under their group headings, for a grouped report: ``(label, findings,
+    title)`` per group, by name, the findings without a group last. The title —
+    ``2 instances — ~$0.19/h, ~$0.95 so far`` — is the section's own count and cost; the label
+    is external text, the caller's to clean."""
+    by_label: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        label = UNGROUPED if f.resource.group is None else f.group
+        by_label.setdefault(label, []).append(f)
+    sections = []
+    for label in sorted(by_label, key=lambda g: (g == UNGROUPED, g.casefold())):
+        found = tuple(by_label[label])
+        kinds = {f.resource.kind for f in found}
+        kind = kinds.pop() if len(kinds) == 1 else GENERIC
+        cost = cost_phrase(Cost.of(found))
+        title = " — ".join([kind.count(len(found)), *([cost] if cost else [])])
+        sections.append((label, found, title))
+    return sections
 
 
 def owner_costs(report: Report) -> list[tuple[str, str]]:
@@ -507,12 +510,8 @@ def _text_findings(report: Report) -> list[str]:
     if not grouped(report):
         return [_text_line(f, report, many) for f in report.findings]
     lines = []
-    by_label: dict[str, list[Finding]] = {}
-    for f in report.findings:
-        by_label.setdefault(group_label(f), []).append(f)
-    for label in sorted(by_label, key=lambda g: (g == UNGROUPED, g.casefold())):
-        findings = by_label[label]
-        lines.append(f"  {_one_line(label)} — {group_title(findings[0].group, report)}")
+    for label, findings, title in group_sections(report):
+        lines.append(f"  {_one_line(label)} — {title}")
         lines += [_text_line(f, report, many, "    ") for f in findings]
     return lines
 

@@ -248,3 +248,15 @@ def test_a_region_that_failed_is_a_part_not_a_source() -> None:
     assert not whole.sources_read
     assert AuditResult(whole, ()).status == "error"
     assert "every source failed" in render_text(whole)
+
+
+def test_the_ungrouped_section_counts_and_prices_all_of_its_findings() -> None:
+    r = report_of(
+        finding_decision("a", group=None),
+        finding_decision("b", group=None),
+        finding_decision("web", group="atlas", owner="bob"),
+    )
+    lines = render_text(r).splitlines()
+    assert "  (no group) — 2 instances — ~$1.00/h, ~$2.00 so far" in lines
+    (message,) = render_slack(r)
+    assert any(t.startswith("(no group) — 2 instances") for t in block_texts(message))

@@ -63,7 +63,6 @@ from slack_sdk.models.blocks import (  # noqa: E402 - after the lean import abov
 
 from offhours.model import Action, Decision, Finding, SourceFailure  # noqa: E402
 from offhours.report import (  # noqa: E402
-    UNGROUPED,
     Problem,
     Report,
     action_text,
@@ -71,8 +70,7 @@ from offhours.report import (  # noqa: E402
     cost_total,
     exempt_title,
     exempt_why,
-    group_label,
-    group_title,
+    group_sections,
     grouped,
     headline,
     many_sources,
@@ -437,13 +435,9 @@ def slack_messages(
     if grouped(report):
         # Grouped by project: each group's title (its name is external text, so it goes into
         # rich_text like every name) carries its count and cost.
-        by_label: dict[str, list[Finding]] = {}
-        for f in report.findings:
-            by_label.setdefault(group_label(f), []).append(f)
-        for label in sorted(by_label, key=lambda g: (g == UNGROUPED, g.casefold())):
-            found = by_label[label]
-            title = f"{_clip(label, _NAME_MAX)} — {group_title(found[0].group, report)}"
-            packer.add_group(_Group(title, (_finding_unit(f, report, many) for f in found)))
+        for label, found, title in group_sections(report):
+            head = f"{_clip(label, _NAME_MAX)} — {title}"
+            packer.add_group(_Group(head, (_finding_unit(f, report, many) for f in found)))
     else:
         packer.add_group(_Group(None, (_finding_unit(d, report, many) for d in report.findings)))
     if report.findings:

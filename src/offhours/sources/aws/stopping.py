@@ -22,7 +22,6 @@ from urllib.parse import unquote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.errors import ConfigError, SourceError
-from offhours.logs import scrub
 from offhours.model import KEY_SEPARATOR, Action, ActionOutcome, Finding, resource_key
 from offhours.sources.aws.fleet import describe
 from offhours.sources.aws.stops import (
@@ -46,21 +45,7 @@ __all__ = ["SAVED_TAG", "STOPS", "StopSpec", "act", "restore"]
 
 log = logging.getLogger(__name__)
 
-#: what a failure's detail keeps of AWS's message
-MAX_DETAIL = 300
-
-
 # ---------------------------------------------------------------------------- the executor
-
-
-def _failure(exc: Exception) -> str:
-    """AWS's own code and message, scrubbed and on one line."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        text = f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return one_line(scrub(text))[:MAX_DETAIL]
 
 
 class _Run:
@@ -126,7 +111,7 @@ def _stop_one(run: _Run, finding: Finding) -> Action:
         made = f"{call}; saved {SAVED_TAG}={value}"
         return run.action(r.key, r.name, verb, "done", spec.note, made)
     except (ClientError, BotoCoreError) as exc:
-        return run.action(r.key, r.name, verb, "failed", _failure(exc))
+        return run.action(r.key, r.name, verb, "failed", describe(exc))
     except Exception as exc:  # an answer of an unexpected shape: this resource only
         log.error("stopping %s failed unexpectedly", r.key, exc_info=True)
         return run.action(r.key, r.name, verb, "failed", f"unexpected {type(exc).__name__}")
@@ -216,7 +201,7 @@ def _restore_one(run: _Run, found: _Found) -> Action:
         spec.tagger.remove(client, arn, SAVED_TAG)
         return run.action(key, name, verb, "done", "", call)
     except (ClientError, BotoCoreError) as exc:
-        return run.action(key, ident, verb, "failed", _failure(exc))
+        return run.action(key, ident, verb, "failed", describe(exc))
     except Exception as exc:  # an answer of an unexpected shape: this resource only
         log.error("restoring %s failed unexpectedly", key, exc_info=True)
         return run.action(key, ident, verb, "failed", f"unexpected {type(exc).__name__}")
@@ -271,7 +256,7 @@ def _restore(run: _Run, selection: RestoreSelection, skip: set[str]) -> list[Act
         try:
             item = spec.fresh(place, ident)
         except (ClientError, BotoCoreError) as exc:
-            return [run.action(selection.key, ident, "restore", "failed", _failure(exc))]
+            return [run.action(selection.key, ident, "restore", "failed", describe(exc))]
         if item is None:
             return [run.action(selection.key, ident, "restore", "refused", "not found")]
         return [_restore_one(run, _Found(spec, place, item))]
@@ -284,7 +269,7 @@ def _restore(run: _Run, selection: RestoreSelection, skip: set[str]) -> list[Act
                 items = list(spec.tagged(place))
             except (ClientError, BotoCoreError) as exc:
                 where = resource_key("aws", place.account, place.region, spec.kind, "*")
-                detail = f"could not list what offhours stopped: {_failure(exc)}"
+                detail = f"could not list what offhours stopped: {describe(exc)}"
                 actions.append(
                     run.action(where, f"{word} in {place.region}", "restore", "failed", detail)
                 )

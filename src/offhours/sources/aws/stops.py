@@ -16,9 +16,8 @@ characters.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from threading import Lock
 from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
@@ -79,14 +78,10 @@ class Place:
     source: AwsSource
     account: str
     region: str
-    _clients: dict[str, Any] = field(default_factory=dict)
-    _lock: Lock = field(default_factory=Lock)
 
     def client(self, service: str) -> Any:
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.source.client_for(self.account, self.region, service)
-            return self._clients[service]
+        # The source keeps one client per account, region and service (thread-safe).
+        return self.source.client_for(self.account, self.region, service)
 
     def arn(self, service: str, resource: str) -> str:
         partition = self.client(service).meta.partition
