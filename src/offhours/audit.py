@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
@@ -34,7 +34,7 @@ from offhours.policy import evaluate as decide_all
 from offhours.registry import load_plugin
 from offhours.report import Report, build_report
 from offhours.secrets import Resolver, Secret
-from offhours.sources.base import Source
+from offhours.sources.base import RestoreSelection, Source
 from offhours.transport import Deadline
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "evaluate",
     "reconcile",
     "resolve_secrets",
+    "restore",
     "run_audit",
     "with_fallback",
 ]
@@ -274,20 +275,12 @@ def act(
     """Each source acts on its own findings (flagged only: nothing exempt is ever touched);
     the report gains what was done, refused or would be done (``dry_run``). A source whose
     action crashes is recorded as a failure, never hides the others' actions."""
-    actions: list[Action] = []
-    failures: list[SourceFailure] = []
-    for source in sources:
+
+    def acting(source: Source) -> list[Action]:
         mine = [f for f in report.findings if f.resource.source == source.name]
-        try:
-            actions.extend(source.act(mine, dry_run=dry_run, now=now, hours_open=hours_open))
-        except OffhoursError as exc:
-            detail = scrub(getattr(exc, "detail", str(exc)))
-            failures.append(SourceFailure(source.name, f"acting on findings: {detail}"))
-        except Exception as exc:
-            log.error("source %r crashed while acting", source.name, exc_info=True)
-            failures.append(SourceFailure(source.name, f"acting: unexpected {type(exc).__name__}"))
-        finally:
-            source.close()
+        return source.act(mine, dry_run=dry_run, now=now, hours_open=hours_open)
+
+    actions, failures = _each_source(sources, acting, "acting", "acting on findings: ", "acting: ")
     if not actions and not failures:
         return report
     return replace(
@@ -295,6 +288,48 @@ def act(
         actions=(*report.actions, *actions),
         failures=(*report.failures, *failures),
     )
+
+
+def restore(
+    sources: Sequence[Source], selection: RestoreSelection, *, dry_run: bool, now: datetime
+) -> tuple[list[Action], list[SourceFailure]]:
+    """Each source puts back what it stopped, as ``selection`` says (``offhours restore``);
+    a source that fails is recorded, never hides the others' actions. A ``ConfigError`` (a
+    key no source could hold) is the caller's to report."""
+    return _each_source(
+        sources,
+        lambda s: s.restore(selection, dry_run=dry_run, now=now),
+        "restoring",
+        raising=(ConfigError,),
+    )
+
+
+def _each_source(
+    sources: Sequence[Source],
+    call: Callable[[Source], list[Action]],
+    doing: str,
+    failed: str = "",
+    crashed: str = "",
+    raising: tuple[type[Exception], ...] = (),
+) -> tuple[list[Action], list[SourceFailure]]:
+    """``call`` on every source inside its failure boundary (its words scrubbed), closing it
+    after; ``failed``/``crashed`` lead the failure recorded."""
+    actions: list[Action] = []
+    failures: list[SourceFailure] = []
+    for source in sources:
+        try:
+            actions.extend(call(source))
+        except raising:
+            raise
+        except OffhoursError as exc:
+            detail = scrub(getattr(exc, "detail", str(exc)))
+            failures.append(SourceFailure(source.name, f"{failed}{detail}"))
+        except Exception as exc:
+            log.error("source %r crashed while %s", source.name, doing, exc_info=True)
+            failures.append(SourceFailure(source.name, f"{crashed}unexpected {type(exc).__name__}"))
+        finally:
+            source.close()
+    return actions, failures
 
 
 def reconcile(report: Report, now: datetime) -> Report:

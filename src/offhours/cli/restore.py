@@ -9,9 +9,8 @@ selection or configuration.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from offhours.sources.base import RestoreSelection
 
 __all__ = ["restore"]
-
-log = logging.getLogger("offhours.cli")
 
 #: a key reads provider/account/region/kind/id (offhours.model.resource_key)
 _KEY_PARTS = 5
@@ -56,11 +53,13 @@ def restore(
 
     def body() -> int:
         from offhours.audit import build_sources, resolve_secrets
+        from offhours.audit import restore as restore_all
 
         selection = _selection(key, group, everything)
         cfg = load_config(config)
         sources = build_sources(cfg, resolve_secrets(cfg))
-        actions, failures = _restore_all(sources, selection, dry_run)
+        now = datetime.now(UTC)
+        actions, failures = restore_all(sources, selection, dry_run=dry_run, now=now)
         _print(actions, failures, fmt)
         if not actions and not failures:
             err.print(_nothing(selection), markup=False)
@@ -84,32 +83,6 @@ def _selection(key: str | None, group: str | None, everything: bool) -> RestoreS
     if group is not None and not group.strip():
         raise ConfigError("--group needs a group name (the value of the source's group tag)")
     return RestoreSelection(key=key, group=group, everything=everything)
-
-
-def _restore_all(
-    sources: Sequence[Any], selection: RestoreSelection, dry_run: bool
-) -> tuple[list[Action], list[SourceFailure]]:
-    """Each source restores its own; one failing source never hides the others' actions."""
-    from offhours.errors import OffhoursError
-    from offhours.logs import scrub
-    from offhours.model import SourceFailure
-
-    now = datetime.now(UTC)
-    actions: list[Action] = []
-    failures: list[SourceFailure] = []
-    for source in sources:
-        try:
-            actions += source.restore(selection, dry_run=dry_run, now=now)
-        except ConfigError:
-            raise
-        except OffhoursError as exc:
-            failures.append(SourceFailure(source.name, scrub(getattr(exc, "detail", str(exc)))))
-        except Exception as exc:
-            log.error("source %r crashed while restoring", source.name, exc_info=True)
-            failures.append(SourceFailure(source.name, f"unexpected {type(exc).__name__}"))
-        finally:
-            source.close()
-    return actions, failures
 
 
 def _print(actions: Sequence[Action], failures: Sequence[SourceFailure], fmt: Format) -> None:
