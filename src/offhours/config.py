@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from offhours import hours as hours_mod
 from offhours.errors import ConfigError
+from offhours.incidents import MemorySettings
 from offhours.plugin import PluginConfig, SourceConfig, secret_fields
 from offhours.policy import Policy
 from offhours.secrets import INLINE, SecretRef, SecretSettings, secret_looking
@@ -168,6 +169,51 @@ class TagsConfig(_Strict):
         description="Whether a schedule tag may say 'always' (or be open 23+ hours every day); "
         "when false such a tag is a problem and the default hours apply",
     )
+
+
+class MemoryConfig(_Strict):
+    """Incident memory: where it is kept, and when a running resource is told about again."""
+
+    store: Literal["auto", "sqlite", "dynamodb", "off"] = Field(
+        "auto",
+        description="Where incidents are kept: auto (SQLite on the command line, the deployed "
+        "DynamoDB table on Lambda), sqlite, dynamodb, or off (every run tells everything)",
+    )
+    path: str | None = Field(
+        None,
+        description="SQLite file (default: offhours/<function_name>.db in the user's state "
+        "directory, e.g. ~/.local/state); ~ is expanded, relative paths are from this file",
+    )
+    table: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{3,255}$",
+        description="DynamoDB table (default: <function_name>-state, created by deploy)",
+    )
+    remind_every_hours: float = Field(
+        4,
+        ge=0,
+        le=24 * 7,
+        allow_inf_nan=False,
+        description="Tell about a resource still running again after this many hours (0: never)",
+    )
+    remind_at_open: bool = Field(
+        True,
+        description="One last reminder when business hours begin with the resource still running",
+    )
+    report_resolved: bool = Field(
+        True, description="Say in the next message when a resource stopped or hours began"
+    )
+    keep_days: int = Field(
+        90, ge=1, le=3650, description="How long resolved incidents and runs are kept"
+    )
+
+    def settings(self) -> MemorySettings:
+        hours = self.remind_every_hours
+        return MemorySettings(
+            remind_every=timedelta(hours=hours) if hours > 0 else None,
+            remind_at_open=self.remind_at_open,
+            report_resolved=self.report_resolved,
+        )
 
 
 class KmsConfig(_Strict):
@@ -354,6 +400,7 @@ class _Top(_Strict):
     hours: HoursConfig = Field(default_factory=HoursConfig)
     tags: TagsConfig = Field(default_factory=TagsConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
     sources: list[dict[str, Any]] = Field(min_length=1)
     notifiers: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -383,6 +430,7 @@ class Config:
         self.tags = top.tags
         self.secrets = top.secrets
         self.deploy = top.deploy
+        self.memory = top.memory
         self.allow_plaintext_secrets = top.allow_plaintext_secrets
         self.sources = sources
         self.notifiers = notifiers

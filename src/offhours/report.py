@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from offhours.incidents import Recall
 from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
 from offhours.untrusted import escape_json
 from offhours.untrusted import one_line as _one_line
@@ -179,8 +180,11 @@ class Report:
 
     The derived fields are computed once, when the report is built:
 
-    * ``findings``: flagged decisions as :class:`~offhours.model.Finding` s, sorted by source,
+    * ``flagged``: flagged decisions as :class:`~offhours.model.Finding` s, sorted by source,
       owner, group, name (so that a group's findings stay together);
+    * ``findings``: the flagged ones this run tells: all of them without ``memory`` (or when
+      the store failed), else only those memory marks new or due a reminder; ``quiet_cost``
+      is the cost of the others (still running, told before, or snoozed);
     * ``exempt``: running resources an exemption, an ``always`` schedule or their own hours
       (open while the default hours are closed) keep out of the findings, sorted likewise:
       listed so that they never vanish from the report;
@@ -201,8 +205,12 @@ class Report:
     actions: tuple[Action, ...] = ()
     #: lines stated once (a price table's date, regions skipped and why)
     notes: tuple[str, ...] = ()
+    #: what incident memory says this run (``None``: no memory, every finding is told)
+    memory: Recall | None = None
     # Computed once in __post_init__ (a report is read by several renderers), not per access.
     findings: tuple[Finding, ...] = field(init=False, repr=False, compare=False)
+    flagged: tuple[Finding, ...] = field(init=False, repr=False, compare=False)
+    quiet_cost: Cost = field(init=False, repr=False, compare=False)
     exempt: tuple[Decision, ...] = field(init=False, repr=False, compare=False)
     problems: tuple[Problem, ...] = field(init=False, repr=False, compare=False)
     running_vms: int = field(init=False, repr=False, compare=False)
@@ -215,11 +223,20 @@ class Report:
 
     def __post_init__(self) -> None:
         ordered = sorted(self.decisions, key=_sort_key)
-        findings = tuple(Finding.of(d, self.generated_at) for d in ordered if d.flagged)
+        flagged = tuple(Finding.of(d, self.generated_at) for d in ordered if d.flagged)
+        findings: tuple[Finding, ...] = flagged
+        quiet: tuple[Finding, ...] = ()
+        memory = self.memory
+        if memory is not None and memory.deduplicated:
+            # Memory tells only what is new or due a reminder; the rest was told before.
+            findings = tuple(f for f in flagged if f.resource.key in memory.status)
+            quiet = tuple(f for f in flagged if f.resource.key not in memory.status)
         cost = Cost.of(findings)
         kinds = {f.resource.kind for f in findings}
         derived: dict[str, object] = {
             "findings": findings,
+            "flagged": flagged,
+            "quiet_cost": Cost.of(quiet),
             "exempt": tuple(d for d in ordered if d.exempt_by and d.resource.is_running),
             "problems": tuple(
                 Problem(d.resource.source, d.resource.id, d.resource.name, p)
