@@ -392,7 +392,7 @@ class _Told:
     #: the store failed at the claim: the run goes on without memory, and says so
     failed: Recall | None = None
     done: Plan | None = None
-    prior: Mapping[str, Incident] = MappingProxyType({})
+    prior: Mapping[str, Incident] = field(default_factory=dict)
 
 
 def reconcile(
