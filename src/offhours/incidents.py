@@ -58,6 +58,9 @@ ALWAYS_PERIOD = "always"
 #: must not push a 4-hour reminder to the next run, 5 hours on
 REMINDER_SLACK = timedelta(minutes=5)
 
+#: the one action verb that starts a resource rather than stopping it
+_RESTORE = "restore"
+
 IncidentState = Literal["open", "resolved"]
 #: why an incident was resolved
 Resolution = Literal[
@@ -259,10 +262,10 @@ def plan(
     are left as they are (not seen is not gone);
     ``action_text`` is each resource key's action in the report's words ("stopped by offhours
     at 02:00"), kept on the incident. ``actions`` (by resource key) says which resources a
-    source stopped this run: one whose stop was done is resolved as ``stopped`` even where its
-    decision, made before the stop, saw it running."""
+    source stopped this run (any verb but ``restore``, done): an unmatched one is resolved as
+    ``stopped`` even where its decision, made before the stop, saw it running."""
     texts = action_text or {}
-    stops = {key for key, a in (actions or {}).items() if a.outcome == "done"}
+    stops = {k for k, a in (actions or {}).items() if a.outcome == "done" and a.verb != _RESTORE}
     failed = set(failed_sources)
     out = _Lists()
     seen: set[str] = set()

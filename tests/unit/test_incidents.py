@@ -359,18 +359,30 @@ def test_resolved_incidents_are_told_as_configured_and_always_recorded(
         assert [c.incident.key for c in p.changes] == [TUE_KEY]
 
 
-def test_an_offhours_stop_done_this_run_resolves_as_stopped() -> None:
+@pytest.mark.parametrize(
+    ("verb", "outcome", "resolution"),
+    [
+        ("stop", "done", "stopped"),
+        ("hibernate", "done", "stopped"),
+        ("stop", "would", "hours"),  # a dry run stopped nothing
+        ("stop", "failed", "hours"),
+        ("restore", "done", "hours"),  # started, not stopped
+    ],
+)
+def test_an_offhours_stop_done_this_run_resolves_as_stopped(
+    verb: str, outcome: str, resolution: str
+) -> None:
     # the decision (made before the stop) still saw it running, in another period
     store = Store()
     run(store, [lab()], TUE_CLOSE)
     later = WED_OPEN + timedelta(hours=11)
-    stop = Action("lab", KEY, "training-lab", "stop", "done", at=later)
-    p = run(store, [lab()], later, actions={KEY: stop}, action_text={KEY: "stopped by offhours"})
+    action = Action("lab", KEY, "training-lab", verb, outcome, at=later)  # type: ignore[arg-type]
+    p = run(store, [lab()], later, actions={KEY: action}, action_text={KEY: "what it did"})
     closed = store.incidents[TUE_KEY]
     assert (closed.resolution, closed.still_running, closed.action) == (
-        "stopped",
-        False,
-        "stopped by offhours",
+        resolution,
+        resolution == "hours",
+        "what it did",
     )
     assert p.resolved == (closed,)
 
