@@ -24,7 +24,7 @@ from offhours.incidents import Change, Incident, Snooze, incident_key
 from offhours.model import MessageReceipt, Receipt
 from offhours.state.base import Claim, StateError, Store, receipt_record
 
-__all__ = ["T0", "StoreContract", "make_incident", "race"]
+__all__ = ["LEASE", "T0", "StoreContract", "make_incident", "race", "receipt", "resolved"]
 
 #: a night's start: every test's clock is this plus something
 T0 = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
