@@ -159,9 +159,7 @@ class SqliteStore:
                 f"cannot be opened ({exc})",
                 "check that its directory exists and is writable, or point [memory] path elsewhere",
             )
-        return self._error(
-            f"{exc}", "see the message; check the file, or point [memory] path elsewhere"
-        )
+        return self._error(f"{exc}", "check the file, or point [memory] path elsewhere")
 
     @contextmanager
     def _sqlite(self) -> Iterator[sqlite3.Connection]:
@@ -214,7 +212,7 @@ class SqliteStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise self._error(
-                f"cannot be created ({exc.strerror})",
+                f"cannot be made or opened ({exc.strerror})",
                 "check that its directory is writable, or point [memory] path elsewhere",
             ) from exc
 
@@ -231,10 +229,10 @@ class SqliteStore:
                         if statement.strip():
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version = {step + 1}")
+                db.commit()
             except BaseException:
                 db.rollback()
                 raise
-            db.commit()
         return found
 
     def _version(self, db: sqlite3.Connection) -> int:
