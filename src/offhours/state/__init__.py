@@ -120,7 +120,7 @@ def open_store(
     if kind == "sqlite":
         from offhours.state.sqlite import SqliteStore
 
-        return SqliteStore(sqlite_path(config, env), keep=keep)  # type: ignore[return-value]
+        return SqliteStore(sqlite_path(config, env), keep=keep)
     from offhours.aws_region import aws_region
     from offhours.state.dynamodb import DynamoStore
 
