@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offhours.incidents import Incident, Recall, Resolution, incident_key
 from offhours.model import Decision
@@ -395,3 +397,38 @@ def test_slack_posts_only_when_there_is_something_to_tell(r: Report, posts: bool
     # notify_when_empty posts anyway, except for a run that already delivered.
     skipped = r.memory is not None and r.memory.skipped is not None
     assert ("nothing to send" in _webhook(notify_when_empty=True).preview(r)) is skipped
+
+
+RESOLUTIONS: tuple[Resolution, ...] = ("stopped", "gone", "exempt", "hours", "by hand")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=12, unique=True),
+    told=st.lists(st.sampled_from(["new", "reminder", "quiet", "snoozed"]), min_size=12),
+    ended=st.lists(st.sampled_from(RESOLUTIONS), min_size=12),
+    problem=st.none() | st.text(max_size=60),
+)
+def test_any_memory_state_renders_valid_messages_that_agree(
+    names: list[str], told: list[str], ended: list[Resolution], problem: str | None
+) -> None:
+    found = [decision(n) for n in names[::2]]
+    pick = dict(zip(names[::2], told, strict=False))
+    r = remembered(
+        found,
+        new=tuple(n for n, t in pick.items() if t == "new"),
+        reminders=tuple(n for n, t in pick.items() if t == "reminder"),
+        quiet=tuple(incident(n) for n, t in pick.items() if t == "quiet"),
+        snoozed=tuple(incident(n) for n, t in pick.items() if t == "snoozed"),
+        resolved=tuple(
+            incident(n, resolution=e, still_running=e == "hours", note=n)
+            for n, e in zip(names[1::2], ended, strict=False)
+        ),
+        problem=problem,
+    )
+    messages = render_slack(r)
+    check_limits(messages, 50, 3000, 12000)
+    assert messages[0]["blocks"][0]["text"]["text"].startswith(headline(r))
+    assert render_text(r).splitlines()[1 if problem is not None else 0].startswith(headline(r))
+    document = json.loads(render_json(r))
+    assert len(document["memory"]["resolved"]) == len(names[1::2])
