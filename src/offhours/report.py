@@ -560,35 +560,37 @@ def incident_mark(finding: Finding, report: Report) -> tuple[str, str | None] | 
 
 
 def memory_notices(report: Report) -> list[str]:
-    """Warnings about memory itself, for the top of a message: the store failed, nothing was
-    sent, an earlier run may not have delivered. Cleaned: a problem may quote a path."""
+    """What memory says about itself, for the top of a message: the store failed, nothing was
+    sent (this run was delivered already), an earlier run may not have delivered. Cleaned: a
+    problem may quote a path."""
     memory = report.memory
     if memory is None:
         return []
     lines = []
     if memory.problem is not None:
         lines.append(
-            "Memory unavailable — every finding is told, not deduplicated: "
+            "⚠ Memory unavailable — every finding is told, not deduplicated: "
             + _one_line(memory.problem)
         )
     if memory.skipped is not None:
         lines.append(f"Nothing sent: {_one_line(memory.skipped)}")
     lines += [
-        f"The run {_run_when(run_id, report)} stopped between posting and recording: "
+        f"⚠ The run {_run_when(run_id, report)} stopped between posting and recording: "
         "its message may not have arrived"
         for run_id in memory.gaps
     ]
     return lines
 
 
-def _run_when(run_id: str, report: Report) -> str:
-    """``at 02:00`` from ``<function>@<scheduled time>``; the id itself when it has no time."""
-    _, _, at = run_id.rpartition("@")
+def _run_when(gap: str, report: Report) -> str:
+    """``at 02:00`` from ``<function>@<scheduled time>``, and what follows the id (``(posting
+    began …)``); the whole of it, cleaned, when the id has no time."""
+    run_id, _, more = gap.strip().partition(" ")
     try:
-        when = datetime.fromisoformat(at)
+        when = datetime.fromisoformat(run_id.rpartition("@")[2])
     except ValueError:
-        return _one_line(run_id)
-    return f"at {_clock(when, report)}"
+        return _one_line(gap)
+    return " ".join(["at", _clock(when, report), *([_one_line(more)] if more else [])])
 
 
 def quiet_text(report: Report) -> str | None:
@@ -704,7 +706,9 @@ def _text_findings(report: Report) -> list[str]:
 def render_text(report: Report) -> str:
     """The console report: memory's warnings, headline, one line per finding, what memory
     did not repeat, resolved incidents, problems, failed sources."""
-    lines = [f"⚠ {n}" for n in memory_notices(report)]
+    lines = memory_notices(report)
+    if report.memory is not None and report.memory.skipped is not None:
+        return "\n".join(lines) + "\n"  # a retry of a delivered run: nothing else to say
     if report.findings:
         lines.append(f"{headline(report)} — {stamp(report)}")
         lines += _text_findings(report)

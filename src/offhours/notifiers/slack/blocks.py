@@ -456,7 +456,7 @@ def slack_messages(
 
     packer = _Packer(header_chars, context, max_blocks, max_section_chars, max_message_chars)
     # Memory's warnings may quote a store's path or a run id: rich_text, like every datum.
-    notices = (_Unit((_Run("⚠ " + _clip(n, _MESSAGE_MAX)),)) for n in memory_notices(report))
+    notices = (_Unit((_Run(_clip(n, _MESSAGE_MAX)),)) for n in memory_notices(report))
     packer.add_group(_Group(None, notices))
     many = many_sources(report)
     if grouped(report):
