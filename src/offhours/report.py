@@ -38,6 +38,7 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
         "gaps": ["<run id>"],                      # runs that may not have delivered
         "new": ["<resource key>"], "reminders": ["<resource key>"],   # the told findings
         "quiet": 3, "snoozed": 1,                  # open incidents not repeated
+        "quiet_cost": {"count", "priced", "hourly_cost", "cost_so_far", "cost_so_far_at_least"},
         "resolved": [{"key", "resource_key", "name", "owner", "group", "source", "kind",
                       "opened_at", "resolved_at",
                       "resolution": "stopped" | "gone" | "exempt" | "hours" | "by hand",
@@ -903,6 +904,7 @@ def _memory_json(report: Report) -> dict[str, Any] | None:
         "reminders": [k for k in keys if memory.status[k] == "reminder"],
         "quiet": len(memory.quiet),
         "snoozed": len(memory.snoozed),
+        "quiet_cost": _cost_json(report.quiet_cost),
         "resolved": [_resolved_json(i) for i in memory.resolved],
     }
 

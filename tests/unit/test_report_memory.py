@@ -152,7 +152,18 @@ CASES = {
             "offhours incidents",
             "~$1.00/h, ~$4.00 so far",  # the totals: the told finding only
         ),
-        memory={"quiet": 1, "snoozed": 1, "new": [KEY_A]},
+        memory={
+            "quiet": 1,
+            "snoozed": 1,
+            "new": [KEY_A],
+            "quiet_cost": {
+                "count": 2,
+                "priced": 2,
+                "hourly_cost": 0.75,
+                "cost_so_far": 3.0,
+                "cost_so_far_at_least": False,
+            },
+        },
         incidents={"a": NEW},
     ),
     "nothing new": Case(

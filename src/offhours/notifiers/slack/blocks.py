@@ -15,6 +15,10 @@ either, and ``mrkdwn: false`` keeps it from being formatted. One message unless 
 force more (50 blocks, 3,000 characters per block of lines, a conservative total per message:
 Slack refuses very long block text with ``msg_blocks_too_long``).
 
+With incident memory, its warnings come first (a failed store, a run that may not have
+delivered), each finding is marked new or still running, and after the totals come what is not
+repeated (our words: a context line) and the resolved incidents (names: rich_text).
+
 Only ``slack_sdk.models.blocks`` is imported: never the package root, which loads the Web API
 client and asyncio.
 """
