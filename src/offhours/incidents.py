@@ -223,7 +223,8 @@ class Recall:
     store as safe to show. ``problem`` is set when the store failed: the run's findings are then
     all told, marked as not deduplicated. ``skipped`` says why nothing was delivered (this run's
     identity was delivered already, or another attempt of it is under way). ``gaps`` are earlier
-    runs that stopped between posting and recording: their message may not have arrived."""
+    runs that stopped between posting and recording: their message may not have arrived.
+    ``told`` maps a told finding's resource key to its incident (when it was first reported)."""
 
     store: str
     run_id: str
@@ -234,6 +235,7 @@ class Recall:
     problem: str | None = None
     skipped: str | None = None
     gaps: tuple[str, ...] = ()
+    told: Mapping[str, Incident] = field(default_factory=dict)
 
     @property
     def deduplicated(self) -> bool:

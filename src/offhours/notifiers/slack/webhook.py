@@ -258,7 +258,22 @@ class SlackNotifier(Notifier):
         ) + (8.0 if wait is None else float(wait))
 
     def _should_send(self, report: Report) -> bool:
-        return bool(report.findings or report.failures or report.problems or self.notify_when_empty)
+        memory = report.memory
+        if memory is None:
+            return bool(
+                report.findings or report.failures or report.problems or self.notify_when_empty
+            )
+        if memory.skipped is not None:
+            return False  # this run's identity was delivered already, or is being delivered
+        # With memory, tag problems alone are not news: they ride along with a message.
+        return bool(
+            report.findings
+            or memory.resolved
+            or report.failures
+            or memory.gaps
+            or memory.problem
+            or self.notify_when_empty
+        )
 
     def send(self, report: Report) -> Receipt:
         if not self._should_send(report):
