@@ -125,7 +125,8 @@ class Trend:
 
 def _trend(current: Tally, previous: Tally | None) -> Trend:
     before = previous or Tally()
-    by_cost = current.cost is not None and before.cost is not None
+    # Nothing the week before costs nothing; an unpriced week before is no cost to compare.
+    by_cost = current.cost is not None and (before.cost is not None or not before.incidents)
     now_v, then_v = (
         (current.cost or 0.0, before.cost or 0.0) if by_cost else (current.hours, before.hours)
     )
