@@ -47,8 +47,13 @@ class DigestFormat(StrEnum):
 
 def digest(
     week: Annotated[
-        bool, typer.Option("--week", help="The weekly digest (the only period so far)")
-    ] = True,
+        bool,
+        typer.Option(
+            "--week",
+            help="The weekly digest (the default: the only period so far)",
+            show_default=False,
+        ),
+    ] = False,
     weeks_ago: Annotated[
         int, typer.Option("--weeks-ago", min=0, max=520, help="Go N weeks further back")
     ] = 0,
@@ -80,10 +85,9 @@ def digest(
     """Off-hours running hours and cost of last week, per owner and group, against the week
     before; with the top offenders."""
     setup_logging(verbose)
+    del week  # the only period: accepted so that scripts can say which they mean
 
     def body() -> int:
-        if not week:
-            raise ConfigError("only the weekly digest exists: give --week (the default)")
         cfg = load_config(config)
         found = collect(cfg, now=parse_now(now), weeks_ago=weeks_ago, deployment=deployment)
         return emit(cfg, found, fmt=fmt.value, output=output, send=send, dry_run=dry_run)
