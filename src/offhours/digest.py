@@ -152,16 +152,10 @@ class Row:
 
 @dataclass(frozen=True)
 class Offender:
-    """One resource's week: its latest name, owner and group, over all its incidents."""
+    """One resource's week over all its incidents; ``latest`` is the last seen of them (its
+    name, owner, group and price as the resource last showed them)."""
 
-    resource_key: str
-    source: str
-    name: str
-    owner: str | None
-    group: str
-    kind: str
-    noun: str
-    hourly_cost: float | None
+    latest: Incident
     tally: Tally
 
 
@@ -272,21 +266,8 @@ def _week(
             latest[key] = incident
     resources = tuple(
         sorted(
-            (
-                Offender(
-                    key,
-                    i.source,
-                    i.name,
-                    i.owner,
-                    i.group,
-                    i.kind,
-                    i.noun,
-                    i.hourly_cost,
-                    tallies[key],
-                )
-                for key, i in latest.items()
-            ),
-            key=lambda o: _largest_first(o.tally, o.resource_key),
+            (Offender(i, tallies[key]) for key, i in latest.items()),
+            key=lambda o: _largest_first(o.tally, o.latest.resource_key),
         )
     )
     prior_owners = {r.key: r.tally for r in before.by_owner} if before else None
@@ -429,8 +410,9 @@ def render_digest_text(digest: Digest) -> str:
     out += ["", "By group:", *_table(digest.week.by_group, group_label)]
     out += ["", "Top offenders:"]
     for rank, o in enumerate(digest.top_offenders, 1):
-        detail = offender_detail(o, _clean(o.owner, NO_OWNER), _clean(o.group, NO_GROUP))
-        out.append(f"  {rank:>2}. {_clean(o.name, '(no name)')} — {detail}")
+        i = o.latest
+        detail = offender_detail(o, _clean(i.owner, NO_OWNER), _clean(i.group, NO_GROUP))
+        out.append(f"  {rank:>2}. {_clean(i.name, '(no name)')} — {detail}")
     return "\n".join(out) + "\n"
 
 
@@ -478,16 +460,16 @@ def render_digest_json(digest: Digest) -> str:
     week = _week_json(digest.week)
     week["top_offenders"] = [
         {
-            "resource_key": o.resource_key,
-            "source": o.source,
-            "name": o.name,
-            "owner": o.owner,
-            "group": o.group,
-            "kind": o.kind,
-            "noun": o.noun,
+            "resource_key": o.latest.resource_key,
+            "source": o.latest.source,
+            "name": o.latest.name,
+            "owner": o.latest.owner,
+            "group": o.latest.group,
+            "kind": o.latest.kind,
+            "noun": o.latest.noun,
             "hours": o.tally.hours,
             "cost": o.tally.cost,
-            "hourly_cost": o.hourly_cost,
+            "hourly_cost": o.latest.hourly_cost,
             "incidents": o.tally.incidents,
         }
         for o in digest.top_offenders

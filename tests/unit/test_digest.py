@@ -269,18 +269,18 @@ def test_top_offenders_by_cost_then_hours_one_line_per_resource() -> None:
     d = digest(*items)
     top = d.top_offenders
     assert len(top) == TOP_OFFENDERS
-    assert [o.resource_key.rsplit("/", 1)[1] for o in top] == [
+    assert [o.latest.resource_key.rsplit("/", 1)[1] for o in top] == [
         "12", "11", "10", "5", "9", "8", "7", "6", "4", "3",
     ]  # fmt: skip
     five = top[3]
-    assert (five.name, five.tally.hours, five.tally.incidents) == ("lab-5-renamed", 9.0, 2)
+    assert (five.latest.name, five.tally.hours, five.tally.incidents) == ("lab-5-renamed", 9.0, 2)
     # The unknown-cost resource is still in the week, after every priced one.
-    assert d.week.resources[-1].resource_key.endswith("/20")
+    assert d.week.resources[-1].latest.resource_key.endswith("/20")
 
 
 def test_equal_cost_goes_by_hours() -> None:
     d = digest(incident(1, cost=2.0, hours=5), incident(2, cost=1.0, hours=10))
-    assert [o.resource_key[-1] for o in d.top_offenders] == ["2", "1"]
+    assert [o.latest.resource_key[-1] for o in d.top_offenders] == ["2", "1"]
 
 
 # ---------------------------------------------------------------- properties

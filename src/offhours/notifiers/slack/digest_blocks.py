@@ -96,9 +96,9 @@ def _offenders(digest: Digest) -> Block:
     used = len(heading)
     for o in digest.top_offenders:
         # Slack's ordered list numbers the items.
-        name = _clip(o.name, _NAME_MAX) or "(no name)"
-        owner = _clip(o.owner or "", _FIELD_MAX) or NO_OWNER
-        group = _clip(o.group, _FIELD_MAX) or NO_GROUP
+        name = _clip(o.latest.name, _NAME_MAX) or "(no name)"
+        owner = _clip(o.latest.owner or "", _FIELD_MAX) or NO_OWNER
+        group = _clip(o.latest.group, _FIELD_MAX) or NO_GROUP
         rest = f" — {offender_detail(o, owner, group)}"
         used += len(name) + len(rest)
         if used > _RICH_MAX:
