@@ -39,7 +39,7 @@ def _measure(tally: Tally | None, by_cost: bool) -> float:
 def chart_values(digest: Digest) -> tuple[str, list[str], list[float], list[float]]:
     """What the chart draws: its measure (``cost`` when every incident of both weeks is
     priced, else ``hours``), the owner labels, and this week's and last week's values."""
-    by_cost = digest.priced_everywhere and digest.week.total.incidents > 0
+    by_cost = digest.priced_everywhere
     this = {r.key: r.tally for r in digest.week.by_owner}
     last = {r.key: r.tally for r in digest.previous.by_owner}
     # This week's order first, then owners only seen the week before.

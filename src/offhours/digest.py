@@ -132,7 +132,7 @@ def _trend(current: Tally, previous: Tally | None) -> Trend:
     )
     direction: Direction
     if before.incidents == 0:
-        direction = "new"
+        direction = "new" if current.incidents else "same"
     elif math.isclose(now_v, then_v, rel_tol=1e-9, abs_tol=1e-9):
         direction = "same"
     else:
@@ -368,11 +368,10 @@ def span(digest: Digest) -> str:
 
 def totals_line(digest: Digest) -> str:
     previous = digest.previous.total
-    before = tally_text(previous) if previous.incidents else "nothing"
-    return (
-        f"Total: {tally_text(digest.week.total)} — {trend_text(digest.trend)} "
-        f"against the week before ({before})"
-    )
+    total = f"Total: {tally_text(digest.week.total)}"
+    if not previous.incidents:
+        return f"{total} — nothing ran off hours the week before"
+    return f"{total} — {trend_text(digest.trend)} against the week before ({tally_text(previous)})"
 
 
 def row_line(row: Row, label: str, width: int = 0) -> str:

@@ -213,7 +213,7 @@ def test_per_owner_and_group_rows_largest_cost_first_then_hours() -> None:
 @pytest.mark.parametrize(
     ("before", "now", "direction", "measure", "change", "percent", "words"),
     [
-        pytest.param([], [(1.0, 10)], "new", "cost", 10.0, None, "new", id="new"),
+        pytest.param([], [(1.0, 10)], "new", "cost", 10.0, None, "1 incident — new", id="new"),
         pytest.param([(1.0, 10)], [(1.0, 15)], "up", "cost", 5.0, 50.0, "up $5.00 (+50%)", id="up"),
         pytest.param(
             [(2.0, 10)], [(1.0, 5)], "down", "cost", -15.0, -75.0, "down $15.00 (-75%)", id="down"
@@ -358,7 +358,10 @@ def test_text_is_the_numbers_with_hostile_names_inert() -> None:
     text = render_digest_text(d)
     assert text.startswith("Off-hours digest: week of 2026-11-23 (Europe/Paris)\n")
     assert "Mon 2026-11-23 to Sun 2026-11-29" in text
-    assert "Total: 13.0 h · $10.00 · 2 incidents · 1 of 2 priced — new" in text
+    assert (
+        "Total: 13.0 h · $10.00 · 2 incidents · 1 of 2 priced — "
+        "nothing ran off hours the week before"
+    ) in text
     assert not any(is_unsafe(c) for c in text if c != "\n")
     assert "evil[31m<!channel> *bold* $x$ next" in text
     assert " 1. evil" in text
@@ -366,7 +369,10 @@ def test_text_is_the_numbers_with_hostile_names_inert() -> None:
 
 
 def test_text_of_a_quiet_week() -> None:
-    text = render_digest_text(digest())
+    d = digest()
+    assert d.trend.direction == "same"
+    text = render_digest_text(d)
+    assert "Total: 0.0 h · 0 incidents — nothing ran off hours the week before" in text
     assert "Nothing ran off hours this week." in text
     assert "Top offenders" not in text
 
