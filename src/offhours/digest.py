@@ -107,7 +107,8 @@ class Tally:
 @dataclass(frozen=True)
 class Trend:
     """This week against the week before, in cost when both have one, else in hours.
-    ``direction`` is ``new`` when the week before had nothing; ``percent`` is then ``None``."""
+    ``direction`` is ``new`` when the week before had nothing (two quiet weeks are ``same``);
+    ``percent`` is ``None`` when the week before counts 0."""
 
     measure: Literal["cost", "hours"]
     current: float
