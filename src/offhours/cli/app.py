@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from offhours.cli import audit, demo, deploy, restore, schedule, secrets
+from offhours.cli import audit, demo, deploy, digest, restore, schedule, secrets
 
 __all__ = ["app"]
 
@@ -29,5 +29,6 @@ app.command()(restore.restore)
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(deploy.app, name="deploy")
 app.command()(schedule.schedule)
+app.command()(digest.digest)
 app.command()(audit.schema)
 app.command()(demo.demo)

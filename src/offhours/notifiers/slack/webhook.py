@@ -52,6 +52,7 @@ from offhours.transport import (
 )
 
 if TYPE_CHECKING:
+    from offhours.digest import Digest
     from offhours.report import Report
 
 __all__ = ["SLACK_ERRORS", "SLACK_HOST", "SlackNotifier", "SlackNotifierConfig"]
@@ -414,3 +415,23 @@ class SlackNotifier(Notifier):
             out.append(f"--- message {i} of {total} ---")
             out.append(json.dumps(message, indent=2, ensure_ascii=False))
         return "\n".join(out) + "\n"
+
+    def digest(self, digest: Digest, *, dry_run: bool = False, png: bytes | None = None) -> Receipt:
+        """The digest as one Block Kit message. An incoming webhook cannot upload a file: the
+        chart (``png``) is not attached (``offhours digest --output`` saves it)."""
+        from offhours.notifiers.slack.digest_blocks import digest_message
+
+        message = digest_message(digest)
+        if dry_run:
+            preview = json.dumps(message, indent=2, ensure_ascii=False)
+            return self.receipt(
+                dry_run=True, preview=f"Slack webhook {self.destination}:\n{preview}\n"
+            )
+        try:
+            with self._lock:
+                self._post(WaitBudget(self.max_wait), message, 1, 1, ())
+        except NotifierError as exc:
+            log.info("notifier %r failed: %s", self.name, exc.detail)
+            return self.receipt(error=scrub(exc.detail))
+        log.info("notifier %r: posted the digest", self.name)
+        return self.receipt((MessageReceipt(1, no_id=NO_ID_WEBHOOK),), planned=1)

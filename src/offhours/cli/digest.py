@@ -1,0 +1,249 @@
+"""``digest``: the weekly digest of incident memory, printed, saved as a chart, or sent.
+
+The week is the last complete one (Monday to Monday in ``[hours] timezone``) before ``--now``,
+or ``--weeks-ago N`` before that. The history comes from the state store ``[memory]`` names,
+or with ``--deployment NAME`` from the table of that deployed function (its
+``OFFHOURS_STATE_TABLE``, read from Lambda in ``[deploy] region``).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from offhours.cli import EXIT_FAILED, EXIT_OK
+from offhours.cli.exits import guarded
+from offhours.cli.options import (
+    ConfigOpt,
+    NowOpt,
+    VerboseOpt,
+    load_config,
+    parse_now,
+    setup_logging,
+)
+from offhours.cli.output import err, out
+from offhours.errors import ConfigError, OffhoursError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from offhours.config import Config
+    from offhours.digest import Digest
+    from offhours.model import Receipt
+
+__all__ = ["collect", "deployment_table", "digest", "emit"]
+
+
+class DigestFormat(StrEnum):
+    text = "text"
+    json = "json"
+    slack = "slack"
+
+
+def digest(
+    week: Annotated[
+        bool,
+        typer.Option(
+            "--week",
+            help="The weekly digest (the default: the only period so far)",
+            show_default=False,
+        ),
+    ] = False,
+    weeks_ago: Annotated[
+        int, typer.Option("--weeks-ago", min=0, max=520, help="Go N weeks further back")
+    ] = 0,
+    fmt: Annotated[
+        DigestFormat, typer.Option("--format", help="text, json, or slack (the Block Kit JSON)")
+    ] = DigestFormat.text,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", metavar="FILE.png", help="Save the bar chart as a PNG"),
+    ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Deliver the digest to the configured notifiers")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --send: show what would be sent; send nothing")
+    ] = False,
+    config: ConfigOpt = None,
+    now: NowOpt = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            "--deployment",
+            metavar="NAME",
+            help="Read the state table of the deployed function NAME (in [deploy] region)",
+        ),
+    ] = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Off-hours running hours and cost of last week, per owner and group, against the week
+    before; with the top offenders."""
+    setup_logging(verbose)
+    del week  # the only period: accepted so that scripts can say which they mean
+
+    def body() -> int:
+        cfg = load_config(config)
+        found = collect(cfg, now=parse_now(now), weeks_ago=weeks_ago, deployment=deployment)
+        return emit(cfg, found, fmt=fmt.value, output=output, send=send, dry_run=dry_run)
+
+    guarded(body)
+
+
+def collect(config: Config, *, now: datetime, weeks_ago: int, deployment: str | None) -> Digest:
+    """The digest from the store (closed again whatever happens)."""
+    from offhours.digest import collect_digest
+    from offhours.hours import parse_zone
+    from offhours.state import open_store
+
+    if deployment:
+        table, region = deployment_table(config, deployment)
+        store = open_store(config, table=table, region=region)
+    else:
+        store = open_store(config)
+    if store is None:
+        raise ConfigError(
+            f"{config.label}: [memory] store is off, so no incidents are kept and there is no "
+            'history to digest; set [memory] store = "auto" (or sqlite, dynamodb)'
+        )
+    try:
+        return collect_digest(
+            store, now=now, zone=parse_zone(config.hours.timezone), weeks_ago=weeks_ago
+        )
+    finally:
+        store.close()
+
+
+def emit(
+    config: Config,
+    found: Digest,
+    *,
+    fmt: str,
+    output: Path | None,
+    send: bool,
+    dry_run: bool,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Print the digest in ``fmt``, save its chart to ``output``, and with ``send`` deliver it
+    to the configured notifiers; the exit code."""
+    from offhours.charts import render_png
+    from offhours.digest import render_digest_json, render_digest_text
+    from offhours.notifiers.slack.digest_blocks import digest_message
+    from offhours.untrusted import escape_json
+
+    png = None
+    if output is not None:
+        png = render_png(found)
+        try:
+            output.write_bytes(png)
+        except OSError as exc:
+            raise ConfigError(
+                f"--output {output}: cannot write the chart ({exc.strerror or exc}); "
+                "choose a writable path"
+            ) from None
+        err.print(f"chart saved to {output}", markup=False)
+    if send:
+        return _send(config, found, png=png, dry_run=dry_run, environ=environ)
+    if fmt == "json":
+        text = render_digest_json(found)
+    elif fmt == "slack":
+        text = escape_json(json.dumps(digest_message(found), indent=2, ensure_ascii=False)) + "\n"
+    else:
+        text = render_digest_text(found)
+    out.print(text, end="", markup=False)
+    return EXIT_OK
+
+
+def _send(
+    config: Config,
+    found: Digest,
+    *,
+    png: bytes | None,
+    dry_run: bool,
+    environ: Mapping[str, str] | None,
+) -> int:
+    from offhours.audit import build_notifiers, resolve_secrets
+    from offhours.logs import scrub
+    from offhours.untrusted import lines
+
+    notifiers = build_notifiers(config, resolve_secrets(config, environ))
+    if not notifiers:
+        raise ConfigError(f"{config.label}: no [[notifiers]] to send the digest to; add one")
+    failed = False
+    for notifier in notifiers:
+        try:
+            receipt = notifier.digest(found, dry_run=dry_run, png=png)
+        except OffhoursError as exc:  # a third-party notifier's own digest may raise
+            shown = lines(scrub(str(exc)))
+            err.print(f"offhours: notifier {notifier.name!r}: {shown}", markup=False)
+            failed = True
+            continue
+        failed |= _report(receipt)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _report(receipt: Receipt) -> bool:
+    """What a notifier did, on stderr (a preview of a dry run too); whether it failed."""
+    from offhours.logs import scrub
+    from offhours.untrusted import escape_json, lines
+
+    name = receipt.notifier
+    if receipt.error is not None:
+        err.print(f"offhours: notifier {name!r}: {lines(scrub(receipt.error))}", markup=False)
+        return True
+    if receipt.dry_run and receipt.preview:
+        err.print(f"--- dry run: would send to notifier {name!r} ---", markup=False)
+        err.print(escape_json(receipt.preview), markup=False)
+    elif not receipt.planned and receipt.preview:
+        err.print(f"offhours: {lines(receipt.preview)}: nothing sent", markup=False)
+    elif receipt.sent:
+        err.print(f"digest sent to notifier {name!r} ({receipt.destination})", markup=False)
+    return False
+
+
+def deployment_table(
+    config: Config, function: str, environ: Mapping[str, str] | None = None
+) -> tuple[str, str]:
+    """The state table of the deployed function ``function`` (its environment's
+    ``OFFHOURS_STATE_TABLE``) and its region (``[deploy] region``, else the AWS settings)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from offhours.aws_region import aws_region
+    from offhours.state import STATE_TABLE_ENV
+
+    given = aws_region(config.deploy.region, environ)
+    region = given or "the profile's region"
+    try:
+        client = boto3.client("lambda", region_name=given)
+        region = client.meta.region_name
+        answer = client.get_function_configuration(FunctionName=function)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "?")
+        if code == "ResourceNotFoundException":
+            raise ConfigError(
+                f"--deployment {function!r}: no such function in {region}; check the name "
+                "([deploy] function_name) and [deploy] region"
+            ) from None
+        raise ConfigError(
+            f"--deployment {function!r}: Lambda refused to describe it in {region} ({code}); "
+            "the caller needs lambda:GetFunctionConfiguration on it"
+        ) from None
+    except BotoCoreError as exc:
+        raise ConfigError(
+            f"--deployment {function!r}: Lambda in {region} cannot be reached "
+            f"({type(exc).__name__}); check the AWS credentials and network"
+        ) from None
+    variables = (answer.get("Environment") or {}).get("Variables") or {}
+    table = variables.get(STATE_TABLE_ENV)
+    if not isinstance(table, str) or not table:
+        raise ConfigError(
+            f"--deployment {function!r}: the function has no {STATE_TABLE_ENV} (deployed "
+            "without incident memory, or by an older offhours); run offhours deploy again"
+        )
+    return table, region
