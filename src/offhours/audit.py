@@ -459,6 +459,7 @@ def reconcile(
         store.name,
         memory.run_id,
         status=status,
+        told={i.resource_key: i for i in (*planned.new, *planned.reminders)},
         resolved=planned.resolved,
         quiet=planned.quiet,
         snoozed=planned.snoozed,
