@@ -12,6 +12,8 @@ Exit codes: 0 ran fine (whether or not anything was flagged); 1 a source or noti
     secrets    secrets encrypt, secrets check     deploy   deploy package/plan/apply/…
     schedule   schedule                           demo     demo (Ravello, or AWS on moto)
     restore    restore: put back what an AWS source's stop scaled down or stopped
+    incidents  incidents, snooze, resolve         state    state check/migrate/export
+    deployment --deployment NAME: the deployed function's state table
 
 Nothing imported here needs the ``cli`` extra (typer, rich, tomlkit): without it,
 :func:`main` says how to install it in one line instead of a traceback.

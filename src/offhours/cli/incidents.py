@@ -90,6 +90,10 @@ def _at(value: datetime | None, zone: tzinfo) -> str:
     return "—" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
 def _resource_key(key: str) -> str:
     """The resource key of a resource or incident key (the part before the last ``@``)."""
     resource = key.strip().rpartition("@")[0] if "@" in key else key.strip()
@@ -252,6 +256,7 @@ def snooze(
 
     def body() -> int:
         from offhours.incidents import Snooze
+        from offhours.untrusted import one_line
 
         cfg = load_config(config)
         at = parse_now(now)
@@ -272,7 +277,7 @@ def snooze(
             store.add_snooze(made)
             what = "group" if scope == "group" else "resource"
             out.print(
-                f"Snoozed {what} {target!r} until {_at(end, zone)} ({end.isoformat()}) "
+                f"Snoozed {what} {one_line(target)!r} until {_at(end, zone)} ({_iso(end)}) "
                 f"in {store.name}",
                 markup=False,
             )
@@ -296,15 +301,14 @@ def _bounded(end: datetime, now: datetime, cfg: Config) -> datetime:
     always ends, and never later than an exemption tag could."""
     if end <= now:
         raise ConfigError(
-            f"--until {end.isoformat()} is not in the future (now is {now.isoformat()}); "
-            "give a later time"
+            f"--until {_iso(end)} is not in the future (now is {_iso(now)}); give a later time"
         )
     days = cfg.tags.max_exemption_days
     latest = now + timedelta(days=days)
     if end > latest:
         raise ConfigError(
-            f"--until {end.isoformat()} is more than [tags] max_exemption_days = {days} days "
-            f"from now; the latest allowed is {latest.isoformat()}"
+            f"--until {_iso(end)} is more than [tags] max_exemption_days = {days} days "
+            f"from now; the latest allowed is {_iso(latest)}"
         )
     return end
 
