@@ -48,6 +48,7 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 #: a reason is a note for people, not a document
 _MAX_REASON = 500
 
+KeyArg = typer.Argument(help="A resource or incident key, as reports show it", show_default=False)
 ReasonOpt = Annotated[
     str | None, typer.Option("--reason", help="Why (kept with it, shown as plain text)")
 ]
@@ -227,10 +228,7 @@ def _cost(incident: Incident) -> str:
 
 
 def snooze(
-    key: Annotated[
-        str | None,
-        typer.Argument(help="A resource or incident key, as reports show it", show_default=False),
-    ] = None,
+    key: Annotated[str | None, KeyArg] = None,
     group: Annotated[
         str | None, typer.Option("--group", help="Every resource of this group (its group tag)")
     ] = None,
@@ -327,10 +325,7 @@ def _user() -> str | None:
 
 
 def resolve(
-    key: Annotated[
-        str,
-        typer.Argument(help="A resource or incident key, as reports show it", show_default=False),
-    ],
+    key: Annotated[str, KeyArg],
     reason: ReasonOpt = None,
     now: NowOpt = None,
     config: ConfigOpt = None,

@@ -71,7 +71,7 @@ def _summary(document: Mapping[str, Any]) -> list[str]:
     runs = Counter(str(r.get("state")) for r in document.get("runs") or ())
     by_state = ", ".join(f"{n} {state}" for state, n in sorted(runs.items()))
     return [
-        f"schema:    {document.get('schema_version', '?')}",
+        f"schema:    {document.get('schema', '?')}",
         f"incidents: {len(incidents)} ({opened} open, {len(incidents) - opened} resolved)",
         f"snoozes:   {len(document.get('snoozes') or ())}",
         f"runs:      {sum(runs.values())}" + (f" ({by_state})" if by_state else ""),
