@@ -45,6 +45,8 @@ _KEY_PARTS = 5
 #: ``2h``, ``3d``: a whole number (small enough never to overflow a timedelta) and a unit
 _RELATIVE = re.compile(r"(\d{1,5})\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+#: the widest a key column is kept on one line (wider keys fold)
+_KEY_WIDTH = 120
 #: a reason is a note for people, not a document
 _MAX_REASON = 500
 
@@ -192,7 +194,10 @@ def _table(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: 
     out.print(f"{head} in {store.name}", markup=False)
     table = Table(show_lines=False)
     columns = ("key", "name", "owner", "group", "opened", "last told", "reminders", "state")
-    for col in (*columns, "cost so far"):
+    # A key is what snooze and resolve are given: kept on one line, to be copied whole.
+    widest = max(len(i.key) for i in found)
+    table.add_column(columns[0], min_width=min(widest, _KEY_WIDTH), overflow="fold")
+    for col in (*columns[1:], "cost so far"):
         table.add_column(col, overflow="fold")
     for i in found:
         table.add_row(
