@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from offhours.cli.deployment import deployed_table
-from offhours.cli.incidents import incident_json
+from offhours.cli.incidents import incident_json, parse_when
 from offhours.errors import ConfigError
 from offhours.incidents import Change, Incident, incident_key
 from offhours.model import resource_key
@@ -508,3 +510,55 @@ def test_deployment_that_does_not_exist_is_a_usage_error(
     assert run.code == 2
     assert "--deployment 'nope': no Lambda function of that name in us-east-1" in run.stderr
     assert not db.exists()
+
+
+def test_deployment_without_a_region_is_a_usage_error(
+    cli: CliRun, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    run = cli("incidents", "--deployment", FN)
+    assert run.code == 2
+    assert "no AWS region for --deployment; give --region" in run.stderr
+
+
+def test_deployment_lookup_that_cannot_reach_aws_is_a_store_error(cli: CliRun, db: Path) -> None:
+    from tests.aws import TEST_KEYS, free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    run = cli(
+        "incidents",
+        "--deployment",
+        FN,
+        "--region",
+        REGION,
+        env={"AWS_ENDPOINT_URL": closed, **TEST_KEYS},
+    )
+    assert run.code == 1
+    assert run.stderr.startswith(f"offhours: error: state store lambda function {FN} ({REGION}): ")
+    assert "cannot reach AWS" in run.stderr
+    assert not db.exists()
+
+
+# ------------------------------------------------------------------ times
+
+
+@given(
+    n=st.integers(min_value=0, max_value=99_999),
+    unit=st.sampled_from(["m", "h", "d", "w"]),
+    ahead=st.booleans(),
+)
+def test_a_span_is_counted_from_now(n: int, unit: str, ahead: bool) -> None:
+    delta = timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
+    got = parse_when(
+        f" {n}{unit.upper() if n % 2 else unit} ", "--until", now=NOW, zone=UTC, ahead=ahead
+    )
+    assert got == (NOW + delta if ahead else NOW - delta)
+
+
+@pytest.mark.parametrize(
+    "text", ["999999d", "2 days", "-2d", "2.5h", "2026-13-01", "now", "2026-12-01T08:00"]
+)
+def test_what_is_not_a_time_is_a_usage_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="--until"):
+        parse_when(text, "--until", now=NOW, zone=UTC, ahead=True)
