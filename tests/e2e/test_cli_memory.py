@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given
@@ -25,7 +26,7 @@ from offhours.cli.incidents import incident_json, parse_when
 from offhours.errors import ConfigError
 from offhours.incidents import Change, Incident, incident_key
 from offhours.model import resource_key
-from offhours.state import STATE_TABLE_ENV
+from offhours.state import STATE_TABLE_ENV, Store
 from offhours.state.sqlite import SqliteStore
 from tests.aws import REGION, Aws
 from tests.conftest import Run
@@ -562,3 +563,34 @@ def test_a_span_is_counted_from_now(n: int, unit: str, ahead: bool) -> None:
 def test_what_is_not_a_time_is_a_usage_error(text: str) -> None:
     with pytest.raises(ConfigError, match="--until"):
         parse_when(text, "--until", now=NOW, zone=UTC, ahead=True)
+
+
+def test_deployment_reaches_the_deployed_table(cli: CliRun, aws: Aws, db: Path) -> None:
+    from offhours.state.dynamodb import DynamoStore, table_definition
+
+    table = "offhours-audit-state"
+    try:
+        # cast: the store stub of a tree without it has none of the interface
+        store = cast("Store", DynamoStore(table, region=REGION))
+    except NotImplementedError:
+        pytest.skip("the DynamoDB store is not in this tree yet")
+    aws.client("dynamodb").create_table(**table_definition(table))
+    _function(aws, {STATE_TABLE_ENV: table})
+    try:
+        claim = store.claim(f"{FN}@{NOW_ISO}", now=NOW, lease_until=NOW + timedelta(minutes=5))
+        store.apply([Change(incident(1), None), Change(incident(2), None)], now=NOW, claim=claim)
+        store.complete(claim, [], now=NOW, told={"new": 2})
+        deployed = ("--deployment", FN, "--now", NOW_ISO)
+        listed = cli("incidents", "--format", "json", *deployed)
+        assert listed.code == 0, listed.stderr
+        document = json.loads(listed.stdout)
+        assert document["store"] == f"dynamodb {table} ({REGION})"
+        assert {i["name"] for i in document["incidents"]} == {"lab-001", "lab-002"}
+        assert cli("resolve", rkey(2), *deployed).code == 0
+        assert cli("snooze", "--group", "team-1", "--until", "1d", *deployed).code == 0
+        (done,) = store.find(rkey(2))
+        assert (done.state, done.resolution) == ("resolved", "by hand")
+        assert [s.target for s in store.snoozes(now=NOW)] == ["team-1"]
+    finally:
+        store.close()
+    assert not db.exists()  # the local store was never touched
