@@ -13,6 +13,8 @@ store failed: the findings were told without deduplication.
     secrets    secrets encrypt, secrets check     deploy   deploy package/plan/apply/…
     schedule   schedule                           demo     demo (Ravello, or AWS on moto)
     restore    restore: put back what an AWS source's stop scaled down or stopped
+    incidents  incidents, snooze, resolve         state    state check/migrate/export
+    deployment --deployment NAME: the deployed function's state table
 
 Nothing imported here needs the ``cli`` extra (typer, rich, tomlkit): without it,
 :func:`main` says how to install it in one line instead of a traceback.
