@@ -41,6 +41,7 @@ NOW_ISO = "2026-12-01T04:00:00Z"
 PERIOD = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
 FN = "offhours-audit"
 #: a terminal wide enough that no cell of the table folds
+#: the consoles read COLUMNS when made: tests that set it run in a process of their own
 WIDE = {"COLUMNS": "250"}
 
 CONFIG = """
@@ -136,6 +137,7 @@ def resolved(n: int) -> Incident:
 # ------------------------------------------------------------------ incidents
 
 
+@pytest.mark.cli_in_process(False)  # the width is read when the console is made
 def test_incidents_lists_the_open_ones_as_a_table(cli: CliRun, db: Path) -> None:
     seed(db, [incident(1), incident(2, reminders=2), resolved(3)])
     run = cli("incidents", "--now", NOW_ISO, env=WIDE)
@@ -148,6 +150,7 @@ def test_incidents_lists_the_open_ones_as_a_table(cli: CliRun, db: Path) -> None
     assert "$7.50" in run.stdout
 
 
+@pytest.mark.cli_in_process(False)  # the width is read when the console is made
 def test_keys_stay_whole_in_a_narrow_table(cli: CliRun, db: Path) -> None:
     # what snooze and resolve are given must be copyable from the table in one piece
     seed(db, [incident(1), incident(2)])
@@ -157,6 +160,7 @@ def test_keys_stay_whole_in_a_narrow_table(cli: CliRun, db: Path) -> None:
     assert incident_key(rkey(2), PERIOD) in run.stdout
 
 
+@pytest.mark.cli_in_process(False)  # the width is read when the console is made
 def test_incidents_all_and_since_add_the_resolved_ones(cli: CliRun, db: Path) -> None:
     seed(db, [incident(1), resolved(3)])
     everything = cli("incidents", "--all", "--now", NOW_ISO, env=WIDE)
@@ -202,6 +206,7 @@ def test_incidents_on_an_empty_store_say_so(cli: CliRun, db: Path) -> None:
     assert run.stdout.strip() == f"No incidents in sqlite {db}"
 
 
+@pytest.mark.cli_in_process(False)  # the width is read when the console is made
 def test_hostile_names_stay_inert_in_the_table(cli: CliRun, db: Path) -> None:
     seed(db, [incident(1, name=HOSTILE, owner=HOSTILE, group="[red]g[/red]")])
     run = cli("incidents", "--now", NOW_ISO, env=WIDE)

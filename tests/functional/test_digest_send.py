@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from offhours.cli.digest import deployment_table, emit
+from offhours.cli.digest import emit
 from offhours.config import Config, load_config
 from offhours.errors import ConfigError
 from offhours.model import NO_ID_WEBHOOK, Receipt
@@ -22,9 +21,7 @@ from offhours.notifiers.slack import SlackNotifier
 from offhours.notifiers.slack.digest_blocks import digest_message
 from offhours.report import Report
 from offhours.secrets import Secret
-from offhours.state import STATE_TABLE_ENV
 from offhours.testing.slack import SlackSink
-from tests.aws import Aws
 from tests.conftest import Run
 from tests.unit.test_digest import PREV_TUE, digest, incident
 
@@ -199,37 +196,4 @@ def test_digest_with_memory_off_exits_2_and_says_why(
     _config(tmp_path, memory='\n[memory]\nstore = "off"\n')
     run = cli("digest", "--week", "--now", "2026-11-30T09:00:00+01:00")
     assert run.code == 2
-    assert "[memory] store is off" in run.stderr
-
-
-# ---------------------------------------------------------------- --deployment
-
-
-def _tiny_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("x.py", date_time=(1980, 1, 1, 0, 0, 0)), "")
-    return buffer.getvalue()
-
-
-def _function(aws: Aws, name: str, variables: dict[str, str]) -> None:
-    role = aws.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")
-    aws.client("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="x.handler",
-        Code={"ZipFile": _tiny_zip()},
-        Environment={"Variables": variables},
-    )
-
-
-def test_deployment_names_its_state_table(aws: Aws, tmp_path: Path) -> None:
-    _function(aws, "offhours-lab", {STATE_TABLE_ENV: "offhours-lab-state", "OTHER": "x"})
-    _function(aws, "offhours-old", {"OTHER": "x"})
-    cfg = _config(tmp_path)
-    assert deployment_table(cfg, "offhours-lab") == ("offhours-lab-state", "us-east-1")
-    with pytest.raises(ConfigError, match=f"has no {STATE_TABLE_ENV}.*deploy again"):
-        deployment_table(cfg, "offhours-old")
-    with pytest.raises(ConfigError, match=r"no such function in us-east-1.*\[deploy\] region"):
-        deployment_table(cfg, "offhours-missing")
+    assert "memory is off" in run.stderr

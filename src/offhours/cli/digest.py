@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from offhours.cli import EXIT_FAILED, EXIT_OK
+from offhours.cli.deployment import DeploymentOpt, RegionOpt, memory_store
 from offhours.cli.exits import guarded
 from offhours.cli.options import (
     ConfigOpt,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from offhours.digest import Digest
     from offhours.model import Receipt
 
-__all__ = ["collect", "deployment_table", "digest", "emit"]
+__all__ = ["collect", "digest", "emit"]
 
 
 class DigestFormat(StrEnum):
@@ -72,14 +73,8 @@ def digest(
     ] = False,
     config: ConfigOpt = None,
     now: NowOpt = None,
-    deployment: Annotated[
-        str | None,
-        typer.Option(
-            "--deployment",
-            metavar="NAME",
-            help="Read the state table of the deployed function NAME (in [deploy] region)",
-        ),
-    ] = None,
+    deployment: DeploymentOpt = None,
+    region: RegionOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Off-hours running hours and cost of last week, per owner and group, against the week
@@ -89,34 +84,30 @@ def digest(
 
     def body() -> int:
         cfg = load_config(config)
-        found = collect(cfg, now=parse_now(now), weeks_ago=weeks_ago, deployment=deployment)
+        found = collect(
+            cfg, now=parse_now(now), weeks_ago=weeks_ago, deployment=deployment, region=region
+        )
         return emit(cfg, found, fmt=fmt.value, output=output, send=send, dry_run=dry_run)
 
     guarded(body)
 
 
-def collect(config: Config, *, now: datetime, weeks_ago: int, deployment: str | None) -> Digest:
+def collect(
+    config: Config,
+    *,
+    now: datetime,
+    weeks_ago: int,
+    deployment: str | None,
+    region: str | None = None,
+) -> Digest:
     """The digest from the store (closed again whatever happens)."""
     from offhours.digest import collect_digest
     from offhours.hours import parse_zone
-    from offhours.state import open_store
 
-    if deployment:
-        table, region = deployment_table(config, deployment)
-        store = open_store(config, table=table, region=region)
-    else:
-        store = open_store(config)
-    if store is None:
-        raise ConfigError(
-            f"{config.label}: [memory] store is off, so no incidents are kept and there is no "
-            'history to digest; set [memory] store = "auto" (or sqlite, dynamodb)'
-        )
-    try:
+    with memory_store(config, deployment=deployment, region=region) as store:
         return collect_digest(
             store, now=now, zone=parse_zone(config.hours.timezone), weeks_ago=weeks_ago
         )
-    finally:
-        store.close()
 
 
 def emit(
@@ -204,46 +195,3 @@ def _report(receipt: Receipt) -> bool:
     elif receipt.sent:
         err.print(f"digest sent to notifier {name!r} ({receipt.destination})", markup=False)
     return False
-
-
-def deployment_table(
-    config: Config, function: str, environ: Mapping[str, str] | None = None
-) -> tuple[str, str]:
-    """The state table of the deployed function ``function`` (its environment's
-    ``OFFHOURS_STATE_TABLE``) and its region (``[deploy] region``, else the AWS settings)."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from offhours.aws_region import aws_region
-    from offhours.state import STATE_TABLE_ENV
-
-    given = aws_region(config.deploy.region, environ)
-    region = given or "the profile's region"
-    try:
-        client = boto3.client("lambda", region_name=given)
-        region = client.meta.region_name
-        answer = client.get_function_configuration(FunctionName=function)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "?")
-        if code == "ResourceNotFoundException":
-            raise ConfigError(
-                f"--deployment {function!r}: no such function in {region}; check the name "
-                "([deploy] function_name) and [deploy] region"
-            ) from None
-        raise ConfigError(
-            f"--deployment {function!r}: Lambda refused to describe it in {region} ({code}); "
-            "the caller needs lambda:GetFunctionConfiguration on it"
-        ) from None
-    except BotoCoreError as exc:
-        raise ConfigError(
-            f"--deployment {function!r}: Lambda in {region} cannot be reached "
-            f"({type(exc).__name__}); check the AWS credentials and network"
-        ) from None
-    variables = (answer.get("Environment") or {}).get("Variables") or {}
-    table = variables.get(STATE_TABLE_ENV)
-    if not isinstance(table, str) or not table:
-        raise ConfigError(
-            f"--deployment {function!r}: the function has no {STATE_TABLE_ENV} (deployed "
-            "without incident memory, or by an older offhours); run offhours deploy again"
-        )
-    return table, region
