@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from offhours.budget import Budget, delivery_reserve, run_budget
 from offhours.config import Config, PluginConfig
+from offhours.digest import Digest
 from offhours.errors import ConfigError, OffhoursError, SecretError
 from offhours.incidents import Incident, MemorySettings, Plan, Recall, incident_key, untell
 from offhours.incidents import plan as plan_incidents
@@ -64,6 +65,7 @@ __all__ = [
     "restore",
     "run_audit",
     "run_id",
+    "send_digest",
     "with_fallback",
 ]
 
@@ -151,9 +153,13 @@ def run_id(deployment: str, scheduled: datetime) -> str:
 
 
 def resolve_secrets(
-    config: Config, environ: Mapping[str, str] | None = None, deadline: Deadline | None = None
+    config: Config,
+    environ: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+    section: Literal["sources", "notifiers"] | None = None,
 ) -> Secrets:
-    """Resolve every secret reference; all failures are reported together (SecretError)."""
+    """Resolve every secret reference (of one ``section`` only, when given: the digest needs
+    no source's); all failures are reported together (SecretError)."""
     for where in config.plaintext_secrets():
         log.warning(
             "%s: %s holds a plaintext secret (allowed by allow_plaintext_secrets); "
@@ -162,6 +168,8 @@ def resolve_secrets(
             where,
         )
     refs = config.secret_refs()
+    if section is not None:
+        refs = [r for r in refs if _section(config, r[0]) == section]
     resolver = Resolver(config.secret_settings(), environ, deadline)
     try:
         values = resolver.resolve_all(ref for _, _, ref in refs)
@@ -669,6 +677,28 @@ def _record(
         log.error("%s", exc)
         return str(exc)
     return None
+
+
+def send_digest(
+    config: Config,
+    digest: Digest,
+    *,
+    dry_run: bool = False,
+    png: bytes | None = None,
+    environ: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+) -> tuple[Receipt, ...]:
+    """The weekly digest to every configured notifier (only their secrets are resolved); a
+    receipt each, a failure recorded on its receipt, never raised."""
+    notifiers = build_notifiers(config, resolve_secrets(config, environ, deadline, "notifiers"))
+    receipts = []
+    for notifier in notifiers:
+        notifier.deadline = deadline or Deadline.never()
+        try:
+            receipts.append(notifier.digest(digest, dry_run=dry_run, png=png))
+        except OffhoursError as exc:  # a third party's digest may raise
+            receipts.append(notifier.receipt(error=scrub(str(exc)), dry_run=dry_run))
+    return tuple(receipts)
 
 
 def _worst_cases(section: str, plugins: Sequence[PluginConfig]) -> list[float]:

@@ -172,6 +172,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             _CONFIG = (key, load_lambda_config(deadline=deadline))
         config = _CONFIG[1]
         now = scheduled_time(event)
+        if isinstance(event, dict) and event.get("offhours") == "digest":
+            return _digest(config, now, deadline)
         log.info("audit at %s (event id %s)", now.isoformat(), _event_id(event))
         result = run_audit(
             config, now=now, deadline=deadline, memory=_memory(config, now, deadline)
@@ -186,6 +188,35 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         problems.append(f"not deduplicated: {result.memory_problem}")
     if problems:
         raise AuditFailed("; ".join(problems))
+    return summary
+
+
+def _digest(config: Config, now: datetime, deadline: Deadline) -> dict[str, Any]:
+    """The weekly digest (the second schedule's event: ``"offhours": "digest"``) from the
+    deployed table, to every notifier; raises when it could not be read or delivered."""
+    from offhours.audit import send_digest
+    from offhours.digest import collect_digest
+    from offhours.hours import parse_zone
+    from offhours.state import open_store
+
+    log.info("digest at %s", now.isoformat())
+    store = open_store(config, on_lambda=True, deadline=deadline)
+    if store is None:
+        raise ConfigError("the digest needs incident memory, and memory is off ([memory] store)")
+    try:
+        found = collect_digest(store, now=now, zone=parse_zone(config.hours.timezone))
+    finally:
+        store.close()
+    receipts = send_digest(config, found, deadline=deadline)
+    summary = {
+        "status": "error" if any(r.error for r in receipts) else "success",
+        "digest": f"{found.week.start.isoformat()}/{found.week.end.isoformat()}",
+        "notified": {r.notifier: r.sent for r in receipts},
+        "failures": [f"notifier {r.notifier!r}: {r.error}" for r in receipts if r.error],
+    }
+    log.info("digest done: %s", json.dumps(summary))
+    if summary["failures"]:
+        raise AuditFailed("; ".join(summary["failures"]))
     return summary
 
 

@@ -27,7 +27,7 @@ from offhours.cli.options import (
     setup_logging,
 )
 from offhours.cli.output import err, out
-from offhours.errors import ConfigError, OffhoursError
+from offhours.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -158,24 +158,13 @@ def _send(
     dry_run: bool,
     environ: Mapping[str, str] | None,
 ) -> int:
-    from offhours.audit import build_notifiers, resolve_secrets
-    from offhours.logs import scrub
-    from offhours.untrusted import lines
+    from offhours.audit import send_digest
 
-    notifiers = build_notifiers(config, resolve_secrets(config, environ))
-    if not notifiers:
+    if not config.notifiers:
         raise ConfigError(f"{config.label}: no [[notifiers]] to send the digest to; add one")
-    failed = False
-    for notifier in notifiers:
-        try:
-            receipt = notifier.digest(found, dry_run=dry_run, png=png)
-        except OffhoursError as exc:  # a third-party notifier's own digest may raise
-            shown = lines(scrub(str(exc)))
-            err.print(f"offhours: notifier {notifier.name!r}: {shown}", markup=False)
-            failed = True
-            continue
-        failed |= _report(receipt)
-    return EXIT_FAILED if failed else EXIT_OK
+    receipts = send_digest(config, found, dry_run=dry_run, png=png, environ=environ)
+    failed = [_report(r) for r in receipts]
+    return EXIT_FAILED if any(failed) else EXIT_OK
 
 
 def _report(receipt: Receipt) -> bool:
