@@ -288,10 +288,28 @@ def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
             out.print(f"  notifier:  {n.display_name()} ({n.type})", markup=False)
         if not cfg.notifiers:
             out.print("  notifier:  (none: the report goes to stdout only)", markup=False)
+        out.print(f"  memory:    {_memory_summary(cfg)}", markup=False)
         warn_budget(cfg)
         return EXIT_OK
 
     guarded(body)
+
+
+def _memory_summary(cfg: Config) -> str:
+    """``sqlite ~/.local/state/offhours/offhours-audit.db (Lambda: DynamoDB …); remind …``."""
+    from offhours.state import default_table, sqlite_path, store_kind
+
+    m = cfg.memory
+    if m.store == "off":
+        return "off (every run tells everything)"
+    here = store_kind(cfg, on_lambda=False)
+    place = f"sqlite {sqlite_path(cfg)}" if here == "sqlite" else f"dynamodb {default_table(cfg)}"
+    if m.store == "auto":
+        place += f"; on Lambda: dynamodb {default_table(cfg)}"
+    every = f"every {m.remind_every_hours:g} h" if m.remind_every_hours else "never"
+    tail = ", at opening" if m.remind_at_open else ""
+    resolved = "resolved told" if m.report_resolved else "resolved not told"
+    return f"{place}; reminders {every}{tail}; {resolved}"
 
 
 def schema() -> None:

@@ -406,7 +406,7 @@ class SlackNotifier(Notifier):
         if not self._should_send(report):
             return (
                 f"Slack webhook {self.destination}: nothing to send "
-                "(nothing flagged, no failures; notify_when_empty is off)\n"
+                f"({_nothing_why(report)}; notify_when_empty is off)\n"
             )
         messages = slack_messages(report)
         total = messages.total
@@ -435,3 +435,10 @@ class SlackNotifier(Notifier):
             return self.receipt(error=scrub(exc.detail))
         log.info("notifier %r: posted the digest", self.name)
         return self.receipt((MessageReceipt(1, no_id=NO_ID_WEBHOOK),), planned=1)
+
+
+def _nothing_why(report: Report) -> str:
+    """Why a report needs no message, in a dry run's preview."""
+    if report.memory is not None and report.memory.deduplicated and report.flagged:
+        return "nothing new, due a reminder or resolved; no failures"
+    return "nothing flagged, no failures"
