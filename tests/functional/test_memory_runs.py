@@ -370,3 +370,17 @@ def _lease_passed(db: Path, identity: str) -> bool:
     finally:
         store.close()
     return run.lease_until < datetime.now(UTC)
+
+
+def test_when_no_message_went_out_the_next_run_tells_again(
+    ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
+) -> None:
+    ravello.set_apps([lab()])
+    db = tmp_path / "state.db"
+    slack.inject("channel_not_found", status=404, count=1)
+    failed = audit_at(EVENING, ravello, slack, db)
+    assert failed.failures and not slack.messages
+    later = audit_at(EVENING + timedelta(hours=1), ravello, slack, db)
+    assert later.report.memory is not None
+    assert dict(later.report.memory.status) == {later.report.flagged[0].resource.key: "new"}
+    assert len(slack.messages) == 1
