@@ -1,0 +1,671 @@
+"""The DynamoDB store against moto's server: a run's calls, its failures, the table's items."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from offhours.incidents import Change, Incident, Snooze, incident_key
+from offhours.model import MessageReceipt, Receipt, resource_key
+from offhours.state import SCHEMA_VERSION, StateError
+from offhours.state.dynamodb import (
+    ITEM_ACTIONS,
+    OPEN_INDEX,
+    TTL_ATTRIBUTE,
+    DynamoStore,
+    table_definition,
+)
+from offhours.transport import Deadline
+from tests.aws import REGION, TEST_KEYS, Aws, enforce_iam, env_for, free_port
+
+TABLE = "offhours-state"
+NIGHT = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
+PERIOD = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+KEY = resource_key("aws", "111111111111", "eu-west-1", "ec2", "i-0abc")
+
+MakeStore = Callable[..., DynamoStore]
+
+
+@pytest.fixture(scope="session")
+def serial_moto(moto_endpoint: str) -> Iterator[str]:
+    """moto's application served one request at a time, sharing the ``aws`` fixture's state.
+
+    DynamoDB makes each conditional write atomic; moto's threaded server checks a condition and
+    writes in separate steps that two request threads can interleave. Served in turn, each
+    request is atomic as in DynamoDB, while the stores under test still call concurrently."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", 0, app, threaded=False, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def table(aws: Aws) -> str:
+    aws.client("dynamodb").create_table(**table_definition(TABLE))
+    return TABLE
+
+
+@pytest.fixture
+def make_store(table: str, serial_moto: str) -> Iterator[MakeStore]:
+    opened: list[DynamoStore] = []
+
+    def make(**kwargs: Any) -> DynamoStore:
+        kwargs.setdefault("region", REGION)
+        kwargs.setdefault("endpoint_url", serial_moto)
+        store = DynamoStore(kwargs.pop("table", table), **kwargs)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> DynamoStore:
+    return make_store()
+
+
+def incident(**changes: Any) -> Incident:
+    fields: dict[str, Any] = {
+        "key": incident_key(KEY, PERIOD),
+        "resource_key": KEY,
+        "period_start": PERIOD,
+        "source": "aws",
+        "name": "build-box",
+        "owner": "ana@example.com",
+        "group": "lab",
+        "kind": "ec2 instance",
+        "noun": "instance",
+        "opened_at": PERIOD,
+        "last_seen_at": NIGHT,
+        "hourly_cost": 0.1,
+        "cost_so_far": 0.4,
+        "last_told_at": PERIOD,
+        "told_by": "offhours@2026-11-30T18:00:00Z",
+        "version": 1,
+    }
+    fields.update(changes)
+    return Incident(**fields)
+
+
+def raw(aws: Aws, pk: str, sk: str) -> dict[str, Any]:
+    answer = aws.client("dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+    )
+    item: dict[str, Any] = answer["Item"]
+    return item
+
+
+# ---------------------------------------------------------------- items as the store keeps them
+
+
+def test_every_field_of_an_incident_survives(store: DynamoStore) -> None:
+    resolved = incident(
+        cost_at_least=True,
+        reminders=2,
+        action="stopped by offhours at 02:00",
+        state="resolved",
+        resolved_at=NIGHT + timedelta(hours=1),
+        resolution="stopped",
+        still_running=False,
+        note="by hand: ‮ not markup *bold*",
+        version=4,
+    )
+    always = incident(
+        key=incident_key(KEY, None),
+        period_start=None,
+        owner=None,
+        hourly_cost=None,
+        cost_so_far=None,
+        last_told_at=None,
+        told_by=None,
+    )
+    written = store.apply([Change(resolved, None), Change(always, None)], now=NIGHT)
+    assert written == {resolved.key, always.key}
+    assert store.find(resolved.key) == [resolved]
+    assert store.find(always.key) == [always]
+    assert store.find(KEY) == [always, resolved] or store.find(KEY) == [resolved, always]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cost=st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False),
+    so_far=st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False),
+)
+def test_costs_survive_exactly(store: DynamoStore, cost: float, so_far: float) -> None:
+    """DynamoDB keeps numbers as decimal text: a float goes in as its shortest exact text and
+    comes back the same float, whatever DynamoDB normalises."""
+    stored = store.find(incident().key)
+    version = stored[0].version if stored else None
+    item = incident(hourly_cost=cost, cost_so_far=so_far, version=(version or 0) + 1)
+    assert store.apply([Change(item, version)], now=NIGHT) == {item.key}
+    back = store.find(item.key)[0]
+    # Below DynamoDB's smallest magnitude (1e-130), a cost is nothing.
+    expected = [x if x >= 1e-130 else 0.0 for x in (cost, so_far)]
+    assert [back.hourly_cost, back.cost_so_far] == expected
+    assert type(back.hourly_cost) is float and type(back.version) is int
+
+
+def test_ttl_is_set_on_resolved_incidents_runs_and_snoozes_never_on_open_ones(
+    store: DynamoStore, aws: Aws
+) -> None:
+    keep = timedelta(days=90)
+    gone_at = NIGHT + timedelta(hours=1)
+    other = resource_key("aws", "111111111111", "eu-west-1", "ec2", "i-0def")
+    open_one = incident()
+    closed = incident(
+        key=incident_key(other, PERIOD),
+        resource_key=other,
+        state="resolved",
+        resolved_at=gone_at,
+        resolution="gone",
+    )
+    claim = store.claim(
+        "fn@2026-11-30T22:00:00Z", now=NIGHT, lease_until=NIGHT + timedelta(minutes=5)
+    )
+    store.apply([Change(open_one, None), Change(closed, None)], now=NIGHT, claim=claim)
+    snooze = Snooze(KEY, "key", NIGHT + timedelta(days=2), NIGHT, reason="demo")
+    store.add_snooze(snooze)
+
+    open_item = raw(aws, f"INC#{KEY}", "2026-11-30T18:00:00Z")
+    assert TTL_ATTRIBUTE not in open_item
+    assert open_item["open"] == {"S": "open"}
+    closed_item = raw(aws, f"INC#{other}", "2026-11-30T18:00:00Z")
+    assert "open" not in closed_item
+    assert int(closed_item[TTL_ATTRIBUTE]["N"]) == int((gone_at + keep).timestamp())
+    run_item = raw(aws, "RUN#fn@2026-11-30T22:00:00Z", "run")
+    assert run_item["open"] == {"S": "run-posting"}  # found by the index while posting
+    assert int(run_item[TTL_ATTRIBUTE]["N"]) > int(NIGHT.timestamp())
+    store.complete(claim, [], now=NIGHT + timedelta(minutes=1), told={"new": 1})
+    run_item = raw(aws, "RUN#fn@2026-11-30T22:00:00Z", "run")
+    assert "open" not in run_item
+    done_expiry = NIGHT + timedelta(minutes=1) + keep
+    assert int(run_item[TTL_ATTRIBUTE]["N"]) == int(done_expiry.timestamp())
+    (snooze_item,) = aws.client("dynamodb").query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "SNOOZE"}},
+    )["Items"]
+    assert int(snooze_item[TTL_ATTRIBUTE]["N"]) == int((snooze.until + keep).timestamp())
+
+
+# ---------------------------------------------------------------- a run's identity
+
+
+def lease(minutes: int = 5) -> datetime:
+    return NIGHT + timedelta(minutes=minutes)
+
+
+def test_claim_outcomes_through_a_run(store: DynamoStore) -> None:
+    run_id = "fn@2026-11-30T22:00:00Z"
+    first = store.claim(run_id, now=NIGHT, lease_until=lease())
+    assert first.ours and not first.taken_over
+    assert store.claim(run_id, now=NIGHT, lease_until=lease()).outcome == "busy"
+
+    store.apply([], now=NIGHT, claim=first, posting=["slack"])
+    again = store.claim(run_id, now=NIGHT, lease_until=lease())
+    assert again.outcome == "posting"
+    assert again.run.pending == ("slack",)
+
+    receipt = Receipt(
+        "slack",
+        "slack",
+        "https://hooks.slack.com/services/T00000000/B00000000/…",
+        messages=(MessageReceipt(1, id="C1", timestamp="1764540000.000100"),),
+        planned=1,
+    )
+    store.complete(first, [receipt], now=NIGHT, told={"new": 1, "reminders": 0})
+    done = store.claim(run_id, now=NIGHT, lease_until=lease())
+    assert done.outcome == "done"
+    assert done.run.told == {"new": 1, "reminders": 0}
+    assert done.run.receipts[0]["messages"][0]["timestamp"] == "1764540000.000100"
+    assert done.run.done_at == NIGHT
+    assert [r.run_id for r in store.runs()] == [run_id]
+
+
+def test_an_expired_claim_is_taken_over_once_and_the_old_attempt_can_no_longer_post(
+    make_store: MakeStore,
+) -> None:
+    run_id = "fn@2026-11-30T22:00:00Z"
+    old = make_store().claim(run_id, now=NIGHT, lease_until=lease())
+    later = lease(6)
+    takers = [make_store() for _ in range(2)]
+    outcomes = [
+        t.claim(run_id, now=later, lease_until=later + timedelta(minutes=5)) for t in takers
+    ]
+    assert [o.outcome for o in outcomes] == ["claimed", "busy"]
+    assert outcomes[0].taken_over
+    with pytest.raises(StateError, match="another attempt took this run over"):
+        takers[1].apply([Change(incident(), None)], now=later, claim=old, posting=["slack"])
+    # Nothing of the old attempt was written.
+    assert takers[1].find(incident().key) == []
+    with pytest.raises(StateError, match="another attempt took this run over"):
+        takers[1].complete(old, [], now=later, told={})
+
+
+def test_a_released_run_is_claimed_again(store: DynamoStore) -> None:
+    run_id = "fn@2026-11-30T22:00:00Z"
+    first = store.claim(run_id, now=NIGHT, lease_until=lease())
+    store.release(first, now=NIGHT)
+    again = store.claim(run_id, now=NIGHT, lease_until=lease())
+    assert again.ours and not again.taken_over
+    assert again.run.token != first.run.token
+    store.release(first, now=NIGHT)  # not ours any more: nothing happens
+    assert store.claim(run_id, now=NIGHT, lease_until=lease()).outcome == "busy"
+
+
+def test_the_same_run_delivered_three_times_in_turn_is_claimed_once(
+    make_store: MakeStore,
+) -> None:
+    run_id = "fn@2026-11-30T22:00:00Z"
+    outcomes = []
+    for attempt in range(3):
+        store = make_store()
+        claim = store.claim(run_id, now=NIGHT + timedelta(seconds=attempt), lease_until=lease())
+        outcomes.append(claim.outcome)
+        if claim.ours:
+            store.apply([Change(incident(), None)], now=NIGHT, claim=claim, posting=["slack"])
+            store.complete(claim, [], now=NIGHT, told={"new": 1})
+    assert outcomes == ["claimed", "done", "done"]
+
+
+def test_the_same_run_delivered_three_times_at_once_is_claimed_once(
+    make_store: MakeStore,
+) -> None:
+    run_id = "fn@2026-11-30T22:00:00Z"
+    stores = [make_store() for _ in range(3)]
+    start = threading.Barrier(3)
+
+    def attempt(store: DynamoStore) -> str:
+        start.wait(timeout=30)
+        return store.claim(run_id, now=NIGHT, lease_until=lease()).outcome
+
+    outcomes = run_together(attempt, stores)
+    assert sorted(outcomes) == ["busy", "busy", "claimed"]
+
+
+def run_together(work: Callable[[DynamoStore], Any], stores: list[DynamoStore]) -> list[Any]:
+    results: list[Any] = [None] * len(stores)
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            results[i] = work(stores[i])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+    return results
+
+
+# ---------------------------------------------------------------- incidents
+
+
+def test_two_stores_applying_the_same_change_one_is_accepted(make_store: MakeStore) -> None:
+    new = Change(incident(), None)
+    stores = [make_store(), make_store()]
+    start = threading.Barrier(2)
+
+    def write(store: DynamoStore) -> set[str]:
+        start.wait(timeout=30)
+        return store.apply([new], now=NIGHT)
+
+    results = run_together(write, stores)
+    assert sorted(len(r) for r in results) == [0, 1]
+
+    # The next write on the same version: again one of two.
+    seen = replace(incident(), last_seen_at=NIGHT + timedelta(hours=1), version=2)
+    first = stores[0].apply([Change(seen, 1)], now=NIGHT)
+    second = stores[1].apply([Change(replace(seen, name="other"), 1)], now=NIGHT)
+    assert (first, second) == ({seen.key}, set())
+    assert stores[1].find(seen.key) == [seen]
+
+
+def test_load_reads_open_and_asked_incidents_active_snoozes_and_gaps(
+    store: DynamoStore, make_store: MakeStore
+) -> None:
+    keys = [resource_key("aws", "111111111111", "eu-west-1", "ec2", f"i-{n}") for n in range(3)]
+    still_open = incident(key=incident_key(keys[0], PERIOD), resource_key=keys[0])
+    asked = incident(
+        key=incident_key(keys[1], PERIOD),
+        resource_key=keys[1],
+        state="resolved",
+        resolved_at=NIGHT,
+        resolution="stopped",
+    )
+    other = incident(
+        key=incident_key(keys[2], PERIOD),
+        resource_key=keys[2],
+        state="resolved",
+        resolved_at=NIGHT,
+        resolution="stopped",
+    )
+    store.apply([Change(i, None) for i in (still_open, asked, other)], now=NIGHT)
+    active = Snooze("lab", "group", NIGHT + timedelta(hours=2), NIGHT - timedelta(hours=1))
+    over = Snooze(keys[0], "key", NIGHT - timedelta(minutes=1), NIGHT - timedelta(hours=3))
+    store.add_snooze(active)
+    store.add_snooze(over)
+    # A run that died between posting and recording, and one still within its lease.
+    dead = make_store().claim(
+        "fn@2026-11-30T20:00:00Z",
+        now=NIGHT - timedelta(hours=2),
+        lease_until=NIGHT - timedelta(hours=2) + timedelta(minutes=5),
+    )
+    store.apply([], now=NIGHT - timedelta(hours=2), claim=dead, posting=["slack"])
+    live = store.claim("fn@2026-11-30T22:00:00Z", now=NIGHT, lease_until=lease())
+    store.apply([], now=NIGHT, claim=live, posting=["slack"])
+
+    loaded = store.load([asked.key, incident_key(KEY, NIGHT)], now=NIGHT + timedelta(minutes=1))
+    assert loaded.incidents == {still_open.key: still_open, asked.key: asked}
+    assert loaded.snoozes == (active,)
+    assert [g.run_id for g in loaded.gaps] == ["fn@2026-11-30T20:00:00Z"]
+    assert loaded.gaps[0].pending == ("slack",)
+
+    store.apply([], now=NIGHT, gaps_reported=["fn@2026-11-30T20:00:00Z"])
+    assert store.load([], now=NIGHT + timedelta(minutes=1)).gaps == ()
+    claim_of_dead = store.claim("fn@2026-11-30T20:00:00Z", now=NIGHT, lease_until=lease())
+    assert claim_of_dead.outcome == "posting"  # reported, and still never posted again
+
+
+def test_load_reads_more_than_one_batch(store: DynamoStore) -> None:
+    keys = [resource_key("aws", "1", "r", "ec2", f"i-{n:03}") for n in range(130)]
+    made = [incident(key=incident_key(k, PERIOD), resource_key=k) for k in keys]
+    assert len(store.apply([Change(i, None) for i in made], now=NIGHT)) == 130
+    asked = [incident_key(k, PERIOD) for k in keys] + [incident_key(k, NIGHT) for k in keys]
+    loaded = store.load(asked, now=NIGHT)
+    assert loaded.incidents == {i.key: i for i in made}
+
+
+def test_inspection_incidents_history_and_export(store: DynamoStore) -> None:
+    week = datetime(2026, 11, 23, tzinfo=UTC)
+    keys = [resource_key("aws", "1", "r", "ec2", f"i-{n}") for n in range(3)]
+    before = incident(
+        key=incident_key(keys[0], week - timedelta(days=2)),
+        resource_key=keys[0],
+        period_start=week - timedelta(days=2),
+        opened_at=week - timedelta(days=2),
+        last_seen_at=week - timedelta(days=1),
+        state="resolved",
+        resolved_at=week - timedelta(days=1),
+        resolution="hours",
+    )
+    inside = incident(
+        key=incident_key(keys[1], week + timedelta(days=1)),
+        resource_key=keys[1],
+        period_start=week + timedelta(days=1),
+        opened_at=week + timedelta(days=1),
+        last_seen_at=week + timedelta(days=1, hours=8),
+        state="resolved",
+        resolved_at=week + timedelta(days=1, hours=9),
+        resolution="stopped",
+    )
+    now_open = incident(key=incident_key(keys[2], PERIOD), resource_key=keys[2])
+    store.apply([Change(i, None) for i in (before, inside, now_open)], now=NIGHT)
+    store.add_snooze(Snooze("lab", "group", NIGHT + timedelta(days=1), NIGHT))
+
+    assert store.history(week, week + timedelta(days=7)) == [inside]
+    assert store.incidents(open_only=True) == [now_open]
+    assert store.incidents() == [now_open, inside, before]
+    assert store.incidents(since=week) == [now_open, inside]
+    assert store.incidents(limit=1) == [now_open]
+    assert store.snoozes(now=NIGHT) == [Snooze("lab", "group", NIGHT + timedelta(days=1), NIGHT)]
+    assert store.snoozes(now=NIGHT + timedelta(days=1)) == []
+
+    document = store.export()
+    json.dumps(document)  # JSON-able as it is
+    assert document["schema"] == SCHEMA_VERSION
+    assert {i["key"] for i in document["incidents"]} == {before.key, inside.key, now_open.key}
+    assert document["snoozes"][0]["target"] == "lab"
+
+
+# ---------------------------------------------------------------- the table and its schema
+
+
+def test_check_names_what_deploy_would_set_and_migrate_marks_the_schema(
+    store: DynamoStore, aws: Aws
+) -> None:
+    problems = store.check()
+    assert any("TTL is off" in p for p in problems)
+    assert any("point-in-time recovery is off" in p for p in problems)
+    assert any("no schema version" in p for p in problems)
+    assert store.migrate() == (0, SCHEMA_VERSION)
+    assert store.migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
+    client = aws.client("dynamodb")
+    client.update_time_to_live(
+        TableName=TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    client.update_continuous_backups(
+        TableName=TABLE,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+    assert store.check() == []
+
+
+def test_check_finds_a_table_without_the_index(make_store: MakeStore, aws: Aws) -> None:
+    bare = {k: v for k, v in table_definition("bare").items() if k != "GlobalSecondaryIndexes"}
+    bare["AttributeDefinitions"] = bare["AttributeDefinitions"][:2]
+    aws.client("dynamodb").create_table(**bare)
+    assert any(OPEN_INDEX in p for p in make_store(table="bare").check())
+
+
+def test_a_table_written_by_a_newer_offhours_is_refused(store: DynamoStore, aws: Aws) -> None:
+    aws.client("dynamodb").put_item(
+        TableName=TABLE,
+        Item={"pk": {"S": "META"}, "sk": {"S": "schema"}, "version": {"N": "99"}},
+    )
+    for use in (
+        lambda: store.claim("fn@x", now=NIGHT, lease_until=lease()),
+        store.migrate,
+        store.check,
+    ):
+        with pytest.raises(StateError, match="schema 99") as caught:
+            use()
+        assert "upgrade offhours" in caught.value.fix
+        assert caught.value.store == f"dynamodb {TABLE} ({REGION})"
+
+
+# ---------------------------------------------------------------- failures become StateError
+
+
+def test_a_missing_table_says_deploy_makes_it(make_store: MakeStore) -> None:
+    store = make_store(table="nobody-made-this")
+    with pytest.raises(StateError) as caught:
+        store.claim("fn@x", now=NIGHT, lease_until=lease())
+    assert "no table nobody-made-this" in caught.value.problem
+    assert "ResourceNotFoundException" in caught.value.problem
+    assert "offhours deploy creates it" in caught.value.fix
+
+
+class _Throttling(BaseHTTPRequestHandler):
+    """DynamoDB out of capacity: every request answered as DynamoDB throttles."""
+
+    calls = 0
+
+    def do_POST(self) -> None:
+        type(self).calls += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "message": "Rate of requests exceeds the allowed throughput.",
+            }
+        ).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_throttling_beyond_the_retries_says_try_again(aws: Aws) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        store = DynamoStore(
+            TABLE, region=REGION, endpoint_url=f"http://127.0.0.1:{server.server_port}"
+        )
+        with pytest.raises(StateError) as caught:
+            store.load([], now=NIGHT)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert "throttled beyond 3 attempts" in caught.value.problem
+    assert "ThrottlingException" in caught.value.problem
+    assert caught.value.fix == "try again; the table is on-demand, so this passes"
+    assert _Throttling.calls == 3  # botocore retried it before giving up
+
+
+def test_an_unreachable_endpoint_and_a_passed_deadline_are_state_errors(aws: Aws) -> None:
+    closed = DynamoStore(TABLE, region=REGION, endpoint_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StateError, match="cannot reach DynamoDB") as caught:
+        closed.load([], now=NIGHT)
+    assert "check the network" in caught.value.fix
+    late = DynamoStore(TABLE, region=REGION, deadline=Deadline(0.0, clock=lambda: 1.0))
+    with pytest.raises(StateError, match="deadline passed before dynamodb:GetItem"):
+        late.claim("fn@x", now=NIGHT, lease_until=lease())
+
+
+# ------------------------------------------------- the function's role: exactly ITEM_ACTIONS
+
+# moto checks an IAM policy's actions, but asks it about every DynamoDB call with the resource
+# "*". The server below first teaches it the resource AWS checks: the table's ARN, or its
+# index's for a query of one.
+_SCOPED_MOTO = """
+import json, sys
+from moto.dynamodb.responses import DynamoHandler
+
+def _determine_resource(self):
+    body = self.body if isinstance(self.body, dict) else json.loads(self.body or "{}")
+    table = body.get("TableName") or next(iter(body.get("RequestItems") or {}), "*")
+    arn = f"arn:aws:dynamodb:{self.region}:123456789012:table/{table}"
+    return f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn
+
+DynamoHandler._determine_resource = _determine_resource
+from moto.server import main
+main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+"""
+
+
+@pytest.fixture
+def scoped_moto() -> Iterator[str]:
+    import socket
+    import time
+
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - moto's own server, fixed arguments
+        [sys.executable, "-c", _SCOPED_MOTO, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_the_functions_role_runs_with_exactly_the_item_actions_and_only_on_its_table(
+    scoped_moto: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env_for(scoped_moto).items():
+        monkeypatch.setenv(name, value)
+
+    def client(service: str, keys: dict[str, str] = TEST_KEYS) -> Any:
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=scoped_moto,
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    for name in (TABLE, "someone-elses"):
+        client("dynamodb").create_table(**table_definition(name))
+    arn = f"arn:aws:dynamodb:{REGION}:123456789012:table/{TABLE}"
+    statement = {
+        "Effect": "Allow",
+        "Action": list(ITEM_ACTIONS),
+        "Resource": [arn, f"{arn}/index/{OPEN_INDEX}"],
+    }
+    iam = client("iam")
+    iam.create_user(UserName="function")
+    iam.put_user_policy(
+        UserName="function",
+        PolicyName="state",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    key = iam.create_access_key(UserName="function")["AccessKey"]
+    enforce_iam(scoped_moto)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+
+    store = DynamoStore(TABLE, region=REGION)
+    run_id = "fn@2026-11-30T22:00:00Z"
+    claim = store.claim(run_id, now=NIGHT, lease_until=lease())
+    assert claim.ours
+    loaded = store.load([incident().key], now=NIGHT)
+    assert loaded.incidents == {}
+    assert store.apply([Change(incident(), None)], now=NIGHT, claim=claim, posting=["slack"]) == {
+        incident().key
+    }
+    store.complete(claim, [], now=NIGHT, told={"new": 1})
+    assert store.load([], now=NIGHT).incidents == {incident().key: incident()}
+    assert store.history(PERIOD, NIGHT + timedelta(hours=1)) == [incident()]  # the digest
+    store.close()
+
+    elsewhere = DynamoStore("someone-elses", region=REGION)
+    with pytest.raises(StateError) as caught:
+        elsewhere.claim(run_id, now=NIGHT, lease_until=lease())
+    assert "AccessDenied" in caught.value.problem
+    assert "dynamodb:GetItem" in caught.value.problem
+    assert "allows only the item operations on its own table" in caught.value.fix
+    assert key["SecretAccessKey"] not in str(caught.value)
+    elsewhere.close()
