@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -306,6 +308,27 @@ def test_the_same_run_delivered_three_times_at_once_is_claimed_once(
         return store.claim(run_id, now=NIGHT, lease_until=lease()).outcome
 
     outcomes = run_together(attempt, stores)
+    assert sorted(outcomes) == ["busy", "busy", "claimed"]
+
+
+def _claim_in_a_process(endpoint: str, run_id: str) -> str:
+    store = DynamoStore(TABLE, region=REGION, endpoint_url=endpoint)
+    try:
+        return store.claim(run_id, now=NIGHT, lease_until=lease()).outcome
+    finally:
+        store.close()
+
+
+def test_the_same_run_delivered_three_times_at_once_from_processes_is_claimed_once(
+    table: str, serial_moto: str
+) -> None:
+    # Each process its own interpreter, boto3 and connection (AWS settings inherited).
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [
+            pool.submit(_claim_in_a_process, serial_moto, "fn@2026-11-30T22:00:00Z")
+            for _ in range(3)
+        ]
+        outcomes = [f.result(timeout=120) for f in futures]
     assert sorted(outcomes) == ["busy", "busy", "claimed"]
 
 
@@ -669,3 +692,11 @@ def test_the_functions_role_runs_with_exactly_the_item_actions_and_only_on_its_t
     assert "allows only the item operations on its own table" in caught.value.fix
     assert key["SecretAccessKey"] not in str(caught.value)
     elsewhere.close()
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "XXXXXXXXXXXXXXXXXXXX")
+    stranger = DynamoStore(TABLE, region=REGION)
+    with pytest.raises(StateError) as caught:
+        stranger.load([], now=NIGHT)
+    assert "refresh the AWS credentials" in caught.value.fix
+    assert "XXXXXXXXXXXXXXXXXXXX" not in str(caught.value)
+    stranger.close()

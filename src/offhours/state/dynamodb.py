@@ -27,6 +27,7 @@ run's deadline); whatever is left becomes a :class:`StateError` naming the table
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -118,6 +119,8 @@ _BATCH, _UNPROCESSED_TRIES = 100, 6
 # What a server may echo of credentials: access key ids and long base64 runs are cut out.
 _CREDENTIAL = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|[A-Za-z0-9/+=]{64,}")
 _MAX_TEXT = 300
+_XML_CODE = re.compile(r"<Code>([^<]{1,200})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]{0,2000})</Message>")
 # The smallest magnitude a DynamoDB number holds.
 _SMALLEST = 1e-130
 
@@ -465,12 +468,10 @@ class DynamoStore:
         try:
             yield
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code") or "Error")
+            code, message = _aws_words(exc.response.get("Error", {}))
             if code == "ConditionalCheckFailedException":
                 raise _ConditionFailed from None
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            message = str(error.get("Message") or "")
             raise self._client_error(action, code, message, status) from None
         except BotoCoreError as exc:
             # Not chained: botocore's words can carry request parameters.
@@ -479,7 +480,7 @@ class DynamoStore:
     def _client_error(self, action: str, code: str, message: str, status: object) -> StateError:
         if code not in _FIXES and status == 403:
             code = "AccessDenied"  # an IAM refusal whose body botocore could not parse
-        words = _clean(f"{code}: {message}" if message else code)
+        words = _clean(f"{code}: {message.rstrip('.')}" if message else code)
         if code == "ResourceNotFoundException":
             where = f" in {self.region}" if self.region else ""
             problem = f"no table {self.table}{where} ({words})"
@@ -699,6 +700,16 @@ class DynamoStore:
 
 
 # ---------------------------------------------------------------------- errors
+
+
+def _aws_words(error: Mapping[str, Any]) -> tuple[str, str]:
+    """AWS's error code and message: botocore's, or those of an XML error body that reached
+    the JSON client unparsed (IAM's refusals: code "403", the body as message)."""
+    code, message = str(error.get("Code") or "Error"), str(error.get("Message") or "")
+    if message.lstrip().startswith("<") and (found := _XML_CODE.search(message)):
+        said = _XML_MESSAGE.search(message)
+        return html.unescape(found.group(1)).strip(), html.unescape(said.group(1)) if said else ""
+    return code, message
 
 
 def _clean(text: str) -> str:
