@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +28,15 @@ from offhours.state.dynamodb import (
     table_definition,
 )
 from offhours.transport import Deadline
-from tests.aws import REGION, TEST_KEYS, Aws, enforce_iam, env_for, free_port
+from tests.aws import (
+    REGION,
+    TEST_KEYS,
+    Aws,
+    enforce_iam,
+    env_for,
+    free_port,
+    moto_subprocess,
+)
 
 TABLE = "offhours-state"
 NIGHT = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
@@ -115,6 +121,16 @@ def incident(**changes: Any) -> Incident:
     return Incident(**fields)
 
 
+def of(instance: str, period: datetime = PERIOD, **changes: Any) -> Incident:
+    """An incident of another instance, in ``period``; resolved with ``resolution=…``."""
+    key = resource_key("aws", "111111111111", "eu-west-1", "ec2", instance)
+    fields: dict[str, Any] = {"key": incident_key(key, period), "resource_key": key}
+    fields |= {"period_start": period, "opened_at": period}
+    if "resolution" in changes:
+        fields |= {"state": "resolved", "resolved_at": changes.get("last_seen_at", NIGHT)}
+    return incident(**(fields | changes))
+
+
 def raw(aws: Aws, pk: str, sk: str) -> dict[str, Any]:
     answer = aws.client("dynamodb").get_item(
         TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
@@ -178,15 +194,9 @@ def test_ttl_is_set_on_resolved_incidents_runs_and_snoozes_never_on_open_ones(
 ) -> None:
     keep = timedelta(days=90)
     gone_at = NIGHT + timedelta(hours=1)
-    other = resource_key("aws", "111111111111", "eu-west-1", "ec2", "i-0def")
     open_one = incident()
-    closed = incident(
-        key=incident_key(other, PERIOD),
-        resource_key=other,
-        state="resolved",
-        resolved_at=gone_at,
-        resolution="gone",
-    )
+    closed = of("i-0def", resolved_at=gone_at, resolution="gone")
+    other = closed.resource_key
     claim = store.claim(
         "fn@2026-11-30T22:00:00Z", now=NIGHT, lease_until=NIGHT + timedelta(minutes=5)
     )
@@ -378,25 +388,16 @@ def test_two_stores_applying_the_same_change_one_is_accepted(make_store: MakeSto
 def test_load_reads_open_and_asked_incidents_active_snoozes_and_gaps(
     store: DynamoStore, make_store: MakeStore
 ) -> None:
-    keys = [resource_key("aws", "111111111111", "eu-west-1", "ec2", f"i-{n}") for n in range(3)]
-    still_open = incident(key=incident_key(keys[0], PERIOD), resource_key=keys[0])
-    asked = incident(
-        key=incident_key(keys[1], PERIOD),
-        resource_key=keys[1],
-        state="resolved",
-        resolved_at=NIGHT,
-        resolution="stopped",
-    )
-    other = incident(
-        key=incident_key(keys[2], PERIOD),
-        resource_key=keys[2],
-        state="resolved",
-        resolved_at=NIGHT,
-        resolution="stopped",
+    still_open, asked, other = (
+        of("i-0"),
+        of("i-1", resolution="stopped"),
+        of("i-2", resolution="gone"),
     )
     store.apply([Change(i, None) for i in (still_open, asked, other)], now=NIGHT)
     active = Snooze("lab", "group", NIGHT + timedelta(hours=2), NIGHT - timedelta(hours=1))
-    over = Snooze(keys[0], "key", NIGHT - timedelta(minutes=1), NIGHT - timedelta(hours=3))
+    over = Snooze(
+        still_open.resource_key, "key", NIGHT - timedelta(minutes=1), NIGHT - timedelta(hours=3)
+    )
     store.add_snooze(active)
     store.add_snooze(over)
     # A run that died between posting and recording, and one still within its lease.
@@ -422,38 +423,25 @@ def test_load_reads_open_and_asked_incidents_active_snoozes_and_gaps(
 
 
 def test_load_reads_more_than_one_batch(store: DynamoStore) -> None:
-    keys = [resource_key("aws", "1", "r", "ec2", f"i-{n:03}") for n in range(130)]
-    made = [incident(key=incident_key(k, PERIOD), resource_key=k) for k in keys]
+    made = [of(f"i-{n:03}") for n in range(130)]
     assert len(store.apply([Change(i, None) for i in made], now=NIGHT)) == 130
-    asked = [incident_key(k, PERIOD) for k in keys] + [incident_key(k, NIGHT) for k in keys]
+    asked = [i.key for i in made] + [incident_key(i.resource_key, NIGHT) for i in made]
     loaded = store.load(asked, now=NIGHT)
     assert loaded.incidents == {i.key: i for i in made}
 
 
 def test_inspection_incidents_history_and_export(store: DynamoStore) -> None:
     week = datetime(2026, 11, 23, tzinfo=UTC)
-    keys = [resource_key("aws", "1", "r", "ec2", f"i-{n}") for n in range(3)]
-    before = incident(
-        key=incident_key(keys[0], week - timedelta(days=2)),
-        resource_key=keys[0],
-        period_start=week - timedelta(days=2),
-        opened_at=week - timedelta(days=2),
-        last_seen_at=week - timedelta(days=1),
-        state="resolved",
-        resolved_at=week - timedelta(days=1),
-        resolution="hours",
+    before = of(
+        "i-0", week - timedelta(days=2), last_seen_at=week - timedelta(days=1), resolution="hours"
     )
-    inside = incident(
-        key=incident_key(keys[1], week + timedelta(days=1)),
-        resource_key=keys[1],
-        period_start=week + timedelta(days=1),
-        opened_at=week + timedelta(days=1),
+    inside = of(
+        "i-1",
+        week + timedelta(days=1),
         last_seen_at=week + timedelta(days=1, hours=8),
-        state="resolved",
-        resolved_at=week + timedelta(days=1, hours=9),
         resolution="stopped",
     )
-    now_open = incident(key=incident_key(keys[2], PERIOD), resource_key=keys[2])
+    now_open = of("i-2")
     store.apply([Change(i, None) for i in (before, inside, now_open)], now=NIGHT)
     store.add_snooze(Snooze("lab", "group", NIGHT + timedelta(days=1), NIGHT))
 
@@ -601,38 +589,14 @@ def _determine_resource(self):
 
 DynamoHandler._determine_resource = _determine_resource
 from moto.server import main
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+main(sys.argv[1:])
 """
 
 
 @pytest.fixture
 def scoped_moto() -> Iterator[str]:
-    import socket
-    import time
-
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - moto's own server, fixed arguments
-        [sys.executable, "-c", _SCOPED_MOTO, str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with moto_subprocess(launch=("-c", _SCOPED_MOTO)) as endpoint:
+        yield endpoint
 
 
 def test_the_functions_role_runs_with_exactly_the_item_actions_and_only_on_its_table(
