@@ -152,7 +152,7 @@ def test_every_field_of_an_incident_survives(store: DynamoStore) -> None:
         resolution="stopped",
         still_running=False,
         note="by hand: ‮ not markup *bold*",
-        version=4,
+        version=1,  # the first write: the store counts them
     )
     always = incident(
         key=incident_key(KEY, None),
@@ -469,7 +469,6 @@ def test_check_names_what_deploy_would_set_and_migrate_marks_the_schema(
     problems = store.check()
     assert any("TTL is off" in p for p in problems)
     assert any("point-in-time recovery is off" in p for p in problems)
-    assert any("no schema version" in p for p in problems)
     assert store.migrate() == (0, SCHEMA_VERSION)
     assert store.migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
     client = aws.client("dynamodb")

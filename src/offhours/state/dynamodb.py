@@ -35,7 +35,7 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
@@ -279,8 +279,10 @@ class DynamoStore:
                 condition, values = "attribute_not_exists(pk)", {}
             else:
                 condition, values = "#version = :expected", {":expected": _n(expected)}
+            # The store counts writes, whatever version the incident says.
+            written_as = replace(change.incident, version=(expected or 0) + 1)
             try:
-                self._put(_incident_item(change.incident, self.keep), condition, values)
+                self._put(_incident_item(written_as, self.keep), condition, values)
             except _ConditionFailed:
                 continue  # another run wrote it first: that run tells it
             written.add(change.incident.key)
@@ -403,10 +405,8 @@ class DynamoStore:
         ):
             problems.append(f"index {OPEN_INDEX} is not keyed by open (hash) and pk (range)")
         problems.extend(self._check_settings())
-        version = self._schema_version()
-        if version is None:
-            problems.append("no schema version recorded yet: the first run (or migrate) adds it")
-        self._refuse_newer(version)
+        # A table no run has used yet has no version: the first run (or migrate) records it.
+        self._refuse_newer(self._schema_version())
         return problems
 
     def migrate(self) -> tuple[int, int]:
