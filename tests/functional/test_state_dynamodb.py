@@ -73,8 +73,25 @@ def serial_moto(moto_endpoint: str) -> Iterator[str]:
 
 @pytest.fixture
 def table(aws: Aws) -> str:
-    aws.client("dynamodb").create_table(**table_definition(TABLE))
+    """The table as ``offhours deploy`` makes it: the definition, then TTL and point-in-time
+    recovery."""
+    make_table(aws, TABLE)
     return TABLE
+
+
+def make_table(aws: Aws, name: str, *, ttl: bool = True, pitr: bool = True) -> None:
+    client = aws.client("dynamodb")
+    client.create_table(**table_definition(name))
+    if ttl:
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+    if pitr:
+        client.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
 
 
 @pytest.fixture
@@ -464,23 +481,17 @@ def test_inspection_incidents_history_and_export(store: DynamoStore) -> None:
 
 
 def test_check_names_what_deploy_would_set_and_migrate_marks_the_schema(
-    store: DynamoStore, aws: Aws
+    make_store: MakeStore, store: DynamoStore, aws: Aws
 ) -> None:
-    problems = store.check()
-    assert any("TTL is off" in p for p in problems)
-    assert any("point-in-time recovery is off" in p for p in problems)
+    assert store.check() == []
+    make_table(aws, "no-ttl", ttl=False)
+    make_table(aws, "no-pitr", pitr=False)
+    (no_ttl,) = make_store(table="no-ttl").check()
+    assert no_ttl.startswith("TTL is off") and "offhours deploy" in no_ttl
+    (no_pitr,) = make_store(table="no-pitr").check()
+    assert no_pitr.startswith("point-in-time recovery is off")
     assert store.migrate() == (0, SCHEMA_VERSION)
     assert store.migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
-    client = aws.client("dynamodb")
-    client.update_time_to_live(
-        TableName=TABLE,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )
-    client.update_continuous_backups(
-        TableName=TABLE,
-        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-    )
-    assert store.check() == []
 
 
 def test_check_finds_a_table_without_the_index(make_store: MakeStore, aws: Aws) -> None:
