@@ -494,11 +494,13 @@ def test_check_names_what_deploy_would_set_and_migrate_marks_the_schema(
     assert store.migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
 
 
-def test_check_finds_a_table_without_the_index(make_store: MakeStore, aws: Aws) -> None:
+def test_a_table_without_the_index_is_refused(make_store: MakeStore, aws: Aws) -> None:
     bare = {k: v for k, v in table_definition("bare").items() if k != "GlobalSecondaryIndexes"}
     bare["AttributeDefinitions"] = bare["AttributeDefinitions"][:2]
     aws.client("dynamodb").create_table(**bare)
-    assert any(OPEN_INDEX in p for p in make_store(table="bare").check())
+    with pytest.raises(StateError, match=f"no index {OPEN_INDEX}") as caught:
+        make_store(table="bare").check()
+    assert "offhours deploy" in caught.value.fix
 
 
 def test_a_table_written_by_a_newer_offhours_is_refused(store: DynamoStore, aws: Aws) -> None:

@@ -201,17 +201,22 @@ class DynamoStore:
                 pass
             found = self._get_run(run_id)
             if found is None:
-                continue  # released and deleted meanwhile: claim it afresh
+                continue  # gone meanwhile (its TTL passed): claim it afresh
             if found.state == "done":
                 return Claim("done", found)
             if found.state in ("posting", "gap-reported"):
                 return Claim("posting", found)
             if found.state == "claimed" and now < found.lease_until:
                 return Claim("busy", found)
-            # Released, or claimed by an attempt whose lease passed: take it over, on the old
-            # token, so of two attempts taking over only one wins.
+            # Released, or claimed by an attempt whose lease passed: take it over on the old
+            # token and state, so of two attempts taking over only one wins, and an old attempt
+            # that reached posting meanwhile keeps its run.
             try:
-                self._put(_run_item(mine, self.keep), "#token = :old", {":old": _s(found.token)})
+                self._put(
+                    _run_item(mine, self.keep),
+                    "#token = :old AND #state = :was",
+                    {":old": _s(found.token), ":was": _s(found.state)},
+                )
                 return Claim("claimed", mine, taken_over=found.state == "claimed")
             except _ConditionFailed:
                 continue
@@ -396,11 +401,12 @@ class DynamoStore:
             )
         index = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}.get(OPEN_INDEX)
         if index is None:
-            problems.append(
-                f"no index {OPEN_INDEX}: every run reads the whole table instead; "
-                "`offhours deploy` adds it"
+            raise StateError(
+                self.name,
+                f"the table has no index {OPEN_INDEX}: a run cannot find the open incidents",
+                "`offhours deploy` makes the table with it; or set [memory] table to that one",
             )
-        elif _key_schema(index.get("KeySchema")) != _key_schema(
+        if _key_schema(index.get("KeySchema")) != _key_schema(
             want["GlobalSecondaryIndexes"][0]["KeySchema"]
         ):
             problems.append(f"index {OPEN_INDEX} is not keyed by open (hash) and pk (range)")
