@@ -206,6 +206,17 @@ def test_costs_survive_exactly(store: DynamoStore, cost: float, so_far: float) -
     assert type(back.hourly_cost) is float and type(back.version) is int
 
 
+def test_text_that_is_not_utf8_and_numbers_dynamodb_cannot_hold_do_not_lose_an_incident(
+    store: DynamoStore,
+) -> None:
+    odd = incident(name="lab \ud800 box", owner="\udcff", hourly_cost=float("nan"))
+    odd = replace(odd, cost_so_far=float("inf"))
+    assert store.apply([Change(odd, None)], now=NIGHT) == {odd.key}
+    (back,) = store.find(odd.key)
+    assert (back.name, back.owner) == ("lab ? box", "?")
+    assert (back.hourly_cost, back.cost_so_far) == (None, None)
+
+
 def test_ttl_is_set_on_resolved_incidents_runs_and_snoozes_never_on_open_ones(
     store: DynamoStore, aws: Aws
 ) -> None:

@@ -761,6 +761,12 @@ def _botocore_problem(action: str, exc: Exception) -> tuple[str, str]:
 
 
 def _s(value: str) -> dict[str, str]:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a name read from a source as it was) is not UTF-8, which
+        # DynamoDB refuses: shown as "?", rather than the incident lost.
+        value = value.encode("utf-8", "replace").decode("utf-8")
     return {"S": value}
 
 
@@ -814,9 +820,8 @@ def _encode(value: object) -> dict[str, Any] | None:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"not a storable number: {value!r}")
-        return _n(value)
+        # DynamoDB has no infinity or NaN: such a cost is unknown.
+        return _n(value) if math.isfinite(value) else None
     if isinstance(value, datetime):
         return _t(value)
     if isinstance(value, str):
