@@ -687,3 +687,25 @@ def test_the_functions_role_runs_with_exactly_the_item_actions_and_only_on_its_t
     assert "refresh the AWS credentials" in caught.value.fix
     assert "XXXXXXXXXXXXXXXXXXXX" not in str(caught.value)
     stranger.close()
+
+
+# ---------------------------------------------------------------- as the function opens it
+
+
+def test_the_function_opens_its_table_from_its_environment(table: str, aws: Aws) -> None:
+    """On Lambda: ``[memory] store = "auto"`` is DynamoDB, the table deploy named in the
+    function's environment, the endpoint boto3 reads from AWS_ENDPOINT_URL."""
+    from offhours.config import parse_config
+    from offhours.state import STATE_TABLE_ENV, open_store
+
+    source = {"type": "ravello", "username": "env:RU", "password": "env:RP"}
+    config = parse_config({"sources": [source], "deploy": {"region": REGION}})
+    store = open_store(
+        config, on_lambda=True, environ={STATE_TABLE_ENV: table}, deadline=Deadline.after(60)
+    )
+    assert isinstance(store, DynamoStore)
+    assert store.name == f"dynamodb {table} ({REGION})"
+    try:
+        assert store.claim("fn@x", now=NIGHT, lease_until=lease()).ours
+    finally:
+        store.close()
