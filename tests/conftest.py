@@ -165,6 +165,15 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
 
 
 @pytest.fixture(autouse=True)
+def _private_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each test's incident memory (the SQLite store's default place) is its own, never the
+    user's state directory: runs in one test cannot quieten another's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """Code under test may configure logging (the Lambda handler does): undo it afterwards,
     so no test sees another's handlers or logger levels."""

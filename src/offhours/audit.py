@@ -3,8 +3,14 @@
     collect    sources read concurrently; each failure recorded, never hides the others
     evaluate   pure policy: resources → decisions and findings, as one Report
     act        sources that are configured to act on their findings (stop them) do so
-    reconcile  a pass-through for now: incident memory plugs in here
+    reconcile  incident memory: what is new, due a reminder or resolved (see :class:`Memory`)
     deliver    every notifier, each returning a receipt (a dry run returns previews)
+
+With memory, a run first claims its identity (a run identity delivered already, or being
+delivered by another attempt, reads nothing and posts nothing), and records what it told and
+the receipts around the post: the protocol and its crash behaviour are in
+:mod:`offhours.state.base`. A store that fails never loses the run's findings: they are all
+told, marked as not deduplicated (``AuditResult.memory_problem``).
 
 :func:`assess` is collect + evaluate (what ``offhours explain`` shows); :func:`run_audit` is
 all five. The CLI, the Lambda handler and ``explain`` are doors into them; ``now`` is always
@@ -18,27 +24,32 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
 from offhours.budget import Budget, delivery_reserve, run_budget
 from offhours.config import Config, PluginConfig
+from offhours.digest import Digest
 from offhours.errors import ConfigError, OffhoursError, SecretError
+from offhours.incidents import Incident, MemorySettings, Plan, Recall, incident_key, untell
+from offhours.incidents import plan as plan_incidents
 from offhours.logs import scrub
 from offhours.model import Action, Receipt, Resource, SourceFailure
 from offhours.notifiers.base import Notifier
 from offhours.policy import Policy
 from offhours.policy import evaluate as decide_all
 from offhours.registry import load_plugin
-from offhours.report import Report, build_report
+from offhours.report import Report, action_text, build_report
 from offhours.secrets import Resolver, Secret
 from offhours.sources.base import RestoreSelection, Source
+from offhours.state.base import Claim, StateError, Store
 from offhours.transport import Deadline
 
 __all__ = [
     "AuditResult",
+    "Memory",
     "SecretKey",
     "Secrets",
     "act",
@@ -53,6 +64,8 @@ __all__ = [
     "resolve_secrets",
     "restore",
     "run_audit",
+    "run_id",
+    "send_digest",
     "with_fallback",
 ]
 
@@ -76,6 +89,8 @@ class AuditResult:
 
     report: Report
     receipts: tuple[Receipt, ...]
+    #: the store failed after delivery (the receipts were not recorded)
+    record_problem: str | None = None
 
     @property
     def previews(self) -> tuple[tuple[str, str], ...]:
@@ -90,6 +105,18 @@ class AuditResult:
         return lines
 
     @property
+    def memory_problem(self) -> str | None:
+        """Why this run's findings were told without deduplication (the store failed)."""
+        memory = self.report.memory
+        return memory.problem if memory is not None and memory.problem else self.record_problem
+
+    @property
+    def skipped(self) -> str | None:
+        """Why nothing was read or sent: this run's identity was delivered, or is being."""
+        memory = self.report.memory
+        return memory.skipped if memory is not None else None
+
+    @property
     def status(self) -> Literal["success", "partial", "error"]:
         if not self.failures:
             return "success"
@@ -98,10 +125,41 @@ class AuditResult:
         return "partial" if delivered or read else "error"
 
 
+#: how long a claim holds when the run has no deadline (the CLI without --deadline): a run
+#: that dies is taken over by a retry after this long
+DEFAULT_LEASE = timedelta(minutes=15)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Incident memory for one run: the ``store``, the run's identity (:func:`run_id`), when to
+    speak again (``settings``), and ``wall``, the real clock: leases are real time, whereas the
+    run's ``now`` is the instant evaluated (a retry evaluates the same scheduled instant)."""
+
+    store: Store
+    run_id: str
+    settings: MemorySettings = field(default_factory=MemorySettings)
+    wall: Callable[[], datetime] = _utcnow
+
+
+def run_id(deployment: str, scheduled: datetime) -> str:
+    """``<deployment>@<scheduled time, UTC, to the second>``: one identity per scheduled run."""
+    at = scheduled.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return f"{deployment}@{at}"
+
+
 def resolve_secrets(
-    config: Config, environ: Mapping[str, str] | None = None, deadline: Deadline | None = None
+    config: Config,
+    environ: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+    section: Literal["sources", "notifiers"] | None = None,
 ) -> Secrets:
-    """Resolve every secret reference; all failures are reported together (SecretError)."""
+    """Resolve every secret reference (of one ``section`` only, when given: the digest needs
+    no source's); all failures are reported together (SecretError)."""
     for where in config.plaintext_secrets():
         log.warning(
             "%s: %s holds a plaintext secret (allowed by allow_plaintext_secrets); "
@@ -110,6 +168,8 @@ def resolve_secrets(
             where,
         )
     refs = config.secret_refs()
+    if section is not None:
+        refs = [r for r in refs if _section(config, r[0]) == section]
     resolver = Resolver(config.secret_settings(), environ, deadline)
     try:
         values = resolver.resolve_all(ref for _, _, ref in refs)
@@ -137,12 +197,12 @@ def _kwargs(
     section: str, plugin: PluginConfig, secrets: Secrets, settings: Mapping[str, object]
 ) -> dict[str, Any]:
     kwargs = plugin.plugin_kwargs()
-    for field in list(kwargs):
-        secret = secrets.get((section, plugin.display_name(), field))
+    for name in list(kwargs):
+        secret = secrets.get((section, plugin.display_name(), name))
         if secret is not None:
-            kwargs[field] = secret
-        elif field in settings:
-            kwargs[field] = settings[field]
+            kwargs[name] = secret
+        elif name in settings:
+            kwargs[name] = settings[name]
     return kwargs
 
 
@@ -332,12 +392,103 @@ def _each_source(
     return actions, failures
 
 
-def reconcile(report: Report, now: datetime) -> Report:
-    """What is worth saying at ``now``, given what earlier runs said: a pass-through for now.
+@dataclass
+class _Told:
+    """What reconcile did in the store for this run, for the steps after delivery."""
 
-    Incident memory plugs in here (findings × prior state × now → new / reminder / resolved /
-    snoozed), between evaluate and deliver; ``now`` is the run's instant, as evaluate's."""
-    return report
+    claim: Claim | None = None
+    #: the store failed at the claim: the run goes on without memory, and says so
+    failed: Recall | None = None
+    done: Plan | None = None
+    prior: Mapping[str, Incident] = field(default_factory=dict)
+
+
+def reconcile(
+    report: Report,
+    now: datetime,
+    memory: Memory | None = None,
+    *,
+    dry_run: bool = False,
+    claim: Claim | None = None,
+    posting: Sequence[str] = (),
+    told: _Told | None = None,
+) -> Report:
+    """What is worth saying at ``now``, given what earlier runs said (incident memory): the
+    report gains a :class:`~offhours.incidents.Recall` and tells only what is new, due a
+    reminder, or resolved. Without ``memory`` the report is told whole.
+
+    With a ``claim`` (this run's, from :meth:`Store.claim`), the incidents are written before
+    delivery, each only if no other run changed it since it was read, and the run becomes
+    ``posting`` to the notifiers named (``posting``). A dry run reads the store and writes
+    nothing. A store that fails gives a report that tells every finding, marked as not
+    deduplicated (``Recall.problem``)."""
+    if memory is None:
+        return report
+    store = memory.store
+    try:
+        keys = [incident_key(f.resource.key, f.decision.off_hours_since) for f in report.flagged]
+        loaded = store.load(keys, now=now)
+        texts = {
+            k: action_text(a, report)
+            for k, a in report.actions_by_key.items()
+            if a.outcome == "done"
+        }
+        planned = plan_incidents(
+            report.flagged,
+            report.decisions,
+            loaded.incidents,
+            loaded.snoozes,
+            now=now,
+            run_id=memory.run_id,
+            settings=memory.settings,
+            failed_sources=_failed_sources(report),
+            actions=report.actions_by_key,
+            action_text=texts,
+        )
+        gaps = tuple(loaded.gaps)
+        if not dry_run:
+            accepted = store.apply(
+                planned.changes,
+                now=now,
+                claim=claim,
+                posting=posting,
+                gaps_reported=[g.run_id for g in gaps],
+            )
+            planned = planned.keeping(accepted)
+            if told is not None:
+                told.done = planned
+                told.prior = {k: loaded.incidents[k] for k in accepted if k in loaded.incidents}
+    except StateError as exc:
+        log.error("%s", exc)
+        return replace(report, memory=Recall(store.name, memory.run_id, problem=str(exc)))
+    status: dict[str, Literal["new", "reminder"]] = {i.resource_key: "new" for i in planned.new}
+    status.update({i.resource_key: "reminder" for i in planned.reminders})
+    recall = Recall(
+        store.name,
+        memory.run_id,
+        status=status,
+        told={i.resource_key: i for i in (*planned.new, *planned.reminders)},
+        resolved=planned.resolved,
+        quiet=planned.quiet,
+        snoozed=planned.snoozed,
+        gaps=tuple(_gap_line(g.run_id, g.posting_at) for g in gaps),
+    )
+    return replace(report, memory=recall)
+
+
+def _failed_sources(report: Report) -> set[str]:
+    """The sources with any failure this run, whole or in part ("aws 1111/eu-west-1" is a part
+    of source "aws"): their incidents are left open, as not seeing is not knowing it stopped."""
+    failed = set()
+    for failure in report.failures:
+        failed.add(failure.source)
+        failed.update(s for s in report.sources if failure.source.startswith(s + " "))
+    return failed
+
+
+def _gap_line(run: str, posting_at: datetime | None) -> str:
+    when = f" (posting began {posting_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" if posting_at else ""
+    return f"{run}{when}"
 
 
 def deliver(
@@ -396,6 +547,7 @@ def run_audit(
     deadline: Deadline | None = None,
     settings: Mapping[str, object] = _NO_SETTINGS,
     fallback: Sequence[Notifier] = (),
+    memory: Memory | None = None,
 ) -> AuditResult:
     """Run one audit at ``now``: collect → evaluate → act → reconcile → deliver. Raises
     ConfigError/SecretError before any source is read; source and notifier failures are
@@ -408,18 +560,145 @@ def run_audit(
 
     With a ``deadline``, the sources get what is left of it less a reserve for delivery (what
     the notifiers need at worst, at most half), so a hung source still ends in a delivered
-    report that names it; the notifiers then get the rest."""
+    report that names it; the notifiers then get the rest.
+
+    With ``memory``, the run claims its identity first (nothing is read or sent when it was
+    delivered already or is being), tells only what memory says is worth telling, and records
+    the receipts (see :mod:`offhours.state.base` for the crash behaviour)."""
     _aware(now)
     policy = config.policy()
     secrets = resolve_secrets(config, environ, deadline)
     sources = build_sources(config, secrets)
     notifiers = with_fallback(build_notifiers(config, secrets, settings), fallback)
     deadline = deadline or Deadline.never()
-    reserve = delivery_reserve(deadline.remaining(), _worst_cases("notifiers", config.notifiers))
-    report = _collect_and_evaluate(sources, policy, now, deadline.earlier(reserve))
-    report = act(sources, report, dry_run=dry_run, now=now, hours_open=policy.hours.is_open(now))
-    report = reconcile(report, now)
-    return AuditResult(report, deliver(notifiers, report, dry_run=dry_run, deadline=deadline))
+    told = _Told()
+    if memory is not None and not dry_run:
+        skipped = _claim(memory, deadline, told)
+        if skipped is not None:
+            return AuditResult(skipped, ())
+        if told.failed is not None:
+            memory = None
+    try:
+        reserve = delivery_reserve(
+            deadline.remaining(), _worst_cases("notifiers", config.notifiers)
+        )
+        report = _collect_and_evaluate(sources, policy, now, deadline.earlier(reserve))
+        report = act(
+            sources, report, dry_run=dry_run, now=now, hours_open=policy.hours.is_open(now)
+        )
+        report = reconcile(
+            report,
+            now,
+            memory,
+            dry_run=dry_run,
+            claim=told.claim,
+            posting=[n.name for n in notifiers],
+            told=told,
+        )
+        if told.failed is not None:
+            report = replace(report, memory=told.failed)
+    except BaseException:
+        # Nothing was posted: a retry may run this identity again.
+        _release(memory, told)
+        raise
+    receipts = deliver(notifiers, report, dry_run=dry_run, deadline=deadline)
+    return AuditResult(report, receipts, _record(memory, told, receipts, now))
+
+
+def _claim(memory: Memory, deadline: Deadline, told: _Told) -> Report | None:
+    """Claim this run's identity: ``None`` when this attempt holds it (``told.claim``), else
+    the empty report saying why nothing is read or sent. A store that fails leaves the run to
+    go on without deduplication (reconcile reports it)."""
+    wall = memory.wall()
+    left = deadline.remaining()
+    lease = DEFAULT_LEASE if math.isinf(left) else timedelta(seconds=left)
+    try:
+        claim = memory.store.claim(memory.run_id, now=wall, lease_until=wall + lease)
+    except StateError as exc:
+        log.error("%s", exc)
+        told.failed = Recall(memory.store.name, memory.run_id, problem=str(exc))
+        return None
+    if claim.ours:
+        told.claim = claim
+        if claim.taken_over:
+            log.warning("run %s: an earlier attempt died before posting; taken over", memory.run_id)
+        return None
+    run = claim.run
+    if claim.outcome == "done":
+        when = run.done_at or run.posting_at
+        why = f"run {memory.run_id} was delivered already" + (
+            f" at {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when else ""
+        )
+    elif claim.outcome == "posting":
+        why = (
+            f"run {memory.run_id} began posting in an earlier attempt that did not finish: "
+            "posting again could repeat its message (the next run reports the gap)"
+        )
+    else:
+        why = (
+            f"run {memory.run_id} is being delivered by another attempt (started "
+            f"{run.started_at.astimezone(UTC):%H:%M:%S} UTC)"
+        )
+    log.info("nothing to do: %s", why)
+    recall = Recall(memory.store.name, memory.run_id, skipped=why)
+    return Report(generated_at=wall, decisions=(), memory=recall)
+
+
+def _release(memory: Memory | None, told: _Told) -> None:
+    if memory is None or told.claim is None or told.done is not None:
+        return
+    try:
+        memory.store.release(told.claim, now=memory.wall())
+    except StateError as exc:
+        log.error("%s", exc)
+
+
+def _record(
+    memory: Memory | None, told: _Told, receipts: tuple[Receipt, ...], now: datetime
+) -> str | None:
+    """After delivery: the receipts stored and the run done; when no message at all went out
+    although there was something to tell, the telling undone so that the next run tells it.
+    The store's error, if it fails here."""
+    if memory is None or told.claim is None or told.done is None:
+        return None
+    done = told.done
+    store = memory.store
+    try:
+        if done.told and any(r.error for r in receipts) and not any(r.sent for r in receipts):
+            store.apply(untell(done, told.prior), now=now)
+        counts = {
+            "new": len(done.new),
+            "reminders": len(done.reminders),
+            "resolved": len(done.resolved),
+        }
+        store.complete(told.claim, receipts, now=memory.wall(), told=counts)
+    except StateError as exc:
+        # Delivered, but not recorded: the next run will report this run as a gap.
+        log.error("%s", exc)
+        return str(exc)
+    return None
+
+
+def send_digest(
+    config: Config,
+    digest: Digest,
+    *,
+    dry_run: bool = False,
+    png: bytes | None = None,
+    environ: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+) -> tuple[Receipt, ...]:
+    """The weekly digest to every configured notifier (only their secrets are resolved); a
+    receipt each, a failure recorded on its receipt, never raised."""
+    notifiers = build_notifiers(config, resolve_secrets(config, environ, deadline, "notifiers"))
+    receipts = []
+    for notifier in notifiers:
+        notifier.deadline = deadline or Deadline.never()
+        try:
+            receipts.append(notifier.digest(digest, dry_run=dry_run, png=png))
+        except OffhoursError as exc:  # a third party's digest may raise
+            receipts.append(notifier.receipt(error=scrub(str(exc)), dry_run=dry_run))
+    return tuple(receipts)
 
 
 def _worst_cases(section: str, plugins: Sequence[PluginConfig]) -> list[float]:

@@ -11,8 +11,8 @@ key and the start of that period (:func:`incident_key`). For each run:
   incidents are told in the next message when ``report_resolved``; one still running when
   business hours begin is told as a last reminder when ``remind_at_open`` ("still running at
   08:00 after 14 h, ~$23 so far") instead;
-* an incident whose source (or a part of it) failed this run is left as it is: not seeing a
-  resource is not knowing it stopped;
+* an incident whose source (or a part of it) failed this run, and whose resource was not seen,
+  is left as it is: not seeing a resource is not knowing it stopped;
 * a snoozed resource (by key, or by group) is neither told nor reminded while the snooze lasts;
   its incident still opens and resolves, so the digest counts it.
 
@@ -57,6 +57,9 @@ ALWAYS_PERIOD = "always"
 #: how early a reminder may be told: a run fired a little early or the last one a little late
 #: must not push a 4-hour reminder to the next run, 5 hours on
 REMINDER_SLACK = timedelta(minutes=5)
+
+#: the one action verb that starts a resource rather than stopping it
+_RESTORE = "restore"
 
 IncidentState = Literal["open", "resolved"]
 #: why an incident was resolved
@@ -220,7 +223,8 @@ class Recall:
     store as safe to show. ``problem`` is set when the store failed: the run's findings are then
     all told, marked as not deduplicated. ``skipped`` says why nothing was delivered (this run's
     identity was delivered already, or another attempt of it is under way). ``gaps`` are earlier
-    runs that stopped between posting and recording: their message may not have arrived."""
+    runs that stopped between posting and recording: their message may not have arrived.
+    ``told`` maps a told finding's resource key to its incident (when it was first reported)."""
 
     store: str
     run_id: str
@@ -231,6 +235,7 @@ class Recall:
     problem: str | None = None
     skipped: str | None = None
     gaps: tuple[str, ...] = ()
+    told: Mapping[str, Incident] = field(default_factory=dict)
 
     @property
     def deduplicated(self) -> bool:
@@ -255,17 +260,232 @@ def plan(
 
     ``decisions`` are every resource decided this run (to tell stopped from exempt from
     business hours); ``failed_sources`` are the names of sources with any failure this run (the
-    whole source, or a part: an account, a region), whose incidents are left as they are;
+    whole source, or a part: an account, a region), whose incidents with no decision this run
+    are left as they are (not seen is not gone);
     ``action_text`` is each resource key's action in the report's words ("stopped by offhours
-    at 02:00"), kept on the incident."""
-    raise NotImplementedError
+    at 02:00"), kept on the incident. ``actions`` (by resource key) says which resources a
+    source stopped this run (any verb but ``restore``, done): an unmatched one is resolved as
+    ``stopped`` even where its decision, made before the stop, saw it running."""
+    texts = action_text or {}
+    stops = {k for k, a in (actions or {}).items() if a.outcome == "done" and a.verb != _RESTORE}
+    failed = set(failed_sources)
+    out = _Lists()
+    seen: set[str] = set()
+    for finding in findings:
+        resource = finding.resource
+        key = incident_key(resource.key, finding.decision.off_hours_since)
+        seen.add(key)
+        quiet = any(s.covers(resource.key, finding.group, now) for s in snoozes)
+        known = incidents.get(key)
+        if known is None:
+            opened = _opened(finding, key, now, run_id, texts.get(resource.key), quiet)
+            out.write(opened, None)
+            (out.snoozed if quiet else out.new).append(opened)
+        elif known.open:
+            _sighted(out, known, finding, now, run_id, settings, texts.get(resource.key), quiet)
+        # resolved (by hand, or earlier in this period): a hand resolve holds for the period
+    by_resource = {d.resource.key: d for d in decisions}
+    for incident in incidents.values():
+        if not incident.open or incident.key in seen:
+            continue
+        rk = incident.resource_key
+        decision = by_resource.get(rk)
+        if decision is None and incident.source in failed:
+            # Not seen while (a part of) its source failed: not knowing it is gone. One that
+            # was seen is judged as usual, so a lasting partial failure (one region denied)
+            # does not keep the rest of the source's incidents open forever.
+            continue
+        closed = _resolved(incident, decision, rk in stops, texts.get(rk), now)
+        out.write(closed, incident.version)
+        told = incident.last_told_at is not None and (
+            settings.report_resolved
+            or (settings.remind_at_open and closed.still_running and closed.resolution == "hours")
+        )
+        if told:
+            out.resolved.append(closed)
+    return out.plan()
+
+
+@dataclass
+class _Lists:
+    """A plan being built: appended to in any order, sorted once at the end."""
+
+    new: list[Incident] = field(default_factory=list)
+    reminders: list[Incident] = field(default_factory=list)
+    resolved: list[Incident] = field(default_factory=list)
+    quiet: list[Incident] = field(default_factory=list)
+    snoozed: list[Incident] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    def write(self, incident: Incident, expected_version: int | None) -> None:
+        self.changes.append(Change(incident, expected_version))
+
+    def plan(self) -> Plan:
+        def ordered(items: list[Incident]) -> tuple[Incident, ...]:
+            return tuple(sorted(items, key=_order))
+
+        return Plan(
+            new=ordered(self.new),
+            reminders=ordered(self.reminders),
+            resolved=ordered(self.resolved),
+            quiet=ordered(self.quiet),
+            snoozed=ordered(self.snoozed),
+            changes=tuple(sorted(self.changes, key=lambda c: _order(c.incident))),
+        )
+
+
+def _order(incident: Incident) -> tuple[str, str, str, str, str]:
+    # The report's order (source, owner, group, name), so each message reads the same way.
+    return (
+        incident.source,
+        (incident.owner or "").casefold(),
+        incident.group.casefold(),
+        incident.name.casefold(),
+        incident.key,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    # Sources give aware times; a naive one is taken as UTC, as the report does.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _opened(
+    finding: Finding, key: str, now: datetime, run_id: str, action: str | None, snoozed: bool
+) -> Incident:
+    """The incident a first sighting opens: told now unless snoozed."""
+    from offhours.report import so_far  # report imports this module
+
+    resource = finding.resource
+    period = finding.decision.off_hours_since
+    opened = now
+    if resource.running_since is not None:
+        # when its off-hours running began: it may have started before the hours closed
+        began = _utc(resource.running_since)
+        opened = min(now, max(began, period) if period is not None else began)
+    cost, at_least = so_far(finding)
+    return Incident(
+        key=key,
+        resource_key=resource.key,
+        period_start=period,
+        source=resource.source,
+        name=resource.name,
+        owner=resource.owner,
+        group=finding.group,
+        kind=resource.kind.name,
+        noun=resource.kind.noun,
+        opened_at=opened,
+        last_seen_at=now,
+        hourly_cost=resource.hourly_cost,
+        cost_so_far=cost,
+        cost_at_least=at_least,
+        last_told_at=None if snoozed else now,
+        told_by=None if snoozed else run_id,
+        action=action,
+        version=1,
+    )
+
+
+def _sighted(
+    out: _Lists,
+    known: Incident,
+    finding: Finding,
+    now: datetime,
+    run_id: str,
+    settings: MemorySettings,
+    action: str | None,
+    snoozed: bool,
+) -> None:
+    """An open incident seen again: its sighting is written, and it is told when it never was,
+    when a reminder is due, or when an earlier attempt of this very run told it unposted."""
+    from offhours.report import so_far  # report imports this module
+
+    resource = finding.resource
+    cost, at_least = so_far(finding)
+    seen = _replace(
+        known,
+        last_seen_at=now,
+        name=resource.name,
+        owner=resource.owner,
+        group=finding.group,
+        hourly_cost=resource.hourly_cost,
+        cost_so_far=cost,
+        cost_at_least=at_least,
+        action=action if action is not None else known.action,
+        version=known.version + 1,
+    )
+    every = settings.remind_every
+    if snoozed:
+        out.snoozed.append(seen)
+    elif known.told_by == run_id:
+        # This identity's earlier attempt recorded it but never posted (its claim was taken
+        # over): tell it as that attempt would have, without counting a second reminder.
+        (out.new if known.reminders == 0 else out.reminders).append(seen)
+    elif known.last_told_at is None:  # opened while snoozed
+        seen = _replace(seen, last_told_at=now, told_by=run_id)
+        out.new.append(seen)
+    elif every is not None and now - known.last_told_at >= every - REMINDER_SLACK:
+        seen = _replace(seen, last_told_at=now, told_by=run_id, reminders=known.reminders + 1)
+        out.reminders.append(seen)
+    else:
+        out.quiet.append(seen)
+    out.write(seen, known.version)
+
+
+def _resolved(
+    incident: Incident, decision: Decision | None, stopped: bool, action: str | None, now: datetime
+) -> Incident:
+    """An open incident no finding of this run matches, closed with the reason its decision
+    gives (none: the source no longer lists the resource)."""
+    still = False
+    resolution: Resolution
+    if decision is None:
+        resolution = "gone"
+    elif stopped or not decision.resource.is_running:
+        resolution = "stopped"
+    elif decision.exempt_by is not None:
+        resolution = "exempt"
+    else:
+        # running, and not flagged (business hours began) or flagged in a later period
+        resolution, still = "hours", True
+    return _replace(
+        incident,
+        state="resolved",
+        resolved_at=now,
+        resolution=resolution,
+        still_running=still,
+        action=action if action is not None else incident.action,
+        version=incident.version + 1,
+    )
+
+
+#: what telling changes on an incident, put back by :func:`untell`
+_TOLD_FIELDS = (
+    "last_told_at",
+    "told_by",
+    "reminders",
+    "state",
+    "resolved_at",
+    "resolution",
+    "still_running",
+)
 
 
 def untell(done: Plan, prior: Mapping[str, Incident]) -> tuple[Change, ...]:
     """Changes that undo the telling of ``done`` when no message went out at all (every
     notifier failed): each told incident back to what it was told before (``prior``, by
-    incident key; absent: opened but never told), so the next run tells it again."""
-    raise NotImplementedError
+    incident key; absent: opened but never told), so the next run tells it again.
+
+    The sighting ``done`` wrote (last seen, cost, action) is kept: it is still true."""
+    changes = []
+    for incident in done.told:
+        before = prior.get(incident.key)
+        if before is None:
+            back = _replace(incident, last_told_at=None, told_by=None)
+        else:
+            back = _replace(incident, **{f: getattr(before, f) for f in _TOLD_FIELDS})
+        changes.append(Change(_replace(back, version=incident.version + 1), incident.version))
+    return tuple(changes)
 
 
 def _replace(incident: Incident, **changes: object) -> Incident:

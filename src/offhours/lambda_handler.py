@@ -15,6 +15,11 @@ retried invocation evaluates the same instant. Logs are JSON lines. A run in whi
 a notifier failed raises, so Lambda records an error; ``offhours deploy`` turns Lambda's
 asynchronous retries off, so that error never posts the same message again.
 
+Incident memory is the deployed DynamoDB table (``OFFHOURS_STATE_TABLE``, set by
+``offhours deploy``; ``[memory] store = "off"`` turns it off). The run's identity is the
+function's name and the scheduled time, so a retried or duplicated event posts nothing more.
+A run whose store failed still delivers every finding, marked as not deduplicated, then raises.
+
 This module imports nothing of the CLI stack (typer, rich): cold starts stay short.
 """
 
@@ -31,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from offhours import logs
-from offhours.audit import AuditResult, run_audit
+from offhours.audit import AuditResult, Memory, run_audit, run_id
 from offhours.budget import RUN_MARGIN
 from offhours.config import Config, load_config, parse_config
 from offhours.deploy.fingerprint import DEPLOY_STATE_KEY
@@ -115,14 +120,34 @@ def _config_key(env: Mapping[str, str]) -> str:
 
 
 def _summary(result: AuditResult) -> dict[str, Any]:
-    return {
+    summary: dict[str, Any] = {
         "status": result.status,
-        "flagged": len(result.report.findings),
+        "flagged": len(result.report.flagged),
+        "told": len(result.report.findings),
         "running_vms": result.report.running_vms,
         "checked": len(result.report.decisions),
         "notified": {r.notifier: r.sent for r in result.receipts},
         "failures": result.failures,
     }
+    memory = result.report.memory
+    if memory is not None:
+        summary["run_id"] = memory.run_id
+        summary["deduplicated"] = result.memory_problem is None
+        if result.skipped is not None:
+            summary["skipped"] = result.skipped
+        if result.memory_problem is not None:
+            summary["memory_problem"] = result.memory_problem
+    return summary
+
+
+def _memory(config: Config, now: datetime, deadline: Deadline) -> Memory | None:
+    """The deployed table, and this run's identity: the function and the scheduled time."""
+    from offhours.state import open_store
+
+    store = open_store(config, on_lambda=True, deadline=deadline)
+    if store is None:
+        return None
+    return Memory(store, run_id(config.deploy.function_name, now), config.memory.settings())
 
 
 def run_deadline(context: Any) -> Deadline:
@@ -147,15 +172,51 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             _CONFIG = (key, load_lambda_config(deadline=deadline))
         config = _CONFIG[1]
         now = scheduled_time(event)
+        if isinstance(event, dict) and event.get("offhours") == "digest":
+            return _digest(config, now, deadline)
         log.info("audit at %s (event id %s)", now.isoformat(), _event_id(event))
-        result = run_audit(config, now=now, deadline=deadline)
+        result = run_audit(
+            config, now=now, deadline=deadline, memory=_memory(config, now, deadline)
+        )
     except OffhoursError as exc:
         log.error("offhours: %s", exc)
         raise
     summary = _summary(result)
     log.info("audit done: %s", json.dumps(summary))
-    if result.failures:
-        raise AuditFailed("; ".join(result.failures))
+    problems = list(result.failures)
+    if result.memory_problem is not None:
+        problems.append(f"not deduplicated: {result.memory_problem}")
+    if problems:
+        raise AuditFailed("; ".join(problems))
+    return summary
+
+
+def _digest(config: Config, now: datetime, deadline: Deadline) -> dict[str, Any]:
+    """The weekly digest (the second schedule's event: ``"offhours": "digest"``) from the
+    deployed table, to every notifier; raises when it could not be read or delivered."""
+    from offhours.audit import send_digest
+    from offhours.digest import collect_digest
+    from offhours.hours import parse_zone
+    from offhours.state import open_store
+
+    log.info("digest at %s", now.isoformat())
+    store = open_store(config, on_lambda=True, deadline=deadline)
+    if store is None:
+        raise ConfigError("the digest needs incident memory, and memory is off ([memory] store)")
+    try:
+        found = collect_digest(store, now=now, zone=parse_zone(config.hours.timezone))
+    finally:
+        store.close()
+    receipts = send_digest(config, found, deadline=deadline)
+    summary = {
+        "status": "error" if any(r.error for r in receipts) else "success",
+        "digest": f"{found.week.start.isoformat()}/{found.week.end.isoformat()}",
+        "notified": {r.notifier: r.sent for r in receipts},
+        "failures": [f"notifier {r.notifier!r}: {r.error}" for r in receipts if r.error],
+    }
+    log.info("digest done: %s", json.dumps(summary))
+    if summary["failures"]:
+        raise AuditFailed("; ".join(summary["failures"]))
     return summary
 
 

@@ -30,8 +30,26 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
                                      "cost_so_far_at_least"}},
       "cost_by_owner": {"<owner or empty>": {…the same…}},
       "actions": [{"source", "key", "name", "verb", "outcome", "detail", "call", "at"}],
-      "notes": ["…"]                               # e.g. the price table's date
+      "notes": ["…"],                              # e.g. the price table's date
+      "memory": null | {                           # incident memory (null: none this run)
+        "store", "run_id",                         # the store, as safe to show; this run's id
+        "deduplicated": true,                      # false: the store failed, all findings told
+        "problem": null | "…", "skipped": null | "…",   # why nothing was sent (a retry)
+        "gaps": ["<run id>"],                      # runs that may not have delivered
+        "new": ["<resource key>"], "reminders": ["<resource key>"],   # the told findings
+        "quiet": 3, "snoozed": 1,                  # open incidents not repeated
+        "quiet_cost": {"count", "priced", "hourly_cost", "cost_so_far", "cost_so_far_at_least"},
+        "resolved": [{"key", "resource_key", "name", "owner", "group", "source", "kind",
+                      "opened_at", "resolved_at",
+                      "resolution": "stopped" | "gone" | "exempt" | "hours" | "by hand",
+                      "still_running", "running_hours", "hourly_cost", "cost_so_far",
+                      "cost_so_far_at_least", "action", "reminders",
+                      "note"}]}                    # note: why it was resolved by hand
     }
+
+With memory, ``findings`` (and ``totals``, ``cost_by_*``) are the findings told this run (new,
+or due a reminder); each finding has ``incident``: null (no memory, or not marked) or
+``{"status": "new" | "reminder", "opened_at"}``.
 
 Each finding also has ``size``, ``price_note`` (why ``hourly_cost`` is null when the source
 prices: shown as "price unknown"), ``since_at_least`` (``running_since`` is a lower bound),
@@ -61,7 +79,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from offhours.incidents import Recall
+from offhours.incidents import Incident, Recall
 from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
 from offhours.untrusted import escape_json
 from offhours.untrusted import one_line as _one_line
@@ -83,11 +101,16 @@ __all__ = [
     "group_sections",
     "grouped",
     "headline",
+    "incident_mark",
     "many_sources",
+    "memory_notices",
     "owner_costs",
     "plural",
+    "quiet_text",
     "render_json",
     "render_text",
+    "resolved_text",
+    "resolved_title",
     "so_far",
     "stamp",
     "timing",
@@ -469,18 +492,157 @@ def owner_costs(report: Report) -> list[tuple[str, str]]:
 
 
 def headline(report: Report) -> str:
-    """``3 labs running outside business hours — 7 VMs`` (no user data: safe anywhere)."""
+    """``3 labs running outside business hours — 7 VMs``; with memory, what is new, still
+    running and resolved first: ``2 new · 1 still running · 1 resolved — 3 labs …`` (no user
+    data: safe anywhere)."""
+    base = _base_headline(report)
+    memory = report.memory
+    if memory is None or not memory.deduplicated:
+        return base
+    told = list(memory.status.values())
+    counts = [
+        f"{n} {word}"
+        for n, word in (
+            (told.count("new"), "new"),
+            (told.count("reminder"), "still running"),
+            (len(memory.resolved), "resolved"),
+        )
+        if n
+    ]
+    if not counts:
+        return base
+    return f"{' · '.join(counts)} — {base[0].lower()}{base[1:]}"
+
+
+def _base_headline(report: Report) -> str:
     n = len(report.findings)
     if not n and report.failures:
         # "Nothing running" would be a guess when a source could not be read.
         if not report.sources_read:
             return "Could not check for running resources: every source failed"
         return "No resources running outside business hours in the sources that answered"
+    if not n and report.flagged:
+        # Memory keeps the ones told before quiet: they are still running.
+        return "Nothing new running outside business hours"
     if not n:
         return "No resources running outside business hours"
     kind = report.kind
     units = kind.count_units(report.running_vms)
     return f"{kind.count(n)} running outside business hours — {units}"
+
+
+# ---------------------------------------------------------------- memory wording
+# What incident memory adds, in our words; the external parts (names, owners, a store's path,
+# run ids, a user's note) are cleaned here, and each channel keeps them out of markup.
+
+_RESOLVED_BY = {
+    "stopped": "stopped",
+    "gone": "no longer listed",
+    "exempt": "exempted",
+    "hours": "business hours began",
+    "by hand": "resolved by hand",
+}
+
+
+def incident_mark(finding: Finding, report: Report) -> tuple[str, str | None] | None:
+    """``("NEW", None)`` or ``("STILL RUNNING", "first reported 22:00")`` for a finding memory
+    tells; ``None`` without memory or for a finding it does not mark."""
+    memory = report.memory
+    if memory is None:
+        return None
+    status = memory.status.get(finding.resource.key)
+    if status is None:
+        return None
+    if status == "new":
+        return "NEW", None
+    incident = memory.told.get(finding.resource.key)
+    first = f"first reported {_clock(incident.opened_at, report)}" if incident else None
+    return "STILL RUNNING", first
+
+
+def memory_notices(report: Report) -> list[str]:
+    """What memory says about itself, for the top of a message: the store failed, nothing was
+    sent (this run was delivered already), an earlier run may not have delivered. Cleaned: a
+    problem may quote a path."""
+    memory = report.memory
+    if memory is None:
+        return []
+    lines = []
+    if memory.problem is not None:
+        lines.append(
+            "⚠ Memory unavailable — every finding is told, not deduplicated: "
+            + _one_line(memory.problem)
+        )
+    if memory.skipped is not None:
+        lines.append(f"Nothing sent: {_one_line(memory.skipped)}")
+    lines += [
+        f"⚠ The run {_run_when(run_id, report)} stopped between posting and recording: "
+        "its message may not have arrived"
+        for run_id in memory.gaps
+    ]
+    return lines
+
+
+def _run_when(gap: str, report: Report) -> str:
+    """``at 02:00`` from ``<function>@<scheduled time>``, and what follows the id (``(posting
+    began …)``); the whole of it, cleaned, when the id has no time."""
+    run_id, _, more = gap.strip().partition(" ")
+    try:
+        when = datetime.fromisoformat(run_id.rpartition("@")[2])
+    except ValueError:
+        return _one_line(gap)
+    return " ".join(["at", _clock(when, report), *([_one_line(more)] if more else [])])
+
+
+def quiet_text(report: Report) -> str | None:
+    """``3 more still running, reported earlier · 1 snoozed (~$2.00/h, ~$9.00 so far) —
+    `offhours incidents` lists them``: what memory does not repeat, and its cost."""
+    memory = report.memory
+    if memory is None or not memory.deduplicated:
+        return None
+    parts = []
+    if memory.quiet:
+        more = "more " if report.findings else ""
+        parts.append(f"{len(memory.quiet)} {more}still running, reported earlier")
+    if memory.snoozed:
+        parts.append(f"{len(memory.snoozed)} snoozed")
+    if not parts:
+        return None
+    cost = cost_phrase(report.quiet_cost) if report.quiet_cost.hourly is not None else None
+    text = " · ".join(parts) + (f" ({cost})" if cost else "")
+    return text + " — `offhours incidents` lists them"
+
+
+def resolved_title(report: Report) -> str:
+    memory = report.memory
+    return f"Resolved ({len(memory.resolved) if memory else 0})"
+
+
+def _incident_cost(incident: Incident) -> str | None:
+    if incident.cost_so_far is not None and math.isfinite(incident.cost_so_far):
+        at_least = "at least " if incident.cost_at_least else ""
+        return f"{at_least}~{_money(incident.cost_so_far)} so far"
+    if incident.hourly_cost is not None:
+        return f"~{_money(incident.hourly_cost)}/h"
+    return "price unknown"
+
+
+def resolved_text(incident: Incident, report: Report) -> str:
+    """What ended an incident, how long it ran off hours and what it cost: ``stopped by
+    offhours at 02:00 — ran 4h00m off hours, ~$3.00 so far``; one still running when business
+    hours began reads as the morning reminder: ``still running at 08:00 after 14h00m, ~$23.00
+    so far``. Cleaned (an action's words and a user's note are kept data)."""
+    ran = _duration(timedelta(hours=incident.running_hours))
+    cost = _incident_cost(incident)
+    if incident.resolution == "hours" and incident.still_running:
+        at = incident.resolved_at or incident.last_seen_at
+        return f"still running at {_clock(at, report)} after {ran}, {cost}"
+    ended = _RESOLVED_BY.get(incident.resolution or "", "resolved")
+    if incident.resolution == "stopped" and incident.action:
+        ended = _one_line(incident.action)[:_DETAIL_MAX]
+    if incident.resolution == "by hand" and incident.note:
+        ended += f" ({_one_line(incident.note)[:_DETAIL_MAX]})"
+    return f"{ended} — ran {ran} off hours, {cost}"
 
 
 def checked(report: Report) -> str:
@@ -519,7 +681,16 @@ def _text_line(finding: Finding, report: Report, many: bool, indent: str = "  ")
         parts.append(_one_line(r.size))
     parts += timing(finding, report)
     prefix = f"[{_one_line(r.source)}] " if many else ""
+    mark = incident_mark(finding, report)
+    if mark is not None:
+        prefix = f"{mark[0]}: {prefix}"
+        parts += [mark[1]] if mark[1] else []
     return f"{indent}• " + prefix + " — ".join(parts)
+
+
+def _text_resolved(incident: Incident, report: Report) -> str:
+    who = [_one_line(incident.name), _one_line(incident.owner or "no owner")]
+    return "  • " + " — ".join([*who, resolved_text(incident, report)])
 
 
 def _text_findings(report: Report) -> list[str]:
@@ -534,8 +705,11 @@ def _text_findings(report: Report) -> list[str]:
 
 
 def render_text(report: Report) -> str:
-    """The console report: headline, one line per finding, problems, failed sources."""
-    lines = []
+    """The console report: memory's warnings, headline, one line per finding, what memory
+    did not repeat, resolved incidents, problems, failed sources."""
+    lines = memory_notices(report)
+    if report.memory is not None and report.memory.skipped is not None:
+        return "\n".join(lines) + "\n"  # a retry of a delivered run: nothing else to say
     if report.findings:
         lines.append(f"{headline(report)} — {stamp(report)}")
         lines += _text_findings(report)
@@ -547,6 +721,12 @@ def render_text(report: Report) -> str:
             lines.append("By owner: " + " · ".join(f"{_one_line(o)} {c}" for o, c in owners))
     else:
         lines.append(f"{headline(report)} ({checked(report)}).")
+    quiet = quiet_text(report)
+    if quiet:
+        lines.append(quiet)
+    if report.memory is not None and report.memory.resolved:
+        lines.append(f"{resolved_title(report)}:")
+        lines += [_text_resolved(i, report) for i in report.memory.resolved]
     if report.exempt:
         items = " · ".join(_exempt_item(d, report) for d in report.exempt)
         lines.append(f"{exempt_title(report)}: {items}")
@@ -670,6 +850,62 @@ def _finding_json(finding: Finding, report: Report) -> dict[str, Any]:
         "off_hours_since": _iso(decision.off_hours_since),
         "exempt_until": _iso(decision.exempt_until),
         "problems": list(decision.problems),
+        "incident": _incident_json(finding, report),
+    }
+
+
+def _incident_json(finding: Finding, report: Report) -> dict[str, Any] | None:
+    memory = report.memory
+    status = memory.status.get(finding.resource.key) if memory is not None else None
+    if memory is None or status is None:
+        return None
+    incident = memory.told.get(finding.resource.key)
+    return {"status": status, "opened_at": _iso(incident.opened_at) if incident else None}
+
+
+def _resolved_json(incident: Incident) -> dict[str, Any]:
+    return {
+        "key": incident.key,
+        "resource_key": incident.resource_key,
+        "name": incident.name,
+        "owner": incident.owner,
+        "group": incident.group,
+        "source": incident.source,
+        "kind": incident.kind,
+        "opened_at": _iso(incident.opened_at),
+        "resolved_at": _iso(incident.resolved_at),
+        "resolution": incident.resolution,
+        "still_running": incident.still_running,
+        "running_hours": incident.running_hours,
+        "hourly_cost": incident.hourly_cost,
+        "cost_so_far": incident.cost_so_far,
+        "cost_so_far_at_least": incident.cost_at_least,
+        "action": incident.action,
+        "reminders": incident.reminders,
+        "note": incident.note,
+    }
+
+
+def _memory_json(report: Report) -> dict[str, Any] | None:
+    memory = report.memory
+    if memory is None:
+        return None
+    # Report order first (the findings'), then any key memory told that is not among them.
+    order = {f.resource.key: i for i, f in enumerate(report.flagged)}
+    keys = sorted(memory.status, key=lambda k: (order.get(k, len(order)), k))
+    return {
+        "store": memory.store,
+        "run_id": memory.run_id,
+        "deduplicated": memory.deduplicated,
+        "problem": memory.problem,
+        "skipped": memory.skipped,
+        "gaps": list(memory.gaps),
+        "new": [k for k in keys if memory.status[k] == "new"],
+        "reminders": [k for k in keys if memory.status[k] == "reminder"],
+        "quiet": len(memory.quiet),
+        "snoozed": len(memory.snoozed),
+        "quiet_cost": _cost_json(report.quiet_cost),
+        "resolved": [_resolved_json(i) for i in memory.resolved],
     }
 
 
@@ -710,6 +946,7 @@ def render_json(report: Report) -> str:
             for p in report.problems
         ],
         "failures": [{"source": f.source, "message": f.message} for f in report.failures],
+        "memory": _memory_json(report),
     }
     # Exact data, printable: see the module docstring.
     return escape_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -85,6 +85,7 @@ def test_scheduled_event_runs_one_audit_and_posts_once(
     assert summary == {
         "status": "success",
         "flagged": 3,
+        "told": 3,
         "running_vms": 6,
         "checked": 3,
         "notified": {"slack": 1},

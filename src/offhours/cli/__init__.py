@@ -2,7 +2,8 @@
 
 Exit codes: 0 ran fine (whether or not anything was flagged); 1 a source or notifier failed
 (after delivering what it could); 2 bad configuration or usage (an install without the
-``cli`` extra included); 3 findings, with ``--fail-on-findings``.
+``cli`` extra included); 3 findings, with ``--fail-on-findings``; 4 delivered, but the state
+store failed: the findings were told without deduplication.
 
     app        the typer app: every command and group registered
     exits      the exit codes' one mapping from errors (``guarded``)
@@ -12,6 +13,8 @@ Exit codes: 0 ran fine (whether or not anything was flagged); 1 a source or noti
     secrets    secrets encrypt, secrets check     deploy   deploy package/plan/apply/…
     schedule   schedule                           demo     demo (Ravello, or AWS on moto)
     restore    restore: put back what an AWS source's stop scaled down or stopped
+    incidents  incidents, snooze, resolve         state    state check/migrate/export
+    deployment --deployment NAME: the deployed function's state table
 
 Nothing imported here needs the ``cli`` extra (typer, rich, tomlkit): without it,
 :func:`main` says how to install it in one line instead of a traceback.
@@ -25,9 +28,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import typer
 
-__all__ = ["EXIT_FAILED", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "app", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_FINDINGS",
+    "EXIT_NOT_DEDUPLICATED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "app",
+    "main",
+]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FINDINGS, EXIT_NOT_DEDUPLICATED = 0, 1, 2, 3, 4
 
 #: what an install without the ``cli`` extra is told (exit 2)
 NEEDS_CLI_EXTRA = (

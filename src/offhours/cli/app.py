@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import typer
 
-from offhours.cli import audit, demo, deploy, restore, schedule, secrets
+from offhours.cli import (
+    audit,
+    demo,
+    deploy,
+    digest,
+    incidents,
+    restore,
+    schedule,
+    secrets,
+    state,
+)
 
 __all__ = ["app"]
 
@@ -26,8 +36,13 @@ app.command()(audit.audit)
 app.command()(audit.explain)
 app.command()(audit.check)
 app.command()(restore.restore)
+app.command()(incidents.incidents)
+app.command()(incidents.snooze)
+app.command()(incidents.resolve)
+app.add_typer(state.app, name="state")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(deploy.app, name="deploy")
 app.command()(schedule.schedule)
+app.command()(digest.digest)
 app.command()(audit.schema)
 app.command()(demo.demo)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from offhours.cli import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK
+from offhours.cli import EXIT_FAILED, EXIT_FINDINGS, EXIT_NOT_DEDUPLICATED, EXIT_OK
 from offhours.cli.budget import warn_budget
 from offhours.cli.exits import guarded
 from offhours.cli.options import (
@@ -36,7 +36,7 @@ from offhours.cli.output import err, out
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from offhours.audit import AuditResult
+    from offhours.audit import AuditResult, Memory
     from offhours.config import Config
     from offhours.model import Decision, SourceFailure
     from offhours.policy import Policy
@@ -60,9 +60,19 @@ def audit(
         bool, typer.Option("--fail-on-findings", help="Exit 3 when anything is flagged")
     ] = False,
     deadline: DeadlineOpt = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            metavar="ID",
+            help="This run's identity: a run with an identity already delivered sends nothing "
+            "[default: the [deploy] schedule's slot at --now]",
+        ),
+    ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Read the sources, apply business hours, and notify."""
+    """Read the sources, apply business hours, and notify what is new, due a reminder or
+    resolved (incident memory: [memory] in the config)."""
     run_deadline = start_run(verbose, deadline)
 
     def body() -> int:
@@ -71,6 +81,7 @@ def audit(
 
         cfg = load_config(config)
         at = parse_now(now)
+        memory = _memory(cfg, at, run_id)
         # The report goes to stdout once: through the configured console notifiers, else
         # through this door's own terminal channel; --format overrides the configured format.
         terminal = ConsoleNotifier("console", format=fmt.value if fmt else "text")
@@ -82,11 +93,38 @@ def audit(
             deadline=run_deadline,
             settings=settings,
             fallback=[terminal],
+            memory=memory,
         )
         _print_result(result, json_on_stdout=_json_on_stdout(cfg, fmt))
         return _exit_code(result, fail_on_findings)
 
     guarded(body)
+
+
+def _memory(cfg: Config, at: datetime, given: str | None) -> Memory | None:
+    """The run's memory: the configured store and this run's identity (``--run-id``, else
+    the function name and the ``[deploy] schedule`` slot at ``at``: a run fired late, or
+    retried, stands for the same slot)."""
+    from offhours.audit import Memory, run_id
+    from offhours.deploy.schedule import last_fire_time, parse_schedule_expression
+    from offhours.errors import ConfigError
+    from offhours.hours import parse_zone
+    from offhours.state import open_store
+
+    store = open_store(cfg)
+    if store is None:
+        return None
+    if given is not None:
+        if not given.strip() or len(given) > 200:
+            raise ConfigError("--run-id must be 1 to 200 characters")
+        identity = given
+    else:
+        d = cfg.deploy
+        zone = parse_zone("UTC" if d.scheduler == "rule" else d.timezone or cfg.hours.timezone)
+        slot = last_fire_time(parse_schedule_expression(d.schedule), at, zone)
+        # A schedule that has not fired lately: this minute stands for itself.
+        identity = run_id(d.function_name, slot or at.replace(second=0, microsecond=0))
+    return Memory(store, identity, cfg.memory.settings())
 
 
 def _json_on_stdout(cfg: Config, fmt: Format | None) -> bool:
@@ -107,12 +145,26 @@ def _print_result(result: AuditResult, *, json_on_stdout: bool) -> None:
         target.print(escape_json(preview), markup=False)
     for line in result.failures:
         err.print(f"offhours: {lines(scrub(line))}", markup=False)
+    if result.skipped is not None:
+        err.print(
+            f"offhours: nothing sent: {lines(result.skipped)} (--run-id ID runs under another "
+            "identity)",
+            markup=False,
+        )
+    if result.memory_problem is not None:
+        err.print(
+            "offhours: every finding was told, not deduplicated: "
+            f"{lines(scrub(result.memory_problem))}",
+            markup=False,
+        )
 
 
 def _exit_code(result: AuditResult, fail_on_findings: bool) -> int:
     if result.failures:
         return EXIT_FAILED
-    if fail_on_findings and result.report.findings:
+    if result.memory_problem is not None:
+        return EXIT_NOT_DEDUPLICATED
+    if fail_on_findings and result.report.flagged:
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -236,10 +288,28 @@ def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
             out.print(f"  notifier:  {n.display_name()} ({n.type})", markup=False)
         if not cfg.notifiers:
             out.print("  notifier:  (none: the report goes to stdout only)", markup=False)
+        out.print(f"  memory:    {_memory_summary(cfg)}", markup=False)
         warn_budget(cfg)
         return EXIT_OK
 
     guarded(body)
+
+
+def _memory_summary(cfg: Config) -> str:
+    """``sqlite ~/.local/state/offhours/offhours-audit.db (Lambda: DynamoDB …); remind …``."""
+    from offhours.state import default_table, sqlite_path, store_kind
+
+    m = cfg.memory
+    if m.store == "off":
+        return "off (every run tells everything)"
+    here = store_kind(cfg, on_lambda=False)
+    place = f"sqlite {sqlite_path(cfg)}" if here == "sqlite" else f"dynamodb {default_table(cfg)}"
+    if m.store == "auto":
+        place += f"; on Lambda: dynamodb {default_table(cfg)}"
+    every = f"every {m.remind_every_hours:g} h" if m.remind_every_hours else "never"
+    tail = ", at opening" if m.remind_at_open else ""
+    resolved = "resolved told" if m.report_resolved else "resolved not told"
+    return f"{place}; reminders {every}{tail}; {resolved}"
 
 
 def schema() -> None:

@@ -19,6 +19,7 @@ from offhours.plugin import Plugin
 from offhours.transport import Deadline
 
 if TYPE_CHECKING:
+    from offhours.digest import Digest
     from offhours.report import Report
 
 __all__ = ["Notifier"]
@@ -61,3 +62,11 @@ class Notifier(Plugin):
             log.info("notifier %r failed: %s", self.name, detail)
             delivered = exc.delivered if isinstance(exc, NotifierError) else ()
             return self.receipt(delivered, error=detail, dry_run=dry_run)
+
+    def digest(self, digest: Digest, *, dry_run: bool = False, png: bytes | None = None) -> Receipt:
+        """Deliver the weekly digest (``png``: its chart, for a channel that takes files).
+        A channel that has no digest delivers nothing: its receipt (no message planned)
+        says so in ``preview``. Failures are recorded on the receipt, as :meth:`deliver`."""
+        return self.receipt(
+            dry_run=dry_run, preview=f"{self.type} notifier {self.name!r} takes no digest"
+        )

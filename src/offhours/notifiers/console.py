@@ -12,6 +12,7 @@ from offhours.plugin import PluginConfig
 from offhours.report import render_json, render_text
 
 if TYPE_CHECKING:
+    from offhours.digest import Digest
     from offhours.report import Report
 
 __all__ = ["ConsoleNotifier", "ConsoleNotifierConfig"]
@@ -55,3 +56,13 @@ class ConsoleNotifier(Notifier):
 
     def rehearse(self, report: Report) -> Receipt:
         return replace(self.send(report), dry_run=True)
+
+    def digest(self, digest: Digest, *, dry_run: bool = False, png: bytes | None = None) -> Receipt:
+        """The digest as text or JSON on the stream (the chart is not printed)."""
+        from offhours.digest import render_digest_json, render_digest_text
+
+        stream = self.stream if self.stream is not None else sys.stdout
+        render = render_digest_json if self.format == "json" else render_digest_text
+        stream.write(render(digest))
+        stream.flush()
+        return self.receipt((MessageReceipt(1, no_id=_NO_ID),), planned=1, dry_run=dry_run)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -45,6 +46,8 @@ __all__ = [
     "sqlite_path",
     "store_kind",
 ]
+
+log = logging.getLogger(__name__)
 
 #: the environment variable ``offhours deploy`` sets on the function: its table's name
 STATE_TABLE_ENV = "OFFHOURS_STATE_TABLE"
@@ -106,10 +109,18 @@ def open_store(
     keep = timedelta(days=config.memory.keep_days)
     if kind == "off":
         return None
+    if on_lambda and config.memory.store == "auto" and not table and not env.get(STATE_TABLE_ENV):
+        # A function not deployed by `offhours deploy` (nor from its export) has no table.
+        log.warning(
+            "memory is off: %s is not set (offhours deploy sets it to the table it creates); "
+            'set [memory] store = "dynamodb" and table to use an existing table',
+            STATE_TABLE_ENV,
+        )
+        return None
     if kind == "sqlite":
         from offhours.state.sqlite import SqliteStore
 
-        return SqliteStore(sqlite_path(config, env), keep=keep)  # type: ignore[return-value]
+        return SqliteStore(sqlite_path(config, env), keep=keep)
     from offhours.aws_region import aws_region
     from offhours.state.dynamodb import DynamoStore
 

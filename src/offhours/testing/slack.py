@@ -228,10 +228,13 @@ class _Handler(LoopbackHandler):
         if urlsplit(self.path).path != sink.path:
             send_text(self, 404, "no_service", content_type="text/html")
             return
-        delay = sink._take_delay()
+        delay, accept_first = sink._take_delay()
+        # accept_first: the message is taken (as Slack would post it) before the answer is
+        # held, as when the sender dies between Slack's post and its reply.
+        answer = sink._answer(raw) if accept_first else None
         if delay:
             self.stopping.wait(delay)
-        answer = sink._answer(raw)
+        answer = answer or sink._answer(raw)
         send_text(
             self, answer.status, answer.body, content_type="text/html", headers=dict(answer.headers)
         )
@@ -257,7 +260,7 @@ class SlackSink(BackgroundServer):
         self.rejected_429 = 0
         self._lock = threading.Lock()
         self._queued: deque[_Answer | None] = deque()  # None: answer normally
-        self._delays: deque[float] = deque()
+        self._delays: deque[tuple[float, bool]] = deque()
         self._last_accepted: float | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -308,16 +311,17 @@ class SlackSink(BackgroundServer):
         with self._lock:
             self._queued.extend([_Answer(status, "", (("Location", location),))] * count)
 
-    def inject_slow(self, delay: float, count: int = 1) -> None:
-        """Hold the next ``count`` answers for ``delay`` seconds (cut short when the sink stops)."""
+    def inject_slow(self, delay: float, count: int = 1, *, accept_first: bool = False) -> None:
+        """Hold the next ``count`` answers for ``delay`` seconds (cut short when the sink stops);
+        with ``accept_first`` the message is accepted before the answer is held."""
         with self._lock:
-            self._delays.extend([delay] * count)
+            self._delays.extend([(delay, accept_first)] * count)
 
     # ------------------------------------------------------------ server side
 
-    def _take_delay(self) -> float:
+    def _take_delay(self) -> tuple[float, bool]:
         with self._lock:
-            return self._delays.popleft() if self._delays else 0.0
+            return self._delays.popleft() if self._delays else (0.0, False)
 
     def _answer(self, raw: bytes) -> _Answer:
         with self._lock:

@@ -42,7 +42,7 @@ the expression); ``config`` imports the grammar only to validate ``[deploy] sche
 
 from __future__ import annotations
 
-from offhours.deploy.schedule._fire import next_fire_times
+from offhours.deploy.schedule._fire import last_fire_time, next_fire_times
 from offhours.deploy.schedule._forms import (
     MAX_YEAR,
     At,
@@ -69,6 +69,7 @@ __all__ = [
     "ScheduleError",
     "describe",
     "format_fire_times",
+    "last_fire_time",
     "next_fire_times",
     "parse_schedule_expression",
     "render",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from offhours.deploy.schedule._forms import (
@@ -180,3 +180,44 @@ def next_fire_times(
         if len(out) == count:
             break
     return out
+
+
+# How far back to look for the last fire, widening: an hourly cron is found in the first
+# window, a monthly one in the third; a schedule that has not fired within ~13 months has none.
+_LOOKBACK = (timedelta(hours=2), timedelta(days=2), timedelta(days=32), timedelta(days=400))
+
+
+def last_fire_time(schedule: Schedule, at: datetime, zone: ZoneInfo) -> datetime | None:
+    """The latest time at or before ``at`` at which ``schedule`` runs in ``zone`` (its *slot*:
+    what a run at ``at`` stands for), or ``None`` when it has not run in the last ~13 months.
+    ``rate()`` has no anchor of its own: its slots count from the Unix epoch."""
+    at_utc = _check_start(at, 1)
+    if isinstance(schedule, Rate):
+        step = schedule.interval.total_seconds()
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        slots = (at_utc - epoch).total_seconds() // step
+        return (epoch + timedelta(seconds=slots * step)).astimezone(zone)
+    for back in _LOOKBACK:
+        # Fires strictly after start, so start a second early to include a fire at `at - back`.
+        start = at_utc - back - timedelta(seconds=1)
+        found = None
+        for fire in _fires_until(schedule, start, at_utc, zone):
+            found = fire
+        if found is not None:
+            return found
+    return None
+
+
+def _fires_until(
+    schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo
+) -> Iterator[datetime]:
+    batch = 64
+    while True:
+        fires = next_fire_times(schedule, start, batch, zone)
+        for fire in fires:
+            if fire.astimezone(UTC) > end:
+                return
+            yield fire
+        if len(fires) < batch:
+            return
+        start = fires[-1]

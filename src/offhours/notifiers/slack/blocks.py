@@ -15,6 +15,10 @@ either, and ``mrkdwn: false`` keeps it from being formatted. One message unless 
 force more (50 blocks, 3,000 characters per block of lines, a conservative total per message:
 Slack refuses very long block text with ``msg_blocks_too_long``).
 
+With incident memory, its warnings come first (a failed store, a run that may not have
+delivered), each finding is marked new or still running, and after the totals come what is not
+repeated (our words: a context line) and the resolved incidents (names: rich_text).
+
 Only ``slack_sdk.models.blocks`` is imported: never the package root, which loads the Web API
 client and asyncio.
 """
@@ -61,6 +65,7 @@ from slack_sdk.models.blocks import (  # noqa: E402 - after the lean import abov
     RichTextSectionElement,
 )
 
+from offhours.incidents import Incident  # noqa: E402
 from offhours.model import Action, Decision, Finding, SourceFailure  # noqa: E402
 from offhours.report import (  # noqa: E402
     Problem,
@@ -73,9 +78,14 @@ from offhours.report import (  # noqa: E402
     group_sections,
     grouped,
     headline,
+    incident_mark,
     many_sources,
+    memory_notices,
     owner_costs,
     plural,
+    quiet_text,
+    resolved_text,
+    resolved_title,
     stamp,
     timing,
     unmatched_actions,
@@ -168,6 +178,9 @@ class _Unit:
 def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
     r = finding.resource
     runs = [_BULLET]
+    mark = incident_mark(finding, report)
+    if mark is not None:
+        runs.append(_Run(f"{mark[0]}: ", "bold"))
     if many:
         runs.append(_Run(f"[{_clip(r.source, _FIELD_MAX)}] "))
     runs.append(_Run(_clip(r.name, _NAME_MAX) or "(no name)", "bold"))
@@ -180,8 +193,23 @@ def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
     if r.size:
         rest.append(_clip(r.size, _FIELD_MAX))
     rest += timing(finding, report)
+    if mark is not None and mark[1]:
+        rest.append(mark[1])
     runs.append(_Run(" — " + " — ".join(rest)))
     return _Unit(tuple(runs))
+
+
+def _resolved_unit(incident: Incident, report: Report) -> _Unit:
+    owner = _clip(incident.owner or "", _FIELD_MAX)
+    return _Unit(
+        (
+            _BULLET,
+            _Run(_clip(incident.name, _NAME_MAX) or "(no name)", "bold"),
+            _DASH,
+            _Run(owner) if owner else _Run("no owner", "italic"),
+            _Run(" — " + _clip(resolved_text(incident, report), _MESSAGE_MAX)),
+        )
+    )
 
 
 def _exempt_unit(decision: Decision, report: Report) -> _Unit:
@@ -431,6 +459,9 @@ def slack_messages(
     )
 
     packer = _Packer(header_chars, context, max_blocks, max_section_chars, max_message_chars)
+    # Memory's warnings may quote a store's path or a run id: rich_text, like every datum.
+    notices = (_Unit((_Run(_clip(n, _MESSAGE_MAX)),)) for n in memory_notices(report))
+    packer.add_group(_Group(None, notices))
     many = many_sources(report)
     if grouped(report):
         # Grouped by project: each group's title (its name is external text, so it goes into
@@ -450,6 +481,14 @@ def slack_messages(
             totals += f" · {cost}"
         block = ContextBlock(elements=[MarkdownTextObject(text=totals)])
         packer.add_fixed(_Fixed(block, totals, totals.replace("*", "")))
+    quiet = quiet_text(report)
+    if quiet:
+        # Our words and numbers only: mrkdwn is safe (the command shows as code).
+        block = ContextBlock(elements=[MarkdownTextObject(text=quiet)])
+        packer.add_fixed(_Fixed(block, quiet, quiet.replace("`", "")))
+    memory = report.memory
+    resolved = (_resolved_unit(i, report) for i in (memory.resolved if memory else ()))
+    packer.add_group(_Group(resolved_title(report), resolved))
     owners = (_Unit((_Run(_clip(o, _FIELD_MAX)), _Run(f" {c}"))) for o, c in owner_costs(report))
     packer.add_group(_Group("By owner: ", owners, sep=" · "))
     actions = (

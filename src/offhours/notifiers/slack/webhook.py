@@ -52,6 +52,7 @@ from offhours.transport import (
 )
 
 if TYPE_CHECKING:
+    from offhours.digest import Digest
     from offhours.report import Report
 
 __all__ = ["SLACK_ERRORS", "SLACK_HOST", "SlackNotifier", "SlackNotifierConfig"]
@@ -258,7 +259,22 @@ class SlackNotifier(Notifier):
         ) + (8.0 if wait is None else float(wait))
 
     def _should_send(self, report: Report) -> bool:
-        return bool(report.findings or report.failures or report.problems or self.notify_when_empty)
+        memory = report.memory
+        if memory is None:
+            return bool(
+                report.findings or report.failures or report.problems or self.notify_when_empty
+            )
+        if memory.skipped is not None:
+            return False  # this run's identity was delivered already, or is being delivered
+        # With memory, tag problems alone are not news: they ride along with a message.
+        return bool(
+            report.findings
+            or memory.resolved
+            or report.failures
+            or memory.gaps
+            or memory.problem
+            or self.notify_when_empty
+        )
 
     def send(self, report: Report) -> Receipt:
         if not self._should_send(report):
@@ -390,7 +406,7 @@ class SlackNotifier(Notifier):
         if not self._should_send(report):
             return (
                 f"Slack webhook {self.destination}: nothing to send "
-                "(nothing flagged, no failures; notify_when_empty is off)\n"
+                f"({_nothing_why(report)}; notify_when_empty is off)\n"
             )
         messages = slack_messages(report)
         total = messages.total
@@ -399,3 +415,30 @@ class SlackNotifier(Notifier):
             out.append(f"--- message {i} of {total} ---")
             out.append(json.dumps(message, indent=2, ensure_ascii=False))
         return "\n".join(out) + "\n"
+
+    def digest(self, digest: Digest, *, dry_run: bool = False, png: bytes | None = None) -> Receipt:
+        """The digest as one Block Kit message. An incoming webhook cannot upload a file: the
+        chart (``png``) is not attached (``offhours digest --output`` saves it)."""
+        from offhours.notifiers.slack.digest_blocks import digest_message
+
+        message = digest_message(digest)
+        if dry_run:
+            preview = json.dumps(message, indent=2, ensure_ascii=False)
+            return self.receipt(
+                dry_run=True, preview=f"Slack webhook {self.destination}:\n{preview}\n"
+            )
+        try:
+            with self._lock:
+                self._post(WaitBudget(self.max_wait), message, 1, 1, ())
+        except NotifierError as exc:
+            log.info("notifier %r failed: %s", self.name, exc.detail)
+            return self.receipt(error=scrub(exc.detail))
+        log.info("notifier %r: posted the digest", self.name)
+        return self.receipt((MessageReceipt(1, no_id=NO_ID_WEBHOOK),), planned=1)
+
+
+def _nothing_why(report: Report) -> str:
+    """Why a report needs no message, in a dry run's preview."""
+    if report.memory is not None and report.memory.deduplicated and report.flagged:
+        return "nothing new, due a reminder or resolved; no failures"
+    return "nothing flagged, no failures"

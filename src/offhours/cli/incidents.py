@@ -1,0 +1,410 @@
+"""``incidents``, ``snooze`` and ``resolve``: look at and steer what the incident memory holds.
+
+Each works on the local store ``[memory]`` names, or with ``--deployment NAME`` on the deployed
+function's table (:mod:`offhours.cli.deployment`). A key is a resource key as reports show it,
+or an incident key (``<resource key>@<period start>``, as ``offhours incidents`` shows it).
+Exit 0 done, 1 the store failed (its error names the fix), 2 bad usage or an unknown key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from offhours.cli import EXIT_FAILED, EXIT_OK
+from offhours.cli.deployment import DeploymentOpt, RegionOpt, memory_store
+from offhours.cli.exits import guarded
+from offhours.cli.options import (
+    ConfigOpt,
+    Format,
+    NowOpt,
+    VerboseOpt,
+    load_config,
+    parse_now,
+    setup_logging,
+)
+from offhours.cli.output import err, out
+from offhours.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from offhours.config import Config
+    from offhours.incidents import Incident
+    from offhours.state import Store
+
+__all__ = ["incident_json", "incidents", "parse_when", "resolve", "snooze"]
+
+#: a resource key reads provider/account/region/kind/id (offhours.model.resource_key)
+_KEY_PARTS = 5
+#: ``2h``, ``3d``: a whole number (small enough never to overflow a timedelta) and a unit
+_RELATIVE = re.compile(r"(\d{1,5})\s*([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+#: the widest a key column is kept on one line (wider keys fold)
+_KEY_WIDTH = 120
+#: a reason is a note for people, not a document
+_MAX_REASON = 500
+
+KeyArg = typer.Argument(help="A resource or incident key, as reports show it", show_default=False)
+ReasonOpt = Annotated[
+    str | None, typer.Option("--reason", help="Why (kept with it, shown as plain text)")
+]
+
+
+def parse_when(text: str, option: str, *, now: datetime, zone: tzinfo, ahead: bool) -> datetime:
+    """An aware instant from the command line: ISO-8601 with a zone (``2026-12-01T08:00Z``),
+    a date (its midnight in the business-hours zone ``zone``), or a span from ``now``
+    (``30m``, ``2h``, ``3d``, ``1w``: ``ahead`` of it, or back from it)."""
+    given = text.strip()
+    span = _RELATIVE.fullmatch(given.lower())
+    if span:
+        delta = timedelta(**{_UNITS[span.group(2)]: int(span.group(1))})
+        return now + delta if ahead else now - delta
+    try:
+        day = date.fromisoformat(given)
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day, time(), zone)
+    try:
+        value = datetime.fromisoformat(given)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r} is not a time; write an ISO-8601 time with a zone "
+            "(2026-12-01T08:00:00Z), a date (2026-12-01), or a span such as 2h or 3d"
+        ) from None
+    if value.tzinfo is None:
+        raise ConfigError(f"{option} {text!r} has no time zone; add Z or an offset such as -05:00")
+    return value
+
+
+def _zone(cfg: Config) -> tzinfo:
+    from offhours.hours import parse_zone
+
+    return parse_zone(cfg.hours.timezone)
+
+
+def _at(value: datetime | None, zone: tzinfo) -> str:
+    return "—" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def _resource_key(key: str) -> str:
+    """The resource key of a resource or incident key (the part before the last ``@``)."""
+    resource = key.strip().rpartition("@")[0] if "@" in key else key.strip()
+    if len(resource.split("/")) != _KEY_PARTS:
+        raise ConfigError(
+            f"{key!r} is not a resource or incident key: keys read "
+            "provider/account/region/kind/id, optionally followed by @<period start>, as "
+            "reports and `offhours incidents` show them"
+        )
+    return resource
+
+
+def _reason(reason: str | None) -> str | None:
+    if reason is None or not reason.strip():
+        return None
+    if len(reason) > _MAX_REASON:
+        raise ConfigError(f"--reason is {len(reason)} characters long; keep it under {_MAX_REASON}")
+    return reason.strip()
+
+
+# ------------------------------------------------------------------ incidents
+
+
+def incidents(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also the resolved incidents the store keeps")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="Also the incidents resolved since TIME (ISO-8601, a date, or a span: 3d)",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, metavar="N", help="At most N, newest first")
+    ] = None,
+    now: NowOpt = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    deployment: DeploymentOpt = None,
+    region: RegionOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """List the open incidents (and resolved ones with --all or --since), newest first."""
+    setup_logging(verbose)
+
+    def body() -> int:
+        cfg = load_config(config)
+        at = parse_now(now)
+        zone = _zone(cfg)
+        after = parse_when(since, "--since", now=at, zone=zone, ahead=False) if since else None
+        open_only = not everything and after is None
+        with memory_store(cfg, deployment=deployment, region=region) as store:
+            found = store.incidents(open_only=open_only, since=after, limit=limit)
+            if fmt is Format.json:
+                document = {"store": store.name, "incidents": [incident_json(i) for i in found]}
+                # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
+                out.print(json.dumps(document, indent=2), markup=False)
+            elif found:
+                _table(found, store, zone, open_only=open_only)
+            else:
+                what = "open incidents" if open_only else "incidents"
+                out.print(f"No {what} in {store.name}", markup=False)
+        return EXIT_OK
+
+    guarded(body)
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    """Every field of an incident, times as ISO-8601."""
+    return {f.name: _jsonable(getattr(incident, f.name)) for f in dataclasses.fields(incident)}
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _table(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from offhours.report import plural
+    from offhours.untrusted import one_line
+
+    def cell(value: str | None) -> Text:
+        # A Text is never parsed as markup: "[link=…]" or "bad [/] markup" in a name is data.
+        return Text(one_line(value) if value else "—")
+
+    opened = sum(1 for i in found if i.open)
+    head = plural(opened, "open incident")
+    if not open_only:
+        head += f", {len(found) - opened} resolved"
+    out.print(f"{head} in {store.name}", markup=False)
+    table = Table(show_lines=False)
+    columns = ("key", "name", "owner", "group", "opened", "last told", "reminders", "state")
+    # A key is what snooze and resolve are given: kept on one line, to be copied whole.
+    widest = max(len(i.key) for i in found)
+    table.add_column(columns[0], min_width=min(widest, _KEY_WIDTH), overflow="fold")
+    for col in (*columns[1:], "cost so far"):
+        table.add_column(col, overflow="fold")
+    for i in found:
+        table.add_row(
+            cell(i.key),
+            cell(i.name),
+            cell(i.owner),
+            cell(i.group),
+            _at(i.opened_at, zone),
+            _at(i.last_told_at, zone),
+            str(i.reminders),
+            cell(_state(i, zone)),
+            _cost(i),
+        )
+    out.print(table)
+
+
+def _state(incident: Incident, zone: tzinfo) -> str:
+    if incident.open:
+        return "open" + (f" ({incident.action})" if incident.action else "")
+    said = f"resolved {_at(incident.resolved_at, zone)}: {incident.resolution or '?'}"
+    if incident.still_running:
+        said += ", still running"
+    return said + (f" ({incident.note})" if incident.note else "")
+
+
+def _cost(incident: Incident) -> str:
+    if incident.cost_so_far is None:
+        return "—"
+    return ("≥" if incident.cost_at_least else "") + f"${incident.cost_so_far:,.2f}"
+
+
+# ------------------------------------------------------------------ snooze
+
+
+def snooze(
+    key: Annotated[str | None, KeyArg] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Every resource of this group (its group tag)")
+    ] = None,
+    until: Annotated[
+        str,
+        typer.Option(
+            "--until",
+            metavar="TIME",
+            help="Until when (ISO-8601 with a zone, a date, or a span: 2h, 3d); at most "
+            "[tags] max_exemption_days ahead",
+            show_default=False,
+        ),
+    ] = "",
+    reason: ReasonOpt = None,
+    now: NowOpt = None,
+    config: ConfigOpt = None,
+    deployment: DeploymentOpt = None,
+    region: RegionOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Keep quiet about KEY (or --group G) until --until: not told, not reminded."""
+    setup_logging(verbose)
+
+    def body() -> int:
+        from offhours.incidents import Snooze
+        from offhours.untrusted import one_line
+
+        cfg = load_config(config)
+        at = parse_now(now)
+        target, scope = _target(key, group)
+        zone = _zone(cfg)
+        if not until.strip():
+            raise ConfigError("say until when: --until TIME (e.g. 2026-12-01T08:00Z, 2d)")
+        end = _bounded(parse_when(until, "--until", now=at, zone=zone, ahead=True), at, cfg)
+        made = Snooze(
+            target=target,
+            scope=scope,
+            until=end,
+            created_at=at,
+            reason=_reason(reason),
+            by=_user(),
+        )
+        with memory_store(cfg, deployment=deployment, region=region) as store:
+            store.add_snooze(made)
+            what = "group" if scope == "group" else "resource"
+            out.print(
+                f"Snoozed {what} {one_line(target)!r} until {_at(end, zone)} ({_iso(end)}) "
+                f"in {store.name}",
+                markup=False,
+            )
+        return EXIT_OK
+
+    guarded(body)
+
+
+def _target(key: str | None, group: str | None) -> tuple[str, Literal["key", "group"]]:
+    if (key is None) == (group is None):
+        raise ConfigError("say what to snooze: one KEY or --group GROUP (exactly one)")
+    if group is not None:
+        if not group.strip():
+            raise ConfigError("--group needs a group name (the value of the source's group tag)")
+        return group.strip(), "group"
+    return _resource_key(key or ""), "key"
+
+
+def _bounded(end: datetime, now: datetime, cfg: Config) -> datetime:
+    """``end``, when it is ahead of ``now`` and within ``[tags] max_exemption_days``: a snooze
+    always ends, and never later than an exemption tag could."""
+    if end <= now:
+        raise ConfigError(
+            f"--until {_iso(end)} is not in the future (now is {_iso(now)}); give a later time"
+        )
+    days = cfg.tags.max_exemption_days
+    latest = now + timedelta(days=days)
+    if end > latest:
+        raise ConfigError(
+            f"--until {_iso(end)} is more than [tags] max_exemption_days = {days} days "
+            f"from now; the latest allowed is {_iso(latest)}"
+        )
+    return end
+
+
+def _user() -> str | None:
+    """Who snoozed it, as this machine names them (a note, not an identity)."""
+    import getpass
+
+    try:
+        return getpass.getuser() or None
+    except (OSError, KeyError):
+        return None
+
+
+# ------------------------------------------------------------------ resolve
+
+
+def resolve(
+    key: Annotated[str, KeyArg],
+    reason: ReasonOpt = None,
+    now: NowOpt = None,
+    config: ConfigOpt = None,
+    deployment: DeploymentOpt = None,
+    region: RegionOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Close KEY's open incident by hand: the next run that sees it running opens a new one."""
+    setup_logging(verbose)
+
+    def body() -> int:
+        from offhours.incidents import Change
+
+        cfg = load_config(config)
+        at = parse_now(now)
+        wanted = key.strip()
+        _resource_key(wanted)  # refuse what cannot be a key before asking the store
+        zone = _zone(cfg)
+        with memory_store(cfg, deployment=deployment, region=region) as store:
+            found = store.find(wanted)
+            if not found:
+                raise ConfigError(_unknown(wanted, store))
+            still = [i for i in found if i.open]
+            if not still:
+                last = found[0]
+                out.print(
+                    f"Already resolved: {last.key} at {_at(last.resolved_at, zone)} "
+                    f"({last.resolution or '?'})",
+                    markup=False,
+                )
+                return EXIT_OK
+            note = _reason(reason)
+            changes = [
+                Change(
+                    dataclasses.replace(
+                        i,
+                        state="resolved",
+                        resolved_at=at,
+                        resolution="by hand",
+                        note=note,
+                        version=i.version + 1,
+                    ),
+                    expected_version=i.version,
+                )
+                for i in still
+            ]
+            written = store.apply(changes, now=at)
+            for i in still:
+                if i.key in written:
+                    out.print(f"Resolved {i.key} by hand in {store.name}", markup=False)
+            missed = [i.key for i in still if i.key not in written]
+            if missed:
+                err.print(
+                    f"offhours: {', '.join(missed)} changed while being resolved (a run "
+                    "wrote it meanwhile); run `offhours resolve` again",
+                    markup=False,
+                )
+                return EXIT_FAILED
+        return EXIT_OK
+
+    guarded(body)
+
+
+def _unknown(key: str, store: Store) -> str:
+    """No incident of ``key``: the message names the closest open keys."""
+    import difflib
+
+    known: set[str] = set()
+    for i in store.incidents(open_only=True):
+        known.update((i.key, i.resource_key))
+    close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.5)
+    said = f"no incident of {key!r} in {store.name}"
+    if close:
+        return said + "; the closest open: " + ", ".join(close)
+    if not known:
+        return said + "; it has no open incidents"
+    return said + "; `offhours incidents` lists the open ones"
