@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from offhours.incidents import Change, Incident, Snooze, incident_key
-from offhours.model import MessageReceipt, Receipt, resource_key
+from offhours.model import resource_key
 from offhours.state import SCHEMA_VERSION, StateError
 from offhours.state.dynamodb import (
     ITEM_ACTIONS,
@@ -37,6 +37,7 @@ from tests.aws import (
     free_port,
     moto_subprocess,
 )
+from tests.functional.state_contract import StoreContract
 
 TABLE = "offhours-state"
 NIGHT = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
@@ -115,6 +116,11 @@ def store(make_store: MakeStore) -> DynamoStore:
     return make_store()
 
 
+class TestContract(StoreContract):
+    """What every store does, on moto's server: ``make_store`` opens another client (its own
+    boto3 session) on the same table."""
+
+
 def incident(**changes: Any) -> Incident:
     fields: dict[str, Any] = {
         "key": incident_key(KEY, PERIOD),
@@ -157,34 +163,6 @@ def raw(aws: Aws, pk: str, sk: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- items as the store keeps them
-
-
-def test_every_field_of_an_incident_survives(store: DynamoStore) -> None:
-    resolved = incident(
-        cost_at_least=True,
-        reminders=2,
-        action="stopped by offhours at 02:00",
-        state="resolved",
-        resolved_at=NIGHT + timedelta(hours=1),
-        resolution="stopped",
-        still_running=False,
-        note="by hand: ‮ not markup *bold*",
-        version=1,  # the first write: the store counts them
-    )
-    always = incident(
-        key=incident_key(KEY, None),
-        period_start=None,
-        owner=None,
-        hourly_cost=None,
-        cost_so_far=None,
-        last_told_at=None,
-        told_by=None,
-    )
-    written = store.apply([Change(resolved, None), Change(always, None)], now=NIGHT)
-    assert written == {resolved.key, always.key}
-    assert store.find(resolved.key) == [resolved]
-    assert store.find(always.key) == [always]
-    assert store.find(KEY) == [always, resolved] or store.find(KEY) == [resolved, always]
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -261,33 +239,6 @@ def lease(minutes: int = 5) -> datetime:
     return NIGHT + timedelta(minutes=minutes)
 
 
-def test_claim_outcomes_through_a_run(store: DynamoStore) -> None:
-    run_id = "fn@2026-11-30T22:00:00Z"
-    first = store.claim(run_id, now=NIGHT, lease_until=lease())
-    assert first.ours and not first.taken_over
-    assert store.claim(run_id, now=NIGHT, lease_until=lease()).outcome == "busy"
-
-    store.apply([], now=NIGHT, claim=first, posting=["slack"])
-    again = store.claim(run_id, now=NIGHT, lease_until=lease())
-    assert again.outcome == "posting"
-    assert again.run.pending == ("slack",)
-
-    receipt = Receipt(
-        "slack",
-        "slack",
-        "https://hooks.slack.com/services/T00000000/B00000000/…",
-        messages=(MessageReceipt(1, id="C1", timestamp="1764540000.000100"),),
-        planned=1,
-    )
-    store.complete(first, [receipt], now=NIGHT, told={"new": 1, "reminders": 0})
-    done = store.claim(run_id, now=NIGHT, lease_until=lease())
-    assert done.outcome == "done"
-    assert done.run.told == {"new": 1, "reminders": 0}
-    assert done.run.receipts[0]["messages"][0]["timestamp"] == "1764540000.000100"
-    assert done.run.done_at == NIGHT
-    assert [r.run_id for r in store.runs()] == [run_id]
-
-
 def test_an_expired_claim_is_taken_over_once_and_the_old_attempt_can_no_longer_post(
     make_store: MakeStore,
 ) -> None:
@@ -308,17 +259,6 @@ def test_an_expired_claim_is_taken_over_once_and_the_old_attempt_can_no_longer_p
         takers[1].complete(old, [], now=later, told={})
 
 
-def test_a_released_run_is_claimed_again(store: DynamoStore) -> None:
-    run_id = "fn@2026-11-30T22:00:00Z"
-    first = store.claim(run_id, now=NIGHT, lease_until=lease())
-    store.release(first, now=NIGHT)
-    again = store.claim(run_id, now=NIGHT, lease_until=lease())
-    assert again.ours and not again.taken_over
-    assert again.run.token != first.run.token
-    store.release(first, now=NIGHT)  # not ours any more: nothing happens
-    assert store.claim(run_id, now=NIGHT, lease_until=lease()).outcome == "busy"
-
-
 def test_the_same_run_delivered_three_times_in_turn_is_claimed_once(
     make_store: MakeStore,
 ) -> None:
@@ -332,21 +272,6 @@ def test_the_same_run_delivered_three_times_in_turn_is_claimed_once(
             store.apply([Change(incident(), None)], now=NIGHT, claim=claim, posting=["slack"])
             store.complete(claim, [], now=NIGHT, told={"new": 1})
     assert outcomes == ["claimed", "done", "done"]
-
-
-def test_the_same_run_delivered_three_times_at_once_is_claimed_once(
-    make_store: MakeStore,
-) -> None:
-    run_id = "fn@2026-11-30T22:00:00Z"
-    stores = [make_store() for _ in range(3)]
-    start = threading.Barrier(3)
-
-    def attempt(store: DynamoStore) -> str:
-        start.wait(timeout=30)
-        return store.claim(run_id, now=NIGHT, lease_until=lease()).outcome
-
-    outcomes = run_together(attempt, stores)
-    assert sorted(outcomes) == ["busy", "busy", "claimed"]
 
 
 def _claim_in_a_process(endpoint: str, run_id: str) -> str:
@@ -370,84 +295,7 @@ def test_the_same_run_delivered_three_times_at_once_from_processes_is_claimed_on
     assert sorted(outcomes) == ["busy", "busy", "claimed"]
 
 
-def run_together(work: Callable[[DynamoStore], Any], stores: list[DynamoStore]) -> list[Any]:
-    results: list[Any] = [None] * len(stores)
-    errors: list[BaseException] = []
-
-    def one(i: int) -> None:
-        try:
-            results[i] = work(stores[i])
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(stores))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    if errors:
-        raise errors[0]
-    return results
-
-
-# ---------------------------------------------------------------- incidents
-
-
-def test_two_stores_applying_the_same_change_one_is_accepted(make_store: MakeStore) -> None:
-    new = Change(incident(), None)
-    stores = [make_store(), make_store()]
-    start = threading.Barrier(2)
-
-    def write(store: DynamoStore) -> set[str]:
-        start.wait(timeout=30)
-        return store.apply([new], now=NIGHT)
-
-    results = run_together(write, stores)
-    assert sorted(len(r) for r in results) == [0, 1]
-
-    # The next write on the same version: again one of two.
-    seen = replace(incident(), last_seen_at=NIGHT + timedelta(hours=1), version=2)
-    first = stores[0].apply([Change(seen, 1)], now=NIGHT)
-    second = stores[1].apply([Change(replace(seen, name="other"), 1)], now=NIGHT)
-    assert (first, second) == ({seen.key}, set())
-    assert stores[1].find(seen.key) == [seen]
-
-
-def test_load_reads_open_and_asked_incidents_active_snoozes_and_gaps(
-    store: DynamoStore, make_store: MakeStore
-) -> None:
-    still_open, asked, other = (
-        of("i-0"),
-        of("i-1", resolution="stopped"),
-        of("i-2", resolution="gone"),
-    )
-    store.apply([Change(i, None) for i in (still_open, asked, other)], now=NIGHT)
-    active = Snooze("lab", "group", NIGHT + timedelta(hours=2), NIGHT - timedelta(hours=1))
-    over = Snooze(
-        still_open.resource_key, "key", NIGHT - timedelta(minutes=1), NIGHT - timedelta(hours=3)
-    )
-    store.add_snooze(active)
-    store.add_snooze(over)
-    # A run that died between posting and recording, and one still within its lease.
-    dead = make_store().claim(
-        "fn@2026-11-30T20:00:00Z",
-        now=NIGHT - timedelta(hours=2),
-        lease_until=NIGHT - timedelta(hours=2) + timedelta(minutes=5),
-    )
-    store.apply([], now=NIGHT - timedelta(hours=2), claim=dead, posting=["slack"])
-    live = store.claim("fn@2026-11-30T22:00:00Z", now=NIGHT, lease_until=lease())
-    store.apply([], now=NIGHT, claim=live, posting=["slack"])
-
-    loaded = store.load([asked.key, incident_key(KEY, NIGHT)], now=NIGHT + timedelta(minutes=1))
-    assert loaded.incidents == {still_open.key: still_open, asked.key: asked}
-    assert loaded.snoozes == (active,)
-    assert [g.run_id for g in loaded.gaps] == ["fn@2026-11-30T20:00:00Z"]
-    assert loaded.gaps[0].pending == ("slack",)
-
-    store.apply([], now=NIGHT, gaps_reported=["fn@2026-11-30T20:00:00Z"])
-    assert store.load([], now=NIGHT + timedelta(minutes=1)).gaps == ()
-    claim_of_dead = store.claim("fn@2026-11-30T20:00:00Z", now=NIGHT, lease_until=lease())
-    assert claim_of_dead.outcome == "posting"  # reported, and still never posted again
+# ---------------------------------------------------------------- reading many
 
 
 def test_load_reads_more_than_one_batch(store: DynamoStore) -> None:
@@ -456,36 +304,6 @@ def test_load_reads_more_than_one_batch(store: DynamoStore) -> None:
     asked = [i.key for i in made] + [incident_key(i.resource_key, NIGHT) for i in made]
     loaded = store.load(asked, now=NIGHT)
     assert loaded.incidents == {i.key: i for i in made}
-
-
-def test_inspection_incidents_history_and_export(store: DynamoStore) -> None:
-    week = datetime(2026, 11, 23, tzinfo=UTC)
-    before = of(
-        "i-0", week - timedelta(days=2), last_seen_at=week - timedelta(days=1), resolution="hours"
-    )
-    inside = of(
-        "i-1",
-        week + timedelta(days=1),
-        last_seen_at=week + timedelta(days=1, hours=8),
-        resolution="stopped",
-    )
-    now_open = of("i-2")
-    store.apply([Change(i, None) for i in (before, inside, now_open)], now=NIGHT)
-    store.add_snooze(Snooze("lab", "group", NIGHT + timedelta(days=1), NIGHT))
-
-    assert store.history(week, week + timedelta(days=7)) == [inside]
-    assert store.incidents(open_only=True) == [now_open]
-    assert store.incidents() == [now_open, inside, before]
-    assert store.incidents(since=week) == [now_open, inside]
-    assert store.incidents(limit=1) == [now_open]
-    assert store.snoozes(now=NIGHT) == [Snooze("lab", "group", NIGHT + timedelta(days=1), NIGHT)]
-    assert store.snoozes(now=NIGHT + timedelta(days=1)) == []
-
-    document = store.export()
-    json.dumps(document)  # JSON-able as it is
-    assert document["schema"] == SCHEMA_VERSION
-    assert {i["key"] for i in document["incidents"]} == {before.key, inside.key, now_open.key}
-    assert document["snoozes"][0]["target"] == "lab"
 
 
 # ---------------------------------------------------------------- the table and its schema
