@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from offhours.incidents import Change, Incident, Snooze, incident_key
 from offhours.model import resource_key
-from offhours.state import SCHEMA_VERSION, StateError
+from offhours.state import SCHEMA_VERSION, STATE_TABLE_ENV, StateError
 from offhours.state.dynamodb import (
     ITEM_ACTIONS,
     OPEN_INDEX,
@@ -27,6 +27,8 @@ from offhours.state.dynamodb import (
     DynamoStore,
     table_definition,
 )
+from offhours.testing.ravello import RavelloSimulator, make_app
+from offhours.testing.slack import SlackSink
 from offhours.transport import Deadline
 from tests.aws import (
     REGION,
@@ -514,7 +516,7 @@ def test_the_function_opens_its_table_from_its_environment(table: str, aws: Aws)
     """On Lambda: ``[memory] store = "auto"`` is DynamoDB, the table deploy named in the
     function's environment, the endpoint boto3 reads from AWS_ENDPOINT_URL."""
     from offhours.config import parse_config
-    from offhours.state import STATE_TABLE_ENV, open_store
+    from offhours.state import open_store
 
     source = {"type": "ravello", "username": "env:RU", "password": "env:RP"}
     config = parse_config({"sources": [source], "deploy": {"region": REGION}})
@@ -527,3 +529,51 @@ def test_the_function_opens_its_table_from_its_environment(table: str, aws: Aws)
         assert store.claim("fn@x", now=NIGHT, lease_until=lease()).ours
     finally:
         store.close()
+
+
+def test_the_same_scheduled_event_delivered_three_times_to_the_function_posts_once(
+    aws: Aws,
+    serial_moto: str,
+    ravello: RavelloSimulator,
+    slack: SlackSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Lambda door, its memory the deployed table: the same event three times in turn,
+    then another night's event three times at once (a fresh table: all of it is new)."""
+    from offhours import lambda_handler
+    from tests.functional.test_lambda_handler import EVENT, FUNCTION, NIGHT, deployed_config
+
+    config = deployed_config(aws, ravello, slack)
+    aws.client("ssm").put_parameter(
+        Name=f"/offhours/{FUNCTION}/config", Value=json.dumps(config), Type="String"
+    )
+    for name in ("in-turn", "at-once"):
+        make_table(aws, name)
+    monkeypatch.setenv("OFFHOURS_CONFIG_SSM", f"/offhours/{FUNCTION}/config")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", serial_moto)  # each call atomic, as in DynamoDB
+    monkeypatch.setattr(lambda_handler, "_CONFIG", None)
+    start = NIGHT - timedelta(hours=6)
+    ravello.set_apps([make_app(i, f"lab-{i}", "Ada", publish_start=start) for i in range(3)])
+
+    monkeypatch.setenv(STATE_TABLE_ENV, "in-turn")
+    summaries = [lambda_handler.handler(EVENT, None) for _ in range(3)]
+    assert [s["told"] for s in summaries] == [3, 0, 0]
+    assert ["skipped" in s for s in summaries] == [False, True, True]
+    assert len(slack.messages) == 1
+
+    monkeypatch.setenv(STATE_TABLE_ENV, "at-once")
+    barrier = threading.Barrier(3)
+    results: list[dict[str, Any]] = []
+
+    def invoke() -> None:
+        barrier.wait(timeout=30)
+        results.append(lambda_handler.handler(EVENT, None))
+
+    threads = [threading.Thread(target=invoke) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(s["told"] for s in results) == [0, 0, 3]
+    assert len(slack.messages) == 2
