@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -577,3 +579,37 @@ def test_the_same_scheduled_event_delivered_three_times_to_the_function_posts_on
         thread.join(timeout=120)
     assert sorted(s["told"] for s in results) == [0, 0, 3]
     assert len(slack.messages) == 2
+
+
+def test_killed_after_slack_took_the_message_its_retry_posts_nothing_and_the_next_run_says_so(
+    table: str, ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
+) -> None:
+    """At most once per run identity, with the table as memory: the documented crash."""
+    from tests.functional import test_memory_runs as runs
+
+    def state_of(identity: str) -> str:
+        store = DynamoStore(table, region=REGION)
+        try:
+            return {r.run_id: r.state for r in store.runs()}.get(identity, "absent")
+        finally:
+            store.close()
+
+    ravello.set_apps([runs.lab()])
+    runs.cli_config(tmp_path, ravello, store="dynamodb", table=table)
+    slack.inject_slow(30, accept_first=True)
+    proc = runs.offhours(tmp_path, slack, "--now", runs.NOW, "--run-id", "killed")
+    runs._wait_for(lambda: len(slack.messages) == 1, "Slack to take the message")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert state_of("killed") == "posting"
+    code, _, err = runs.finish(
+        runs.offhours(tmp_path, slack, "--now", runs.NOW, "--run-id", "killed")
+    )
+    assert code == 0 and "nothing sent" in err
+    assert len(slack.messages) == 1
+    later = "2026-11-30T23:10:00-05:00"
+    code, _, err = runs.finish(runs.offhours(tmp_path, slack, "--now", later, "--run-id", "next"))
+    assert code == 0, err
+    assert len(slack.messages) == 2
+    assert "killed" in json.dumps(slack.messages[1])
+    assert state_of("killed") == "gap-reported"
