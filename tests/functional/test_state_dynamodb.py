@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -415,6 +416,25 @@ def test_an_unreachable_endpoint_and_a_passed_deadline_are_state_errors(aws: Aws
     late = DynamoStore(TABLE, region=REGION, deadline=Deadline(0.0, clock=lambda: 1.0))
     with pytest.raises(StateError, match="deadline passed before dynamodb:GetItem"):
         late.claim("fn@x", now=NIGHT, lease_until=lease())
+
+
+def test_a_hung_dynamodb_ends_at_the_runs_deadline(aws: Aws) -> None:
+    """A server that takes the connection and never answers: the call's timeouts are cut to
+    what the run has left, and the error says the deadline passed."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        port = hung.getsockname()[1]
+        store = DynamoStore(
+            TABLE,
+            region=REGION,
+            endpoint_url=f"http://127.0.0.1:{port}",
+            deadline=Deadline.after(1.0),
+        )
+        with pytest.raises(StateError) as caught:
+            store.claim("fn@x", now=NIGHT, lease_until=lease())
+    assert "the run's deadline passed during dynamodb:GetItem" in caught.value.problem
+    assert "no answer" in caught.value.problem
 
 
 # ------------------------------------------------- the function's role: exactly ITEM_ACTIONS

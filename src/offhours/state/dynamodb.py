@@ -114,6 +114,8 @@ Item = dict[str, Any]  # an item in DynamoDB's typed form: {"name": {"S": "…"}
 # Per call: short timeouts (capped by what is left of the run's deadline) and few attempts;
 # adaptive mode also slows this client down while DynamoDB throttles it.
 _CONNECT, _READ, _ATTEMPTS = 3.0, 5.0, 3
+_FLOOR = 0.5  # no timeout shorter than this: a call must be able to succeed
+_TIGHTEST = _ATTEMPTS * 2 * _FLOOR
 # BatchGetItem's limit per request, and how often keys it left unprocessed are asked again.
 _BATCH, _UNPROCESSED_TRIES = 100, 6
 # What a server may echo of credentials: access key ids and long base64 runs are cut out.
@@ -185,6 +187,8 @@ class DynamoStore:
         self.endpoint_url = endpoint_url
         self.name = f"dynamodb {table}" + (f" ({region})" if region else "")
         self._client: Any = None
+        self._session: Any = None
+        self._worst = math.inf  # the longest a call with the current client can take
         self._schema_checked = False
 
     # ------------------------------------------------------------------ a run
@@ -445,18 +449,29 @@ class DynamoStore:
     # ------------------------------------------------------------------ the calls
 
     def _dynamodb(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
+        """The client, made on first use; made again, with shorter timeouts, when a call with
+        the current one could outlast what is left of the run's deadline (botocore's timeouts
+        are fixed per client)."""
+        left = self.deadline.remaining() if self.deadline is not None else math.inf
+        if self._client is not None and (left >= self._worst or self._worst <= _TIGHTEST):
+            return self._client
+        import boto3
+        from botocore.config import Config
 
-            left = self.deadline.remaining() if self.deadline is not None else math.inf
-            config = Config(
-                connect_timeout=max(0.5, min(_CONNECT, left)),
-                read_timeout=max(0.5, min(_READ, left)),
-                retries={"total_max_attempts": _ATTEMPTS, "mode": "adaptive"},
-            )
-            session = boto3.session.Session(region_name=self.region)
-            self._client = session.client("dynamodb", endpoint_url=self.endpoint_url, config=config)
+        each = left / _ATTEMPTS
+        connect, read = max(_FLOOR, min(_CONNECT, each)), max(_FLOOR, min(_READ, each))
+        config = Config(
+            connect_timeout=connect,
+            read_timeout=read,
+            retries={"total_max_attempts": _ATTEMPTS, "mode": "adaptive"},
+        )
+        if self._session is None:
+            self._session = boto3.session.Session(region_name=self.region)
+        self.close()
+        self._client = self._session.client(
+            "dynamodb", endpoint_url=self.endpoint_url, config=config
+        )
+        self._worst = _ATTEMPTS * (connect + read)
         return self._client
 
     @contextmanager
@@ -481,7 +496,10 @@ class DynamoStore:
             raise self._client_error(action, code, message, status) from None
         except BotoCoreError as exc:
             # Not chained: botocore's words can carry request parameters.
-            raise StateError(self.name, *_botocore_problem(action, exc)) from None
+            problem, fix = _botocore_problem(action, exc)
+            if self.deadline is not None and self.deadline.passed:
+                problem = f"the run's deadline passed during dynamodb:{action} ({problem})"
+            raise StateError(self.name, problem, fix) from None
 
     def _client_error(self, action: str, code: str, message: str, status: object) -> StateError:
         if code not in _FIXES and status == 403:
