@@ -23,6 +23,11 @@ the run's moves to ``posting`` and ``done`` (its token). A read of the index is 
 keys: the items are then read strongly consistent (``BatchGetItem``), so a version is never
 stale. Throttling is retried by botocore (adaptive mode, a few attempts, timeouts within the
 run's deadline); whatever is left becomes a :class:`StateError` naming the table and the fix.
+
+A run reads no Scan. The reads that are not a run's (resolved incidents, ``history`` for the
+weekly digest, ``runs``, ``export``) Scan the table, paginated: it holds ``keep`` days of one
+deployment's items. The first use of a store reads ``META``: a table written by a newer
+offhours is refused; a new one is marked with this schema's version.
 """
 
 from __future__ import annotations
