@@ -371,7 +371,7 @@ class DynamoStore:
         holds ``keep`` days of one deployment's incidents — small, and cheaper than an index
         kept for it on every write."""
         found = [i for i in self._scan_incidents() if i.opened_at < end and i.last_seen_at >= start]
-        return sorted(found, key=lambda i: (i.opened_at, i.key))
+        return sorted(found, key=lambda i: (i.opened_at, i.key), reverse=True)
 
     def add_snooze(self, snooze: Snooze) -> None:
         self._check_schema()
@@ -604,7 +604,8 @@ class DynamoStore:
             ExpressionAttributeValues={":pk": _s(_SNOOZE)},
             ConsistentRead=True,
         )
-        return sorted((_snooze(item) for item in items), key=lambda s: (s.created_at, s.target))
+        found = [_snooze(item) for item in items]
+        return sorted(found, key=lambda s: (s.created_at, s.scope, s.target))
 
     def _batch_get(self, keys: Sequence[tuple[str, str]]) -> list[Item]:
         """Every item of ``keys`` that exists, read strongly consistent, 100 keys a request;
