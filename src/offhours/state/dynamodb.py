@@ -430,7 +430,7 @@ class DynamoStore:
         return (found or 0, SCHEMA_VERSION)
 
     def export(self) -> dict[str, Any]:
-        """Everything, by a Scan (an administrator's command)."""
+        """Everything, by a Scan (an administrator's command), in the order SQLite's has."""
         items = list(self._scan(None))
         by_prefix: dict[str, list[Item]] = {_INCIDENT: [], _RUN: [], _SNOOZE: []}
         for item in items:
@@ -438,12 +438,14 @@ class DynamoStore:
             for prefix, bucket in by_prefix.items():
                 if pk.startswith(prefix):
                     bucket.append(item)
+        incidents = sorted(map(_incident, by_prefix[_INCIDENT]), key=lambda i: (i.opened_at, i.key))
+        snoozes = sorted(map(_snooze, by_prefix[_SNOOZE]), key=lambda s: s.created_at)
+        runs = sorted(map(_run, by_prefix[_RUN]), key=lambda r: (r.started_at, r.run_id))
         return {
-            "store": self.name,
             "schema": self._schema_version() or 0,
-            "incidents": [_jsonable(_incident(i)) for i in by_prefix[_INCIDENT]],
-            "snoozes": [_jsonable(_snooze(i)) for i in by_prefix[_SNOOZE]],
-            "runs": [_jsonable(_run(i)) for i in by_prefix[_RUN]],
+            "incidents": [_jsonable(i) for i in incidents],
+            "snoozes": [_jsonable(s) for s in snoozes],
+            "runs": [_jsonable(r) for r in runs],
         }
 
     def close(self) -> None:
