@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -187,6 +188,53 @@ def test_costs_survive_exactly(store: DynamoStore, cost: float, so_far: float) -
     expected = [x if x >= 1e-130 else 0.0 for x in (cost, so_far)]
     assert [back.hourly_cost, back.cost_so_far] == expected
     assert type(back.hourly_cost) is float and type(back.version) is int
+
+
+# Text as sources give it (any Unicode but lone surrogates, empty included) and aware times.
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+_WHEN = st.datetimes(
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York")]),
+)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=_TEXT,
+    owner=st.none() | _TEXT,
+    group=_TEXT,
+    note=st.none() | _TEXT,
+    opened=_WHEN,
+    seen=_WHEN,
+    reminders=st.integers(min_value=0, max_value=10**6),
+)
+def test_any_text_and_time_survive(
+    store: DynamoStore,
+    name: str,
+    owner: str | None,
+    group: str,
+    note: str | None,
+    opened: datetime,
+    seen: datetime,
+    reminders: int,
+) -> None:
+    stored = store.find(incident().key)
+    version = stored[0].version if stored else None
+    item = incident(
+        name=name,
+        owner=owner,
+        group=group,
+        note=note,
+        opened_at=opened,
+        last_seen_at=seen,
+        reminders=reminders,
+        version=(version or 0) + 1,
+    )
+    assert store.apply([Change(item, version)], now=NIGHT) == {item.key}
+    (back,) = store.find(item.key)
+    assert back == item
+    assert back.opened_at.utcoffset() == timedelta(0)
 
 
 def test_text_that_is_not_utf8_and_numbers_dynamodb_cannot_hold_do_not_lose_an_incident(
