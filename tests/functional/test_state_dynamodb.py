@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -413,47 +414,92 @@ def test_a_missing_table_says_deploy_makes_it(make_store: MakeStore) -> None:
     assert "offhours deploy creates it" in caught.value.fix
 
 
-class _Throttling(BaseHTTPRequestHandler):
-    """DynamoDB out of capacity: every request answered as DynamoDB throttles."""
-
-    calls = 0
-
-    def do_POST(self) -> None:
-        type(self).calls += 1
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps(
-            {
-                "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-                "message": "Rate of requests exceeds the allowed throughput.",
-            }
-        ).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+Answer = Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]
 
 
-def test_throttling_beyond_the_retries_says_try_again(aws: Aws) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
+@contextmanager
+def busy_dynamodb(answer: Answer) -> Iterator[tuple[str, list[str]]]:
+    """A loopback endpoint speaking DynamoDB's JSON protocol as DynamoDB does when it is short
+    of capacity (what moto never does): ``answer(operation, request)`` gives the status and
+    body. Yields the endpoint and the operations called, in order."""
+    called: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+            called.append(operation)
+            status, document = answer(operation, request)
+            body = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        store = DynamoStore(
-            TABLE, region=REGION, endpoint_url=f"http://127.0.0.1:{server.server_port}"
-        )
-        with pytest.raises(StateError) as caught:
-            store.load([], now=NIGHT)
+        yield f"http://127.0.0.1:{server.server_port}", called
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+THROTTLED = {
+    "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+    "message": "Rate of requests exceeds the allowed throughput.",
+}
+META = {"pk": {"S": "META"}, "sk": {"S": "schema"}, "version": {"N": "1"}}
+
+
+def test_throttling_beyond_the_retries_says_try_again(aws: Aws) -> None:
+    with busy_dynamodb(lambda operation, request: (400, THROTTLED)) as (endpoint, called):
+        store = DynamoStore(TABLE, region=REGION, endpoint_url=endpoint)
+        with pytest.raises(StateError) as caught:
+            store.load([], now=NIGHT)
     assert "throttled beyond 3 attempts" in caught.value.problem
     assert "ThrottlingException" in caught.value.problem
     assert caught.value.fix == "try again; the table is on-demand, so this passes"
-    assert _Throttling.calls == 3  # botocore retried it before giving up
+    assert called == ["GetItem"] * 3  # botocore retried it before giving up
+
+
+@pytest.mark.parametrize("busy_for", [1, 99])
+def test_keys_a_batch_read_left_unprocessed_are_read_again(
+    store: DynamoStore, aws: Aws, busy_for: int
+) -> None:
+    """BatchGetItem answers what it could and names the rest: asked again, a little later, a
+    few times; a table still too busy then is a StateError, never a partial load."""
+    store.apply([Change(incident(), None)], now=NIGHT)
+    item = raw(aws, f"INC#{KEY}", "2026-11-30T18:00:00Z")
+    batches = 0
+
+    def answer(operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        nonlocal batches
+        if operation == "GetItem":
+            return 200, {"Item": META}
+        if operation == "Query":
+            return 200, {"Items": [], "Count": 0}
+        batches += 1
+        if batches <= busy_for:
+            return 200, {"Responses": {TABLE: []}, "UnprocessedKeys": request["RequestItems"]}
+        return 200, {"Responses": {TABLE: [item]}, "UnprocessedKeys": {}}
+
+    with busy_dynamodb(answer) as (endpoint, called):
+        busy = DynamoStore(TABLE, region=REGION, endpoint_url=endpoint)
+        if busy_for == 1:
+            loaded = busy.load([incident().key], now=NIGHT)
+            assert loaded.incidents == {incident().key: incident()}
+            assert called.count("BatchGetItem") == 2
+        else:
+            with pytest.raises(StateError, match="left keys unprocessed") as caught:
+                busy.load([incident().key], now=NIGHT)
+            assert caught.value.fix == "try again; the table is on-demand, so this passes"
+            assert called.count("BatchGetItem") == 6
 
 
 def test_an_unreachable_endpoint_and_a_passed_deadline_are_state_errors(aws: Aws) -> None:
