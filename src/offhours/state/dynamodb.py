@@ -519,7 +519,9 @@ class DynamoStore:
             problem = f"dynamodb:{action} throttled beyond {_ATTEMPTS} attempts ({words})"
         else:
             problem = f"dynamodb:{action} refused: {words}"
-        fix = _FIXES.get(code, "see AWS's words above; `offhours state check` looks the table over")
+        fix = _FIXES.get(
+            code, "AWS's words say what is wrong; `offhours state check` looks the table over"
+        )
         return StateError(self.name, problem, fix)
 
     def _taken_over(self, run_id: str) -> StateError:
