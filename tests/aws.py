@@ -78,12 +78,15 @@ def enforce_iam(endpoint: str) -> None:
 
 
 @contextmanager
-def moto_subprocess(**environ: str) -> Iterator[str]:
-    """A moto server in its own process (``enforce_iam`` changes a process-wide setting)."""
+def moto_subprocess(
+    *, launch: tuple[str, ...] = ("-m", "moto.server"), **environ: str
+) -> Iterator[str]:
+    """A moto server in its own process (``enforce_iam`` changes a process-wide setting);
+    ``launch``: another way to start it (``-c`` code ending in moto.server's ``main``)."""
     port = free_port()
     env = {**os.environ, **NO_IMAGE_CATALOGUE, **environ}
     proc = subprocess.Popen(  # noqa: S603 - moto's own server module, fixed arguments
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, *launch, "-H", "127.0.0.1", "-p", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -125,7 +125,7 @@ def open_store(
     from offhours.state.dynamodb import DynamoStore
 
     name = table or (env.get(STATE_TABLE_ENV) if on_lambda else None) or default_table(config)
-    return DynamoStore(  # type: ignore[return-value]
+    return DynamoStore(
         name,
         region=region or aws_region(config.deploy.region, env),
         keep=keep,
