@@ -402,7 +402,8 @@ def test_the_report_is_printed_once_in_the_chosen_format(
     else:
         # The report first, once; a dry run's previews after it.
         report = run.stdout.partition("\n--- dry run")[0]
-        assert report.startswith("2 labs running outside business hours"), run.stdout
+        # (incident memory: both are new tonight)
+        assert report.startswith("2 new — 2 labs running outside business hours"), run.stdout
         assert report.count("lab-000") == 1, run.stdout
     dry = "--dry-run" in args
     assert ("dry run: would send to notifier 'slack'" in run.stdout + run.stderr) is dry
