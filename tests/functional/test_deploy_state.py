@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -132,16 +133,23 @@ def test_destroy_keeps_the_table_and_delete_state_removes_it(aws: Aws, tmp_path:
     assert TABLE not in ddb.list_tables()["TableNames"]
 
 
-def test_a_table_of_that_name_not_created_by_offhours_is_never_touched(
-    aws: Aws, tmp_path: Path
-) -> None:
+def plant_table(aws: Aws, key: str, tags: dict[str, str] | None = None) -> Any:
+    """A table named as the deployment's, made by someone else: one hash key ``key``."""
     ddb = aws.client("dynamodb")
     ddb.create_table(
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
     )
+    return ddb
+
+
+def test_a_table_of_that_name_not_created_by_offhours_is_never_touched(
+    aws: Aws, tmp_path: Path
+) -> None:
+    ddb = plant_table(aws, "id")
     cfg = config(tmp_path)
     with pytest.raises(DeployError, match=r"not created by offhours.*\[memory\] table"):
         deployment(cfg).apply()
@@ -151,14 +159,7 @@ def test_a_table_of_that_name_not_created_by_offhours_is_never_touched(
 
 
 def test_a_table_of_another_layout_is_an_error_with_the_fix(aws: Aws, tmp_path: Path) -> None:
-    ddb = aws.client("dynamodb")
-    ddb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        Tags=[{"Key": MANAGED_TAG, "Value": "offhours"}, {"Key": "offhours:function", "Value": FN}],
-    )
+    plant_table(aws, "pk", {MANAGED_TAG: "offhours", "offhours:function": FN})
     with pytest.raises(DeployError, match=r"another version of offhours.*--delete-state"):
         deployment(config(tmp_path)).plan()
 

@@ -24,8 +24,9 @@ a failure converges.
     Lambda function      <fn>, version, alias         each version pins its config version
     invoke config        on the alias                 no async retries: one post per instant
     alarm                <fn>-errors (optional)       Errors metric → [deploy] alarm_topic
-    state table          <fn>-state ([memory] table)      the function's memory: TTL, point-in-time
-                                                      recovery; destroy keeps it unless asked
+    state table          <fn>-state                   the function's memory (DynamoDB): TTL,
+                         (or [memory] table)          point-in-time recovery; destroy keeps it
+                                                      unless --delete-state
     schedule             EventBridge Scheduler (time zone) or a classic rule (UTC); a second
                          one, <fn>-digest, with [deploy] digest_schedule
 """
