@@ -78,10 +78,11 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     # The failure destination too: moto's UpdateFunctionEventInvokeConfig appends a second
     # configuration instead of replacing the first, so it is set once.
     (
-        "scheduler-tracing",
+        "scheduler-tracing-digest",
         {
             "tracing": "Active",
             "on_failure": "arn:aws:sqs:us-east-1:123456789012:offhours-failures",
+            "digest_schedule": "cron(0 9 ? * MON *)",
         },
     ),
     ("rule", {"scheduler": "rule", "schedule": "cron(0 22 ? * MON-FRI *)"}),
