@@ -265,6 +265,37 @@ def test_the_role_uses_its_table_and_nothing_more(
                 call()
 
 
+#: (action, resource after the account, allowed)
+REACH = [
+    ("dynamodb:PutItem", f"table/{TABLE}", True),
+    ("dynamodb:UpdateItem", f"table/{TABLE}", True),
+    ("dynamodb:Query", f"table/{TABLE}/index/{OPEN_INDEX}", True),
+    ("dynamodb:PutItem", "table/another-table", False),
+    ("dynamodb:GetItem", f"table/{TABLE}-other", False),
+    ("dynamodb:Query", f"table/{TABLE}/index/another-index", False),
+    ("dynamodb:Scan", f"table/{TABLE}", False),
+    ("dynamodb:DeleteTable", f"table/{TABLE}", False),
+    ("dynamodb:PutItem", "table/*", False),
+]
+
+
+def test_the_deployed_policy_names_exactly_its_table(aws: Aws, tmp_path: Path) -> None:
+    """What moto's server cannot enforce (it checks every DynamoDB call against "*"), its
+    policy evaluator shows on the deployed document: the table and index, nothing else."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    deployment(config(tmp_path)).apply()
+    policy = aws.client("iam").get_role_policy(RoleName=f"{FN}-role", PolicyName="offhours")
+    evaluator = IAMPolicy(json.dumps(policy["PolicyDocument"]))
+    account = aws.client("sts").get_caller_identity()["Account"]
+    prefix = f"arn:aws:dynamodb:us-east-1:{account}:"
+    got = [
+        (action, resource, evaluator.is_action_permitted(action, prefix + resource))
+        for action, resource, _ in REACH
+    ]
+    assert [(a, r, result == PermissionResult.PERMITTED) for a, r, result in got] == REACH
+
+
 # ---------------------------------------------------------------- the digest's schedule
 
 
