@@ -24,7 +24,7 @@ from typing import Any
 from offhours.config import Config, DeployConfig
 from offhours.errors import ConfigError
 from offhours.secrets import wildcard_in
-from offhours.state import STATE_TABLE_ENV, default_table
+from offhours.state import STATE_TABLE_ENV, default_table, store_kind
 from offhours.state.dynamodb import ITEM_ACTIONS, OPEN_INDEX, TTL_ATTRIBUTE, table_definition
 
 __all__ = [
@@ -210,8 +210,6 @@ def function_environment(
 
 def state_table(config: Config) -> str | None:
     """The DynamoDB table the deployed function keeps its memory in (None: it keeps none)."""
-    from offhours.state import default_table, store_kind
-
     if store_kind(config, on_lambda=True) != "dynamodb":
         return None
     return default_table(config)
