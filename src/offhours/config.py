@@ -296,6 +296,11 @@ class DeployConfig(_Strict):
     timezone: ZoneText | None = Field(
         None, description="IANA zone of the schedule [default: hours.timezone]"
     )
+    digest_schedule: ScheduleText | None = Field(
+        None,
+        description="A second schedule, in `timezone`, that runs the weekly digest, e.g. "
+        '"cron(0 9 ? * MON *)" [default: none]',
+    )
     scheduler: Literal["scheduler", "rule"] = Field(
         "scheduler",
         description='"scheduler": EventBridge Scheduler, time-zone aware; "rule": a classic '
@@ -380,12 +385,16 @@ class DeployConfig(_Strict):
 
     @model_validator(mode="after")
     def _rule_can_run_it(self) -> DeployConfig:
-        if self.scheduler == "rule" and self.schedule.strip().startswith("at("):
-            raise _custom(
-                "schedule",
-                f"schedule {self.schedule} needs EventBridge Scheduler; set scheduler = "
-                '"scheduler" or use cron()/rate()',
-            )
+        for name, expression in (
+            ("schedule", self.schedule),
+            ("digest_schedule", self.digest_schedule),
+        ):
+            if self.scheduler == "rule" and expression and expression.strip().startswith("at("):
+                raise _custom(
+                    "schedule",
+                    f"{name} {expression} needs EventBridge Scheduler; set scheduler = "
+                    '"scheduler" or use cron()/rate()',
+                )
         return self
 
 

@@ -171,9 +171,14 @@ def test_deploy_grants_exactly_the_composed_statements(aws: Aws, tmp_path: Path)
     iam = aws.client("iam")
     document = iam.get_role_policy(RoleName=f"{FN}-role", PolicyName="offhours")["PolicyDocument"]
     assert ours(document) == expected
-    # Nothing else of the source's: the rest is the function's own (logs, config, key).
+    # Nothing else of the source's: the rest is the function's own (logs, config, key, memory).
     others = {s["Sid"] for s in document["Statement"]} - {s["Sid"] for s in expected}
-    assert others == {"OwnLogGroup", "ReadConfigAndParameters", "DecryptOwnSecrets"}
+    assert others == {
+        "OwnLogGroup",
+        "ReadConfigAndParameters",
+        "DecryptOwnSecrets",
+        "StateTableItems",
+    }
     assert {c.action for c in Deployment(cfg, code=tiny_zip()).plan()} == {"unchanged"}
 
     # A change of what the source needs is a change of the policy, shown by plan.

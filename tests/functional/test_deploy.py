@@ -16,6 +16,7 @@ from offhours.config import Config, load_config
 from offhours.deploy.aws import Change, DeployError, Deployment
 from offhours.deploy.spec import MANAGED_TAG
 from offhours.errors import ConfigError
+from offhours.state.dynamodb import ITEM_ACTIONS
 from tests.aws import Aws
 
 FN = "offhours-audit"
@@ -97,6 +98,7 @@ def test_apply_creates_everything_then_a_second_apply_changes_nothing(
         f"kms key {KEY_ALIAS}": "create",
         f"ssm parameter /offhours/{FN}/config": "create",
         f"log group /aws/lambda/{FN}": "create",
+        f"state table {FN}-state": "create",
         f"iam role {FN}-role": "create",
         f"kms key policy {KEY_ALIAS}": "create",
         f"lambda function {FN}": "create",
@@ -105,7 +107,9 @@ def test_apply_creates_everything_then_a_second_apply_changes_nothing(
         f"alarm {FN}-errors": "unchanged",
         f"iam role {FN}-scheduler": "create",
         f"schedule offhours/{FN}": "create",
+        f"schedule offhours/{FN}-digest": "unchanged",
         f"events rule {FN}": "unchanged",
+        f"events rule {FN}-digest": "unchanged",
     }
     assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
     assert {c.action for c in deployment(cfg).apply()} == {"unchanged"}
@@ -120,7 +124,8 @@ def test_what_apply_creates(aws: Aws, tmp_path: Path) -> None:
     assert function["Handler"] == "offhours.lambda_handler.handler"
     # The version of the configuration this version of the function runs.
     assert function["Environment"]["Variables"] == {
-        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1"
+        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1",
+        "OFFHOURS_STATE_TABLE": f"{FN}-state",
     }
     assert function["MemorySize"] == 128
     assert lam.list_tags(Resource=function["FunctionArn"])["Tags"][MANAGED_TAG] == "offhours"
@@ -169,7 +174,17 @@ def test_role_policy_is_least_privilege(aws: Aws, tmp_path: Path) -> None:
         for action in [listed] if isinstance(listed, str) else listed:
             assert "*" not in action
         assert statement["Resource"] != "*"
-    assert set(statements) == {"OwnLogGroup", "ReadConfigAndParameters", "DecryptOwnSecrets"}
+    assert statements["StateTableItems"]["Resource"] == [
+        f"arn:aws:dynamodb:us-east-1:{account}:table/{FN}-state",
+        f"arn:aws:dynamodb:us-east-1:{account}:table/{FN}-state/index/open-incidents",
+    ]
+    assert statements["StateTableItems"]["Action"] == list(ITEM_ACTIONS)
+    assert set(statements) == {
+        "OwnLogGroup",
+        "ReadConfigAndParameters",
+        "DecryptOwnSecrets",
+        "StateTableItems",
+    }
 
 
 def test_a_config_change_updates_only_that(aws: Aws, tmp_path: Path) -> None:
@@ -864,13 +879,18 @@ def test_a_variable_removed_from_the_config_is_removed_from_the_function(
     env = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
     assert env == {
         "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1",
+        "OFFHOURS_STATE_TABLE": f"{FN}-state",
         "LOG_LEVEL": "DEBUG",
         "OFFHOURS_ENVIRONMENT": "LOG_LEVEL",
         "SET_BY_SOMEONE_ELSE": "1",
     }
     deployment(config(tmp_path)).apply()
     env = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
-    assert env == {"OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1", "SET_BY_SOMEONE_ELSE": "1"}
+    assert env == {
+        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:1",
+        "OFFHOURS_STATE_TABLE": f"{FN}-state",
+        "SET_BY_SOMEONE_ELSE": "1",
+    }
 
 
 # ---------------------------------------------------------------- regions

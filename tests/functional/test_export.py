@@ -33,7 +33,18 @@ PASSWORD = "sentinel-export-password-3e1f"
 TF_PLUGINS = Path(os.environ.get("OFFHOURS_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 TERRAFORM = shutil.which("terraform")
 # What `deploy apply` and the export both touch: each endpoint set to moto.
-SERVICES = ("sts", "iam", "kms", "lambda", "ssm", "logs", "scheduler", "events", "cloudwatch")
+SERVICES = (
+    "sts",
+    "iam",
+    "kms",
+    "lambda",
+    "ssm",
+    "logs",
+    "scheduler",
+    "events",
+    "cloudwatch",
+    "dynamodb",
+)
 
 pytestmark = pytest.mark.skipif(
     TERRAFORM is None or not TF_PLUGINS.is_dir(),
@@ -67,10 +78,11 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     # The failure destination too: moto's UpdateFunctionEventInvokeConfig appends a second
     # configuration instead of replacing the first, so it is set once.
     (
-        "scheduler-tracing",
+        "scheduler-tracing-digest",
         {
             "tracing": "Active",
             "on_failure": "arn:aws:sqs:us-east-1:123456789012:offhours-failures",
+            "digest_schedule": "cron(0 9 ? * MON *)",
         },
     ),
     ("rule", {"scheduler": "rule", "schedule": "cron(0 22 ? * MON-FRI *)"}),
@@ -224,7 +236,8 @@ def test_terraform_apply_leaves_deploy_plan_nothing_to_do(aws: Aws, work: Path) 
     assert (function["MemorySize"], function["TracingConfig"]["Mode"]) == (512, "Active")
     # The last step changed only the configuration: the function names its new version.
     assert function["Environment"]["Variables"] == {
-        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:2"
+        "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config:2",
+        "OFFHOURS_STATE_TABLE": f"{FN}-state",
     }
 
 

@@ -274,3 +274,86 @@ def test_deploy_reads_the_config_through_its_accessors() -> None:
     for slot in config.secret_slots():
         written = config.runtime_document()[slot.section][slot.index][slot.field]
         assert written == f"{slot.ref.scheme}:{slot.ref.target}"
+
+
+# ---------------------------------------------------------------- incident memory and digest
+
+
+@pytest.mark.parametrize(
+    ("memory", "region", "expected"),
+    [
+        ({}, "us-east-1", "arn:aws:dynamodb:us-east-1:123456789012:table/team-a-state"),
+        (
+            {"store": "dynamodb", "table": "shared.memory"},
+            "eu-west-1",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/shared.memory",
+        ),
+        ({}, "cn-north-1", "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/team-a-state"),
+        ({"store": "sqlite"}, "us-east-1", None),
+        ({"store": "off"}, "us-east-1", None),
+    ],
+)
+def test_the_role_may_use_exactly_its_state_table(
+    memory: dict[str, str], region: str, expected: str | None
+) -> None:
+    from offhours.deploy.spec import MANAGED_TAG, STATE_STATEMENT, describe
+    from offhours.state import STATE_TABLE_ENV
+    from offhours.state.dynamodb import ITEM_ACTIONS, OPEN_INDEX
+
+    data = copy.deepcopy(BASE)
+    # Ours wins over a variable of that name in [deploy.environment]: the role allows no other.
+    data["deploy"]["environment"] = {STATE_TABLE_ENV: "someone-elses-table"}
+    data["memory"] = memory
+    desc = describe(parse_config(data), region, account="123456789012")
+    statements = desc["OffhoursRolePolicy"].props["PolicyDocument"]["Statement"]
+    granted = [s for s in statements if s["Sid"] == STATE_STATEMENT]
+    env = desc["OffhoursFunction"].props["Environment"]["Variables"]
+    if expected is None:
+        assert granted == []
+        assert desc.get("OffhoursStateTable") is None
+        assert env[STATE_TABLE_ENV] == "someone-elses-table"
+        return
+    name = expected.rsplit("/", 1)[1]
+    assert granted == [
+        {
+            "Sid": STATE_STATEMENT,
+            "Effect": "Allow",
+            "Action": list(ITEM_ACTIONS),
+            "Resource": [expected, f"{expected}/index/{OPEN_INDEX}"],
+        }
+    ]
+    assert not [a for a in ITEM_ACTIONS if "*" in a or not a.startswith("dynamodb:")]
+    assert env[STATE_TABLE_ENV] == name
+    table = desc["OffhoursStateTable"]
+    assert (table.kind, table.name, table.props["TableName"]) == ("state_table", name, name)
+    assert table.tags is not None and table.tags[MANAGED_TAG] == "offhours"
+    assert table.props["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+    assert table.props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+@pytest.mark.parametrize(
+    "expression", ["cron(0 17 * * MON-FRI *)", "rate(1 hours)", "every monday", ""]
+)
+def test_digest_schedule_is_checked_as_the_schedule_is(expression: str) -> None:
+    with pytest.raises(ConfigError) as audit:
+        deploy(schedule=expression)
+    with pytest.raises(ConfigError) as digest:
+        deploy(digest_schedule=expression)
+    assert "deploy.digest_schedule" in str(digest.value)
+    said = str(audit.value).split("deploy.schedule", 1)[1]
+    assert str(digest.value).split("deploy.digest_schedule", 1)[1] == said
+
+
+def test_a_digest_at_a_single_time_needs_the_scheduler() -> None:
+    at = "at(2026-12-28T09:00:00)"
+    assert deploy(digest_schedule=at).digest_schedule == at
+    with pytest.raises(ConfigError, match=r"digest_schedule at\(.*needs EventBridge Scheduler"):
+        deploy(digest_schedule=at, scheduler="rule")
+
+
+def test_the_digest_is_named_within_the_limit() -> None:
+    from offhours.deploy.spec import digest_name
+
+    assert digest_name("team-a") == "team-a-digest"
+    long = "f" * 64
+    assert len(digest_name(long)) == 64 and digest_name(long).endswith("-digest")

@@ -15,12 +15,14 @@ import pytest
 from offhours.config import Config, parse_config
 from offhours.deploy.export import export
 from offhours.deploy.spec import (
+    DIGEST_INPUT,
     FUNCTION_CONTEXT,
     FUNCTION_TAG,
     HANDLER,
     MANAGED_TAG,
     SCHEDULE_GROUP,
     SCHEDULER_INPUT,
+    STATE_STATEMENT,
     role_policy,
 )
 from offhours.deploy.spec import key_policy as policy_of_key
@@ -82,6 +84,7 @@ KIND: dict[str, dict[str, str | None]] = {
         "rule": "AWS::Events::Rule",
         "rule_target": None,  # inline in the rule
         "permission": "AWS::Lambda::Permission",
+        "state_table": "AWS::DynamoDB::Table",
     },
     "terraform": {
         "key": "aws_kms_key",
@@ -99,6 +102,7 @@ KIND: dict[str, dict[str, str | None]] = {
         "rule": "aws_cloudwatch_event_rule",
         "rule_target": "aws_cloudwatch_event_target",
         "permission": "aws_lambda_permission",
+        "state_table": "aws_dynamodb_table",
     },
 }
 COMMON = {
@@ -111,6 +115,7 @@ COMMON = {
     "function",
     "alias",
     "invoke_config",
+    "state_table",
 }
 BY_SCHEDULER = {"scheduler": {"group", "schedule"}, "rule": {"rule", "rule_target", "permission"}}
 
@@ -121,6 +126,7 @@ SAM_ATTRS = {
     ("OffhoursFunction", "Arn"): "<function-arn>",
     ("OffhoursSchedulerRole", "Arn"): "<scheduler-role-arn>",
     ("OffhoursRule", "Arn"): "<rule-arn>",
+    ("OffhoursDigestRule", "Arn"): "<digest-rule-arn>",
 }
 SAM_REFS = {
     "AWS::AccountId": ACCOUNT,
@@ -139,6 +145,8 @@ TF_REFS = {
     "aws_lambda_alias.offhours.arn": "<alias-arn>",
     "aws_iam_role.scheduler.arn": "<scheduler-role-arn>",
     "aws_cloudwatch_event_rule.offhours.arn": "<rule-arn>",
+    "aws_cloudwatch_event_rule.digest.arn": "<digest-rule-arn>",
+    "aws_cloudwatch_event_rule.digest.name": f"{FN}-digest",
     "aws_scheduler_schedule_group.offhours.name": SCHEDULE_GROUP,
     'filebase64sha256("offhours-lambda.zip")': "<code-hash>",
     "aws_lambda_function.offhours.function_name": FN,
@@ -314,6 +322,7 @@ def test_function_matches_the_deploy_section(fmt: str) -> None:
             "OFFHOURS_CONFIG_SSM": f"/offhours/{FN}/config" + (":1" if fmt == "terraform" else ""),
             "LOG_LEVEL": "INFO",
             "OFFHOURS_ENVIRONMENT": "LOG_LEVEL",
+            "OFFHOURS_STATE_TABLE": f"{FN}-state",
         },
         "tracing": "PassThrough",
         "alias": "prod",
@@ -559,6 +568,7 @@ def test_role_policy_is_apply_s(
         ),
         vpc="vpc" in deploy,
         tracing=deploy.get("tracing") == "Active",
+        state_table=f"{FN}-state",
     )
     assert policies(fmt, doc)[f"{FN}-role"] == expected
     if account is not None:
@@ -812,6 +822,10 @@ VARIANTS = [
         },
         id="failure-destination-and-alarm",
     ),
+    pytest.param({"digest_schedule": "cron(0 9 ? * MON *)"}, id="digest-scheduler"),
+    pytest.param(
+        {"digest_schedule": "cron(0 14 ? * MON *)", "scheduler": "rule"}, id="digest-rule"
+    ),
 ]
 
 
@@ -989,3 +1003,147 @@ def test_every_kind_has_its_aws_calls() -> None:
         # Something that destroy finds, it can delete; something it deletes, apply made.
         assert (calls.find is None) == (calls.delete is None), kind
         assert calls.find is None or calls.apply is not None, kind
+
+
+# ---------------------------------------------------------------- incident memory and digest
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_state_table_with_its_index_ttl_recovery_and_encryption(fmt: str) -> None:
+    doc = exported(make(), fmt)
+    table = one(fmt, doc, "state_table")
+    tags = {"team": "platform", "cost-center": "42", MANAGED_TAG: "offhours", FUNCTION_TAG: FN}
+    assert tags_of(fmt, table) == tags
+    if fmt == "sam":
+        body = doc["Resources"]["OffhoursStateTable"]
+        # As `deploy destroy`, deleting the stack keeps the incident history.
+        assert (body["DeletionPolicy"], body["UpdateReplacePolicy"]) == ("Retain", "Retain")
+        assert {k: v for k, v in table.items() if k != "Tags"} == {
+            "TableName": f"{FN}-state",
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "open", "AttributeType": "S"},
+            ],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "open-incidents",
+                    "KeySchema": [
+                        {"AttributeName": "open", "KeyType": "HASH"},
+                        {"AttributeName": "pk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        }
+    else:
+        assert doc["resource"]["aws_dynamodb_table"].keys() == {"state"}
+        assert {k: v for k, v in table.items() if k != "tags"} == {
+            "name": f"{FN}-state",
+            "billing_mode": "PAY_PER_REQUEST",
+            "hash_key": "pk",
+            "range_key": "sk",
+            "attribute": [
+                {"name": "pk", "type": "S"},
+                {"name": "sk", "type": "S"},
+                {"name": "open", "type": "S"},
+            ],
+            "global_secondary_index": [
+                {
+                    "name": "open-incidents",
+                    "hash_key": "open",
+                    "range_key": "pk",
+                    "projection_type": "ALL",
+                }
+            ],
+            "ttl": {"attribute_name": "expires", "enabled": True},
+            "point_in_time_recovery": {"enabled": True},
+            "server_side_encryption": {"enabled": True},
+        }
+    statements = policies(fmt, doc)[f"{FN}-role"]["Statement"]
+    (granted,) = [s for s in statements if s["Sid"] == STATE_STATEMENT]
+    arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{FN}-state"
+    assert granted["Resource"] == [arn, f"{arn}/index/open-incidents"]
+
+
+@pytest.mark.parametrize("store", ["off", "sqlite"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_without_dynamodb_memory_nothing_of_the_table_is_exported(fmt: str, store: str) -> None:
+    doc = exported(with_secrets({"memory": {"store": store}}), fmt)
+    assert "state_table" not in resources(fmt, doc)
+    statements = policies(fmt, doc)[f"{FN}-role"]["Statement"]
+    assert [s["Sid"] for s in statements if s["Sid"] == STATE_STATEMENT] == []
+    assert "OFFHOURS_STATE_TABLE" not in json.dumps(doc)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_digest_schedule_beside_the_audit_s(fmt: str) -> None:
+    doc = exported(make(digest_schedule="cron(0 9 ? * MON *)"), fmt)
+    schedules = {
+        (s["Name"] if fmt == "sam" else s["name"]): resolve(fmt, s)
+        for s in resources(fmt, doc)["schedule"]
+    }
+    assert set(schedules) == {FN, f"{FN}-digest"}
+    digest = schedules[f"{FN}-digest"]
+    if fmt == "sam":
+        got = (digest["ScheduleExpression"], digest["ScheduleExpressionTimezone"])
+        target = digest["Target"]
+        assert target == {
+            "Arn": "<alias-arn>",
+            "RoleArn": "<scheduler-role-arn>",
+            "Input": DIGEST_INPUT,
+        }
+    else:
+        got = (digest["schedule_expression"], digest["schedule_expression_timezone"])
+        assert digest["target"] == {
+            "arn": "<alias-arn>",
+            "role_arn": "<scheduler-role-arn>",
+            "input": DIGEST_INPUT,
+        }
+    assert got == ("cron(0 9 ? * MON *)", "America/New_York")
+    assert json.loads(DIGEST_INPUT)["offhours"] == "digest"
+    # Without digest_schedule, the audit's schedule alone.
+    assert len(resources(fmt, exported(make(), fmt))["schedule"]) == 1
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_digest_as_a_classic_rule_passes_the_event_s_time(fmt: str) -> None:
+    doc = exported(make(scheduler="rule", digest_schedule="cron(0 14 ? * MON *)"), fmt)
+    transformer = {
+        "InputPathsMap": {"time": "$.time", "id": "$.id"},
+        "InputTemplate": '{"time": <time>, "id": <id>, "offhours": "digest"}',
+    }
+    if fmt == "sam":
+        rules = {r["Name"]: resolve(fmt, r) for r in resources(fmt, doc)["rule"]}
+        assert rules[f"{FN}-digest"]["ScheduleExpression"] == "cron(0 14 ? * MON *)"
+        assert rules[f"{FN}-digest"]["Targets"] == [
+            {"Id": "offhours", "Arn": "<alias-arn>", "InputTransformer": transformer}
+        ]
+        assert rules[FN]["Targets"] == [{"Id": "offhours", "Arn": "<alias-arn>"}]
+        permissions = [resolve(fmt, p) for p in resources(fmt, doc)["permission"]]
+        assert sorted(p["SourceArn"] for p in permissions) == ["<digest-rule-arn>", "<rule-arn>"]
+    else:
+        targets = doc["resource"]["aws_cloudwatch_event_target"]
+        assert resolve(fmt, targets["digest"]) == {
+            "rule": f"{FN}-digest",
+            "target_id": "offhours",
+            "arn": "<alias-arn>",
+            "input_transformer": {
+                "input_paths": transformer["InputPathsMap"],
+                "input_template": transformer["InputTemplate"],
+            },
+        }
+        assert "input_transformer" not in targets["offhours"]
+        rule = doc["resource"]["aws_cloudwatch_event_rule"]["digest"]
+        assert rule["schedule_expression"] == "cron(0 14 ? * MON *)"
+        permission = resolve(fmt, doc["resource"]["aws_lambda_permission"]["events_digest"])
+        assert permission["source_arn"] == "<digest-rule-arn>"
+        assert permission["statement_id"] == "offhours-events-digest-rule"

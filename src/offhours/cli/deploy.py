@@ -224,9 +224,17 @@ def destroy(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing")
     ] = False,
+    delete_state: Annotated[
+        bool,
+        typer.Option(
+            "--delete-state",
+            help="Also delete the state table and the incident history it holds (kept otherwise)",
+        ),
+    ] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Remove what offhours created for this function (identified by its tags), nothing else."""
+    """Remove what offhours created for this function (identified by its tags), nothing else;
+    the state table is kept unless --delete-state."""
     setup_logging(verbose)
 
     def body() -> int:
@@ -237,7 +245,8 @@ def destroy(
             if not sys.stdin.isatty():
                 raise ConfigError("destroy needs --yes when there is no terminal to confirm on")
             typer.confirm(f"Remove the deployment of {cfg.deploy.function_name!r}?", abort=True)
-        _print_changes(Deployment(cfg).destroy(dry=dry_run), dry=dry_run)
+        changes = Deployment(cfg).destroy(dry=dry_run, delete_state=delete_state)
+        _print_changes(changes, dry=dry_run)
         return EXIT_OK
 
     guarded(body)

@@ -24,7 +24,11 @@ a failure converges.
     Lambda function      <fn>, version, alias         each version pins its config version
     invoke config        on the alias                 no async retries: one post per instant
     alarm                <fn>-errors (optional)       Errors metric → [deploy] alarm_topic
-    schedule             EventBridge Scheduler (time zone) or a classic rule (UTC)
+    state table          <fn>-state                   the function's memory (DynamoDB): TTL,
+                         (or [memory] table)          point-in-time recovery; destroy keeps it
+                                                      unless --delete-state
+    schedule             EventBridge Scheduler (time zone) or a classic rule (UTC); a second
+                         one, <fn>-digest, with [deploy] digest_schedule
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import Any, Literal
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from offhours.aws_region import aws_region
 from offhours.config import Config, SecretSlot
@@ -58,12 +62,15 @@ from offhours.deploy.spec import (
     Resource,
     check_references,
     describe,
+    digest_name,
     fill,
     key_policy,
     schedule_zone,
 )
 from offhours.errors import ConfigError, OffhoursError, SecretError
 from offhours.secrets import Resolver
+from offhours.state import STATE_TABLE_ENV, store_kind
+from offhours.transport import Deadline
 
 __all__ = ["Change", "DeployError", "Deployment"]
 
@@ -158,8 +165,13 @@ class Deployment:
         environ: Mapping[str, str] | None = None,
         prompt: Callable[[str], str] | None = None,
         given: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.config = config
+        #: by when what apply waits for (a new table becoming ACTIVE) must be over
+        self.deadline = deadline or Deadline.after(600)
+        #: destroy also deletes the state table (``--delete-state``)
+        self.delete_state = False
         self.deploy = config.deploy
         self.fn = config.deploy.function_name
         self.code = code
@@ -207,6 +219,7 @@ class Deployment:
             "config_name": self.param,
             "group_name": SCHEDULE_GROUP,
             "rule_name": self.fn,
+            "digest_rule_name": digest_name(self.fn),
         }
         return _State(desc, known)
 
@@ -224,8 +237,10 @@ class Deployment:
                 calls = _TABLE[res.kind]
                 if res.id not in wanted:
                     if calls.prune is None:
+                        if calls.unused is not None:
+                            state.changes.append(calls.unused(self, res))
                         continue
-                    change = self._remove(res, dry, calls.prune)
+                    change = self._remove(res, dry, self._pruned(res, calls.prune))
                 elif calls.apply is None:
                     continue  # applied with the resource it belongs to
                 else:
@@ -235,6 +250,11 @@ class Deployment:
         except (ClientError, BotoCoreError, DeployError) as exc:
             raise self._failed(state, exc) from None
         return state.changes
+
+    def _pruned(self, res: Resource, why: str) -> str:
+        """Why apply removes ``res``: the kind's reason, or the digest no longer wanted."""
+        digest = res.id.startswith("OffhoursDigest")
+        return "digest_schedule removed" if digest and not self.deploy.digest_schedule else why
 
     def _failed(self, state: _State | None, exc: BaseException) -> DeployError:
         from offhours.secrets.aws import explain
@@ -257,9 +277,11 @@ class Deployment:
 
     # ------------------------------------------------------------------ destroy
 
-    def destroy(self, *, dry: bool = False) -> list[Change]:
+    def destroy(self, *, dry: bool = False, delete_state: bool = False) -> list[Change]:
         """Remove what offhours created for this function, the description walked backwards;
-        ``dry``: only say what would be removed."""
+        ``dry``: only say what would be removed; ``delete_state``: the state table too (kept
+        otherwise: it holds the incident history)."""
+        self.delete_state = delete_state
         state: _State | None = None
         try:
             state = self._state(everything=True)
@@ -735,7 +757,7 @@ def _function_config(res: Resource, current_env: Mapping[str, str]) -> dict[str,
     kept = {
         k: v
         for k, v in current_env.items()
-        if k not in before and k not in (ENV_MARKER, CONFIG_VARIABLE)
+        if k not in before and k not in (ENV_MARKER, CONFIG_VARIABLE, STATE_TABLE_ENV)
     }
     config = {k: p[k] for k in ("Role", "KMSKeyArn", "Handler", "Description", "Timeout")}
     config["MemorySize"] = p["MemorySize"]
@@ -959,17 +981,19 @@ def _apply_rule(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
     current = _find_rule(d, res)
     expression = res.props["ScheduleExpression"]
     details = (f"{expression} in UTC (a classic rule has no time zone)",)
+    # The audit's rule (OffhoursRule…) or the digest's (OffhoursDigestRule…).
+    target = {k: v for k, v in state.part(f"{res.id}Target").props.items() if k != "Rule"}
     action: Action = "create" if current is None else "unchanged"
-    if current is not None and current.get("ScheduleExpression") != expression:
-        action = "update"
+    if current is not None:
+        targets = events.list_targets_by_rule(Rule=res.name)["Targets"]
+        drift = len(targets) != 1 or _subset(target, targets[0])
+        if drift or current.get("ScheduleExpression") != expression:
+            action = "update"
     if action != "unchanged" and not dry:
         rule_arn = events.put_rule(**res.props, Tags=_tag_list(res.tags))["RuleArn"]
-        state.known["rule_arn"] = rule_arn
-        target = state.part("OffhoursRuleTarget").props
-        events.put_targets(
-            Rule=target["Rule"], Targets=[{"Id": target["Id"], "Arn": target["Arn"]}]
-        )
-        permission = state.part("OffhoursRulePermission").props
+        state.known["digest_rule_arn" if "Digest" in res.id else "rule_arn"] = rule_arn
+        events.put_targets(Rule=res.name, Targets=[target])
+        permission = state.part(f"{res.id}Permission").props
         try:
             d.client("lambda").add_permission(**permission)
         except ClientError as exc:
@@ -984,6 +1008,143 @@ def _delete_rule(d: Deployment, res: Resource, found: Mapping[str, Any]) -> None
     if targets:
         events.remove_targets(Rule=res.name, Ids=[t["Id"] for t in targets])
     events.delete_rule(Name=res.name)
+
+
+def _find_table(d: Deployment, res: Resource) -> Any:
+    return _absent(
+        lambda: d.client("dynamodb").describe_table(TableName=res.name)["Table"],
+        "ResourceNotFoundException",
+    )
+
+
+def _table_tags(d: Deployment, table: Mapping[str, Any]) -> dict[str, str]:
+    listed = d.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"])
+    return {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
+
+
+def _keys(schema: Any) -> list[tuple[str, str]]:
+    return sorted((k["AttributeName"], k["KeyType"]) for k in schema or [])
+
+
+def _layout(table: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a state table's items depend on: its keys and its indexes' keys."""
+    indexes = sorted(
+        (i["IndexName"], tuple(_keys(i["KeySchema"])))
+        for i in table.get("GlobalSecondaryIndexes") or []
+    )
+    return tuple(_keys(table["KeySchema"])), tuple(indexes)
+
+
+def _table_settings(d: Deployment, name: str, attribute: str) -> tuple[bool, bool]:
+    """Whether TTL is on for ``attribute``, and whether point-in-time recovery is on."""
+    ddb = d.client("dynamodb")
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    recovery = backups.get("PointInTimeRecoveryDescription", {})
+    return (
+        ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+        and ttl.get("AttributeName") == attribute,
+        recovery.get("PointInTimeRecoveryStatus") == "ENABLED",
+    )
+
+
+def _wait_table(d: Deployment, name: str) -> None:
+    """Wait until the table is ACTIVE (TTL and backups refuse a table still being made)."""
+    delay = 2
+    attempts = max(1, int(min(d.deadline.remaining(), 900) // delay))
+    try:
+        d.client("dynamodb").get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
+        )
+    except WaiterError:
+        raise DeployError(
+            f"the DynamoDB table {name} did not become ACTIVE before the deploy's deadline; "
+            "it is still being created: run `offhours deploy apply` again in a minute"
+        ) from None
+
+
+_AFTER_CREATE = ("TimeToLiveSpecification", "PointInTimeRecoverySpecification")
+
+
+def _apply_table(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
+    ddb = d.client("dynamodb")
+    p = res.props
+    ttl, recovery = (p[k] for k in _AFTER_CREATE)
+    index = p["GlobalSecondaryIndexes"][0]["IndexName"]
+    summary = (
+        f"on demand, encrypted, index {index}",
+        f"TTL on {ttl['AttributeName']}, point-in-time recovery on",
+    )
+    current = _find_table(d, res)
+    if current is None:
+        if not dry:
+            create = {k: v for k, v in p.items() if k not in _AFTER_CREATE}
+            ddb.create_table(**create, Tags=_tag_list(res.tags))
+            _wait_table(d, res.name)
+            ddb.update_time_to_live(TableName=res.name, TimeToLiveSpecification=ttl)
+            ddb.update_continuous_backups(
+                TableName=res.name, PointInTimeRecoverySpecification=recovery
+            )
+        return Change(res.noun, res.name, "create", summary)
+    tags = _table_tags(d, current)
+    if not d._is_ours(tags):
+        raise DeployError(
+            f"a DynamoDB table {res.name!r} exists but was not created by offhours for "
+            f"{d.fn!r}, so it is left alone; set [memory] table to another name, or remove "
+            "that table"
+        )
+    if _layout(current) != _layout(p):
+        raise DeployError(
+            f"the DynamoDB table {res.name!r} carries offhours' tags but not the key layout "
+            f"of this version's state (keys pk/sk, index {index}): another version of "
+            "offhours made it, or it was changed by hand. Keep what it holds (`offhours "
+            "state export --deployment`), then remove it (`offhours deploy destroy "
+            "--delete-state`) or set [memory] table to a new name, and apply again"
+        )
+    if current.get("TableStatus") != "ACTIVE" and not dry:
+        _wait_table(d, res.name)
+    ttl_on, recovery_on = _table_settings(d, res.name, ttl["AttributeName"])
+    details: list[str] = []
+    if not ttl_on:
+        details.append(f"TTL turned on for {ttl['AttributeName']}")
+        if not dry:
+            ddb.update_time_to_live(TableName=res.name, TimeToLiveSpecification=ttl)
+    if not recovery_on:
+        details.append("point-in-time recovery turned on")
+        if not dry:
+            ddb.update_continuous_backups(
+                TableName=res.name, PointInTimeRecoverySpecification=recovery
+            )
+    missing = {k: v for k, v in (res.tags or {}).items() if tags.get(k) != v}
+    if missing:
+        details.append(f"tags: {', '.join(sorted(missing))}")
+        if not dry:
+            ddb.tag_resource(ResourceArn=current["TableArn"], Tags=_tag_list(missing))
+    if not details:
+        return Change(res.noun, res.name, "unchanged", summary)
+    return Change(res.noun, res.name, "update", tuple(details))
+
+
+def _keep_table(d: Deployment, table: Mapping[str, Any]) -> str | None:
+    if d.delete_state:
+        return None
+    return (
+        f"kept: state table {table['TableName']} holds incident history; "
+        "offhours deploy destroy --delete-state removes it"
+    )
+
+
+def _unused_table(d: Deployment, res: Resource) -> Change:
+    """What plan says of the table when the deployed function keeps no memory in one."""
+    kind = store_kind(d.config, on_lambda=True)
+    if kind == "off":
+        why = '[memory] store = "off": the function keeps no memory, every run tells everything'
+    else:
+        why = (
+            f'[memory] store = "{kind}": a Lambda function keeps no SQLite file between runs, '
+            'so the deployed function keeps no memory; use "auto" or "dynamodb" for its table'
+        )
+    return Change(res.noun, res.name, "unchanged", (why, "an existing table is left as it is"))
 
 
 @dataclass(frozen=True)
@@ -1003,6 +1164,8 @@ class _Calls:
     gone: tuple[str, ...] = ()
     #: apply removes it when the configuration no longer wants it, saying why
     prune: str | None = None
+    #: what plan says when the configuration no longer wants it and apply keeps it
+    unused: Callable[[Deployment, Resource], Change] | None = None
 
 
 _TABLE: dict[str, _Calls] = {
@@ -1058,6 +1221,16 @@ _TABLE: dict[str, _Calls] = {
     ),
     "rule_target": _Calls(),  # put with the rule, removed with it
     "permission": _Calls(),  # added with the rule, removed with the function
+    # Never removed by apply: it holds the incident history (destroy --delete-state does).
+    "state_table": _Calls(
+        _apply_table,
+        _find_table,
+        _table_tags,
+        lambda d, res, found: d.client("dynamodb").delete_table(TableName=res.name),
+        keep=_keep_table,
+        gone=("with its incident history",),
+        unused=_unused_table,
+    ),
 }
 
 

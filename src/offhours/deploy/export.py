@@ -71,6 +71,7 @@ _SAM_REFS: dict[str, tuple[str, ...]] = {
     "group_name": ("Ref", "OffhoursScheduleGroup"),
     "scheduler_role_arn": ("GetAtt", "OffhoursSchedulerRole", "Arn"),
     "rule_arn": ("GetAtt", "OffhoursRule", "Arn"),
+    "digest_rule_arn": ("GetAtt", "OffhoursDigestRule", "Arn"),
     "config_name": ("Ref", "OffhoursConfig"),
 }
 _TF_REFS: dict[str, str] = {
@@ -89,6 +90,8 @@ _TF_REFS: dict[str, str] = {
     "scheduler_role_name": "aws_iam_role.scheduler.name",
     "rule_arn": "aws_cloudwatch_event_rule.offhours.arn",
     "rule_name": "aws_cloudwatch_event_rule.offhours.name",
+    "digest_rule_arn": "aws_cloudwatch_event_rule.digest.arn",
+    "digest_rule_name": "aws_cloudwatch_event_rule.digest.name",
     "config_name": "aws_ssm_parameter.config.name",
     "config_version": "aws_ssm_parameter.config.version",
 }
@@ -253,7 +256,7 @@ def _sam_fold(desc: Description, into: dict[str, Any], res: Resource) -> None:
             }
         into["EventInvokeConfig"] = invoke
     elif res.kind == "rule_target":
-        into.setdefault("Targets", []).append({"Id": p["Id"], "Arn": p["Arn"]})
+        into.setdefault("Targets", []).append({k: v for k, v in p.items() if k != "Rule"})
     elif res.kind == "role_policy":
         into.setdefault("Policies", []).append(
             {"PolicyName": p["PolicyName"], "PolicyDocument": p["PolicyDocument"]}
@@ -275,6 +278,9 @@ def _sam(desc: Description, code_path: str) -> dict[str, Any]:
             props = _sam_function(desc, res.props, code_path)
         elif res.kind == "permission":
             props = {k: v for k, v in res.props.items() if k != "StatementId"}
+        elif res.kind == "state_table":
+            # CloudFormation spells CreateTable's SSESpecification.Enabled SSEEnabled.
+            props = {**res.props, "SSESpecification": {"SSEEnabled": True}}
         else:
             props = dict(res.props)
         if res.tags is not None:
@@ -282,6 +288,9 @@ def _sam(desc: Description, code_path: str) -> dict[str, Any]:
             serverless = res.kind in ("function", "parameter")
             props["Tags"] = dict(sorted(res.tags.items())) if serverless else _tag_list(res.tags)
         body: dict[str, Any] = {"Type": KINDS[res.kind].sam, "Properties": props}
+        if res.kind == "state_table":
+            # As `offhours deploy destroy`: the incident history outlives the stack.
+            body["DeletionPolicy"] = body["UpdateReplacePolicy"] = "Retain"
         if res.depends_on:
             body["DependsOn"] = list(res.depends_on)
         out[res.id] = body
@@ -315,6 +324,7 @@ _TF_NAMES = {
     "AssumeRolePolicyDocument": "assume_role_policy",
     "KMSKeyArn": "kms_key_arn",
     "Id": "target_id",
+    "InputPathsMap": "input_paths",
 }
 # Terraform takes policies as JSON text.
 _TF_JSON = {"KeyPolicy", "PolicyDocument", "AssumeRolePolicyDocument"}
@@ -336,10 +346,45 @@ def _tf_value(key: str, value: Any) -> Any:
     return value
 
 
+def _tf_table(props: Mapping[str, Any]) -> dict[str, Any]:
+    """A state table as aws_dynamodb_table spells it (keys by name, settings as blocks)."""
+
+    def keys(schema: list[dict[str, str]]) -> dict[str, str]:
+        return {f"{k['KeyType'].lower()}_key": k["AttributeName"] for k in schema}
+
+    return {
+        "name": props["TableName"],
+        "billing_mode": props["BillingMode"],
+        **keys(props["KeySchema"]),
+        "attribute": [
+            {"name": a["AttributeName"], "type": a["AttributeType"]}
+            for a in props["AttributeDefinitions"]
+        ],
+        "global_secondary_index": [
+            {
+                "name": i["IndexName"],
+                **keys(i["KeySchema"]),
+                "projection_type": i["Projection"]["ProjectionType"],
+            }
+            for i in props["GlobalSecondaryIndexes"]
+        ],
+        "ttl": {
+            "attribute_name": props["TimeToLiveSpecification"]["AttributeName"],
+            "enabled": props["TimeToLiveSpecification"]["Enabled"],
+        },
+        "point_in_time_recovery": {
+            "enabled": props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+        },
+        "server_side_encryption": {"enabled": props["SSESpecification"]["Enabled"]},
+    }
+
+
 def _tf_body(desc: Description, res: Resource, code_path: str) -> dict[str, Any]:
     props = res.props
-    if res.kind == "role_policy":
-        body: dict[str, Any] = {
+    if res.kind == "state_table":
+        body: dict[str, Any] = _tf_table(props)
+    elif res.kind == "role_policy":
+        body = {
             "name": props["PolicyName"],
             "role": props["RoleName"],
             "policy": _JsonText(props["PolicyDocument"]),

@@ -24,10 +24,13 @@ from typing import Any
 from offhours.config import Config, DeployConfig
 from offhours.errors import ConfigError
 from offhours.secrets import wildcard_in
+from offhours.state import STATE_TABLE_ENV, default_table, store_kind
+from offhours.state.dynamodb import ITEM_ACTIONS, OPEN_INDEX, TTL_ATTRIBUTE, table_definition
 
 __all__ = [
     "CONFIG_VARIABLE",
     "CONTEXT_KEY",
+    "DIGEST_INPUT",
     "ENV_MARKER",
     "FUNCTION_CONTEXT",
     "FUNCTION_DECRYPTS",
@@ -38,12 +41,14 @@ __all__ = [
     "MANAGED_TAG",
     "SCHEDULER_INPUT",
     "SCHEDULE_GROUP",
+    "STATE_STATEMENT",
     "Description",
     "Kind",
     "Resource",
     "alarm_spec",
     "check_references",
     "describe",
+    "digest_name",
     "event_age",
     "event_invoke_config",
     "fill",
@@ -55,6 +60,8 @@ __all__ = [
     "schedule_zone",
     "scheduler_policy",
     "scheduler_trust",
+    "state_table",
+    "state_table_arns",
     "unknown",
 ]
 
@@ -69,6 +76,21 @@ FUNCTION_CONTEXT = {CONTEXT_KEY: "$AWS_LAMBDA_FUNCTION_NAME"}
 SCHEDULER_INPUT = json.dumps(
     {"time": "<aws.scheduler.scheduled-time>", "id": "<aws.scheduler.execution-id>"}
 )
+#: the input of the digest's schedule: the same instant, and which run it is
+DIGEST_INPUT = json.dumps(
+    {
+        "time": "<aws.scheduler.scheduled-time>",
+        "id": "<aws.scheduler.execution-id>",
+        "offhours": "digest",
+    }
+)
+#: what a classic rule passes instead (its event's time and id, kept by an input transformer)
+DIGEST_RULE_INPUT = {
+    "InputPathsMap": {"time": "$.time", "id": "$.id"},
+    "InputTemplate": '{"time": <time>, "id": <id>, "offhours": "digest"}',
+}
+#: the function role's statement on its state table (a stable Sid: plan diffs it by name)
+STATE_STATEMENT = "StateTableItems"
 
 #: the function role's trust policy
 LAMBDA_TRUST: dict[str, Any] = {
@@ -172,13 +194,36 @@ def key_policy(*, account: str, function: str, role_arn: str) -> dict[str, Any]:
     }
 
 
-def function_environment(config_ref: str, extra: Mapping[str, str]) -> dict[str, str]:
+def function_environment(
+    config_ref: str, extra: Mapping[str, str], state_table: str | None = None
+) -> dict[str, str]:
     """The variables offhours sets: the pinned configuration, [deploy.environment] and the
-    marker naming the latter."""
+    marker naming the latter, and the state table's name when there is one."""
     env = {CONFIG_VARIABLE: config_ref, **extra}
     if extra:
         env[ENV_MARKER] = ",".join(sorted(extra))
+    if state_table:
+        # After [deploy.environment]: the role may use this table and no other.
+        env[STATE_TABLE_ENV] = state_table
     return env
+
+
+def state_table(config: Config) -> str | None:
+    """The DynamoDB table the deployed function keeps its memory in (None: it keeps none)."""
+    if store_kind(config, on_lambda=True) != "dynamodb":
+        return None
+    return default_table(config)
+
+
+def state_table_arns(name: str, region: str, account: str) -> list[str]:
+    """The table's ARN and its open-incidents index's: all the function's role may touch."""
+    table = f"arn:{_partition(region)}:dynamodb:{region}:{account}:table/{name}"
+    return [table, f"{table}/index/{OPEN_INDEX}"]
+
+
+def digest_name(function: str) -> str:
+    """The digest's schedule or rule (at most 64 characters, as the function's name)."""
+    return role_name(function, "-digest")
 
 
 def event_age(schedule: str) -> int:
@@ -326,6 +371,7 @@ def role_policy(
     tracing: bool,
     extra: list[dict[str, Any]] | None = None,
     on_failure: str | None = None,
+    state_table: str | None = None,
 ) -> dict[str, Any]:
     """The execution role's one inline policy: exactly what this configuration needs."""
 
@@ -406,6 +452,15 @@ def role_policy(
                 "Resource": on_failure,
             }
         )
+    if state_table:
+        statements.append(
+            {
+                "Sid": STATE_STATEMENT,
+                "Effect": "Allow",
+                "Action": list(ITEM_ACTIONS),
+                "Resource": state_table_arns(state_table, region, account),
+            }
+        )
     statements.extend(extra or [])
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -451,6 +506,8 @@ SCHEDULER_ROLE_ARN = unknown("scheduler_role_arn")
 SCHEDULER_ROLE_NAME = unknown("scheduler_role_name")
 RULE_ARN = unknown("rule_arn")
 RULE_NAME = unknown("rule_name")
+DIGEST_RULE_ARN = unknown("digest_rule_arn")
+DIGEST_RULE_NAME = unknown("digest_rule_name")
 CONFIG_NAME = unknown("config_name")
 CONFIG_VERSION = unknown("config_version")
 CODE_HASH = unknown("code_hash")
@@ -502,6 +559,7 @@ KINDS: dict[str, Kind] = {
     "rule": Kind("events rule", "AWS::Events::Rule", "aws_cloudwatch_event_rule"),
     "rule_target": Kind("events target", None, "aws_cloudwatch_event_target"),
     "permission": Kind("lambda permission", "AWS::Lambda::Permission", "aws_lambda_permission"),
+    "state_table": Kind("state table", "AWS::DynamoDB::Table", "aws_dynamodb_table"),
 }
 
 
@@ -622,6 +680,102 @@ def _role(
     return role, attached
 
 
+def _state_table(name: str, tags: Mapping[str, str]) -> Resource:
+    """The function's memory: CreateTable's arguments, and the TTL and point-in-time recovery
+    set after it (UpdateTimeToLive's and UpdateContinuousBackups' shapes)."""
+    return Resource(
+        "state_table",
+        "OffhoursStateTable",
+        "state",
+        name,
+        {
+            **table_definition(name),
+            "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+        tags,
+    )
+
+
+def _schedule(
+    fn: str, expression: str, zone: str, target: str, *, digest: bool = False
+) -> Resource:
+    """A Scheduler schedule in offhours' group: the audit's, or the digest's."""
+    name, what = (digest_name(fn), "digest") if digest else (fn, "audit")
+    return Resource(
+        "schedule",
+        "OffhoursDigestSchedule" if digest else "OffhoursSchedule",
+        "digest" if digest else "offhours",
+        f"{SCHEDULE_GROUP}/{name}",
+        {
+            "Name": name,
+            "GroupName": GROUP_NAME,
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": zone,
+            "State": "ENABLED",
+            "Description": f"offhours {what} ({expression} in {zone})",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {
+                "Arn": target,
+                "RoleArn": SCHEDULER_ROLE_ARN,
+                "Input": DIGEST_INPUT if digest else SCHEDULER_INPUT,
+            },
+        },
+    )
+
+
+def _rule(
+    fn: str, expression: str, target: str, tags: Mapping[str, str], *, digest: bool = False
+) -> tuple[Resource, Resource, Resource]:
+    """A classic rule (UTC), its target and the function's permission: the audit's, or the
+    digest's (its target passes the event's time with ``"offhours": "digest"``)."""
+    prefix = "OffhoursDigestRule" if digest else "OffhoursRule"
+    name, what = (digest_name(fn), "digest") if digest else (fn, "audit")
+    rule_target: dict[str, Any] = {
+        "Rule": DIGEST_RULE_NAME if digest else RULE_NAME,
+        "Id": "offhours",
+        "Arn": target,
+    }
+    if digest:
+        rule_target["InputTransformer"] = DIGEST_RULE_INPUT
+    return (
+        Resource(
+            "rule",
+            prefix,
+            "digest" if digest else "offhours",
+            name,
+            {
+                "Name": name,
+                "ScheduleExpression": expression,
+                "State": "ENABLED",
+                "Description": f"offhours {what} ({expression} UTC)",
+            },
+            tags,
+        ),
+        Resource(
+            "rule_target",
+            f"{prefix}Target",
+            "digest" if digest else "offhours",
+            name,
+            rule_target,
+            within=prefix,
+        ),
+        Resource(
+            "permission",
+            f"{prefix}Permission",
+            "events_digest" if digest else "events",
+            name,
+            {
+                "FunctionName": target,
+                "StatementId": "offhours-events-digest-rule" if digest else "offhours-events-rule",
+                "Action": "lambda:InvokeFunction",
+                "Principal": "events.amazonaws.com",
+                "SourceArn": DIGEST_RULE_ARN if digest else RULE_ARN,
+            },
+        ),
+    )
+
+
 def describe(
     config: Config,
     region: str,
@@ -697,6 +851,9 @@ def describe(
             tags,
         )
     )
+    table = state_table(config)
+    if table or everything:
+        res.append(_state_table(table or default_table(config), tags))
     if d.role_arn:
         res.append(Resource("role", "OffhoursRole", "function", d.role_arn, {}, existing=True))
     else:
@@ -713,6 +870,7 @@ def describe(
             tracing=d.tracing == "Active",
             extra=_plugin_statements(config, region, account),
             on_failure=d.on_failure,
+            state_table=table,
         )
         res.extend(
             _role(
@@ -748,7 +906,9 @@ def describe(
         "KMSKeyArn": key,
         # The parameter's version: a configuration change publishes a new function version.
         "Environment": {
-            "Variables": function_environment(f"{CONFIG_NAME}:{CONFIG_VERSION}", d.environment)
+            "Variables": function_environment(
+                f"{CONFIG_NAME}:{CONFIG_VERSION}", d.environment, table
+            )
         },
         "TracingConfig": {"Mode": d.tracing},
         "Publish": d.publish,
@@ -834,69 +994,13 @@ def describe(
                 inline=True,
             )
         )
-        res.append(
-            Resource(
-                "schedule",
-                "OffhoursSchedule",
-                "offhours",
-                f"{SCHEDULE_GROUP}/{fn}",
-                {
-                    "Name": fn,
-                    "GroupName": GROUP_NAME,
-                    "ScheduleExpression": d.schedule,
-                    "ScheduleExpressionTimezone": zone,
-                    "State": "ENABLED",
-                    "Description": f"offhours audit ({d.schedule} in {zone})",
-                    "FlexibleTimeWindow": {"Mode": "OFF"},
-                    "Target": {
-                        "Arn": target,
-                        "RoleArn": SCHEDULER_ROLE_ARN,
-                        "Input": SCHEDULER_INPUT,
-                    },
-                },
-            )
-        )
+        res.append(_schedule(fn, d.schedule, zone, target))
+        if d.digest_schedule or everything:
+            res.append(_schedule(fn, d.digest_schedule or d.schedule, zone, target, digest=True))
     if d.scheduler == "rule" or everything:
-        res.append(
-            Resource(
-                "rule",
-                "OffhoursRule",
-                "offhours",
-                fn,
-                {
-                    "Name": fn,
-                    "ScheduleExpression": d.schedule,
-                    "State": "ENABLED",
-                    "Description": f"offhours audit ({d.schedule} UTC)",
-                },
-                tags,
-            )
-        )
-        res.append(
-            Resource(
-                "rule_target",
-                "OffhoursRuleTarget",
-                "offhours",
-                fn,
-                {"Rule": RULE_NAME, "Id": "offhours", "Arn": target},
-                within="OffhoursRule",
-            )
-        )
-        res.append(
-            Resource(
-                "permission",
-                "OffhoursRulePermission",
-                "events",
-                fn,
-                {
-                    "FunctionName": target,
-                    "StatementId": "offhours-events-rule",
-                    "Action": "lambda:InvokeFunction",
-                    "Principal": "events.amazonaws.com",
-                    "SourceArn": RULE_ARN,
-                },
-            )
-        )
+        res.extend(_rule(fn, d.schedule, target, tags))
+        if d.digest_schedule or everything:
+            res.extend(_rule(fn, d.digest_schedule or d.schedule, target, tags, digest=True))
     return Description(
         config=config,
         fn=fn,
