@@ -251,7 +251,7 @@ def test_the_role_uses_its_table_and_nothing_more(
         )
         assert found["Count"] == 1
         refused = [
-            lambda: ddb.scan(TableName=TABLE),
+            lambda: ddb.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]}),
             lambda: ddb.delete_table(TableName=TABLE),
             lambda: ddb.describe_table(TableName=TABLE),
             lambda: ddb.list_tables(),
@@ -273,7 +273,8 @@ REACH = [
     ("dynamodb:PutItem", "table/another-table", False),
     ("dynamodb:GetItem", f"table/{TABLE}-other", False),
     ("dynamodb:Query", f"table/{TABLE}/index/another-index", False),
-    ("dynamodb:Scan", f"table/{TABLE}", False),
+    ("dynamodb:Scan", f"table/{TABLE}", True),  # the weekly digest's history
+    ("dynamodb:DeleteItem", f"table/{TABLE}", False),  # TTL removes what ended
     ("dynamodb:DeleteTable", f"table/{TABLE}", False),
     ("dynamodb:PutItem", "table/*", False),
 ]

@@ -70,8 +70,6 @@ TTL_ATTRIBUTE = "expires"
 #: Scan only for the weekly digest (``history``), which the function runs on its schedule.
 ITEM_ACTIONS = (
     "dynamodb:BatchGetItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
