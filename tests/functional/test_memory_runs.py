@@ -384,3 +384,48 @@ def test_when_no_message_went_out_the_next_run_tells_again(
     assert later.report.memory is not None
     assert dict(later.report.memory.status) == {later.report.flagged[0].resource.key: "new"}
     assert len(slack.messages) == 1
+
+
+def test_a_night_in_the_store_is_in_next_weeks_digest_in_every_format(
+    ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
+) -> None:
+    ravello.set_apps([lab()])
+    cli_config(tmp_path, ravello)
+    for hour in range(4):
+        at = (EVENING + timedelta(hours=hour)).isoformat()
+        assert finish(offhours(tmp_path, slack, "--now", at))[0] == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFHOURS_")}
+    env.update(environ(slack))
+
+    def digest(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "offhours",
+                "digest",
+                "--week",
+                "-c",
+                "offhours.toml",
+                "--now",
+                "2026-12-07T09:00:00-05:00",
+                *args,
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    as_json = json.loads(digest("--format", "json").stdout)
+    assert as_json["week"]["totals"]["hours"] == pytest.approx(3.0)
+    assert "lab-1" in digest().stdout
+    assert "lab-1" in digest("--format", "slack").stdout
+    chart = tmp_path / "week.png"
+    assert digest("--output", str(chart)).returncode == 0
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    before = len(slack.messages)
+    assert digest("--send").returncode == 0
+    assert len(slack.messages) == before + 1

@@ -727,3 +727,39 @@ def test_killed_after_slack_took_the_message_its_retry_posts_nothing_and_the_nex
     assert len(slack.messages) == 2
     assert "killed" in json.dumps(slack.messages[1])
     assert state_of("killed") == "gap-reported"
+
+
+def test_the_digest_schedules_event_sends_the_week_from_the_deployed_table(
+    aws: Aws,
+    ravello: RavelloSimulator,
+    slack: SlackSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A night of audits into the table, then the second schedule's event (what deploy's
+    DIGEST_INPUT carries) on the next Monday: one digest message with that night's lab."""
+    from offhours import lambda_handler
+    from offhours.deploy.spec import DIGEST_INPUT
+    from tests.functional.test_lambda_handler import EVENT, FUNCTION, NIGHT, deployed_config
+
+    config = deployed_config(aws, ravello, slack)
+    aws.client("ssm").put_parameter(
+        Name=f"/offhours/{FUNCTION}/config", Value=json.dumps(config), Type="String"
+    )
+    make_table(aws, "digest-table")
+    monkeypatch.setenv("OFFHOURS_CONFIG_SSM", f"/offhours/{FUNCTION}/config")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+    monkeypatch.setenv(STATE_TABLE_ENV, "digest-table")
+    monkeypatch.setattr(lambda_handler, "_CONFIG", None)
+    ravello.set_apps([make_app(1, "lab-night", "Ada", publish_start=NIGHT - timedelta(hours=6))])
+    for hour in range(3):
+        at = (NIGHT + timedelta(hours=hour)).isoformat().replace("+00:00", "Z")
+        lambda_handler.handler({**EVENT, "time": at}, None)
+    before = len(slack.messages)
+    assert json.loads(DIGEST_INPUT)["offhours"] == "digest"
+    monday = {"time": "2026-12-07T14:00:00Z", "id": "digest-1", "offhours": "digest"}
+    summary = lambda_handler.handler(monday, None)
+    assert summary["status"] == "success"
+    assert summary["notified"] == {"slack": 1}
+    assert summary["digest"].startswith("2026-11-30T00:00:00-05:00/")
+    assert len(slack.messages) == before + 1
+    assert "lab-night" in json.dumps(slack.messages[-1])
