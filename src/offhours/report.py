@@ -75,7 +75,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -247,9 +247,16 @@ class Report:
     def __post_init__(self) -> None:
         ordered = sorted(self.decisions, key=_sort_key)
         flagged = tuple(Finding.of(d, self.generated_at) for d in ordered if d.flagged)
+        memory = self.memory
+        if memory is not None and memory.told:
+            # When memory first saw it: what a source that gives no start time can only say.
+            first = {k: i.opened_at for k, i in memory.told.items()}
+            flagged = tuple(
+                replace(f, first_seen=first[f.resource.key]) if f.resource.key in first else f
+                for f in flagged
+            )
         findings: tuple[Finding, ...] = flagged
         quiet: tuple[Finding, ...] = ()
-        memory = self.memory
         if memory is not None and memory.deduplicated:
             # Memory tells only what is new or due a reminder; the rest was told before.
             findings = tuple(f for f in flagged if f.resource.key in memory.status)

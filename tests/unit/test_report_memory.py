@@ -462,3 +462,13 @@ def test_any_memory_state_renders_valid_messages_that_agree(
     assert render_text(r).splitlines()[1 if problem is not None else 0].startswith(headline(r))
     document = json.loads(render_json(r))
     assert len(document["memory"]["resolved"]) == len(names[1::2])
+
+
+def test_a_finding_without_a_start_time_is_running_since_memory_first_saw_it() -> None:
+    """A source that gives no start time (a database: only its creation) can say no more than
+    "running since at least" when memory first saw it: the reminder says that time, not now."""
+    r = remembered([decision("a", since=None)], reminders=("a",))
+    first = (NOW - timedelta(hours=4)).strftime("%H:%M")
+    assert f"running since at least {first} (first seen)" in render_text(r)
+    alone = report([decision("a", since=None)])  # without memory: first seen now
+    assert f"running since at least {NOW:%H:%M} (first seen)" in render_text(alone)
