@@ -440,7 +440,8 @@ def _resolved(
     still = False
     resolution: Resolution
     if decision is None:
-        resolution = "gone"
+        # Not listed (an AWS source lists only what runs): stopped, if offhours stopped it.
+        resolution = "stopped" if (action or incident.action) else "gone"
     elif stopped or not decision.resource.is_running:
         resolution = "stopped"
     elif decision.exempt_by is not None:

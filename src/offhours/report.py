@@ -544,7 +544,7 @@ def _base_headline(report: Report) -> str:
 
 _RESOLVED_BY = {
     "stopped": "stopped",
-    "gone": "no longer listed",
+    "gone": "no longer running or listed",
     "exempt": "exempted",
     "hours": "business hours began",
     "by hand": "resolved by hand",

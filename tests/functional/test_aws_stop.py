@@ -734,3 +734,37 @@ def test_the_declared_iam_actions_are_all_that_stop_and_restore_need(
         )
         assert [a.key for a in restored] == [finding("asg", made["asg"]).resource.key]
         assert restored[0].outcome == "done", restored
+
+
+def test_a_stop_is_part_of_the_incident_and_its_resolution(aws: Aws, tmp_path: Any) -> None:
+    """With memory, the night's message tells the instance as new and stopped by offhours; the
+    next run tells it resolved, "stopped by offhours at 23:00", and nothing after that."""
+    from datetime import timedelta
+
+    from offhours.audit import Memory, run_id
+    from offhours.state.sqlite import SqliteStore
+
+    ident = ec2_instance(aws)
+    cfg = _config()
+
+    def audit(at: datetime) -> Any:
+        store = SqliteStore(tmp_path / "state.db")
+        try:
+            return run_audit(
+                cfg, now=at, memory=Memory(store, run_id("t", at), cfg.memory.settings())
+            )
+        finally:
+            store.close()
+
+    night = audit(NIGHT)
+    memory = night.report.memory
+    assert memory is not None and list(memory.status.values()) == ["new"]
+    assert [a.outcome for a in night.report.actions] == ["done"]
+    later = audit(NIGHT + timedelta(hours=1))
+    resolved = later.report.memory.resolved if later.report.memory else ()
+    assert [(i.resource_key.rsplit("/", 1)[1], i.resolution) for i in resolved] == [
+        (ident, "stopped")
+    ]
+    assert resolved[0].action == "stopped by offhours at 23:00"
+    again = audit(NIGHT + timedelta(hours=2))
+    assert again.report.memory is not None and not again.report.memory.resolved

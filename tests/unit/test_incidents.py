@@ -636,3 +636,15 @@ def test_two_overlapping_runs_tell_each_incident_once_between_them(
         told_b = {i.key for i in b.keeping(store.apply(b.changes)).told}
         assert not told_a & told_b
         assert store.apply(a.changes) == set()  # a replay changes nothing
+
+
+def test_a_resource_offhours_stopped_and_no_longer_listed_is_resolved_as_stopped() -> None:
+    """A source that lists only what runs (AWS) drops a stopped instance: the incident knows
+    offhours stopped it, so it is "stopped", not "gone"."""
+    store = Store()
+    stop = {KEY: "stopped by offhours at 18:00"}
+    run(store, [lab()], TUE_CLOSE, action_text=stop)
+    p = run(store, [], at(19))
+    assert [(i.resolution, i.action) for i in p.resolved] == [
+        ("stopped", "stopped by offhours at 18:00")
+    ]

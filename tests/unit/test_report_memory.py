@@ -239,7 +239,10 @@ RESOLVED = {
         "stopped by offhours at 02:00 — ran 4h00m off hours, at least ~$2.00 so far",
     ),
     "exempt": (dict(resolution="exempt", hourly=0.5), "exempted — ran 4h00m off hours, ~$0.50/h"),
-    "gone": (dict(resolution="gone"), "no longer listed — ran 4h00m off hours, price unknown"),
+    "gone": (
+        dict(resolution="gone"),
+        "no longer running or listed — ran 4h00m off hours, price unknown",
+    ),
     "hours, still running": (
         dict(resolution="hours", still_running=True, hours=14, cost=23.0),
         "still running at 22:00 after 14h00m, ~$23.00 so far",
