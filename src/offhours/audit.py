@@ -571,7 +571,11 @@ def run_audit(
     sources = build_sources(config, secrets)
     notifiers = with_fallback(build_notifiers(config, secrets, settings), fallback)
     deadline = deadline or Deadline.never()
+    reserve = delivery_reserve(deadline.remaining(), _worst_cases("notifiers", config.notifiers))
     told = _Told()
+    if memory is not None:
+        # Whatever the store does before delivery ends in time for the delivery.
+        memory.store.deadline = deadline.earlier(reserve)
     if memory is not None and not dry_run:
         skipped = _claim(memory, deadline, told)
         if skipped is not None:
@@ -579,9 +583,6 @@ def run_audit(
         if told.failed is not None:
             memory = None
     try:
-        reserve = delivery_reserve(
-            deadline.remaining(), _worst_cases("notifiers", config.notifiers)
-        )
         report = _collect_and_evaluate(sources, policy, now, deadline.earlier(reserve))
         report = act(
             sources, report, dry_run=dry_run, now=now, hours_open=policy.hours.is_open(now)
@@ -602,6 +603,8 @@ def run_audit(
         _release(memory, told)
         raise
     receipts = deliver(notifiers, report, dry_run=dry_run, deadline=deadline)
+    if memory is not None:
+        memory.store.deadline = deadline
     return AuditResult(report, receipts, _record(memory, told, receipts, now))
 
 

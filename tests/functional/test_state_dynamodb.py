@@ -197,6 +197,10 @@ _WHEN = st.datetimes(
     min_value=datetime(2000, 1, 1),
     max_value=datetime(2100, 1, 1),
     timezones=st.sampled_from([UTC, ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York")]),
+).filter(
+    # A wall time the clocks skip or repeat (a DST change) is never equal to an instant in
+    # another zone, by Python's rule (PEP 495): only unambiguous times.
+    lambda d: d.replace(fold=0).utcoffset() == d.replace(fold=1).utcoffset()
 )
 
 

@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 from offhours.errors import OffhoursError
 from offhours.incidents import Change, Incident, Snooze
 from offhours.model import Receipt
+from offhours.transport import Deadline
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -119,6 +120,9 @@ class Store(Protocol):
     secret). Times are aware; stores keep them in UTC."""
 
     name: str
+    #: when its calls must be over (a network store cuts its timeouts to it); the run sets
+    #: it, so that a hung store still leaves the delivery its time
+    deadline: Deadline | None
 
     # -- a run
     def claim(self, run_id: str, *, now: datetime, lease_until: datetime) -> Claim: ...

@@ -27,6 +27,7 @@ from typing import Any
 from offhours.incidents import Change, Incident, Snooze
 from offhours.model import Receipt
 from offhours.state.base import SCHEMA_VERSION, Claim, Loaded, Run, StateError, receipt_record
+from offhours.transport import Deadline
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
 
@@ -134,6 +135,8 @@ class SqliteStore:
         self.keep = keep
         self.busy_timeout = busy_timeout
         self.name = f"sqlite {self.path}"
+        # Local: bounded by busy_timeout, not by the run's deadline.
+        self.deadline: Deadline | None = None
         self._db: sqlite3.Connection | None = None
         self._opened_at_version: int | None = None
 
