@@ -23,6 +23,7 @@ from offhours.config import parse_config
 from offhours.state.sqlite import SqliteStore
 from offhours.testing.ravello import RavelloSimulator, make_app
 from offhours.testing.slack import SlackSink
+from tests.aws import Aws
 from tests.conftest import RAVELLO_PASSWORD, RAVELLO_USER
 
 NY = "America/New_York"
@@ -429,3 +430,34 @@ def test_a_night_in_the_store_is_in_next_weeks_digest_in_every_format(
     before = len(slack.messages)
     assert digest("--send").returncode == 0
     assert len(slack.messages) == before + 1
+
+
+def test_a_hung_state_store_still_leaves_the_delivery_its_time(
+    aws: Aws, ravello: RavelloSimulator, slack: SlackSink
+) -> None:
+    """The table's endpoint takes the connection and never answers: the store's calls end
+    before the delivery's reserve, and every finding is delivered, marked."""
+    import socket
+
+    from offhours.state.dynamodb import DynamoStore
+    from offhours.transport import Deadline
+
+    ravello.set_apps([lab()])
+    cfg = parse_config(document(ravello))
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        store = DynamoStore(
+            "state", region="us-east-1", endpoint_url=f"http://127.0.0.1:{hung.getsockname()[1]}"
+        )
+        memory = Memory(store, run_id(FUNCTION, EVENING), cfg.memory.settings())
+        result = run_audit(
+            cfg,
+            now=EVENING,
+            environ=environ(slack),
+            memory=memory,
+            deadline=Deadline.after(8),
+        )
+    assert len(slack.messages) == 1
+    assert result.memory_problem is not None and "deadline" in result.memory_problem
+    assert "not deduplicated" in json.dumps(slack.messages[0])
