@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -148,6 +148,7 @@ class Step:
     """One run of the night for one contender."""
 
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process's: not moto's
     peak_bytes: int = 0
     told: str = ""
     calls: dict[str, int] = field(default_factory=dict)
@@ -155,6 +156,10 @@ class Step:
     @property
     def wall(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def cpu_s(self) -> float:
+        return statistics.median(self.cpu)
 
 
 @dataclass
@@ -198,25 +203,26 @@ StoreFactory = Callable[[], Store]
 
 def run_step(
     config: Config, n: int, label: str, at: datetime, store: StoreFactory | None, traced: bool
-) -> tuple[float, int, str]:
-    """One run: its seconds, its peak of Python allocations (traced only), what it told."""
+) -> tuple[float, float, int, str]:
+    """One run: its seconds, its CPU seconds, its peak of Python allocations (traced only),
+    what it told."""
     memory = None
     if store is not None:
         memory = Memory(store(), run_id(DEPLOYMENT, at), SETTINGS, wall=lambda: at)
     if traced:
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         result = run_audit(config, now=at, memory=memory)
     finally:
         if memory is not None:
             memory.store.close()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = tracemalloc.get_traced_memory()[1] - before if traced else 0
     if result.failures:
         raise SystemExit(f"{label} run failed: {result.failures}")
-    return seconds, peak, told(label, result.report.memory, n, len(result.report.flagged))
+    return seconds, cpu, peak, told(label, result.report.memory, n, len(result.report.flagged))
 
 
 @contextmanager
@@ -247,13 +253,14 @@ def nights(
         with tracing(traced):
             for label, at in NIGHT:
                 for name, store in stores.items():
-                    seconds, peak, said = run_step(config, n, label, at, store, traced)
+                    seconds, cpu, peak, said = run_step(config, n, label, at, store, traced)
                     step = results[name].steps[label]
                     step.told = said
                     if traced:
                         step.peak_bytes = peak
                     else:
                         step.seconds.append(seconds)
+                        step.cpu.append(cpu)
                     if isinstance(store, CallCounter):
                         step.calls = store.take()
         print(f"  {n:,}: {which} night done", flush=True)
@@ -359,45 +366,32 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}×" if base else "-"
 
 
-def table(n: int, base: Night, rows: Sequence[Night], with_calls: bool = False) -> str:
+def table(n: int, base: Night, mem: Night, dynamo: bool = False) -> str:
+    """One row per run and one for the night: wall time and peak against the baseline; on
+    DynamoDB also this process's CPU (the rest of the wall time is waiting on moto) and the
+    calls made."""
+    extra = f" {mem.name} CPU s |" if dynamo else ""
     lines = [
-        f"| N | run | told (with memory) | {base.name} s | "
-        + " | ".join(f"{r.name} s | vs" for r in rows)
-        + f" | {base.name} peak MB | "
-        + " | ".join(f"{r.name} peak MB | vs" for r in rows)
-        + (" | calls |" if with_calls else " |"),
-        "|---:|---|---|---:|"
-        + "---:|---:|" * len(rows)
-        + "---:|"
-        + "---:|---:|" * len(rows)
-        + ("---|" if with_calls else ""),
+        f"| N | run | told ({mem.name}) | {base.name} s | {mem.name} s | vs |{extra} "
+        f"{base.name} peak MB | {mem.name} peak MB | vs |" + (" calls |" if dynamo else ""),
+        "|---:|---|---|---:|---:|---:|" + ("---:|" * 4 + "---|" if dynamo else "---:|" * 3),
     ]
     for label, _ in NIGHT:
-        b = base.steps[label]
-        cells = [f"{n:,}", label, rows[0].steps[label].told, f"{b.wall:.3f}"]
-        cells += [
-            f"{r.steps[label].wall:.3f} | {_ratio(r.steps[label].wall, b.wall)}" for r in rows
-        ]
-        cells.append(_mb(b.peak_bytes))
-        cells += [
-            f"{_mb(r.steps[label].peak_bytes)} | {_ratio(r.steps[label].peak_bytes, b.peak_bytes)}"
-            for r in rows
-        ]
-        if with_calls:
-            calls = rows[0].steps[label].calls
-            cells.append(
-                f"{sum(calls.values()):,}: "
-                + ", ".join(f"{op} {c:,}" for op, c in sorted(calls.items(), key=lambda x: -x[1]))
-            )
+        b, m = base.steps[label], mem.steps[label]
+        cells = [f"{n:,}", label, m.told, f"{b.wall:.3f}", f"{m.wall:.3f}", _ratio(m.wall, b.wall)]
+        cells += [f"{m.cpu_s:.3f}"] if dynamo else []
+        cells += [_mb(b.peak_bytes), _mb(m.peak_bytes), _ratio(m.peak_bytes, b.peak_bytes)]
+        if dynamo:
+            ops = sorted(m.calls.items(), key=lambda x: -x[1])
+            cells.append(f"{sum(m.calls.values()):,}: " + ", ".join(f"{op} {c:,}" for op, c in ops))
         lines.append("| " + " | ".join(cells) + " |")
-    total_base = sum(base.steps[label].wall for label, _ in NIGHT)
-    cells = [f"{n:,}", "**night**", "", f"{total_base:.3f}"]
-    for r in rows:
-        total = sum(r.steps[label].wall for label, _ in NIGHT)
-        cells.append(f"{total:.3f} | {_ratio(total, total_base)}")
-    cells += ["", *(" | " for _ in rows)]
-    if with_calls:
-        cells.append(f"{sum(sum(s.calls.values()) for s in rows[0].steps.values()):,}")
+    b_night = sum(s.wall for s in base.steps.values())
+    m_night = sum(s.wall for s in mem.steps.values())
+    cells = [f"{n:,}", "**night**", "", f"{b_night:.3f}", f"{m_night:.3f}"]
+    cells.append(_ratio(m_night, b_night))
+    cells += [f"{sum(s.cpu_s for s in mem.steps.values()):.3f}"] if dynamo else []
+    cells += ["", "", ""]
+    cells += [f"{sum(sum(s.calls.values()) for s in mem.steps.values()):,}"] if dynamo else []
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -431,7 +425,7 @@ def main(argv: list[str]) -> None:
             sqlite = SqliteNights(work, n)
             base, kept = nights(n, {"no memory": lambda _: None, "SQLite": sqlite}, args.repeat)
             db = work / f"memory-{n}-timed-0.db"
-            tables.append(table(n, base, [kept]))
+            tables.append(table(n, base, kept))
             wal = Path(f"{db}-wal")
             tables.append(
                 f"SQLite file after the night ({n:,} incidents resolved, 4 runs): "
@@ -447,7 +441,7 @@ def main(argv: list[str]) -> None:
                 )
             tables.append(
                 "DynamoDB on moto's server (loopback; moto's latency is not AWS's):\n\n"
-                + table(args.dynamo, base, [dynamo], with_calls=True)
+                + table(args.dynamo, base, dynamo, dynamo=True)
             )
     print()
     print("\n\n".join(tables))
