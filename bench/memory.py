@@ -18,15 +18,15 @@ slows both alike:
 - ``SQLite``:    ``run_audit(…, memory=Memory(SqliteStore(tmp), run_id, settings))``, a store
   opened afresh each run as the command line does (schema check, WAL), closed after it;
 - ``DynamoDB``:  the same with ``DynamoStore`` on moto's server (its own process), a table made
-  from ``table_definition``, at ``--dynamo`` resources only (moto answers a call in
-  milliseconds on this machine: AWS's latency differs), one timed night by default
+  from ``table_definition``, at ``--dynamo`` resources only (a call to moto takes 13-20 ms on
+  this machine: AWS's latency differs), one timed night by default
   (``--dynamo-repeat``). Calls are counted per operation with a botocore ``before-call`` hook
   on the store's client.
 
-Each night is run twice, each time from an empty store: once timed (``time.perf_counter``), once
-under ``tracemalloc`` (the peak of Python allocations during the run above what was allocated
-before it; SQLite's own page cache, ~2 MB at most, is not Python's and not counted). The wall
-time is the median of ``--repeat`` nights.
+The night is run ``--repeat`` times timed (``time.perf_counter``; the median is shown, and the
+first night's SQLite file size) and once more under ``tracemalloc`` (the peak of Python
+allocations during each run above what was allocated before it; SQLite's own page cache, ~2 MB
+at most, is not Python's and not counted), each night from an empty store.
 
     python3 dev.py bench memory                          # N = 100, 1,000, 10,000; DynamoDB 1,000
     python3 dev.py bench memory --sizes 100 --dynamo 100 # a quick look
@@ -57,7 +57,7 @@ from offhours.model import Kind, Resource
 from offhours.plugin import SourceConfig
 from offhours.sources.base import Source
 from offhours.state.base import Store
-from offhours.state.dynamodb import DynamoStore
+from offhours.state.dynamodb import DynamoStore, table_definition
 from offhours.state.sqlite import SqliteStore
 
 FLEET = "bench-fleet"
@@ -271,7 +271,7 @@ def nights(
 
 
 class SqliteNights:
-    """A fresh SQLite file per night; its size after the timed nights is reported."""
+    """A fresh SQLite file per night (``memory-N-timed-0.db``: the one whose size is shown)."""
 
     def __init__(self, work: Path, n: int) -> None:
         self.work = work
@@ -326,8 +326,6 @@ class DynamoNights:
 
     def __call__(self, which: str) -> CallCounter:
         import boto3
-
-        from offhours.state.dynamodb import table_definition
 
         name = f"offhours-bench-{which}"
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=self.endpoint)
