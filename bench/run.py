@@ -1,4 +1,4 @@
-"""Run a benchmark by name: `python3 dev.py bench slack|package|hostile|aws [ARGS]`
+"""Run a benchmark by name: `python3 dev.py bench slack|package|hostile|aws|memory [ARGS]`
 (default: all)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aws_fleet
 import hostile_servers
 import lambda_package
+import memory
 import slack_batching
 
 BENCHES = {
@@ -18,6 +19,7 @@ BENCHES = {
     "package": lambda_package.main,
     "hostile": hostile_servers.main,
     "aws": aws_fleet.main,
+    "memory": memory.main,
 }
 
 
