@@ -39,6 +39,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -290,6 +291,7 @@ class CountingDynamoStore(DynamoStore):
         super().__init__(table, region=REGION, endpoint_url=endpoint)
         self.counts = counts
         self._hooked: Any = None
+        self._counting = threading.Lock()
 
     def _dynamodb(self) -> Any:
         client = super()._dynamodb()
@@ -299,7 +301,8 @@ class CountingDynamoStore(DynamoStore):
         return client
 
     def _count(self, model: Any, **_: Any) -> None:
-        self.counts[model.name] = self.counts.get(model.name, 0) + 1
+        with self._counting:  # the store writes from a few threads
+            self.counts[model.name] = self.counts.get(model.name, 0) + 1
 
 
 class CallCounter:

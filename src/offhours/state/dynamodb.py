@@ -37,8 +37,10 @@ import json
 import math
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
@@ -117,6 +119,8 @@ Item = dict[str, Any]  # an item in DynamoDB's typed form: {"name": {"S": "…"}
 # Per call: short timeouts (capped by what is left of the run's deadline) and few attempts;
 # adaptive mode also slows this client down while DynamoDB throttles it.
 _CONNECT, _READ, _ATTEMPTS = 3.0, 5.0, 3
+#: incidents written at once by apply(), and the client's connections for them
+_WRITERS = 16
 _FLOOR = 0.5  # no timeout shorter than this: a call must be able to succeed
 _TIGHTEST = _ATTEMPTS * 2 * _FLOOR
 # BatchGetItem's limit per request, and how often keys it left unprocessed are asked again.
@@ -193,6 +197,9 @@ class DynamoStore:
         self._session: Any = None
         self._worst = math.inf  # the longest a call with the current client can take
         self._schema_checked = False
+        # apply() writes from a few threads: one client made at a time, none closed in use
+        self._lock = threading.Lock()
+        self._retired: list[Any] = []
 
     # ------------------------------------------------------------------ a run
 
@@ -284,8 +291,22 @@ class DynamoStore:
         if claim is not None:
             # First: an attempt whose run was taken over must write nothing.
             self._to_posting(claim, now, posting)
-        written: set[str] = set()
-        for change in changes:
+        written = self._write_all(changes)
+        for run_id in gaps_reported:
+            with suppress(_ConditionFailed):  # reported by another run already
+                self._update(
+                    _run_key(run_id),
+                    "SET #state = :reported REMOVE #open",
+                    "#state = :posting",
+                    {":reported": _s("gap-reported"), ":posting": _s("posting")},
+                )
+        return written
+
+    def _write_all(self, changes: Sequence[Change]) -> set[str]:
+        """Each change as its own conditional write (a batch write takes no condition), a few
+        at a time: 10,000 incidents one after another would take most of a Lambda run."""
+
+        def write(change: Change) -> str | None:
             expected = change.expected_version
             if expected is None:
                 condition, values = "attribute_not_exists(pk)", {}
@@ -296,17 +317,17 @@ class DynamoStore:
             try:
                 self._put(_incident_item(written_as, self.keep), condition, values)
             except _ConditionFailed:
-                continue  # another run wrote it first: that run tells it
-            written.add(change.incident.key)
-        for run_id in gaps_reported:
-            with suppress(_ConditionFailed):  # reported by another run already
-                self._update(
-                    _run_key(run_id),
-                    "SET #state = :reported REMOVE #open",
-                    "#state = :posting",
-                    {":reported": _s("gap-reported"), ":posting": _s("posting")},
-                )
-        return written
+                return None  # another run wrote it first: that run tells it
+            return change.incident.key
+
+        if len(changes) <= 1:
+            return {k for k in map(write, changes) if k is not None}
+        pool = ThreadPoolExecutor(min(_WRITERS, len(changes)), "offhours-dynamodb")
+        try:
+            return {k for k in pool.map(write, changes) if k is not None}
+        finally:
+            # A failed write (a StateError) ends the rest: what was not started is not.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def complete(
         self,
@@ -447,9 +468,11 @@ class DynamoStore:
         }
 
     def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        with self._lock:
+            clients, self._client, self._retired = [self._client, *self._retired], None, []
+        for client in clients:
+            if client is not None:
+                client.close()
 
     # ------------------------------------------------------------------ the calls
 
@@ -457,27 +480,31 @@ class DynamoStore:
         """The client, made on first use; made again, with shorter timeouts, when a call with
         the current one could outlast what is left of the run's deadline (botocore's timeouts
         are fixed per client)."""
-        left = self.deadline.remaining() if self.deadline is not None else math.inf
-        if self._client is not None and (left >= self._worst or self._worst <= _TIGHTEST):
-            return self._client
-        import boto3
-        from botocore.config import Config
+        with self._lock:
+            left = self.deadline.remaining() if self.deadline is not None else math.inf
+            if self._client is not None and (left >= self._worst or self._worst <= _TIGHTEST):
+                return self._client
+            import boto3
+            from botocore.config import Config
 
-        each = left / _ATTEMPTS
-        connect, read = max(_FLOOR, min(_CONNECT, each)), max(_FLOOR, min(_READ, each))
-        config = Config(
-            connect_timeout=connect,
-            read_timeout=read,
-            retries={"total_max_attempts": _ATTEMPTS, "mode": "adaptive"},
-        )
-        if self._session is None:
-            self._session = boto3.session.Session(region_name=self.region)
-        self.close()
-        self._client = self._session.client(
-            "dynamodb", endpoint_url=self.endpoint_url, config=config
-        )
-        self._worst = _ATTEMPTS * (connect + read)
-        return self._client
+            each = left / _ATTEMPTS
+            connect, read = max(_FLOOR, min(_CONNECT, each)), max(_FLOOR, min(_READ, each))
+            config = Config(
+                connect_timeout=connect,
+                read_timeout=read,
+                retries={"total_max_attempts": _ATTEMPTS, "mode": "adaptive"},
+                max_pool_connections=_WRITERS,
+            )
+            if self._session is None:
+                self._session = boto3.session.Session(region_name=self.region)
+            if self._client is not None:
+                # Another thread may be mid-call on it: closed with the store.
+                self._retired.append(self._client)
+            self._client = self._session.client(
+                "dynamodb", endpoint_url=self.endpoint_url, config=config
+            )
+            self._worst = _ATTEMPTS * (connect + read)
+            return self._client
 
     @contextmanager
     def _aws(self, action: str) -> Iterator[None]:
