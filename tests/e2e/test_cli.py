@@ -466,3 +466,17 @@ def test_help_imports_neither_boto3_nor_the_config_models_nor_the_deploy_tooling
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == "[]"
+
+
+@pytest.mark.cli_in_process
+def test_version_short_help_and_shell_completion(cli: CliRun) -> None:
+    from importlib.metadata import version
+
+    shown = cli("--version")
+    assert (shown.code, shown.stdout) == (0, f"offhours {version('offhours')}\n")
+    for args in ([], ["audit"], ["state"], ["deploy", "plan"]):
+        short, long = cli(*args, "-h"), cli(*args, "--help")
+        assert short.code == long.code == 0
+        assert short.stdout == long.stdout and short.stdout.startswith("Usage: offhours")
+    completion = cli("--show-completion", "bash")
+    assert completion.code == 0 and "_offhours_completion" in completion.stdout

@@ -62,7 +62,7 @@ def main() -> None:
         sys.stderr.write(NEEDS_CLI_EXTRA + "\n")
         raise SystemExit(EXIT_USAGE) from None
     try:
-        app()
+        app(prog_name="offhours")  # the same name (and completion) under python -m
     except SystemExit as exc:
         # click maps usage errors to 2 already; keep our documented codes as they are.
         raise SystemExit(exc.code) from None

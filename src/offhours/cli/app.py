@@ -6,6 +6,8 @@ config models, boto3 and the deploy tooling are imported inside the commands tha
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from offhours.cli import (
@@ -26,11 +28,41 @@ app = typer.Typer(
     name="offhours",
     help="Find VMs left running outside business hours and tell the team, once, clearly.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion [SHELL]
+    add_completion=True,
     # Pretty tracebacks show local variables, which may hold secrets.
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            shown = version("offhours")  # what is installed, as pip and pipx see it
+        except PackageNotFoundError:  # run from a source tree
+            from offhours import __version__ as shown
+        typer.echo(f"offhours {shown}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and exit",
+        ),
+    ] = False,
+) -> None:
+    """Find VMs left running outside business hours and tell the team, once, clearly."""
+
 
 app.command()(audit.audit)
 app.command()(audit.explain)
