@@ -334,13 +334,16 @@ class _Lists:
         )
 
 
-def _order(incident: Incident) -> tuple[str, str, str, str, str]:
-    # The report's order (source, owner, group, name), so each message reads the same way.
+def _order(incident: Incident) -> tuple[object, ...]:
+    # The report's order (source, owner, group, name; natural: lab-2 before lab-10), so each
+    # message reads the same way.
+    from offhours.report import natural  # report.py imports this module
+
     return (
         incident.source,
-        (incident.owner or "").casefold(),
-        incident.group.casefold(),
-        incident.name.casefold(),
+        natural(incident.owner or ""),
+        natural(incident.group),
+        natural(incident.name),
         incident.key,
     )
 

@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -104,6 +105,7 @@ __all__ = [
     "incident_mark",
     "many_sources",
     "memory_notices",
+    "natural",
     "owner_costs",
     "plural",
     "quiet_text",
@@ -130,10 +132,23 @@ class Problem:
     message: str
 
 
-def _sort_key(decision: Decision) -> tuple[str, str, str, str, str]:
+_DIGITS = re.compile(r"(\d+)")
+#: a name in natural order: text and numbers alternate, so lab-2 sorts before lab-10
+Natural = tuple[tuple[int, str], ...]
+
+
+def natural(text: str) -> Natural:
+    """``text``'s natural sort key, case-insensitive: ``lab-2`` before ``lab-10``."""
+    return tuple(
+        (1, part.zfill(40)) if i % 2 else (0, part)
+        for i, part in enumerate(_DIGITS.split(text.casefold()))
+    )
+
+
+def _sort_key(decision: Decision) -> tuple[str, Natural, Natural, Natural, str]:
     r = decision.resource
     group = r.group if r.group is not None else r.name
-    return (r.source, (r.owner or "").casefold(), group.casefold(), r.name.casefold(), r.id)
+    return (r.source, natural(r.owner or ""), natural(group), natural(r.name), r.id)
 
 
 def so_far(finding: Finding) -> tuple[float | None, bool]:
@@ -475,7 +490,7 @@ def group_sections(report: Report) -> list[tuple[str, tuple[Finding, ...], str]]
         label = UNGROUPED if f.resource.group is None else f.group
         by_label.setdefault(label, []).append(f)
     sections = []
-    for label in sorted(by_label, key=lambda g: (g == UNGROUPED, g.casefold())):
+    for label in sorted(by_label, key=lambda g: (g == UNGROUPED, natural(g))):
         found = tuple(by_label[label])
         kinds = {f.resource.kind for f in found}
         kind = kinds.pop() if len(kinds) == 1 else GENERIC

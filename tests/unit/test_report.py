@@ -473,3 +473,21 @@ def test_slack_messages_do_not_format_the_fallback_or_unfurl_links() -> None:
         )
         assert "*" not in message["text"]
     assert "Total: 300 labs · 300 running VMs" in messages[-1]["text"]
+
+
+def test_findings_are_in_natural_order() -> None:
+    """lab-2 before lab-10, whatever the case: as people number their labs."""
+    from offhours.report import natural
+
+    names = ["lab-10", "Lab-2", "lab-1", "lab-2b", "lab-100"]
+    assert sorted(names, key=natural) == ["lab-1", "Lab-2", "lab-2b", "lab-10", "lab-100"]
+    r = report([decision(n) for n in names])
+    assert [f.resource.name for f in r.findings] == [
+        "lab-1",
+        "Lab-2",
+        "lab-2b",
+        "lab-10",
+        "lab-100",
+    ]
+    text = render_text(r)
+    assert text.index("lab-2b") < text.index("lab-10") < text.index("lab-100")
