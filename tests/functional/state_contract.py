@@ -91,6 +91,56 @@ def race(count: int, work: Callable[[int], object]) -> list[object]:
     return results
 
 
+def _one_process(
+    target: Callable[..., str], args: tuple[object, ...], start: object, out: object
+) -> None:
+    start.wait(timeout=60)  # type: ignore[attr-defined]
+    try:
+        out.put(target(*args))  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+        out.put(f"error: {type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+
+
+def race_processes(
+    target: Callable[..., str], args: list[tuple[object, ...]], timeout: float = 120
+) -> list[str]:
+    """``target(*a)`` for each ``a`` in a spawned process of its own, released together by a
+    barrier; their answers, sorted. Plain processes with a deadline, not a Pool: a Pool whose
+    worker dies waits for its task for ever."""
+    import multiprocessing
+    import queue
+    import time
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(args))
+    out = context.Queue()
+    procs = [
+        context.Process(target=_one_process, args=(target, a, start, out), daemon=True)
+        for a in args
+    ]
+    for proc in procs:
+        proc.start()
+    end = time.monotonic() + timeout
+    answers: list[str] = []
+    try:
+        while len(answers) < len(args):
+            left = end - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"only {len(answers)} of {len(args)} processes answered in {timeout} s")
+            try:
+                answers.append(out.get(timeout=min(left, 1.0)))
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    pytest.fail(f"a process died (exit codes {dead}) before answering")
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    return sorted(answers)
+
+
 def receipt(notifier: str = "team-slack") -> Receipt:
     return Receipt(
         notifier=notifier,

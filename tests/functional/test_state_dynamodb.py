@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -44,7 +42,7 @@ from tests.aws import (
     free_port,
     moto_subprocess,
 )
-from tests.functional.state_contract import StoreContract
+from tests.functional.state_contract import StoreContract, race_processes
 
 TABLE = "offhours-state"
 NIGHT = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
@@ -344,13 +342,8 @@ def test_the_same_run_delivered_three_times_at_once_from_processes_is_claimed_on
     table: str, serial_moto: str
 ) -> None:
     # Each process its own interpreter, boto3 and connection (AWS settings inherited).
-    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [
-            pool.submit(_claim_in_a_process, serial_moto, "fn@2026-11-30T22:00:00Z")
-            for _ in range(3)
-        ]
-        outcomes = [f.result(timeout=120) for f in futures]
-    assert sorted(outcomes) == ["busy", "busy", "claimed"]
+    outcomes = race_processes(_claim_in_a_process, [(serial_moto, "fn@2026-11-30T22:00:00Z")] * 3)
+    assert outcomes == ["busy", "busy", "claimed"]
 
 
 # ---------------------------------------------------------------- reading many

@@ -3,7 +3,6 @@ WAL, the schema's version, corrupt, locked and newer files, permissions)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
 import stat
@@ -16,7 +15,14 @@ import pytest
 from offhours.incidents import Change, Snooze
 from offhours.state.base import SCHEMA_VERSION, StateError
 from offhours.state.sqlite import SqliteStore
-from tests.functional.state_contract import LEASE, T0, StoreContract, make_incident, resolved
+from tests.functional.state_contract import (
+    LEASE,
+    T0,
+    StoreContract,
+    make_incident,
+    race_processes,
+    resolved,
+)
 
 RUN_ID = "offhours@2026-03-02T19:00:00Z"
 
@@ -35,9 +41,8 @@ class TestSqliteContract(StoreContract):
             h.close()
 
 
-def _claim_in_process(path: str, barrier: object) -> str:
+def _claim_in_process(path: str) -> str:
     """One process's attempt (spawned: imports this module fresh)."""
-    barrier.wait(timeout=60)  # type: ignore[attr-defined]
     store = SqliteStore(Path(path), busy_timeout=timedelta(seconds=20))
     try:
         return store.claim(RUN_ID, now=T0, lease_until=T0 + LEASE).outcome
@@ -47,12 +52,8 @@ def _claim_in_process(path: str, barrier: object) -> str:
 
 def test_the_same_run_claimed_from_three_processes(tmp_path: Path) -> None:
     path = tmp_path / "new" / "offhours.db"  # none of them finds a file: they race to make it
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        barrier = manager.Barrier(3)
-        with context.Pool(3) as pool:
-            outcomes = pool.starmap(_claim_in_process, [(str(path), barrier)] * 3, chunksize=1)
-    assert sorted(outcomes) == ["busy", "busy", "claimed"]
+    outcomes = race_processes(_claim_in_process, [(str(path),)] * 3)
+    assert outcomes == ["busy", "busy", "claimed"]
 
 
 def test_wal_schema_version_and_private_files(tmp_path: Path) -> None:
