@@ -120,7 +120,7 @@ def test_environment_names_are_checked(name: str, message: str) -> None:
     "value",
     [
         "https://hooks.slack.com/services/T00000000/B00000000/sentinelvalue6c1e",
-        "xoxb-1234-sentinel-bot-token",
+        "xoxb-00000000-sentinel-bot-token",
         "http://user:sentinel-proxy-pw@proxy.corp:3128",
         "Bearer sentinel-bearer-6c1f",
         "AKIA" + "0" * 16,  # the shape of an access key id, built so no file holds one
