@@ -44,7 +44,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from offhours.testing.moto_process import moto_process
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -157,39 +158,11 @@ def role_arn(account: str) -> str:
     return f"arn:aws:iam::{account}:role/{ROLE}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def moto_server() -> Iterator[tuple[str, int]]:
     """moto's server in its own process: its URL and pid."""
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - moto's own server module, fixed arguments
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto's server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with moto_process() as (endpoint, pid):
+        yield endpoint, pid
 
 
 _CLIENTS = threading.Lock()  # a boto3 session makes clients one thread at a time

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +10,24 @@ from typing import Any
 
 import boto3
 
+from offhours.testing.moto_process import NO_IMAGE_CATALOGUE, free_port, moto_process
+
+__all__ = [
+    "NO_IMAGE_CATALOGUE",
+    "REGION",
+    "TEST_KEYS",
+    "Aws",
+    "LambdaContext",
+    "enforce_iam",
+    "env_for",
+    "free_port",
+    "moto_subprocess",
+]
+
 REGION = "us-east-1"
-#: moto loads its catalogue of images into every region after each reset (seconds each time);
-#: the tests launch one image id it accepts without a catalogue (offhours.testing.aws_fleet)
-NO_IMAGE_CATALOGUE = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+# moto loads its catalogue of images into every region after each reset (seconds each time):
+# NO_IMAGE_CATALOGUE; the tests launch one image id it accepts without a catalogue
+# (offhours.testing.aws_fleet)
 TEST_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -54,12 +63,6 @@ def env_for(endpoint: str) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def enforce_iam(endpoint: str) -> None:
     """Make the moto server at ``endpoint`` check IAM permissions from its next call on.
 
@@ -83,32 +86,8 @@ def moto_subprocess(
 ) -> Iterator[str]:
     """A moto server in its own process (``enforce_iam`` changes a process-wide setting);
     ``launch``: another way to start it (``-c`` code ending in moto.server's ``main``)."""
-    port = free_port()
-    env = {**os.environ, **NO_IMAGE_CATALOGUE, **environ}
-    proc = subprocess.Popen(  # noqa: S603 - moto's own server module, fixed arguments
-        [sys.executable, *launch, "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
+    with moto_process(launch=launch, startup=30, **environ) as (endpoint, _pid):
         yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class LambdaContext:
