@@ -30,8 +30,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from offhours.model import KEY_SEPARATOR
-
 if TYPE_CHECKING:
     from offhours.model import Action, Decision, Finding
 
@@ -81,11 +79,6 @@ def incident_key(resource_key: str, period_start: datetime | None) -> str:
         return f"{resource_key}@{ALWAYS_PERIOD}"
     at = period_start.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return f"{resource_key}@{at}"
-
-
-def _check_key(resource_key: str) -> None:
-    if "@" in resource_key or KEY_SEPARATOR not in resource_key:
-        raise ValueError(f"not a resource key: {resource_key!r}")
 
 
 @dataclass(frozen=True)

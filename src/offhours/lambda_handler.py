@@ -175,9 +175,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if isinstance(event, dict) and event.get("offhours") == "digest":
             return _digest(config, now, deadline)
         log.info("audit at %s (event id %s)", now.isoformat(), _event_id(event))
-        result = run_audit(
-            config, now=now, deadline=deadline, memory=_memory(config, now, deadline)
-        )
+        memory = _memory(config, now, deadline)
+        try:
+            result = run_audit(config, now=now, deadline=deadline, memory=memory)
+        finally:
+            if memory is not None:
+                memory.store.close()
     except OffhoursError as exc:
         log.error("offhours: %s", exc)
         raise

@@ -86,15 +86,19 @@ def audit(
         # through this door's own terminal channel; --format overrides the configured format.
         terminal = ConsoleNotifier("console", format=fmt.value if fmt else "text")
         settings = {"format": fmt.value} if fmt else {}
-        result = run_audit(
-            cfg,
-            now=at,
-            dry_run=dry_run,
-            deadline=run_deadline,
-            settings=settings,
-            fallback=[terminal],
-            memory=memory,
-        )
+        try:
+            result = run_audit(
+                cfg,
+                now=at,
+                dry_run=dry_run,
+                deadline=run_deadline,
+                settings=settings,
+                fallback=[terminal],
+                memory=memory,
+            )
+        finally:
+            if memory is not None:
+                memory.store.close()
         _print_result(result, json_on_stdout=_json_on_stdout(cfg, fmt))
         return _exit_code(result, fail_on_findings)
 

@@ -66,30 +66,24 @@ def default_table(config: Config) -> str:
     return config.memory.table or f"{config.deploy.function_name}-state"
 
 
-def sqlite_path(config: Config, environ: Mapping[str, str] | None = None) -> Path:
+def sqlite_path(config: Config) -> Path:
     """``[memory] path`` (``~`` expanded, relative to the config file), else
-    ``offhours/<function_name>.db`` in the user's state directory (``$XDG_STATE_HOME``,
-    ``~/.local/state`` on Linux; platformdirs' choice elsewhere)."""
-    env = os.environ if environ is None else environ
+    ``offhours/<function_name>.db`` in the user's state directory (platformdirs: on Linux
+    ``$XDG_STATE_HOME``, else ``~/.local/state``)."""
     given = config.memory.path
     if given:
         path = Path(given).expanduser()
         if not path.is_absolute() and config.path is not None:
             path = config.path.resolve().parent / path
         return path
-    base = env.get("XDG_STATE_HOME", "").strip()
-    if base and Path(base).is_absolute():
-        root = Path(base)
-    else:
-        try:
-            import platformdirs
-        except ModuleNotFoundError:
-            raise ConfigError(
-                "[memory] path is not set and the user's state directory cannot be found "
-                "without platformdirs: set [memory] path, or pip install 'offhours[cli]'"
-            ) from None
-        root = Path(platformdirs.user_state_dir())
-    return root / "offhours" / f"{config.deploy.function_name}.db"
+    try:
+        import platformdirs
+    except ModuleNotFoundError:
+        raise ConfigError(
+            "[memory] path is not set and the user's state directory cannot be found "
+            "without platformdirs: set [memory] path, or pip install 'offhours[cli]'"
+        ) from None
+    return Path(platformdirs.user_state_dir()) / "offhours" / f"{config.deploy.function_name}.db"
 
 
 def open_store(
@@ -120,7 +114,7 @@ def open_store(
     if kind == "sqlite":
         from offhours.state.sqlite import SqliteStore
 
-        return SqliteStore(sqlite_path(config, env), keep=keep)
+        return SqliteStore(sqlite_path(config), keep=keep)
     from offhours.aws_region import aws_region
     from offhours.state.dynamodb import DynamoStore
 

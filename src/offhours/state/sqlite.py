@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
@@ -197,13 +198,32 @@ class SqliteStore:
         )
         try:
             self._opened_at_version = self._upgrade(db)
-            db.execute("PRAGMA journal_mode = wal")
+            self._wal(db)
             db.row_factory = sqlite3.Row
         except BaseException:
             db.close()
             raise
         self._db = db
         return db
+
+    def _wal(self, db: sqlite3.Connection) -> None:
+        """WAL, once per file (it stays). Switching needs the file to itself, and SQLite answers
+        "locked" at once, without its busy handler, when another connection opening a new file
+        is there too: that other one is switching it, so wait (within busy_timeout) to see it
+        done."""
+        end = time.monotonic() + self.busy_timeout.total_seconds()
+        while True:
+            try:
+                (mode,) = db.execute("PRAGMA journal_mode = wal").fetchone()
+                if str(mode).lower() == "wal":
+                    return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > end:
+                    raise
+            (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() == "wal" or time.monotonic() > end:
+                return
+            time.sleep(0.01)
 
     def _create_private(self) -> None:
         """The file (0600) and its missing directories (0700), before SQLite makes them with

@@ -491,12 +491,7 @@ def slack_messages(
     packer.add_group(_Group(resolved_title(report), resolved))
     owners = (_Unit((_Run(_clip(o, _FIELD_MAX)), _Run(f" {c}"))) for o, c in owner_costs(report))
     packer.add_group(_Group("By owner: ", owners, sep=" · "))
-    actions = (
-        _Unit(
-            (_BULLET, _Run(_clip(a.name, _NAME_MAX), "bold"), _Run(": " + action_text(a, report)))
-        )
-        for a in unmatched_actions(report)
-    )
+    actions = (_action_unit(a, report) for a in unmatched_actions(report))
     packer.add_group(_Group("Actions", actions))
     exempt = (_exempt_unit(d, report) for d in report.exempt)
     packer.add_group(_Group(f"{exempt_title(report)}: ", exempt, sep=" · "))
