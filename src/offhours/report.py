@@ -10,6 +10,7 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
     {
       "version": 1,
       "generated_at": "2026-11-26T22:00:00+00:00",
+      "status": "success" | "partial" | "error",   # error: no source could be read
       "sources": ["ravello"],                      # names audited
       "totals": {"checked": 12, "findings": 3, "running_vms": 7,   # units: VMs, instances…
                  "hourly_cost": 4.2 | null,        # sum over findings with a known cost
@@ -78,7 +79,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from offhours.incidents import Incident, Recall
 from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
@@ -319,6 +320,15 @@ class Report:
         return {f.source for f in self.failures} & set(self.sources)
 
     @property
+    def status(self) -> Literal["success", "partial", "error"]:
+        """What reading came to: ``success`` (every source read), ``partial`` (a source, or
+        a part of one, failed), ``error`` (no source could be read: "nothing running" would
+        be a guess). The Lambda summary's status says the same, and the CLI exits 1 for both."""
+        if not self.failures:
+            return "success"
+        return "partial" if self.sources_read else "error"
+
+    @property
     def sources_read(self) -> bool:
         """Whether any source was read, if only in part. Without names of sources (a report
         built by hand), any failure counts as one source lost."""
@@ -390,8 +400,9 @@ def stamp(report: Report) -> str:
 
 
 def timing(finding: Finding, report: Report) -> list[str]:
-    """``running 5h12m, since 16:48``, ``auto-stops …``, ``~$2.00/h``, ``~$10.40 so far``,
-    what was done to it: what applies, in our own words (an action's detail is cleaned)."""
+    """``running 5h12m, since 16:48``, ``auto-stops …`` (or that it did not), ``~$2.00/h``,
+    ``~$10.40 so far``, what was done to it: what applies, in our own words (an action's
+    detail is cleaned)."""
     decision = finding.decision
     r = decision.resource
     now = report.generated_at
@@ -411,7 +422,7 @@ def timing(finding: Finding, report: Report) -> list[str]:
             since = _duration(now - decision.off_hours_since)
             parts.append(f"off hours for {since}, since {_clock(decision.off_hours_since, report)}")
     if r.expires_at is not None:
-        parts.append(f"auto-stops {_clock(r.expires_at, report)}")
+        parts.append(_auto_stop(r.expires_at, report))
     if r.hourly_cost is not None:
         parts.append(f"~{_money(r.hourly_cost)}/h")
         spent, at_least = so_far(finding)
@@ -423,6 +434,17 @@ def timing(finding: Finding, report: Report) -> list[str]:
     if action is not None:
         parts.append(action_text(action, report))
     return parts
+
+
+def _auto_stop(expires_at: datetime, report: Report) -> str:
+    """``auto-stops 23:00``; a time already passed is no promise: ``auto-stop was due at
+    21:00, 1h00m ago — it did not stop`` (the resource is still running)."""
+    now = report.generated_at
+    if _local(expires_at, UTC) > _local(now, UTC):
+        return f"auto-stops {_clock(expires_at, report)}"
+    late = _duration(now - _local(expires_at, UTC))
+    ago = "just now" if late == "0m" else f"{late} ago"
+    return f"auto-stop was due at {_clock(expires_at, report)}, {ago} — it did not stop"
 
 
 _DONE = {
@@ -945,6 +967,7 @@ def render_json(report: Report) -> str:
     document = {
         "version": JSON_VERSION,
         "generated_at": report.generated_at.isoformat(),
+        "status": report.status,
         "sources": list(report.sources),
         "totals": {
             "checked": len(report.decisions),
