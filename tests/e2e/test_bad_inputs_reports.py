@@ -4,6 +4,7 @@ notifier's ``rollup_above``, ``allow_plaintext_secrets``); what ``check`` summar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -202,3 +203,54 @@ def test_explain_fits_80_columns_and_says_the_default_schedule_once(
     assert "schedule: Mon-Fri 09:00-17:00 Europe/London" in flat
     assert run.stdout.count("FLAGGED") == 14
     assert "$0.70/h" in flat
+
+
+# ---------------------------------------------------------------- list_vms in the reports
+
+HOSTILE_VM = "<!here> *db* \x1b]8;;https://evil.example\x07link"
+
+
+def test_list_vms_names_show_in_text_and_slack(
+    cli: CliRun, tmp_path: Path, ravello: RavelloSimulator
+) -> None:
+    config = BASE.replace("http://127.0.0.1:9/api/v1", ravello.base_url)
+    (tmp_path / "offhours.toml").write_text(
+        config + "list_vms = true\n" + SLACK.replace("env:T_SLACK_URL", "env:T_HOOK")
+    )
+    start = NIGHT_DT - timedelta(hours=3)
+    vms = [{"id": i, "name": f"node-{i}", "state": "STARTED"} for i in range(7)]
+    vms.append({"id": 9, "name": HOSTILE_VM, "state": "STOPPED"})
+    ravello.set_apps([make_app(1, "big-lab", "Ada", publish_start=start, vms=vms)])
+    env = {
+        "T_RAVELLO_USER": RAVELLO_USER,
+        "T_RAVELLO_PASSWORD": RAVELLO_PASSWORD,
+        "T_HOOK": "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    }
+    run = cli("audit", "--now", NIGHT, "--dry-run", env=env)
+    assert run.code == 0, run.stderr
+    text, _, preview = run.stdout.partition("--- dry run")
+    # Text: ten names, then how many more; the hostile one cleaned of its escape.
+    assert "7 VMs: node-0, node-1, node-2, node-3, node-4, node-5, node-6," in text
+    assert "<!here> *db* ]8;;https://evil.examplelink (stopped)" in text
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
+    # Slack: five names and "+3 more", inside rich_text only.
+    assert "7 VMs: node-0, node-1, node-2, node-3, node-4, +3 more" in preview
+    assert "evil.example" not in preview
+
+
+# ---------------------------------------------------------------- nothing could be read
+
+
+def test_a_run_that_read_nothing_says_error_and_exits_1(
+    cli: CliRun, tmp_path: Path, ravello: RavelloSimulator
+) -> None:
+    config = BASE.replace("http://127.0.0.1:9/api/v1", ravello.base_url)
+    (tmp_path / "offhours.toml").write_text(config + "retries = 0\n")
+    ravello.inject("500", count=5)
+    env = {"T_RAVELLO_USER": RAVELLO_USER, "T_RAVELLO_PASSWORD": RAVELLO_PASSWORD}
+    run = cli("audit", "--now", NIGHT, "--format", "json", env=env)
+    assert run.code == 1, run.stderr
+    doc = json.loads(run.stdout)
+    # The same word as the Lambda summary's: not "partial" with nothing checked.
+    assert (doc["status"], doc["totals"]["checked"]) == ("error", 0)
+    assert "source 'ravello'" in run.stderr
