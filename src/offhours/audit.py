@@ -118,11 +118,11 @@ class AuditResult:
 
     @property
     def status(self) -> Literal["success", "partial", "error"]:
+        """``success``: everything read and delivered; ``error``: no source could be read
+        (whatever was delivered says only that); ``partial``: the rest."""
         if not self.failures:
             return "success"
-        delivered = any(r.sent for r in self.receipts)
-        read = self.report.sources_read
-        return "partial" if delivered or read else "error"
+        return "error" if self.report.status == "error" else "partial"
 
 
 #: how long a claim holds when the run has no deadline (the CLI without --deadline): a run

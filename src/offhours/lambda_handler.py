@@ -184,8 +184,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except OffhoursError as exc:
         log.error("offhours: %s", exc)
         raise
+    # The CLI prints these itself; here they would be an INFO line among many.
+    for failure in result.report.failures:
+        log.warning("source %r failed: %s", failure.source, logs.scrub(failure.message))
     summary = _summary(result)
-    log.info("audit done: %s", json.dumps(summary))
+    # A run that failed in part is a warning in the logs; one that could read nothing, an error.
+    levels = {"success": logging.INFO, "partial": logging.WARNING}
+    log.log(levels.get(summary["status"], logging.ERROR), "audit done: %s", json.dumps(summary))
     problems = list(result.failures)
     if result.memory_problem is not None:
         problems.append(f"not deduplicated: {result.memory_problem}")

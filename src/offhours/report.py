@@ -10,6 +10,7 @@ JSON schema (``render_json``, ``version`` 1; times are ISO-8601 with offset, abs
     {
       "version": 1,
       "generated_at": "2026-11-26T22:00:00+00:00",
+      "status": "success" | "partial" | "error",   # error: no source could be read
       "sources": ["ravello"],                      # names audited
       "totals": {"checked": 12, "findings": 3, "running_vms": 7,   # units: VMs, instances…
                  "hourly_cost": 4.2 | null,        # sum over findings with a known cost
@@ -78,7 +79,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from offhours.incidents import Incident, Recall
 from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
@@ -91,6 +92,7 @@ __all__ = [
     "Cost",
     "Problem",
     "Report",
+    "Rollup",
     "action_json",
     "action_text",
     "build_report",
@@ -113,10 +115,14 @@ __all__ = [
     "render_text",
     "resolved_text",
     "resolved_title",
+    "rollup_by",
+    "rollup_title",
+    "rollups",
     "so_far",
     "stamp",
     "timing",
     "unmatched_actions",
+    "vm_names",
 ]
 
 JSON_VERSION = 1
@@ -319,6 +325,15 @@ class Report:
         return {f.source for f in self.failures} & set(self.sources)
 
     @property
+    def status(self) -> Literal["success", "partial", "error"]:
+        """What reading came to: ``success`` (every source read), ``partial`` (a source, or
+        a part of one, failed), ``error`` (no source could be read: "nothing running" would
+        be a guess). The Lambda summary's status says the same, and the CLI exits 1 for both."""
+        if not self.failures:
+            return "success"
+        return "partial" if self.sources_read else "error"
+
+    @property
     def sources_read(self) -> bool:
         """Whether any source was read, if only in part. Without names of sources (a report
         built by hand), any failure counts as one source lost."""
@@ -390,8 +405,9 @@ def stamp(report: Report) -> str:
 
 
 def timing(finding: Finding, report: Report) -> list[str]:
-    """``running 5h12m, since 16:48``, ``auto-stops …``, ``~$2.00/h``, ``~$10.40 so far``,
-    what was done to it: what applies, in our own words (an action's detail is cleaned)."""
+    """``running 5h12m, since 16:48``, ``auto-stops …`` (or that it did not), ``~$2.00/h``,
+    ``~$10.40 so far``, what was done to it: what applies, in our own words (an action's
+    detail is cleaned)."""
     decision = finding.decision
     r = decision.resource
     now = report.generated_at
@@ -411,7 +427,7 @@ def timing(finding: Finding, report: Report) -> list[str]:
             since = _duration(now - decision.off_hours_since)
             parts.append(f"off hours for {since}, since {_clock(decision.off_hours_since, report)}")
     if r.expires_at is not None:
-        parts.append(f"auto-stops {_clock(r.expires_at, report)}")
+        parts.append(_auto_stop(r.expires_at, report))
     if r.hourly_cost is not None:
         parts.append(f"~{_money(r.hourly_cost)}/h")
         spent, at_least = so_far(finding)
@@ -423,6 +439,17 @@ def timing(finding: Finding, report: Report) -> list[str]:
     if action is not None:
         parts.append(action_text(action, report))
     return parts
+
+
+def _auto_stop(expires_at: datetime, report: Report) -> str:
+    """``auto-stops 23:00``; a time already passed is no promise: ``auto-stop was due at
+    21:00, 1h00m ago — it did not stop`` (the resource is still running)."""
+    now = report.generated_at
+    if _local(expires_at, UTC) > _local(now, UTC):
+        return f"auto-stops {_clock(expires_at, report)}"
+    late = _duration(now - _local(expires_at, UTC))
+    ago = "just now" if late == "0m" else f"{late} ago"
+    return f"auto-stop was due at {_clock(expires_at, report)}, {ago} — it did not stop"
 
 
 _DONE = {
@@ -498,6 +525,113 @@ def group_sections(report: Report) -> list[tuple[str, tuple[Finding, ...], str]]
         title = " — ".join([kind.count(len(found)), *([cost] if cost else [])])
         sections.append((label, found, title))
     return sections
+
+
+# ---------------------------------------------------------------- rollup
+# A report too long to list line by line (a channel's own threshold): per owner, or per group
+# when the findings carry groups, its count, cost and the few that matter most.
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """One owner's (or group's) findings, summed up: ``label`` is external text (the caller
+    cleans it; ``""``: no owner), ``cost`` their cost, ``new`` and ``reminders`` how many of them
+    memory tells as new and as still running, ``top`` the few shown in full: the costliest so
+    far, then the longest running."""
+
+    label: str
+    findings: tuple[Finding, ...]
+    kind: Kind
+    cost: Cost
+    new: int
+    reminders: int
+    top: tuple[Finding, ...]
+
+    @classmethod
+    def of(cls, label: str, findings: Sequence[Finding], report: Report, top: int) -> Rollup:
+        memory = report.memory
+        told = [memory.status.get(f.resource.key) for f in findings] if memory else []
+        kinds = {f.resource.kind for f in findings}
+        return cls(
+            label,
+            tuple(findings),
+            kinds.pop() if len(kinds) == 1 else GENERIC,
+            Cost.of(findings),
+            told.count("new"),
+            told.count("reminder"),
+            tuple(sorted(findings, key=_weight)[:top]),
+        )
+
+
+def _weight(finding: Finding) -> tuple[bool, float, datetime, Natural]:
+    """Costliest so far first (unknown costs after), then the longest running."""
+    spent, _ = so_far(finding)
+    r = finding.resource
+    start = r.running_since or finding.first_seen or finding.at
+    return (spent is None, -(spent or 0.0), _local(start, UTC), natural(r.name))
+
+
+def rollup_by(report: Report) -> str:
+    """What a rolled-up report sums by: ``group`` when the findings carry groups (as the
+    report's sections do), else ``owner``."""
+    return "group" if grouped(report) else "owner"
+
+
+def rollups(report: Report, top: int = 3) -> list[Rollup]:
+    """The findings per owner (or group: :func:`rollup_by`), costliest first, then the
+    largest; each with its ``top`` findings. Every finding is in exactly one."""
+    by_group = rollup_by(report) == "group"
+    sections: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        if by_group:
+            label = UNGROUPED if f.resource.group is None else f.group
+        else:
+            label = f.resource.owner or ""
+        sections.setdefault(label, []).append(f)
+    built = [Rollup.of(label, found, report, top) for label, found in sections.items()]
+    return sorted(
+        built,
+        key=lambda r: (
+            -(r.cost.hourly or 0.0),
+            -len(r.findings),
+            r.label in ("", UNGROUPED),
+            natural(r.label),
+        ),
+    )
+
+
+def rollup_title(rollup: Rollup) -> str:
+    """``240 labs (12 new · 228 still running) — ~$84.00/h, ~$420.00 so far (200 of 240
+    priced)``: our words and numbers only."""
+    told = [
+        f"{n} {word}" for n, word in ((rollup.new, "new"), (rollup.reminders, "still running")) if n
+    ]
+    count = rollup.kind.count(len(rollup.findings)) + (f" ({' · '.join(told)})" if told else "")
+    cost = cost_phrase(rollup.cost)
+    return " — ".join([count, *([cost] if cost else [])])
+
+
+# ---------------------------------------------------------------- VMs
+
+#: states in which a VM is not worth naming as such (it is what "running" means)
+_RUNNING_STATES = frozenset({"started", "running"})
+
+
+def vm_names(resource: Resource, limit: int, clip: int = 60) -> str | None:
+    """``web, db (stopped), +3 more``: the VMs a source listed (Ravello's ``list_vms``), a
+    state shown only when it is not running, at most ``limit`` names, each cleaned and clipped
+    to ``clip`` characters; ``None`` when none was listed. External text, for the caller to
+    keep out of markup."""
+    if not resource.vms:
+        return None
+    names = []
+    for vm in resource.vms[:limit]:
+        name = _one_line(vm.name) or "(no name)"
+        name = name if len(name) <= clip else name[: clip - 1] + "…"
+        state = _one_line(vm.state)[:20]
+        names.append(name if state.casefold() in _RUNNING_STATES else f"{name} ({state.lower()})")
+    more = len(resource.vms) - limit
+    return ", ".join(names) + (f", +{more} more" if more > 0 else "")
 
 
 def owner_costs(report: Report) -> list[tuple[str, str]]:
@@ -696,7 +830,7 @@ def cost_total(report: Report) -> str | None:
 
 def _text_line(finding: Finding, report: Report, many: bool, indent: str = "  ") -> str:
     r = finding.resource
-    parts = [_one_line(r.name), _one_line(r.owner or "no owner"), r.kind.count_units(r.running)]
+    parts = [_one_line(r.name), _one_line(r.owner or "no owner"), _units(r, _TEXT_VMS)]
     if r.region:
         parts.append(_one_line(r.region))
     if r.size:
@@ -708,6 +842,17 @@ def _text_line(finding: Finding, report: Report, many: bool, indent: str = "  ")
         prefix = f"{mark[0]}: {prefix}"
         parts += [mark[1]] if mark[1] else []
     return f"{indent}• " + prefix + " — ".join(parts)
+
+
+#: VM names a text line shows (the rest as "+N more")
+_TEXT_VMS = 10
+
+
+def _units(resource: Resource, limit: int) -> str:
+    """``2 VMs``, or with the VMs a source listed: ``2 VMs: web, db (stopped)`` (cleaned)."""
+    units = resource.kind.count_units(resource.running)
+    names = vm_names(resource, limit)
+    return f"{units}: {names}" if names else units
 
 
 def _text_resolved(incident: Incident, report: Report) -> str:
@@ -945,6 +1090,7 @@ def render_json(report: Report) -> str:
     document = {
         "version": JSON_VERSION,
         "generated_at": report.generated_at.isoformat(),
+        "status": report.status,
         "sources": list(report.sources),
         "totals": {
             "checked": len(report.decisions),

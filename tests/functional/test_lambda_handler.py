@@ -133,12 +133,30 @@ def test_the_deployers_fingerprints_are_dropped_before_validation(
 
 
 def test_a_failed_source_raises_after_delivering(
-    deployed: dict[str, Any], ravello: RavelloSimulator, slack: SlackSink
+    deployed: dict[str, Any],
+    ravello: RavelloSimulator,
+    slack: SlackSink,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ravello.inject("500", count=5)
     with pytest.raises(lambda_handler.AuditFailed, match="source 'ravello'"):
         lambda_handler.handler(EVENT, None)
     assert len(slack.messages) == 1  # the failure itself was reported to Slack
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    # Before: the failed source was logged at INFO, and the run's status was "partial" with
+    # nothing checked.
+    failed = [e for e in logged if e["message"].startswith("source 'ravello' failed")]
+    [warned] = [e for e in failed if e["level"] == "WARNING"]
+    assert "500" in warned["message"]
+    [done] = [e for e in logged if e["message"].startswith("audit done: ")]
+    assert done["level"] == "ERROR"
+    summary = json.loads(done["message"].removeprefix("audit done: "))
+    assert (summary["status"], summary["checked"], summary["notified"]) == (
+        "error",
+        0,
+        {"slack": 1},
+    )
+    assert RAVELLO_PASSWORD not in json.dumps(logged)
 
 
 def test_wrong_function_name_fails_closed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,39 @@ def test_500_labs_are_posted_in_order(sink: SlackSink) -> None:
     expected = render_slack(r)
     assert notifier(sink).send(r).sent == len(expected) > 1
     assert sink.messages == expected
+
+
+def test_2000_labs_roll_up_per_owner_into_one_valid_message(sink: SlackSink) -> None:
+    # Before: 19 messages of lines. Above rollup_above (1,000 by default) the message has a
+    # section per owner: its count, cost and top lines; the totals stay the report's.
+    r = report_of(2000)
+    receipt = notifier(sink).send(r)
+    assert receipt.sent == 1
+    assert sink.answers == [(200, "ok")]  # the sink checks the blocks as Slack does
+    [payload] = sink.messages
+    text = json.dumps(payload, ensure_ascii=False)
+    assert payload["blocks"][0]["text"]["text"] == (
+        "2000 resources running outside business hours — 4000 machines"
+    )
+    assert "*Total:* 2000 resources · 4000 running machines" in text
+    found = re.findall(r"user\d@example.com — (\d+) resources", payload["text"])
+    counts = [int(n) for n in found]
+    assert len(counts) == 9
+    assert sum(counts) == 2000
+
+
+def test_below_rollup_above_every_lab_has_its_line(sink: SlackSink) -> None:
+    r = report_of(600)
+    assert notifier(sink, rollup_above=600, pace=0).send(r).sent == len(render_slack(r)) > 1
+    assert sink.messages == render_slack(r, rollup_above=0)
+    assert all(f"lab-{i:04d}" in json.dumps(sink.messages) for i in range(600))
+
+
+def test_rollup_above_0_never_rolls_up(sink: SlackSink) -> None:
+    r = report_of(1200)
+    sent = notifier(sink, rollup_above=0, pace=0).send(r).sent
+    assert sent == len(render_slack(r, rollup_above=0)) > 8
+    assert "Rolled up" not in json.dumps(sink.messages)
 
 
 def _messages_alive(sink: SlackSink) -> int:

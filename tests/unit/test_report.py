@@ -103,6 +103,16 @@ def test_text_headline_counts(decisions: list[Decision], headline: str) -> None:
         ({"since": timedelta(days=2, hours=3)}, "running 2d3h, since 2026-11-24 19:00"),
         ({"since": None}, "off hours for 4h00m, since 18:00"),
         ({"expires_in": timedelta(hours=1)}, "auto-stops 23:00"),
+        # Passed and still running: said, not shown as if still to come.
+        (
+            {"expires_in": -timedelta(hours=1)},
+            "auto-stop was due at 21:00, 1h00m ago — it did not stop",
+        ),
+        ({"expires_in": timedelta(0)}, "auto-stop was due at 22:00, just now — it did not stop"),
+        (
+            {"expires_in": -timedelta(days=1, hours=2)},
+            "auto-stop was due at 2026-11-25 20:00, 1d2h ago — it did not stop",
+        ),
         ({"cost": 1.2}, "~$1.20/h"),
         ({"owner": None}, "no owner"),
         ({"region": "eu-west-3"}, "eu-west-3"),
@@ -186,6 +196,30 @@ def test_json_schema() -> None:
     assert (doc["actions"], doc["notes"]) == ([], [])
     assert doc["problems"] == [{"source": "ravello", "id": "id-a", "name": "a", "problem": "p"}]
     assert doc["failures"] == [{"source": "aws", "message": "down"}]
+
+
+@pytest.mark.parametrize(
+    ("decisions", "failures", "sources", "status"),
+    [
+        ([decision("a")], (), ("ravello",), "success"),
+        ([], (), ("ravello",), "success"),
+        # One source of two lost, or one region of a source: the rest was read.
+        ([decision("a")], (SourceFailure("aws", "down"),), ("ravello", "aws"), "partial"),
+        ([decision("a")], (SourceFailure("aws eu-west-3", "denied"),), ("aws",), "partial"),
+        # Nothing could be read: not "partial" with nothing checked.
+        ([], (SourceFailure("ravello", "login refused"),), ("ravello",), "error"),
+        ([], (SourceFailure("a", "x"), SourceFailure("b", "y")), ("a", "b"), "error"),
+    ],
+)
+def test_status_is_error_when_no_source_could_be_read(
+    decisions: list[Decision],
+    failures: tuple[SourceFailure, ...],
+    sources: tuple[str, ...],
+    status: str,
+) -> None:
+    r = report(decisions, failures, sources)
+    assert r.status == status
+    assert json.loads(render_json(r))["status"] == status
 
 
 def test_json_of_an_empty_report() -> None:

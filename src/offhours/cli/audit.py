@@ -236,40 +236,57 @@ def _explain_json(
     }
 
 
+#: the verdict column of explain's list: "FLAGGED " and the indent of what follows
+_VERDICT_WIDTH = 8
+
+
 def _explain_table(decisions: Sequence[Decision], at: datetime, policy: Policy) -> None:
-    from rich.table import Table
+    """One entry per resource, wrapped to the terminal (80 columns in a pipe): the verdict and
+    who, then why; the default hours said once above, a schedule only where it differs."""
+    import textwrap
+
     from rich.text import Text
 
     from offhours.untrusted import one_line
 
-    def cell(value: str) -> Text:
-        # A Text is never parsed as markup: "[link=…]" or "bad [/] markup" in a name is data.
-        return Text(one_line(value))
+    width = max(40, out.width)
+    indent = " " * _VERDICT_WIDTH
 
-    out.print(f"At {at.isoformat()} — default hours: {policy.hours.describe()}", markup=False)
-    table = Table(show_lines=False)
-    for col in ("resource", "owner", "running", "cost/h", "verdict", "why", "schedule"):
-        table.add_column(col, overflow="fold")
+    def wrapped(text: str, first: str = indent) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=indent) or [
+            first.rstrip()
+        ]
+
+    default = policy.hours.describe()
+    out.print(f"At {at.isoformat()}", markup=False)
+    for line in wrapped(
+        f"Default hours: {default} (a resource's own schedule is on its entry)", ""
+    ):
+        out.print(line, markup=False)
     for d in decisions:
+        r = d.resource
         if d.flagged:
-            verdict = Text("FLAGGED", style="bold red")
-        elif d.exempt_by and d.resource.is_running:
-            verdict = Text("exempt", style="yellow")
+            verdict, style = "FLAGGED", "bold red"
+        elif d.exempt_by and r.is_running:
+            verdict, style = "exempt", "yellow"
         else:
-            verdict = Text("ok", style="green")
-        table.add_row(
-            cell(f"{d.resource.source}/{d.resource.name}"),
-            cell(d.resource.owner or "—"),
-            str(d.resource.running),
-            "—" if d.resource.hourly_cost is None else f"${d.resource.hourly_cost:,.2f}",
-            verdict,
-            cell(d.reason),
-            cell(d.schedule),
-        )
-    out.print(table)
+            verdict, style = "ok", "green"
+        # External text is cleaned, and printed as Text: never parsed as markup.
+        who = [f"{one_line(r.source)}/{one_line(r.name)}", one_line(r.owner or "no owner")]
+        who.append(f"{r.running} running")
+        if r.hourly_cost is not None:
+            who.append(f"${r.hourly_cost:,.2f}/h")
+        head = wrapped(" — ".join(who), verdict.ljust(_VERDICT_WIDTH))
+        out.print(Text.assemble((verdict, style), head[0][len(verdict) :]))
+        rest = head[1:] + wrapped(one_line(d.reason))
+        if d.schedule != default:
+            rest += wrapped(f"schedule: {one_line(d.schedule)}")
+        for line in rest:
+            out.print(Text(line))
     for d in decisions:
         for problem in d.problems:
-            out.print(f"⚠ {one_line(d.resource.name)}: {one_line(problem)}", markup=False)
+            for line in wrapped(f"⚠ {one_line(d.resource.name)}: {one_line(problem)}", ""):
+                out.print(Text(line))
     if not decisions:
         out.print("The sources returned no resources.", markup=False)
 
@@ -293,7 +310,10 @@ def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
         if not cfg.notifiers:
             out.print("  notifier:  (none: the report goes to stdout only)", markup=False)
         out.print(f"  memory:    {_memory_summary(cfg)}", markup=False)
+        for line in _deploy_summary(cfg):
+            out.print(line, markup=False)
         warn_budget(cfg)
+        _warn_plaintext(cfg)
         return EXIT_OK
 
     guarded(body)
@@ -314,6 +334,53 @@ def _memory_summary(cfg: Config) -> str:
     tail = ", at opening" if m.remind_at_open else ""
     resolved = "resolved told" if m.report_resolved else "resolved not told"
     return f"{place}; reminders {every}{tail}; {resolved}"
+
+
+def _deploy_summary(cfg: Config) -> list[str]:
+    """What ``offhours deploy`` would make of ``[deploy]``: the function and where, its size,
+    the schedule and its zone, and whose role and key it runs with."""
+    from offhours.aws_region import aws_region
+
+    d = cfg.deploy
+    region = aws_region(d.region)
+    if region is None:
+        where = "the AWS profile's region (no [deploy] region or AWS_REGION)"
+    else:
+        where = f"{region}{'' if d.region else ' (from the environment)'}"
+    if d.scheduler == "rule":
+        zone = "UTC (a classic EventBridge rule)"
+    else:
+        zone = f"{d.timezone or cfg.hours.timezone} (EventBridge Scheduler)"
+    role = f"brought in: {d.role_arn}" if d.role_arn else "created by deploy"
+    key = f"brought in: {d.key_arn}" if d.key_arn else f"created by deploy ({d.kms_alias()})"
+    return [
+        f"  deploy:    {d.function_name} in {where}; {d.memory} MB, timeout {d.timeout} s",
+        f"  schedule:  {d.schedule} in {zone}",
+        *([f"  digest:    {d.digest_schedule} in {zone}"] if d.digest_schedule else []),
+        f"  role:      {role}",
+        f"  key:       {key}",
+    ]
+
+
+def _warn_plaintext(cfg: Config) -> None:
+    """``allow_plaintext_secrets = true`` is for experiments: say which keys rely on it."""
+    if not cfg.allow_plaintext_secrets:
+        return
+    keys = cfg.plaintext_secrets()
+    if not keys:
+        err.print(
+            f"warning: {cfg.label}: allow_plaintext_secrets = true, but no key holds a "
+            "plaintext secret; remove the line",
+            markup=False,
+        )
+        return
+    holds = "holds a plaintext secret" if len(keys) == 1 else "hold plaintext secrets"
+    err.print(
+        f"warning: {cfg.label}: allow_plaintext_secrets = true, and {', '.join(keys)} {holds}; "
+        "outside experiments, write an env:, file:, kms:, ssm: or secretsmanager: reference "
+        "instead (offhours secrets encrypt makes a kms: one)",
+        markup=False,
+    )
 
 
 def schema() -> None:

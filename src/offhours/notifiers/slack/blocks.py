@@ -15,6 +15,11 @@ either, and ``mrkdwn: false`` keeps it from being formatted. One message unless 
 force more (50 blocks, 3,000 characters per block of lines, a conservative total per message:
 Slack refuses very long block text with ``msg_blocks_too_long``).
 
+Above ``rollup_above`` findings (:data:`ROLLUP_ABOVE` by default; 0: never) the findings roll
+up: one section per owner, or per group when they carry groups (:func:`offhours.report.rollups`),
+each with its count, cost and top lines, so 2,000 findings are one message, not 19; any other
+list longer than that shows its first lines and "+N more".
+
 With incident memory, its warnings come first (a failed store, a run that may not have
 delivered), each finding is marked new or still running, and after the totals come what is not
 repeated (our words: a context line) and the resolved incidents (names: rich_text).
@@ -70,6 +75,7 @@ from offhours.model import Action, Decision, Finding, SourceFailure  # noqa: E40
 from offhours.report import (  # noqa: E402
     Problem,
     Report,
+    Rollup,
     action_text,
     checked,
     cost_total,
@@ -86,13 +92,17 @@ from offhours.report import (  # noqa: E402
     quiet_text,
     resolved_text,
     resolved_title,
+    rollup_by,
+    rollup_title,
+    rollups,
     stamp,
     timing,
     unmatched_actions,
+    vm_names,
 )
 from offhours.untrusted import one_line as _one_line  # noqa: E402
 
-__all__ = ["SlackMessages", "render_slack", "slack_messages"]
+__all__ = ["ROLLUP_ABOVE", "SlackMessages", "render_slack", "slack_messages"]
 
 # Slack's documented limits; the per-message total is our own conservative bound.
 _HEADER_MAX = 150
@@ -101,6 +111,17 @@ _TEXT_MAX = 40_000
 _NAME_MAX = 120
 _FIELD_MAX = 80
 _MESSAGE_MAX = 500
+#: VM names a finding's line shows (the rest as "+N more")
+_VM_NAMES = 5
+
+#: Above this many findings a message rolls up per owner (or group): 1,000 lines would be
+#: about 11 messages, 2,000 about 19. 0: never.
+ROLLUP_ABOVE = 1000
+#: per owner or group in a rollup: the findings shown in full; owners or groups shown (the rest
+#: summed in one line); and the lines of any other list longer than the threshold
+_ROLLUP_TOP = 3
+_ROLLUP_SECTIONS = 15
+_ROLLUP_LIST = 10
 
 # The fallback ``text`` is not parsed as mrkdwn, and no link in a message is unfurled (a URL in a
 # name must not make Slack fetch and show a preview of the page).
@@ -188,6 +209,9 @@ def _finding_unit(finding: Finding, report: Report, many: bool) -> _Unit:
     owner = _clip(r.owner or "", _FIELD_MAX)
     runs.append(_Run(owner) if owner else _Run("no owner", "italic"))
     rest = [r.kind.count_units(r.running)]
+    names = vm_names(r, _VM_NAMES, _FIELD_MAX)
+    if names:
+        rest[0] += f": {names}"
     if r.region:
         rest.append(_clip(r.region, _FIELD_MAX))
     if r.size:
@@ -233,6 +257,42 @@ def _problem_unit(problem: Problem) -> _Unit:
             _Run(f" ({_clip(problem.source, _FIELD_MAX)}): {_clip(problem.message, _MESSAGE_MAX)}"),
         )
     )
+
+
+def _more_unit(n: int, what: str) -> _Unit:
+    return _Unit((_Run(f"+{n} more {what}".rstrip(), "italic"),))
+
+
+def _capped(units: Iterable[_Unit], total: int, rollup_above: int, what: str) -> Iterator[_Unit]:
+    """``units``, or only the first few and ``+N more`` when there are more than
+    ``rollup_above`` (0: never cut)."""
+    if not rollup_above or total <= rollup_above:
+        yield from units
+        return
+    for i, unit in enumerate(units):
+        if i == _ROLLUP_LIST:
+            break
+        yield unit
+    yield _more_unit(total - _ROLLUP_LIST, what)
+
+
+def _rollup_groups(report: Report, many: bool) -> Iterator[_Group]:
+    """The findings per owner (or group): each with its count, cost and top lines; past
+    ``_ROLLUP_SECTIONS`` owners, one line sums up the rest."""
+    by = rollup_by(report)
+    sections = rollups(report, _ROLLUP_TOP)
+    for section in sections[:_ROLLUP_SECTIONS]:
+        label = _clip(section.label, _NAME_MAX) or "(no owner)"
+        units = [_finding_unit(f, report, many) for f in section.top]
+        hidden = len(section.findings) - len(section.top)
+        if hidden:
+            units.append(_more_unit(hidden, ""))
+        yield _Group(f"{label} — {rollup_title(section)}", units)
+    rest = sections[_ROLLUP_SECTIONS:]
+    if rest:
+        summed = Rollup.of("", [f for r in rest for f in r.findings], report, 0)
+        text = f"+{len(rest)} more {by}s: {rollup_title(summed)}"
+        yield _Group(None, [_Unit((_Run(text, "italic"),))])
 
 
 def _failure_unit(failure: SourceFailure) -> _Unit:
@@ -418,11 +478,13 @@ def render_slack(
     max_blocks: int = 50,
     max_section_chars: int = 3000,
     max_message_chars: int = 12_000,
+    rollup_above: int = ROLLUP_ABOVE,
 ) -> list[dict[str, Any]]:
     """The Slack messages for ``report``, in order: normally exactly one.
 
     Each is ``{"text": <plain fallback>, "blocks": [...]}``; continuation messages are
-    labelled ``(2/3)`` in their header.
+    labelled ``(2/3)`` in their header. Above ``rollup_above`` findings (0: never), they are
+    rolled up per owner, or per group when the findings carry groups.
     """
     return list(
         slack_messages(
@@ -430,6 +492,7 @@ def render_slack(
             max_blocks=max_blocks,
             max_section_chars=max_section_chars,
             max_message_chars=max_message_chars,
+            rollup_above=rollup_above,
         )
     )
 
@@ -440,6 +503,7 @@ def slack_messages(
     max_blocks: int = 50,
     max_section_chars: int = 3000,
     max_message_chars: int = 12_000,
+    rollup_above: int = ROLLUP_ABOVE,
 ) -> SlackMessages:
     """What :func:`render_slack` returns, laid out but not yet built: iterate to build each
     message in turn (what a notifier posting one message at a time wants)."""
@@ -463,7 +527,11 @@ def slack_messages(
     notices = (_Unit((_Run(_clip(n, _MESSAGE_MAX)),)) for n in memory_notices(report))
     packer.add_group(_Group(None, notices))
     many = many_sources(report)
-    if grouped(report):
+    rolled = bool(rollup_above) and len(report.findings) > rollup_above
+    if rolled:
+        for group in _rollup_groups(report, many):
+            packer.add_group(group)
+    elif grouped(report):
         # Grouped by project: each group's title (its name is external text, so it goes into
         # rich_text like every name) carries its count and cost.
         for label, found, title in group_sections(report):
@@ -481,23 +549,46 @@ def slack_messages(
             totals += f" · {cost}"
         block = ContextBlock(elements=[MarkdownTextObject(text=totals)])
         packer.add_fixed(_Fixed(block, totals, totals.replace("*", "")))
+    if rolled:
+        # Our words and numbers only: mrkdwn is safe.
+        by = rollup_by(report)
+        note = (
+            f"Rolled up by {by}: {report.kind.count(len(report.findings))} is more than the "
+            f"notifier's rollup_above ({rollup_above:,}); each {by}'s {_ROLLUP_TOP} costliest "
+            "or longest-running shown; the text and JSON reports list every one"
+        )
+        block = ContextBlock(elements=[MarkdownTextObject(text=note)])
+        packer.add_fixed(_Fixed(block, note, note))
     quiet = quiet_text(report)
     if quiet:
         # Our words and numbers only: mrkdwn is safe (the command shows as code).
         block = ContextBlock(elements=[MarkdownTextObject(text=quiet)])
         packer.add_fixed(_Fixed(block, quiet, quiet.replace("`", "")))
     memory = report.memory
-    resolved = (_resolved_unit(i, report) for i in (memory.resolved if memory else ()))
+    told = memory.resolved if memory else ()
+    resolved = _capped((_resolved_unit(i, report) for i in told), len(told), rollup_above, "")
     packer.add_group(_Group(resolved_title(report), resolved))
-    owners = (_Unit((_Run(_clip(o, _FIELD_MAX)), _Run(f" {c}"))) for o, c in owner_costs(report))
-    packer.add_group(_Group("By owner: ", owners, sep=" · "))
-    actions = (_action_unit(a, report) for a in unmatched_actions(report))
-    packer.add_group(_Group("Actions", actions))
-    exempt = (_exempt_unit(d, report) for d in report.exempt)
+    if not (rolled and rollup_by(report) == "owner"):  # else the sections are the owners
+        costs = owner_costs(report)
+        owners = _capped(
+            (_Unit((_Run(_clip(o, _FIELD_MAX)), _Run(f" {c}"))) for o, c in costs),
+            len(costs),
+            rollup_above,
+            "owners",
+        )
+        packer.add_group(_Group("By owner: ", owners, sep=" · "))
+    extra = unmatched_actions(report)
+    actions = (_action_unit(a, report) for a in extra)
+    packer.add_group(_Group("Actions", _capped(actions, len(extra), rollup_above, "actions")))
+    exempt = _capped(
+        (_exempt_unit(d, report) for d in report.exempt), len(report.exempt), rollup_above, ""
+    )
     packer.add_group(_Group(f"{exempt_title(report)}: ", exempt, sep=" · "))
     failures = (_failure_unit(f) for f in report.failures)
     packer.add_group(_Group("⚠ Sources that could not be read", failures))
-    problems = (_problem_unit(p) for p in report.problems)
+    problems = _capped(
+        (_problem_unit(p) for p in report.problems), len(report.problems), rollup_above, ""
+    )
     packer.add_group(_Group("Problems", problems))
     notes = (_Unit((_Run(_clip(n, _MESSAGE_MAX)),)) for n in report.notes)
     packer.add_group(_Group("Notes", notes))

@@ -35,7 +35,7 @@ from offhours.errors import ConfigError, NotifierError
 from offhours.logs import scrub
 from offhours.model import NO_ID_WEBHOOK, MessageReceipt, Receipt
 from offhours.notifiers.base import Notifier
-from offhours.notifiers.slack.blocks import slack_messages
+from offhours.notifiers.slack.blocks import ROLLUP_ABOVE, slack_messages
 from offhours.plugin import PluginConfig, SecretReference
 from offhours.report import plural
 from offhours.secrets import Secret, redact_url, tail
@@ -178,6 +178,12 @@ class SlackNotifierConfig(PluginConfig):
         2, ge=0, le=20, description="Resends of one message after a 429, a 5xx or no connection"
     )
     pace: float = Field(1.1, ge=0, le=60, description="Seconds between messages of one run")
+    rollup_above: int = Field(
+        ROLLUP_ABOVE,
+        ge=0,
+        description="Above this many findings, one section per owner (or group): count, cost "
+        "and the top lines; 0: never",
+    )
 
 
 class SlackNotifier(Notifier):
@@ -200,6 +206,7 @@ class SlackNotifier(Notifier):
         max_wait: float = 8.0,
         max_retries: int = 2,
         pace: float = 1.1,
+        rollup_above: int = ROLLUP_ABOVE,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -213,6 +220,7 @@ class SlackNotifier(Notifier):
         self.max_wait = max_wait
         self.max_retries = max_retries
         self.pace = pace
+        self.rollup_above = rollup_above
         self._sleep = sleep
         self._clock = clock
         self._lock = threading.Lock()
@@ -281,7 +289,7 @@ class SlackNotifier(Notifier):
             log.info("notifier %r: nothing to report, no message sent", self.name)
             return self.receipt()
         # Built one at a time as they are posted: never all of a large report's at once.
-        messages = slack_messages(report)
+        messages = slack_messages(report, rollup_above=self.rollup_above)
         total = messages.total
         budget = WaitBudget(self.max_wait)
         delivered: list[MessageReceipt] = []
@@ -408,7 +416,7 @@ class SlackNotifier(Notifier):
                 f"Slack webhook {self.destination}: nothing to send "
                 f"({_nothing_why(report)}; notify_when_empty is off)\n"
             )
-        messages = slack_messages(report)
+        messages = slack_messages(report, rollup_above=self.rollup_above)
         total = messages.total
         out = [f"Slack webhook {self.destination}: {total} message{'s' if total != 1 else ''}"]
         for i, message in enumerate(messages, 1):
