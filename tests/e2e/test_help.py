@@ -121,3 +121,12 @@ def test_arguments_read_as_click_showed_them(cli: CliRun) -> None:
     assert re.search(r"^  KEY +A resource or incident key", required, re.MULTILINE)
     optional = cli("restore", "-h").stdout
     assert "Usage: offhours restore [OPTIONS] [KEY]\n" in optional
+
+
+def test_the_readme_names_the_commands_without_config() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
+    found = re.search(r"config \(all but ([^)]*)\) takes `-c`/`--config FILE`", readme)
+    assert found, "the README says which commands take --config"
+    assert set(re.findall(r"`([a-z ]+)`", found.group(1))) == WITHOUT_CONFIG
