@@ -7,6 +7,8 @@ store failed: the findings were told without deduplication.
 
     app        the typer app: every command and group registered
     exits      the exit codes' one mapping from errors (``guarded``)
+    usage      the tree run as ``offhours``: usage errors in the same ``offhours: error:`` style
+    help       help in one style: metavars in words, never a Python type
     output     the consoles everything is printed on
     options    the options the commands share, and reading the config file
     audit      audit, explain, check, schema      budget   the budget warning
@@ -61,11 +63,10 @@ def main() -> None:
             raise
         sys.stderr.write(NEEDS_CLI_EXTRA + "\n")
         raise SystemExit(EXIT_USAGE) from None
-    try:
-        app(prog_name="offhours")  # the same name (and completion) under python -m
-    except SystemExit as exc:
-        # click maps usage errors to 2 already; keep our documented codes as they are.
-        raise SystemExit(exc.code) from None
+    from offhours.cli.usage import run
+
+    # The same name (and completion) under python -m; usage errors in offhours' style.
+    raise SystemExit(run(app, sys.argv[1:]))
 
 
 def __getattr__(name: str) -> typer.Typer:

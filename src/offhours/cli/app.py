@@ -21,10 +21,11 @@ from offhours.cli import (
     secrets,
     state,
 )
+from offhours.cli.help import Typer
 
 __all__ = ["app"]
 
-app = typer.Typer(
+app = Typer(
     name="offhours",
     help="Find VMs left running outside business hours and tell the team, once, clearly.",
     no_args_is_help=True,

@@ -21,9 +21,11 @@ from offhours.cli import EXIT_FAILED, EXIT_FINDINGS, EXIT_NOT_DEDUPLICATED, EXIT
 from offhours.cli.budget import warn_budget
 from offhours.cli.exits import guarded
 from offhours.cli.options import (
+    FORMAT_HELP,
     ConfigOpt,
     DeadlineOpt,
     Format,
+    FormatOpt,
     NowOpt,
     VerboseOpt,
     load_config,
@@ -53,7 +55,10 @@ def audit(
     fmt: Annotated[
         Format | None,
         typer.Option(
-            "--format", help="Report on stdout [default: the console notifier's, or text]"
+            "--format",
+            metavar="text|json",
+            help=f"{FORMAT_HELP} [default: the console notifier's format, or text]",
+            show_default=False,
         ),
     ] = None,
     fail_on_findings: Annotated[
@@ -80,7 +85,7 @@ def audit(
         from offhours.notifiers.console import ConsoleNotifier
 
         cfg = load_config(config)
-        at = parse_now(now)
+        at = parse_now(now, cfg.hours.timezone)
         memory = _memory(cfg, at, run_id)
         # The report goes to stdout once: through the configured console notifiers, else
         # through this door's own terminal channel; --format overrides the configured format.
@@ -176,7 +181,7 @@ def _exit_code(result: AuditResult, fail_on_findings: bool) -> int:
 def explain(
     config: ConfigOpt = None,
     now: NowOpt = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    fmt: FormatOpt = Format.text,
     deadline: DeadlineOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -189,7 +194,7 @@ def explain(
         from offhours.untrusted import one_line
 
         cfg = load_config(config)
-        at = parse_now(now)
+        at = parse_now(now, cfg.hours.timezone)
         policy = cfg.policy()
         report = assess(cfg, now=at, deadline=run_deadline)
         decisions, failures = report.decisions, report.failures
@@ -383,8 +388,9 @@ def _warn_plaintext(cfg: Config) -> None:
     )
 
 
-def schema() -> None:
+def schema(verbose: VerboseOpt = 0) -> None:
     """Print the JSON Schema of offhours.toml (for editors)."""
+    setup_logging(verbose)
     from offhours.config import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

@@ -23,12 +23,16 @@ class DemoSource(StrEnum):
 def demo(
     now: NowOpt = None,
     labs: Annotated[
-        int, typer.Option(min=1, max=2000, help="How many running labs to simulate (Ravello)")
+        int,
+        typer.Option(
+            min=1, max=2000, metavar="N", help="How many running labs to simulate (Ravello)"
+        ),
     ] = 8,
     source: Annotated[
         DemoSource,
         typer.Option(
-            help="ravello: the built-in Ravello simulator; aws: moto's AWS emulator (dev extras)"
+            metavar="ravello|aws",
+            help="ravello: the built-in Ravello simulator; aws: moto's AWS emulator (dev extras)",
         ),
     ] = DemoSource.ravello,
     deadline: DeadlineOpt = None,
@@ -42,7 +46,7 @@ def demo(
         from offhours.demo import run_aws_demo, run_demo
         from offhours.report import render_text
 
-        at = parse_now(now) if now else None
+        at = parse_now(now, _zone(source)) if now else None
         if source is DemoSource.aws:
             result, messages, note = run_aws_demo(at, deadline=run_deadline)
         else:
@@ -61,6 +65,18 @@ def demo(
         return EXIT_FAILED if result.failures else EXIT_OK
 
     guarded(body)
+
+
+def _zone(source: DemoSource) -> str:
+    """The demo config's [hours] zone: a --now without one is read in it."""
+    import tomllib
+    from importlib.resources import files
+
+    name = "demo-aws.toml" if source is DemoSource.aws else "demo.toml"
+    zone: str = tomllib.loads(files("offhours").joinpath(name).read_text("utf-8"))["hours"][
+        "timezone"
+    ]
+    return zone
 
 
 def render_payload(payload: dict[str, Any]) -> str:

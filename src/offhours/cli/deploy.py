@@ -13,6 +13,7 @@ import typer
 from offhours.cli import EXIT_OK
 from offhours.cli.budget import warn_budget
 from offhours.cli.exits import guarded
+from offhours.cli.help import Typer
 from offhours.cli.options import ConfigOpt, VerboseOpt, load_config, setup_logging
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
@@ -28,21 +29,25 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(
+app = Typer(
     help="Deploy offhours as a scheduled AWS Lambda function, from the same offhours.toml.",
     no_args_is_help=True,
 )
 
 FindLinksOpt = Annotated[
     list[Path] | None,
-    typer.Option("--find-links", help="Also look for wheels here (an offline wheelhouse)"),
+    typer.Option(
+        "--find-links",
+        metavar="DIR",
+        help="Also look for wheels in DIR, an offline wheelhouse (repeatable)",
+    ),
 ]
 NoIndexOpt = Annotated[
     bool, typer.Option("--no-index", help="Use only --find-links, never the package index")
 ]
 PackageOpt = Annotated[
     Path | None,
-    typer.Option("--package", help="Deploy this zip instead of building one"),
+    typer.Option("--package", metavar="FILE", help="Deploy this zip instead of building one"),
 ]
 SecretStdinOpt = Annotated[
     str | None,
@@ -132,7 +137,9 @@ def _print_changes(changes: Sequence[Change], *, dry: bool) -> None:
 @app.command("package")
 def package(
     config: ConfigOpt = None,
-    output: Annotated[Path, typer.Option("--output", "-o")] = Path("offhours-lambda.zip"),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Write the zip to FILE")
+    ] = Path("offhours-lambda.zip"),
     find_links: FindLinksOpt = None,
     no_index: NoIndexOpt = False,
     verbose: VerboseOpt = 0,
@@ -259,11 +266,14 @@ def export(
         str | None,
         typer.Option(
             "--format",
-            help="sam or terraform (with --member-role: cloudformation or terraform)",
+            metavar="sam|terraform",
+            help="Print as sam (the default) or terraform; with --member-role, as "
+            "cloudformation (the default) or terraform",
         ),
     ] = None,
     code_path: Annotated[
-        str, typer.Option("--code", help="Path of the zip the template points at")
+        str,
+        typer.Option("--code", metavar="FILE", help="Path of the zip the template points at"),
     ] = "offhours-lambda.zip",
     member_role: Annotated[
         bool,
@@ -273,7 +283,8 @@ def export(
         ),
     ] = False,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE [default: stdout]"),
     ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -313,7 +324,7 @@ def export(
 
 @app.command("import-lambda-json")
 def import_lambda_json(
-    path: Annotated[Path, typer.Argument(help="A lambda-uploader lambda.json")],
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="A lambda-uploader lambda.json")],
     config: ConfigOpt = None,
     write: Annotated[
         bool, typer.Option("--write", help="Add the [deploy] section to the config file")

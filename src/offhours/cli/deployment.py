@@ -34,6 +34,7 @@ RegionOpt = Annotated[
     str | None,
     typer.Option(
         "--region",
+        metavar="REGION",
         help="AWS region of --deployment [default: [deploy] region, then AWS_REGION]",
     ),
 ]

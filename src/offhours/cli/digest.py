@@ -9,7 +9,6 @@ or with ``--deployment NAME`` from the table of that deployed function (its
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,8 +18,11 @@ from offhours.cli import EXIT_FAILED, EXIT_OK
 from offhours.cli.deployment import DeploymentOpt, RegionOpt, memory_store
 from offhours.cli.exits import guarded
 from offhours.cli.options import (
+    FORMAT_HELP,
+    SLACK_HELP,
     ConfigOpt,
     NowOpt,
+    SlackFormat,
     VerboseOpt,
     load_config,
     parse_now,
@@ -40,12 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["collect", "digest", "emit"]
 
 
-class DigestFormat(StrEnum):
-    text = "text"
-    json = "json"
-    slack = "slack"
-
-
 def digest(
     week: Annotated[
         bool,
@@ -56,11 +52,13 @@ def digest(
         ),
     ] = False,
     weeks_ago: Annotated[
-        int, typer.Option("--weeks-ago", min=0, max=520, help="Go N weeks further back")
+        int,
+        typer.Option("--weeks-ago", min=0, max=520, metavar="N", help="Go N weeks further back"),
     ] = 0,
     fmt: Annotated[
-        DigestFormat, typer.Option("--format", help="text, json, or slack (the Block Kit JSON)")
-    ] = DigestFormat.text,
+        SlackFormat,
+        typer.Option("--format", metavar="text|json|slack", help=f"{FORMAT_HELP}{SLACK_HELP}"),
+    ] = SlackFormat.text,
     output: Annotated[
         Path | None,
         typer.Option("--output", metavar="FILE.png", help="Save the bar chart as a PNG"),
@@ -85,7 +83,11 @@ def digest(
     def body() -> int:
         cfg = load_config(config)
         found = collect(
-            cfg, now=parse_now(now), weeks_ago=weeks_ago, deployment=deployment, region=region
+            cfg,
+            now=parse_now(now, cfg.hours.timezone),
+            weeks_ago=weeks_ago,
+            deployment=deployment,
+            region=region,
         )
         return emit(cfg, found, fmt=fmt.value, output=output, send=send, dry_run=dry_run)
 

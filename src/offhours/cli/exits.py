@@ -12,7 +12,10 @@ from offhours.cli import EXIT_FAILED, EXIT_USAGE, NEEDS_CLI_EXTRA, missing_extra
 from offhours.cli.output import err
 from offhours.errors import OffhoursError
 
-__all__ = ["fail", "guarded"]
+__all__ = ["EXIT_CANCELLED", "fail", "guarded"]
+
+#: Ctrl-C, or Ctrl-D at a prompt: 128 + SIGINT, as shells report an interrupted command
+EXIT_CANCELLED = 130
 
 log = logging.getLogger("offhours.cli")
 
@@ -34,7 +37,13 @@ def guarded(fn: Callable[[], int]) -> NoReturn:
         fail(exc)
     except KeyboardInterrupt:
         err.print("offhours: interrupted")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_CANCELLED) from None
+    except EOFError:
+        # Ctrl-D at a prompt (a hidden secret prompt included): the user's way out, not a bug.
+        if err.is_terminal:
+            err.line()  # the prompt left the cursor on its line
+        err.print("offhours: cancelled", markup=False)
+        raise typer.Exit(EXIT_CANCELLED) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:

@@ -22,6 +22,7 @@ from offhours.cli.exits import guarded
 from offhours.cli.options import (
     ConfigOpt,
     Format,
+    FormatOpt,
     NowOpt,
     VerboseOpt,
     load_config,
@@ -50,9 +51,12 @@ _KEY_WIDTH = 120
 #: a reason is a note for people, not a document
 _MAX_REASON = 500
 
-KeyArg = typer.Argument(help="A resource or incident key, as reports show it", show_default=False)
+KeyArg = typer.Argument(
+    metavar="KEY", help="A resource or incident key, as reports show it", show_default=False
+)
 ReasonOpt = Annotated[
-    str | None, typer.Option("--reason", help="Why (kept with it, shown as plain text)")
+    str | None,
+    typer.Option("--reason", metavar="TEXT", help="Why (kept with it, shown as plain text)"),
 ]
 
 
@@ -137,7 +141,7 @@ def incidents(
     ] = None,
     now: NowOpt = None,
     config: ConfigOpt = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    fmt: FormatOpt = Format.text,
     deployment: DeploymentOpt = None,
     region: RegionOpt = None,
     verbose: VerboseOpt = 0,
@@ -147,7 +151,7 @@ def incidents(
 
     def body() -> int:
         cfg = load_config(config)
-        at = parse_now(now)
+        at = parse_now(now, cfg.hours.timezone)
         zone = _zone(cfg)
         after = parse_when(since, "--since", now=at, zone=zone, ahead=False) if since else None
         open_only = not everything and after is None
@@ -235,7 +239,10 @@ def _cost(incident: Incident) -> str:
 def snooze(
     key: Annotated[str | None, KeyArg] = None,
     group: Annotated[
-        str | None, typer.Option("--group", help="Every resource of this group (its group tag)")
+        str | None,
+        typer.Option(
+            "--group", metavar="GROUP", help="Every resource of this group (its group tag)"
+        ),
     ] = None,
     until: Annotated[
         str,
@@ -262,7 +269,7 @@ def snooze(
         from offhours.untrusted import one_line
 
         cfg = load_config(config)
-        at = parse_now(now)
+        at = parse_now(now, cfg.hours.timezone)
         target, scope = _target(key, group)
         zone = _zone(cfg)
         if not until.strip():
@@ -345,7 +352,7 @@ def resolve(
         from offhours.incidents import Change
 
         cfg = load_config(config)
-        at = parse_now(now)
+        at = parse_now(now, cfg.hours.timezone)
         wanted = key.strip()
         _resource_key(wanted)  # refuse what cannot be a key before asking the store
         zone = _zone(cfg)

@@ -16,7 +16,14 @@ import typer
 
 from offhours.cli import EXIT_FAILED, EXIT_OK
 from offhours.cli.exits import guarded
-from offhours.cli.options import ConfigOpt, Format, VerboseOpt, load_config, setup_logging
+from offhours.cli.options import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    VerboseOpt,
+    load_config,
+    setup_logging,
+)
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
 
@@ -35,17 +42,22 @@ _KEY_PARTS = 5
 def restore(
     key: Annotated[
         str | None,
-        typer.Argument(help="One resource's key, as the report shows it", show_default=False),
+        typer.Argument(
+            metavar="KEY", help="One resource's key, as the report shows it", show_default=False
+        ),
     ] = None,
     group: Annotated[
-        str | None, typer.Option("--group", help="Every resource of this group (its group tag)")
+        str | None,
+        typer.Option(
+            "--group", metavar="GROUP", help="Every resource of this group (its group tag)"
+        ),
     ] = None,
     everything: Annotated[bool, typer.Option("--all", help="Everything offhours stopped")] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be put back; change nothing")
     ] = False,
     config: ConfigOpt = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    fmt: FormatOpt = Format.text,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Put back what offhours stopped or scaled to 0: KEY, --group G or --all."""

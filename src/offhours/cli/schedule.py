@@ -8,7 +8,7 @@ import typer
 
 from offhours.cli import EXIT_OK
 from offhours.cli.exits import guarded
-from offhours.cli.options import NowOpt, parse_now
+from offhours.cli.options import VerboseOpt, parse_now, setup_logging
 from offhours.cli.output import out
 from offhours.errors import ConfigError
 
@@ -16,20 +16,41 @@ __all__ = ["schedule"]
 
 
 def schedule(
-    expression: Annotated[str, typer.Argument(help='e.g. "cron(0 17 ? * MON-FRI *)"')],
+    expression: Annotated[
+        str,
+        typer.Argument(
+            metavar="EXPRESSION",
+            help="An EventBridge schedule: cron(…), rate(…) or at(…), e.g. "
+            '"cron(0 17 ? * MON-FRI *)"',
+        ),
+    ],
     tz: Annotated[
         str,
         typer.Option(
-            "--tz", help="IANA time zone the schedule runs in (or, with --rule, is read in)"
+            "--tz",
+            metavar="ZONE",
+            help="IANA time zone the schedule runs in (or, with --rule, is read in)",
         ),
     ] = "UTC",
-    count: Annotated[int, typer.Option(min=1, max=100, help="How many fire times")] = 5,
+    count: Annotated[
+        int, typer.Option(min=1, max=100, metavar="N", help="How many fire times")
+    ] = 5,
     rule: Annotated[
         bool, typer.Option("--rule", help="As a classic EventBridge rule (always UTC)")
     ] = False,
-    now: NowOpt = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="TIME",
+            help="Count from this instant instead of now: ISO-8601 such as 2026-11-26T22:00Z; "
+            "without a zone, in --tz's",
+        ),
+    ] = None,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Validate an EventBridge schedule; print its next fire times (local and UTC)."""
+    setup_logging(verbose)
 
     def body() -> int:
         from offhours.deploy.schedule import format_fire_times, parse_schedule_expression
@@ -45,7 +66,7 @@ def schedule(
         except ValueError as exc:
             raise ConfigError(f"--tz {tz!r} {exc}") from None
         text = format_fire_times(
-            parsed, zone, parse_now(now), count, scheduler="rule" if rule else "scheduler"
+            parsed, zone, parse_now(now, zone), count, scheduler="rule" if rule else "scheduler"
         )
         out.print(text, markup=False)
         return EXIT_OK

@@ -9,6 +9,7 @@ import typer
 
 from offhours.cli import EXIT_OK, EXIT_USAGE
 from offhours.cli.exits import guarded
+from offhours.cli.help import Typer
 from offhours.cli.options import ConfigOpt, VerboseOpt, load_config, setup_logging
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
@@ -16,7 +17,7 @@ from offhours.untrusted import lines
 
 __all__ = ["app"]
 
-app = typer.Typer(
+app = Typer(
     help="Encrypt secrets for offhours.toml and check that every reference resolves.",
     no_args_is_help=True,
 )
@@ -46,12 +47,17 @@ def _context_pairs(pairs: list[str]) -> dict[str, str]:
 
 @app.command("encrypt")
 def encrypt(
-    key: Annotated[str, typer.Option(help="KMS key: alias/NAME, key id or ARN")],
+    key: Annotated[str, typer.Option(metavar="KEY", help="KMS key: alias/NAME, key id or ARN")],
     context: Annotated[
         list[str] | None,
-        typer.Option(help="Encryption context KEY=VALUE (repeatable); must match [secrets.kms]"),
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Encryption context KEY=VALUE (repeatable); must match [secrets.kms]",
+        ),
     ] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region [default: AWS_REGION]")] = None,
+    region: Annotated[
+        str | None, typer.Option(metavar="REGION", help="AWS region [default: AWS_REGION]")
+    ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Encrypt a secret read from stdin (or a hidden prompt) and print a kms: reference."""

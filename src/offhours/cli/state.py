@@ -20,6 +20,7 @@ import typer
 from offhours.cli import EXIT_OK
 from offhours.cli.deployment import DeploymentOpt, RegionOpt, memory_store
 from offhours.cli.exits import guarded
+from offhours.cli.help import Typer
 from offhours.cli.options import ConfigOpt, VerboseOpt, load_config, setup_logging
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "check", "export", "migrate"]
 
-app = typer.Typer(
+app = Typer(
     help="The incident memory's store: check it, migrate its schema, export it as JSON.",
     no_args_is_help=True,
     rich_markup_mode=None,
