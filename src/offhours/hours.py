@@ -909,7 +909,8 @@ def _parse_rules(
 def format_schedule(hours: BusinessHours, compact: bool = False) -> str:
     """The text :func:`parse_schedule` reads back as ``hours`` (its zone always written).
 
-    ``always``/``never`` carry no zone: they mean the same in every zone.
+    ``always``/``never`` carry no zone: they mean the same in every zone. The holiday calendar
+    is not written: it is read back with the calendar given to :func:`parse_schedule`.
     """
     if hours.always_open:
         return "always"

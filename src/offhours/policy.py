@@ -211,8 +211,9 @@ class _Evaluator:
                 )
             else:
                 hours = parsed
-                zone = parsed.zone
-                warning = zone_warning(zone) if parsed.rules and zone != policy.hours.zone else None
+                # The configuration's own zone is warned about once, by check and audit.
+                own_zone = parsed.rules and parsed.zone.key != policy.hours.zone.key
+                warning = zone_warning(parsed.zone) if own_zone else None
                 if warning is not None:
                     # Valid, so the tag applies; the problem says what to write instead.
                     problems.append(f'tag {key}="{_shown(value)}": {warning}; the tag applies')
