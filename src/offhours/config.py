@@ -139,7 +139,8 @@ class HoursConfig(_Strict):
                 hours_mod.parse_window(f"{self.start}-{self.end}")
             except ValueError as exc:
                 if hours_mod.parse_time(self.start) != hours_mod.parse_time(self.end):
-                    raise _custom("hours", f"start-end {exc!s}") from None
+                    where = f'start = "{self.start}" and end = "{self.end}"'
+                    raise _custom("hours", f"{where}: {exc}") from None
                 raise _custom(
                     "hours",
                     f'start and end are both "{self.start}", an empty working day; for the '

@@ -67,6 +67,14 @@ ROWS = [
     ),
     (
         ["check"],
+        'start = "24:00"\nend = "18:00"',
+        "",
+        "America/New_York",
+        2,
+        'hours: start = "24:00" and end = "18:00": is not a time window',
+    ),
+    (
+        ["check"],
         'windows = ["08:00-12:00", "13:00-13:00"]',
         "",
         "America/New_York",
