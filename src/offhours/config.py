@@ -134,6 +134,18 @@ class HoursConfig(_Strict):
             raise _custom("hours", "start and end go together; give both (or windows)")
         if self.windows == []:
             raise _custom("hours", "windows is empty; give at least one HH:MM-HH:MM window")
+        if self.start is not None and self.end is not None:
+            try:
+                hours_mod.parse_window(f"{self.start}-{self.end}")
+            except ValueError as exc:
+                if hours_mod.parse_time(self.start) != hours_mod.parse_time(self.end):
+                    where = f'start = "{self.start}" and end = "{self.end}"'
+                    raise _custom("hours", f"{where}: {exc}") from None
+                raise _custom(
+                    "hours",
+                    f'start and end are both "{self.start}", an empty working day; for the '
+                    'whole day write start = "00:00" and end = "24:00"',
+                ) from None
         return self
 
     def window_texts(self) -> list[str]:
@@ -237,13 +249,18 @@ class SecretsConfig(_Strict):
 
 def _check_schedule(value: str) -> str:
     # Imported here: the grammar is needed to check a config, not on the Lambda path.
-    from offhours.deploy.schedule import parse_schedule_expression
+    from offhours.deploy.schedule import never_fires, parse_schedule_expression
 
     try:
-        parse_schedule_expression(value)
+        parsed = parse_schedule_expression(value)
     except ValueError as exc:
         detail = getattr(exc, "detail", str(exc))
         raise _custom("schedule", f"is not a valid schedule: {detail}") from None
+    # Clock-free here; what has passed (at() before now, a past year) is checked by the
+    # commands that deploy, with their clock.
+    why = never_fires(parsed)
+    if why is not None:
+        raise _custom("schedule", f"{why}; check its day-of-month and month fields")
     return value
 
 
@@ -450,6 +467,17 @@ class Config:
     @property
     def label(self) -> str:
         return str(self.path) if self.path else "<config>"
+
+    def warnings(self) -> list[str]:
+        """What is valid but likely not meant, each ``<file>: <key>: <why and the fix>``: a
+        zone named by a fixed offset or a legacy rule set (``EST``, ``EST5EDT``)."""
+        zones = (("hours.timezone", self.hours.timezone), ("deploy.timezone", self.deploy.timezone))
+        out = []
+        for key, name in zones:
+            why = None if name is None else hours_mod.zone_warning(hours_mod.parse_zone(name))
+            if why is not None:
+                out.append(f"{self.label}: {key}: {why}")
+        return out
 
     def policy(self) -> Policy:
         return Policy(

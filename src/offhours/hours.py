@@ -14,6 +14,17 @@ Tag grammar (one zone per schedule, written once, at the end; the default zone w
     Mon-Thu 22:00-06:00          (crosses midnight)
     always | never               (24x7 | off-hours at all times)
     mon-fri_0730-1900_europe--london     (compact form: only [a-z0-9_-], fits GCP labels)
+    Mon-Fri 08:00-18:00 Europe/London holidays=GB     (its own public holidays; GB-ENG, none)
+    mon-fri_0800-1800_europe--london_holidays-gb      (the same, compact)
+
+A window's start and end differ (``08:00-08:00`` is refused: the whole day is ``00:00-24:00``).
+
+Holidays of a tag schedule: ``holidays=CC[-SUB]`` names the country (and subdivision) whose
+public holidays close it, ``holidays=none`` none; the configuration's own closed ``dates`` apply
+to every schedule. Without the word, a schedule in the configuration's zone, or in a zone of the
+same country, uses the configuration's calendar; one naming a zone of another country uses that
+country's public holidays (tzdata's ``zone.tab``: Europe/London → GB), when the configuration
+has a country at all — a London lab is not closed for US Thanksgiving.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, cached_property, lru_cache
 from types import MappingProxyType
@@ -46,6 +57,8 @@ __all__ = [
     "parse_window",
     "parse_zone",
     "validate_country",
+    "zone_country",
+    "zone_warning",
 ]
 
 DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -287,6 +300,12 @@ def parse_window(text: str) -> Window:
             raise ValueError(f"{_WINDOW_HINT}: '{part}' {hint}") from None
     if first in ("24:00", "2400"):
         raise ValueError(f"{_WINDOW_HINT}: a window cannot start at 24:00")
+    if ends[0] == ends[1] and last not in ("24:00", "2400"):
+        # Read as 24 hours it would hide a typo; the whole day has its own spelling.
+        whole = "0000-2400" if compact else "00:00-24:00"
+        raise ValueError(
+            f"is an empty window (it starts and ends at {first}); for the whole day write {whole}"
+        )
     return Window(ends[0], ends[1])
 
 
@@ -311,10 +330,165 @@ def parse_zone(text: str) -> ZoneInfo:
         except (ZoneInfoNotFoundError, ValueError, OSError):
             pass  # listed by tzdata but unreadable: reported as unknown below
     hint = "is not a known time zone (IANA name such as Europe/London or America/New_York)"
+    region = _ABBREVIATIONS.get(wanted.upper())
+    offset = _OFFSET_RE.fullmatch(wanted)
     close = difflib.get_close_matches(wanted, _zone_names().keys(), n=1, cutoff=0.8)
-    if close:
+    if region:
+        hint += f"; did you mean {region}? (a region's name follows its daylight saving time)"
+    elif offset:
+        hint = (
+            "is a UTC offset, not a time zone: write the region's IANA name "
+            "(e.g. America/New_York), which follows its daylight saving time"
+        )
+        sign, hh, mm = offset.groups()
+        if not mm or int(mm) == 0:
+            # Etc/ names invert the sign (POSIX): UTC-5 is Etc/GMT+5.
+            etc = f"Etc/GMT{'+' if sign == '-' else '-'}{int(hh)}" if int(hh) else "UTC"
+            if etc.casefold() in _zone_names() or etc == "UTC":
+                hint += f"; for a fixed offset, {etc}"
+    elif close:
         hint += f"; did you mean {_zone_names()[close[0]]}?"
     raise ValueError(hint)
+
+
+# Abbreviations people write for a zone, which tzdata does not name: the region each usually
+# means. A region's IANA name follows its clocks, daylight saving time included.
+_ABBREVIATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "PST": "America/Los_Angeles",
+        "PDT": "America/Los_Angeles",
+        "PT": "America/Los_Angeles",
+        "CST": "America/Chicago",
+        "CDT": "America/Chicago",
+        "CT": "America/Chicago",
+        "EDT": "America/New_York",
+        "ET": "America/New_York",
+        "MDT": "America/Denver",
+        "MT": "America/Denver",
+        "AKST": "America/Anchorage",
+        "AKDT": "America/Anchorage",
+        "BST": "Europe/London",
+        "IST": "Asia/Kolkata",
+        "CEST": "Europe/Paris",
+        "EEST": "Europe/Athens",
+        "WEST": "Europe/Lisbon",
+        "JST": "Asia/Tokyo",
+        "KST": "Asia/Seoul",
+        "SGT": "Asia/Singapore",
+        "HKT": "Asia/Hong_Kong",
+        "AEST": "Australia/Sydney",
+        "AEDT": "Australia/Sydney",
+        "ACST": "Australia/Adelaide",
+        "AWST": "Australia/Perth",
+        "NZST": "Pacific/Auckland",
+        "NZDT": "Pacific/Auckland",
+    }
+)
+_OFFSET_RE = re.compile(r"(?:utc|gmt)?\s*([+-])\s*([0-9]{1,2})(?::?([0-9]{2}))?")
+
+# Names tzdata keeps for compatibility: a fixed offset named like a region's abbreviation (EST),
+# or POSIX-style rules (EST5EDT): the region each stands for, whose name follows its clocks.
+_LEGACY_ZONES: Mapping[str, str] = MappingProxyType(
+    {
+        "EST": "America/New_York",
+        "MST": "America/Denver (or America/Phoenix, on standard time all year)",
+        "HST": "Pacific/Honolulu",
+        "EST5EDT": "America/New_York",
+        "CST6CDT": "America/Chicago",
+        "MST7MDT": "America/Denver",
+        "PST8PDT": "America/Los_Angeles",
+        "CET": "Europe/Paris",
+        "MET": "Europe/Paris",
+        "EET": "Europe/Athens",
+        "WET": "Europe/Lisbon",
+    }
+)
+# A region per whole-hour offset, for Etc/GMT±N (hours east of UTC).
+_REGION_AT_OFFSET: Mapping[int, str] = MappingProxyType(
+    {
+        -10: "Pacific/Honolulu",
+        -9: "America/Anchorage",
+        -8: "America/Los_Angeles",
+        -7: "America/Denver",
+        -6: "America/Chicago",
+        -5: "America/New_York",
+        -3: "America/Sao_Paulo",
+        1: "Europe/Paris",
+        2: "Europe/Athens",
+        3: "Europe/Moscow",
+        8: "Asia/Singapore",
+        9: "Asia/Tokyo",
+        10: "Australia/Sydney",
+    }
+)
+
+
+def _offsets(zone: ZoneInfo) -> set[timedelta]:
+    """The UTC offsets ``zone`` uses in 2026 (one per month is enough to see a change)."""
+    return {
+        datetime(2026, month, 15, 12, tzinfo=zone).utcoffset() or timedelta(0)
+        for month in range(1, 13)
+    }
+
+
+def _utc_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def zone_warning(zone: ZoneInfo) -> str | None:
+    """Why ``zone``'s name is a poor choice, and the region to write instead; None when fine.
+
+    Valid, so never refused: a fixed offset named like a region (``EST``: no daylight saving
+    time while New York has it), ``Etc/GMT+5``, or a POSIX-style rule set (``EST5EDT``). UTC
+    under any of its names is fine; so is every region name.
+    """
+    key = zone.key
+    region = _LEGACY_ZONES.get(key)
+    etc = re.fullmatch(r"Etc/GMT([+-][0-9]{1,2})", key)
+    if region is None and etc is None:
+        return None
+    offsets = _offsets(zone)
+    if offsets == {timedelta(0)}:
+        return None  # Etc/GMT+0 and the like: UTC
+    if len(offsets) > 1:
+        return (
+            f'"{key}" is a legacy POSIX-style zone; write the region\'s IANA name instead, '
+            f"e.g. {region}"
+        )
+    (offset,) = offsets
+    if etc is not None:
+        region = _REGION_AT_OFFSET.get(-int(etc.group(1)), "Europe/London or America/New_York")
+        fixed = f"{_utc_text(offset)} all year (Etc/ names invert the sign)"
+    else:
+        fixed = f"{_utc_text(offset)} all year"
+    return (
+        f'"{key}" is a fixed offset, {fixed}, with no daylight saving time; to follow a '
+        f"region's clocks write its IANA name, e.g. {region}"
+    )
+
+
+@cache
+def _zone_countries() -> Mapping[str, str]:
+    """tzdata's zone.tab: zone name → the ISO 3166 code of the country it is in."""
+    from importlib.resources import files
+
+    try:
+        text = files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, OSError):
+        return MappingProxyType({})  # no table: no zone's country is known
+    table = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3 and not line.startswith("#"):
+            table[fields[2]] = fields[0]
+    return MappingProxyType(table)
+
+
+def zone_country(zone: ZoneInfo) -> str | None:
+    """The country ``zone`` is in (``Europe/London`` → ``GB``), or None (``UTC``, a link)."""
+    return _zone_countries().get(zone.key)
 
 
 # ---------------------------------------------------------------- local time → instants
@@ -463,6 +637,27 @@ class BusinessHours:
                     return True
         return False
 
+    def open_intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The open intervals ``[from, to)`` (UTC) that meet ``[start, end)``, merged and in order:
+        ``is_open(t)`` is true exactly when ``t`` is inside one. Intervals are not clipped."""
+        lo, hi = _as_utc(start), _as_utc(end)
+        if self.always_open:
+            return [(lo, hi)] if lo < hi else []
+        spans: list[tuple[datetime, datetime]] = []
+        day = self._local_day(lo) - timedelta(days=1)  # a window lasts at most 24 h
+        while day <= self._local_day(hi):
+            spans.extend(self._interval(day, w) for w in self._windows_on(day))
+            day += timedelta(days=1)
+        merged: list[tuple[datetime, datetime]] = []
+        for first, last in sorted(spans):
+            if last <= lo or first >= hi or first >= last:
+                continue  # outside, or a window the clocks skip entirely
+            if merged and first <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+            else:
+                merged.append((first, last))
+        return merged
+
     def closed_since(self, now: datetime) -> datetime | None:
         """When the current off-hours began (local time), or None when open or not open at all
         in the last 14 days."""
@@ -566,12 +761,84 @@ def _trailing_zone(text: str, rest: str) -> ZoneInfo:
         raise TagValueError(text, f"'{rest}' {exc}") from None
 
 
-def parse_schedule(text: str, default_zone: ZoneInfo, holidays: HolidayCalendar) -> BusinessHours:
+_HOLIDAYS_RE = re.compile(r"(?<![a-z0-9])holidays\s*[=:-]?\s*([a-z0-9-]*)", re.IGNORECASE)
+_HOLIDAYS_EXAMPLE = "(e.g. Mon-Fri 08:00-18:00 Europe/London holidays=GB)"
+
+
+def _holidays_word(text: str, source: str) -> tuple[str, str | None]:
+    """``source`` without its ``holidays=…`` word, and that word's value (None without one)."""
+    found = list(_HOLIDAYS_RE.finditer(source))
+    if not found:
+        return source, None
+    if len(found) > 1:
+        raise TagValueError(text, f"holidays is given {len(found)} times; give it once")
+    m = found[0]
+    if source[m.end() :].strip(" \t;_"):
+        raise TagValueError(text, f"'{m.group().strip()}' goes at the end {_HOLIDAYS_EXAMPLE}")
+    if not m.group(1):
+        raise TagValueError(
+            text, f"holidays needs a country code or none {_HOLIDAYS_EXAMPLE}; GB-ENG with a region"
+        )
+    return source[: m.start()].rstrip(" \t;_"), m.group(1)
+
+
+def _named_calendar(text: str, value: str, holidays: HolidayCalendar) -> HolidayCalendar:
+    """``holidays=GB-ENG`` (or ``none``): that region's public holidays, and the closed dates
+    of ``holidays`` (the configuration's own, which every schedule keeps)."""
+    if value.casefold() == "none":
+        return HolidayCalendar(dates=holidays.dates)
+    country, _, subdivision = value.partition("-")
+    try:
+        return HolidayCalendar(country, subdivision or None, holidays.dates)
+    except ValueError as exc:
+        raise TagValueError(text, f"holidays={value}: {exc}") from None
+
+
+def _zone_calendar(
+    zone: ZoneInfo, default_zone: ZoneInfo, holidays: HolidayCalendar
+) -> HolidayCalendar:
+    """The calendar of a schedule that names ``zone`` and no holidays: the configuration's,
+    unless ``zone`` is in another country than its holidays (then that country's, with the
+    closed dates kept). A configuration without a country gets none invented."""
+    if zone.key == default_zone.key or holidays.country is None:
+        return holidays
+    country = zone_country(zone)
+    if country is None or country == holidays.country:
+        return holidays
+    try:
+        return HolidayCalendar(country, dates=holidays.dates)
+    except ValueError:
+        return HolidayCalendar(dates=holidays.dates)  # a country `holidays` does not know
+
+
+def parse_schedule(
+    text: str,
+    default_zone: ZoneInfo,
+    holidays: HolidayCalendar,
+    *,
+    local_holidays: bool = False,
+) -> BusinessHours:
     """Read a schedule in the readable or the compact form (see the module docstring).
 
+    ``holidays`` is the calendar of a schedule that names none; with ``local_holidays`` (a
+    tag), one naming a zone of another country gets that country's instead (module docstring).
     Raises :class:`TagValueError` (a ValueError) naming the bad token and what was expected.
     """
     source = _SPACED_PUNCT_RE.sub(r"\1", text.strip())
+    source, named = _holidays_word(text, source)
+    hours = _parse_rules(text, source, default_zone, holidays)
+    if named is not None:
+        calendar = _named_calendar(text, named, holidays)
+    elif local_holidays:
+        calendar = _zone_calendar(hours.zone, default_zone, holidays)
+    else:
+        return hours
+    return replace(hours, holidays=calendar)
+
+
+def _parse_rules(
+    text: str, source: str, default_zone: ZoneInfo, holidays: HolidayCalendar
+) -> BusinessHours:
     tokens = list(_TOKEN_RE.finditer(source))
     words = [m.group() for m in tokens if m.group() != ";"]
     if not words:
@@ -642,7 +909,8 @@ def parse_schedule(text: str, default_zone: ZoneInfo, holidays: HolidayCalendar)
 def format_schedule(hours: BusinessHours, compact: bool = False) -> str:
     """The text :func:`parse_schedule` reads back as ``hours`` (its zone always written).
 
-    ``always``/``never`` carry no zone: they mean the same in every zone.
+    ``always``/``never`` carry no zone: they mean the same in every zone. The holiday calendar
+    is not written: it is read back with the calendar given to :func:`parse_schedule`.
     """
     if hours.always_open:
         return "always"

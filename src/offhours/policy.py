@@ -2,8 +2,10 @@
 
 For each resource, in order:
 
-1. tags are read (keys case-insensitive): a schedule tag replaces the default hours, an
-   exemption tag may apply. A tag that cannot be trusted becomes a *problem* on the decision
+1. tags are read (keys case-insensitive): a schedule tag replaces the default hours (with the
+   holidays it names, or its zone's country's: see :mod:`offhours.hours`), an exemption tag may
+   apply. A schedule in a fixed-offset zone (``EST``) applies, with a problem naming the
+   region. A tag that cannot be trusted becomes a *problem* on the decision
    (never silently ignored) and the resource is judged as if the tag were absent: malformed,
    expired, an exemption longer than ``max_exemption`` from ``now``, ``always`` (or a schedule
    open at least 23 hours on each day of the week, ``near_always``) when ``allow_always`` is
@@ -34,6 +36,7 @@ from offhours.hours import (
     TagValueError,
     parse_exemption,
     parse_schedule,
+    zone_warning,
 )
 from offhours.model import Decision, ExemptBy, Resource
 
@@ -163,7 +166,9 @@ class _Evaluator:
         if value not in self._schedules:
             try:
                 hours = self.policy.hours
-                self._schedules[value] = parse_schedule(value, hours.zone, hours.holidays)
+                self._schedules[value] = parse_schedule(
+                    value, hours.zone, hours.holidays, local_holidays=True
+                )
             except TagValueError as exc:
                 self._schedules[value] = exc
         return self._schedules[value]
@@ -206,6 +211,12 @@ class _Evaluator:
                 )
             else:
                 hours = parsed
+                # The configuration's own zone is warned about once, by check and audit.
+                own_zone = parsed.rules and parsed.zone.key != policy.hours.zone.key
+                warning = zone_warning(parsed.zone) if own_zone else None
+                if warning is not None:
+                    # Valid, so the tag applies; the problem says what to write instead.
+                    problems.append(f'tag {key}="{_shown(value)}": {warning}; the tag applies')
 
         exemption: Exemption | None = None
         tagged = self._tag(resource, policy.exempt_tag, problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +27,8 @@ from offhours.hours import (
     parse_window,
     parse_zone,
     validate_country,
+    zone_country,
+    zone_warning,
 )
 
 NY = ZoneInfo("America/New_York")
@@ -84,7 +87,8 @@ def test_parse_time_refuses_with_a_message_that_follows_the_value(text: str) -> 
         ("22:00-06:00", time(22), time(6), True),
         ("08:00-24:00", time(8), time(0), True),
         ("00:00-24:00", time(0), time(0), True),
-        ("09:00-09:00", time(9), time(9), True),  # 24 h from 09:00
+        ("0000-2400", time(0), time(0), True),
+        ("09:00-08:59", time(9), time(8, 59), True),  # 23 h 59 min from 09:00
     ],
 )
 def test_parse_window(text: str, start: time, end: time, next_day: bool) -> None:
@@ -111,6 +115,24 @@ def test_parse_window_refuses(text: str, detail: str) -> None:
     with pytest.raises(ValueError, match=r"^is not a time window \(HH:MM-HH:MM") as info:
         parse_window(text)
     assert detail in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "whole_day"),
+    [
+        ("08:00-08:00", "00:00-24:00"),
+        ("8:00-08:00", "00:00-24:00"),
+        ("00:00-00:00", "00:00-24:00"),
+        ("23:59-23:59", "00:00-24:00"),
+        ("0900-0900", "0000-2400"),
+    ],
+)
+def test_a_window_that_starts_where_it_ends_is_refused(text: str, whole_day: str) -> None:
+    # Once read as 24 hours from the start: a typo looked like a schedule. The whole day is
+    # written 00:00-24:00.
+    with pytest.raises(ValueError, match=r"^is an empty window \(it starts and ends at ") as info:
+        parse_window(text)
+    assert f"for the whole day write {whole_day}" in str(info.value)
 
 
 def test_window_refuses_seconds_and_time_zones() -> None:
@@ -183,6 +205,92 @@ def test_parse_zone_refuses(text: str, hint: str) -> None:
     assert hint in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "hint"),
+    [
+        # abbreviations tzdata does not name: the region they usually mean
+        ("PST", "is not a known time zone", "did you mean America/Los_Angeles?"),
+        ("edt", "is not a known time zone", "did you mean America/New_York?"),
+        ("BST", "is not a known time zone", "did you mean Europe/London?"),
+        ("CEST", "is not a known time zone", "did you mean Europe/Paris?"),
+        # UTC offsets: the region, or the Etc/ zone with its inverted sign
+        ("UTC-5", "is a UTC offset, not a time zone", "for a fixed offset, Etc/GMT+5"),
+        ("GMT+3", "is a UTC offset, not a time zone", "for a fixed offset, Etc/GMT-3"),
+        ("utc+05:30", "is a UTC offset, not a time zone", "(e.g. America/New_York)"),
+        ("+02:00", "is a UTC offset, not a time zone", "Etc/GMT-2"),
+    ],
+)
+def test_parse_zone_points_abbreviations_and_offsets_at_a_region(
+    text: str, start: str, hint: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{start}") as info:
+        parse_zone(text)
+    assert hint in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("EST", '"EST" is a fixed offset, UTC-05:00 all year, with no daylight saving time'),
+        ("EST", "e.g. America/New_York"),
+        ("MST", "e.g. America/Denver (or America/Phoenix, on standard time all year)"),
+        ("HST", "e.g. Pacific/Honolulu"),
+        ("EST5EDT", '"EST5EDT" is a legacy POSIX-style zone'),
+        ("EST5EDT", "e.g. America/New_York"),
+        ("CST6CDT", "e.g. America/Chicago"),
+        ("MST7MDT", "e.g. America/Denver"),
+        ("PST8PDT", "e.g. America/Los_Angeles"),
+        ("CET", "e.g. Europe/Paris"),
+        ("Etc/GMT+5", "UTC-05:00 all year (Etc/ names invert the sign)"),
+        ("Etc/GMT+5", "e.g. America/New_York"),
+        ("Etc/GMT-9", "UTC+09:00 all year"),
+        ("Etc/GMT-9", "e.g. Asia/Tokyo"),
+        ("Etc/GMT+11", "e.g. Europe/London or America/New_York"),
+    ],
+)
+def test_zone_warning_names_the_region(name: str, fragment: str) -> None:
+    warning = zone_warning(ZoneInfo(name))
+    assert warning is not None
+    assert fragment in warning
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "UTC",
+        "Etc/UTC",
+        "GMT",
+        "Etc/GMT",
+        "Etc/GMT+0",
+        "Zulu",
+        "America/New_York",
+        "America/Phoenix",  # no DST, but a region: its clocks are the law's
+        "Asia/Tokyo",
+        "Pacific/Honolulu",
+        "Europe/London",
+    ],
+)
+def test_zone_warning_is_quiet_for_regions_and_utc(name: str) -> None:
+    assert zone_warning(ZoneInfo(name)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "country"),
+    [
+        ("Europe/London", "GB"),
+        ("America/New_York", "US"),
+        ("America/Chicago", "US"),
+        ("Europe/Berlin", "DE"),
+        ("Asia/Kolkata", "IN"),
+        ("UTC", None),
+        ("EST", None),
+        ("Etc/GMT+5", None),
+    ],
+)
+def test_zone_country(name: str, country: str | None) -> None:
+    assert zone_country(ZoneInfo(name)) == country
+
+
 @given(st.text(max_size=30))
 def test_parsers_raise_only_value_error(text: str) -> None:
     for parse in (parse_time, parse_window, parse_days, parse_zone):
@@ -193,8 +301,8 @@ def test_parsers_raise_only_value_error(text: str) -> None:
 @given(st.integers(0, 23), st.integers(0, 59))
 def test_parse_time_reads_what_it_is_given(hh: int, mm: int) -> None:
     assert parse_time(f"{hh:02d}:{mm:02d}") == parse_time(f"{hh}:{mm:02d}") == time(hh, mm)
-    compact = parse_window(f"{hh:02d}{mm:02d}-{hh:02d}{mm:02d}")
-    assert compact == parse_window(f"{hh:02d}:{mm:02d}-{hh:02d}:{mm:02d}")
+    compact = parse_window(f"{hh:02d}{mm:02d}-2400")
+    assert compact == parse_window(f"{hh:02d}:{mm:02d}-24:00")
     assert compact.start == time(hh, mm)
 
 
@@ -565,8 +673,8 @@ def test_a_window_belongs_to_the_day_it_starts(
         ("Mon-Fri 08:00-24:00", "2026-06-02 00:30", False),
         ("Fri-Mon 00:00-24:00", "2026-06-07 12:00", True),
         ("Fri-Mon 00:00-24:00", "2026-06-03 12:00", False),
-        ("Sun 12:00-12:00", "2026-06-08 11:59", True),  # 24 h from Sunday noon
-        ("Sun 12:00-12:00", "2026-06-08 12:00", False),
+        ("Sun 12:00-11:00", "2026-06-08 10:59", True),  # 23 h from Sunday noon
+        ("Sun 12:00-11:00", "2026-06-08 11:00", False),
         ("Mon-Fri 08:00-12:00,13:00-18:00", "2026-06-02 12:30", False),
         ("Mon-Fri 08:00-12:00,13:00-18:00", "2026-06-02 13:00", True),
         ("Mon-Fri 08:00-18:00; Sat 09:00-13:00", "2026-06-06 10:00", True),
@@ -777,10 +885,10 @@ def test_a_date_only_exemption_covers_exactly_that_local_day(day: date, zone: Zo
         ("always Asia/Tokyo", True),
         ("Mon-Sun 00:00-24:00", True),
         ("daily 00:00-12:00,12:00-24:00", True),
-        ("Mon-Sun 06:00-06:00", True),  # each window runs into the next day's
+        ("daily 06:00-12:00,12:00-06:00", True),  # each day's windows run into the next day's
         ("Mon-Fri 00:00-24:00; Sat-Sun 00:00-24:00", True),
         ("Mon-Sun 22:00-10:00; Mon-Sun 10:00-22:00", True),
-        ("Sun-Sat 12:00-12:00", True),  # Sunday's window wraps into Monday
+        ("Sun-Sat 12:00-13:00,13:00-12:00", True),  # Sunday's window wraps into Monday
         ("Mon-Sat 00:00-24:00", False),
         ("Mon-Sun 00:00-23:59", False),
         ("Mon-Sun 00:01-24:00", False),
@@ -793,7 +901,7 @@ def test_open_all_week(text: str, around_the_clock: bool) -> None:
     assert parse_schedule(text, NY, HolidayCalendar()).open_all_week is around_the_clock
 
 
-@given(st.sampled_from(["Mon-Fri 08:00-18:00", "Mon-Sun 06:00-06:00", "always", "never"]))
+@given(st.sampled_from(["Mon-Fri 08:00-18:00", "daily 06:00-12:00,12:00-06:00", "always", "never"]))
 def test_a_schedule_open_all_week_is_open_at_every_hour_of_a_plain_week(text: str) -> None:
     hours = parse_schedule(text, UTC_ZONE, HolidayCalendar())
     start = datetime(2026, 6, 1, 0, 30, tzinfo=UTC)
@@ -879,3 +987,127 @@ def test_near_always_is_23_open_hours_on_each_day_of_a_plain_week(text: str) -> 
     assert schedule.near_always is all(h >= NEAR_ALWAYS_HOURS for h in open_hours)
     if schedule.near_always:
         assert sum(open_hours) >= NEAR_ALWAYS_HOURS * 7
+
+
+# ---------------------------------------------------------------- open intervals
+
+
+@given(
+    st.sampled_from(
+        [
+            "Mon-Fri 08:00-18:00",
+            "Mon-Fri 08:00-12:00,13:00-18:00; Sat 09:00-13:00",
+            "Mon-Thu 22:00-06:00",
+            "daily 06:00-12:00,12:00-06:00",
+            "Sun 01:30-03:00",  # the skipped and repeated hours of both zones
+            "always",
+            "never",
+        ]
+    ),
+    st.sampled_from([NY, LONDON, ZoneInfo("Australia/Lord_Howe")]),
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    st.lists(st.integers(0, 4 * 24 * 60), min_size=1, max_size=20),
+)
+def test_open_intervals_are_exactly_where_is_open_is_true(
+    text: str, zone: ZoneInfo, start: datetime, minutes: list[int]
+) -> None:
+    schedule = parse_schedule(text, zone, HolidayCalendar("US"))
+    lo = start.replace(tzinfo=UTC)
+    hi = lo + timedelta(days=4)
+    spans = schedule.open_intervals(lo, hi)
+    assert all(a < b for a, b in spans)
+    assert all(b < c for (_, b), (c, _) in pairwise(spans))  # merged
+    for m in minutes:
+        t = lo + timedelta(minutes=m)
+        if t < hi:
+            assert schedule.is_open(t) == any(a <= t < b for a, b in spans), t
+
+
+# ---------------------------------------------------------------- holidays of a tag schedule
+
+DATES = frozenset({date(2026, 12, 24)})
+US_NY = HolidayCalendar("US", "NY", DATES)
+
+
+@pytest.mark.parametrize(
+    ("text", "local_holidays", "calendar"),
+    [
+        # named: that region's public holidays, the configuration's own dates kept
+        (
+            "Mon-Fri 08:00-18:00 Europe/London holidays=GB",
+            False,
+            HolidayCalendar("GB", None, DATES),
+        ),
+        (
+            "Mon-Fri 08:00-18:00 Europe/London holidays=gb-eng",
+            True,
+            HolidayCalendar("GB", "ENG", DATES),
+        ),
+        ("Mon-Fri 08:00-18:00 holidays=DE", False, HolidayCalendar("DE", None, DATES)),
+        (
+            "Mon-Fri 08:00-18:00 Europe/London holidays: GB;",
+            False,
+            HolidayCalendar("GB", None, DATES),
+        ),
+        ("Mon-Fri 08:00-18:00 Europe/London holidays=none", True, HolidayCalendar(dates=DATES)),
+        ("mon-fri_0800-1800_europe--london_holidays-gb", False, HolidayCalendar("GB", None, DATES)),
+        ("mon-fri_0800-1800_holidays-none", False, HolidayCalendar(dates=DATES)),
+        ("always holidays=GB", False, HolidayCalendar("GB", None, DATES)),
+        # not named: a zone of another country brings its own (with local_holidays: tags)
+        ("Mon-Fri 08:00-18:00 Europe/London", True, HolidayCalendar("GB", None, DATES)),
+        ("mon-fri_0800-1800_europe--berlin", True, HolidayCalendar("DE", None, DATES)),
+        ("Mon-Fri 08:00-18:00 Europe/London", False, US_NY),
+        ("Mon-Fri 08:00-18:00 America/Chicago", True, US_NY),  # the same country: as configured
+        ("Mon-Fri 08:00-18:00", True, US_NY),  # the configuration's zone
+        ("Mon-Fri 08:00-18:00 UTC", True, US_NY),  # a zone of no country
+    ],
+)
+def test_a_tag_schedule_names_or_derives_its_holidays(
+    text: str, local_holidays: bool, calendar: HolidayCalendar
+) -> None:
+    parsed = parse_schedule(text, NY, US_NY, local_holidays=local_holidays)
+    assert parsed.holidays == calendar
+
+
+def test_a_configuration_without_a_country_gets_none_invented() -> None:
+    mine = HolidayCalendar(dates=DATES)
+    parsed = parse_schedule("Mon-Fri 08:00-18:00 Europe/London", NY, mine, local_holidays=True)
+    assert parsed.holidays == mine
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("Mon-Fri 08:00-18:00 holidays=XX", "holidays=XX: unknown country 'XX'"),
+        ("Mon-Fri 08:00-18:00 holidays=GB-XYZ", "holidays=GB-XYZ: unknown subdivision 'XYZ'"),
+        ("Mon-Fri 08:00-18:00 holidays=GB Europe/London", "'holidays=GB' goes at the end"),
+        ("Mon-Fri 08:00-18:00 holidays=", "holidays needs a country code or none"),
+        ("Mon-Fri 08:00-18:00 holidays=GB holidays=US", "holidays is given 2 times"),
+        ("holidays=GB", "empty schedule"),
+    ],
+)
+def test_a_tag_holidays_word_that_cannot_be_read(text: str, detail: str) -> None:
+    with pytest.raises(TagValueError) as info:
+        parse_schedule(text, NY, US_NY, local_holidays=True)
+    assert str(info.value).startswith(f'"{text}": ')
+    assert detail in str(info.value)
+
+
+def test_a_london_lab_is_not_closed_for_us_thanksgiving() -> None:
+    thanksgiving = local(LONDON, "2026-11-26 10:00")
+    for text in (
+        "Mon-Fri 08:00-18:00 Europe/London",
+        "Mon-Fri 08:00-18:00 Europe/London holidays=GB",
+    ):
+        lab = parse_schedule(text, NY, HolidayCalendar("US"), local_holidays=True)
+        assert lab.is_open(thanksgiving)
+        assert not lab.is_open(local(LONDON, "2026-11-26 22:00"))  # its nights stay off-hours
+        assert not lab.is_open(local(LONDON, "2026-12-28 10:00"))  # Boxing Day (observed)
+    # Named, the US calendar closes it on Thanksgiving all day
+    us = parse_schedule(
+        "Mon-Fri 08:00-18:00 Europe/London holidays=US",
+        NY,
+        HolidayCalendar("GB"),
+        local_holidays=True,
+    )
+    assert not us.is_open(thanksgiving)

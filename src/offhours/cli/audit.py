@@ -34,6 +34,7 @@ from offhours.cli.options import (
     start_run,
 )
 from offhours.cli.output import err, out
+from offhours.cli.schedule import review, warn_config
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,6 +86,7 @@ def audit(
         from offhours.notifiers.console import ConsoleNotifier
 
         cfg = load_config(config)
+        warn_config(cfg)
         at = parse_now(now, cfg.hours.timezone)
         memory = _memory(cfg, at, run_id)
         # The report goes to stdout once: through the configured console notifiers, else
@@ -302,6 +304,8 @@ def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
 
     def body() -> int:
         cfg = load_config(config)
+        # a schedule that fires no more: exit 2; warnings: stderr
+        review(cfg, parse_now(None, cfg.hours.timezone))
         policy = cfg.policy()
         out.print(f"{cfg.label}: OK", markup=False)
         out.print(f"  hours:     {policy.hours.describe()}", markup=False)

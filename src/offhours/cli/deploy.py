@@ -14,8 +14,9 @@ from offhours.cli import EXIT_OK
 from offhours.cli.budget import warn_budget
 from offhours.cli.exits import guarded
 from offhours.cli.help import Typer
-from offhours.cli.options import ConfigOpt, VerboseOpt, load_config, setup_logging
+from offhours.cli.options import ConfigOpt, VerboseOpt, load_config, parse_now, setup_logging
 from offhours.cli.output import err, out
+from offhours.cli.schedule import review
 from offhours.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -170,6 +171,8 @@ def _deployment(
     from offhours.deploy.aws import Deployment
 
     cfg = load_config(config)
+    # before the secrets and the build: a past at() is refused
+    review(cfg, parse_now(None, cfg.hours.timezone))
     given = {}
     if secret_stdin:
         value = sys.stdin.read().rstrip("\r\n")

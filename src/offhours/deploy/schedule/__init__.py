@@ -36,12 +36,18 @@ clocks repeat (fall back) runs once, at its first occurrence; ``rate()`` counts 
 from the start, the first run one interval after it. Classic EventBridge rules are the same
 evaluation in UTC. Searches stop at the end of 2199, the last year a cron() can name.
 
+An expression can be valid and never run: ``cron(0 0 30 2 ? *)`` (February has no 30th; see
+:func:`never_fires`), a year field or an ``at()`` that has passed (:func:`fires_no_more`).
+:func:`coverage_warnings` compares a schedule with business hours: runs inside them, off-hours
+no run falls in.
+
 The package is deploy- and CLI-side: the Lambda handler never imports it (EventBridge evaluates
 the expression); ``config`` imports the grammar only to validate ``[deploy] schedule``.
 """
 
 from __future__ import annotations
 
+from offhours.deploy.schedule._coverage import coverage_warnings
 from offhours.deploy.schedule._fire import last_fire_time, next_fire_times
 from offhours.deploy.schedule._forms import (
     MAX_YEAR,
@@ -55,6 +61,7 @@ from offhours.deploy.schedule._forms import (
     requires_scheduler,
 )
 from offhours.deploy.schedule._grammar import parse_schedule_expression, render
+from offhours.deploy.schedule._lifespan import fires_no_more, never_fires
 from offhours.deploy.schedule._listing import format_fire_times
 from offhours.deploy.schedule._words import describe
 
@@ -67,9 +74,12 @@ __all__ = [
     "Rate",
     "Schedule",
     "ScheduleError",
+    "coverage_warnings",
     "describe",
+    "fires_no_more",
     "format_fire_times",
     "last_fire_time",
+    "never_fires",
     "next_fire_times",
     "parse_schedule_expression",
     "render",
