@@ -95,7 +95,7 @@ def check_reference(text: str, what: str) -> str:
     if ref.scheme == "env" and not _ENV_NAME.fullmatch(ref.target):
         raise ValueError(
             f"{what}: env: takes an environment variable's name (letters, digits and _), "
-            "such as env:SLACK_WEBHOOK_URL; put the value in the variable, not here"
+            "such as env:MY_SECRET; put the value in that variable, not here"
         )
     return value
 
@@ -377,6 +377,13 @@ def _flag(check: Callable[[str], T], value: str, flag: str) -> T:
         raise ConfigError(f"{flag}: {exc}") from None
 
 
+def _ref_flag(value: str, flag: str) -> str:
+    try:
+        return check_reference(value, flag)
+    except ValueError as exc:  # its message starts with the flag already
+        raise ConfigError(str(exc)) from None
+
+
 def _from_flags(f: _Flags, default_zone: str | None) -> Answers:
     """Answers from flags alone: every missing one named at once."""
     from offhours.sources.ravello import DEFAULT_BASE_URL
@@ -396,9 +403,9 @@ def _from_flags(f: _Flags, default_zone: str | None) -> Answers:
             if value is None:
                 missing.append(f"{name} REF")
     if f.user is not None:
-        a.user = _flag(lambda t: check_reference(t, "--user"), f.user, "--user")
+        a.user = _ref_flag(f.user, "--user")
     if f.password is not None:
-        a.password = _flag(lambda t: check_reference(t, "--password"), f.password, "--password")
+        a.password = _ref_flag(f.password, "--password")
     if f.regions is not None:
         a.regions = _flag(check_regions, f.regions, "--regions")
     channel = f.channel or ("slack" if f.webhook is not None else None)
@@ -409,9 +416,7 @@ def _from_flags(f: _Flags, default_zone: str | None) -> Answers:
         if a.channel == "slack" and f.webhook is None:
             missing.append("--slack-webhook REF")
     if f.webhook is not None:
-        a.webhook = _flag(
-            lambda t: check_reference(t, "--slack-webhook"), f.webhook, "--slack-webhook"
-        )
+        a.webhook = _ref_flag(f.webhook, "--slack-webhook")
     if missing:
         raise ConfigError(
             f"init needs {', '.join(missing)}; give them, or run `offhours init` at a terminal "
@@ -460,12 +465,12 @@ def _interactively(f: _Flags, default_zone: str | None) -> Answers:
             else _ask("Ravello API URL", check_url, DEFAULT_BASE_URL)
         )
         a.user = (
-            _flag(lambda t: check_reference(t, "--user"), f.user, "--user")
+            _ref_flag(f.user, "--user")
             if f.user is not None
             else reference("Ravello user name", "env:RAVELLO_USER")
         )
         a.password = (
-            _flag(lambda t: check_reference(t, "--password"), f.password, "--password")
+            _ref_flag(f.password, "--password")
             if f.password is not None
             else reference("Ravello password", "env:RAVELLO_PASSWORD")
         )
@@ -485,7 +490,7 @@ def _interactively(f: _Flags, default_zone: str | None) -> Answers:
     )
     if a.channel == "slack":
         a.webhook = (
-            _flag(lambda t: check_reference(t, "--slack-webhook"), f.webhook, "--slack-webhook")
+            _ref_flag(f.webhook, "--slack-webhook")
             if f.webhook is not None
             else reference("Slack webhook URL", "env:SLACK_WEBHOOK_URL")
         )
