@@ -109,6 +109,11 @@ def test_init_refuses_to_overwrite_without_force(cli: CliRun, tmp_path: Path) ->
     assert load_config(path).sources
 
 
+def test_init_takes_config_as_every_command_reads_it(cli: CliRun, tmp_path: Path) -> None:
+    assert cli("init", *RAVELLO_FLAGS, "-c", "team.toml").code == 0
+    assert cli("check", "-c", "team.toml").code == 0
+
+
 def test_init_writes_where_offhours_config_points(cli: CliRun, tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     env = {"OFFHOURS_CONFIG": str(tmp_path / "conf" / "o.toml")}

@@ -22,6 +22,7 @@ import typer
 
 from offhours.cli import EXIT_OK
 from offhours.cli.exits import guarded
+from offhours.cli.options import VerboseOpt, setup_logging
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
 
@@ -534,8 +535,11 @@ def init(
         typer.Option(
             "--output",
             "-o",
+            "--config",
+            "-c",
             metavar="PATH",
-            help="Where to write [default: $OFFHOURS_CONFIG or ./offhours.toml]",
+            help="Where to write (--config as every command reads it) "
+            "[default: $OFFHOURS_CONFIG or ./offhours.toml]",
             show_default=False,
         ),
     ] = None,
@@ -607,8 +611,10 @@ def init(
             help="Write a shipped example as it is (full: every key, commented)",
         ),
     ] = None,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Write a commented offhours.toml: asked at a terminal, or from flags."""
+    setup_logging(verbose)
 
     def body() -> int:
         from offhours.config import config_path
