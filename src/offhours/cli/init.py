@@ -438,20 +438,27 @@ def _zone_or_utc(flag: str | None, default_zone: str | None, a: Answers) -> str:
     return default_zone
 
 
+def _answer(
+    given: str | None, flag: str, check: Callable[[str], T], question: str, default: str | None
+) -> T:
+    """The flag's answer, checked as the question's would be; else the question asked."""
+    return _flag(check, given, flag) if given is not None else _ask(question, check, default)
+
+
+def _reference(given: str | None, flag: str, what: str, default: str) -> str:
+    if given is not None:
+        return _ref_flag(given, flag)
+    return _ask(f"{what} (a reference)", lambda t: check_reference(t, what), default)
+
+
 def _interactively(f: _Flags, default_zone: str | None) -> Answers:
-    """Ask for what the flags did not give; a flag's answer is checked as it would be."""
+    """Ask for what the flags did not give."""
     from offhours.sources.ravello import DEFAULT_BASE_URL
 
-    a = Answers()
+    a = Answers(ravello_url=DEFAULT_BASE_URL)
     err.print("offhours.toml in a few questions (Enter takes the [default]).", markup=False)
-
-    def reference(what: str, default: str) -> str:
-        return _ask(f"{what} (a reference)", lambda t: check_reference(t, what), default)
-
-    a.source = (
-        _flag(_one_of(SOURCES, "source"), f.source, "--source")
-        if f.source is not None
-        else _ask("Source: ravello or aws", _one_of(SOURCES, "source"), "ravello")
+    a.source = _answer(
+        f.source, "--source", _one_of(SOURCES, "source"), "Source: ravello or aws", "ravello"
     )
     err.print(
         "Secrets are never written into offhours.toml, only where to find them: env:NAME "
@@ -460,56 +467,35 @@ def _interactively(f: _Flags, default_zone: str | None) -> Answers:
         markup=False,
     )
     if a.source == "ravello":
-        a.ravello_url = (
-            _flag(check_url, f.ravello_url, "--ravello-url")
-            if f.ravello_url is not None
-            else _ask("Ravello API URL", check_url, DEFAULT_BASE_URL)
+        a.ravello_url = _answer(
+            f.ravello_url, "--ravello-url", check_url, "Ravello API URL", DEFAULT_BASE_URL
         )
-        a.user = (
-            _ref_flag(f.user, "--user")
-            if f.user is not None
-            else reference("Ravello user name", "env:RAVELLO_USER")
-        )
-        a.password = (
-            _ref_flag(f.password, "--password")
-            if f.password is not None
-            else reference("Ravello password", "env:RAVELLO_PASSWORD")
+        a.user = _reference(f.user, "--user", "Ravello user name", "env:RAVELLO_USER")
+        a.password = _reference(
+            f.password, "--password", "Ravello password", "env:RAVELLO_PASSWORD"
         )
     else:
-        a.ravello_url = DEFAULT_BASE_URL
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        a.regions = (
-            _flag(check_regions, f.regions, "--regions")
-            if f.regions is not None
-            else _ask('AWS regions (comma-separated, or "all")', check_regions, region)
-        )
-    channel = f.channel or ("slack" if f.webhook is not None else None)
-    a.channel = (
-        _flag(_one_of(CHANNELS, "channel"), channel, "--channel")
-        if channel is not None
-        else _ask("Channel: slack (a webhook) or console", _one_of(CHANNELS, "channel"), "slack")
+        question = 'AWS regions (comma-separated, or "all")'
+        a.regions = _answer(f.regions, "--regions", check_regions, question, region)
+    a.channel = _answer(
+        f.channel or ("slack" if f.webhook is not None else None),
+        "--channel",
+        _one_of(CHANNELS, "channel"),
+        "Channel: slack (a webhook) or console",
+        "slack",
     )
     if a.channel == "slack":
-        a.webhook = (
-            _ref_flag(f.webhook, "--slack-webhook")
-            if f.webhook is not None
-            else reference("Slack webhook URL", "env:SLACK_WEBHOOK_URL")
+        a.webhook = _reference(
+            f.webhook, "--slack-webhook", "Slack webhook URL", "env:SLACK_WEBHOOK_URL"
         )
-    if f.timezone is not None:
-        a.timezone = _flag(check_zone, f.timezone, "--timezone")
-    else:
-        if default_zone is None:
-            err.print("(This system's time zone is unknown: UTC is the default.)", markup=False)
-        a.timezone = _ask("Time zone of business hours", check_zone, default_zone or "UTC")
-    a.country = (
-        _flag(check_country, f.country, "--country")
-        if f.country is not None
-        else _ask(
-            "Country for public holidays (ISO code such as US, GB, DE; none for none)",
-            check_country,
-            "none",
-        )
+    if f.timezone is None and default_zone is None:
+        err.print("(This system's time zone is unknown: UTC is the default.)", markup=False)
+    a.timezone = _answer(
+        f.timezone, "--timezone", check_zone, "Time zone of business hours", default_zone or "UTC"
     )
+    question = "Country for public holidays (ISO code such as US, GB, DE; none for none)"
+    a.country = _answer(f.country, "--country", check_country, question, "none")
     return a
 
 
