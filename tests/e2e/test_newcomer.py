@@ -37,6 +37,7 @@ pytestmark = pytest.mark.xdist_group("wheel")
 # Monday 2026-11-30, 23:00 in New York: off hours, and not a holiday.
 NIGHT = "2026-11-30T23:00:00-05:00"
 BIN = "Scripts" if os.name == "nt" else "bin"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,14 @@ def test_a_newcomer_installs_inits_checks_audits_and_reads_a_schedule(
         *("--timezone", "America/New_York", "--country", "US"),
     )
     assert "Wrote offhours.toml" in said
-    assert "export RAVELLO_USER=… RAVELLO_PASSWORD=… SLACK_WEBHOOK_URL=…" in said
+    exports = "export RAVELLO_USER=… RAVELLO_PASSWORD=… SLACK_WEBHOOK_URL=…"
+    assert exports in said
+    # What the README's "Using it" says, in the order it says it.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    using = readme.split("## Using it", 1)[1]
+    steps = ["offhours init ", exports, "offhours check ", "offhours audit --dry-run "]
+    assert [using.index(step) for step in steps] == sorted(using.index(step) for step in steps)
+    assert "offhours init --source ravello --user env:RAVELLO_USER" in using
     assert "offhours check" in said and "offhours audit --dry-run" in said
     assert "# Secrets are references, never values" in (tmp_path / "offhours.toml").read_text()
 
