@@ -702,8 +702,8 @@ def load_config(path: Path) -> Config:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no such file; create it (see examples/offhours.toml), "
-            f"pass --config PATH or set {ENV_CONFIG}"
+            f"{path}: no such file; create it with `offhours init`, "
+            f"or point at another file with --config PATH or {ENV_CONFIG}"
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None

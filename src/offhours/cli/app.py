@@ -16,6 +16,7 @@ from offhours.cli import (
     deploy,
     digest,
     incidents,
+    init,
     restore,
     schedule,
     secrets,
@@ -65,6 +66,7 @@ def _main(
     """Find VMs left running outside business hours and tell the team, once, clearly."""
 
 
+app.command()(init.init)
 app.command()(audit.audit)
 app.command()(audit.explain)
 app.command()(audit.check)

@@ -155,6 +155,7 @@ _OFF_HANDLER_PATH = (
     "offhours.__main__",
     "offhours.demo",
     "offhours.demo-aws",  # demo-aws.toml, the AWS demo's configuration
+    "offhours.examples",  # the configurations `offhours init --example` writes
     "offhours.testing",
     "offhours.deploy",
 )
