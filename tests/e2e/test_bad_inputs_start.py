@@ -35,10 +35,17 @@ ROWS = {
         ("check",), 2, "offhours.toml: no such file; create it with `offhours init`, or point"
     ),
     "no config through -c": Row(
-        ("audit", "-c", "elsewhere.toml"), 2, "elsewhere.toml: no such file; create it with"
+        ("audit", "-c", "elsewhere.toml"),
+        2,
+        "elsewhere.toml: no such file (named by --config); check the path, or write one "
+        "with: offhours init",
     ),
     "no config through OFFHOURS_CONFIG": Row(
-        ("explain",), 2, "gone.toml: no such file; create it", env={"OFFHOURS_CONFIG": "gone.toml"}
+        ("explain",),
+        2,
+        "gone.toml: no such file (named by $OFFHOURS_CONFIG); check the path, or write "
+        "one with: offhours init",
+        env={"OFFHOURS_CONFIG": "gone.toml"},
     ),
     "init without answers": Row(
         ("init", "--yes"),

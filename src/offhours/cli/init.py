@@ -21,7 +21,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from offhours.cli import EXIT_OK
-from offhours.cli.exits import guarded
+from offhours.cli.exits import EXIT_CANCELLED, guarded
 from offhours.cli.options import VerboseOpt, setup_logging
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
@@ -50,7 +50,7 @@ SOURCES = ("ravello", "aws")
 CHANNELS = ("slack", "console")
 #: what Ctrl-C / Ctrl-D at a prompt prints; the exit status is guarded's for an interrupt
 CANCELLED = "offhours: cancelled; nothing was written"
-EXIT_CANCELLED = 130
+
 
 _UTC_ALIASES = frozenset(
     {"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu", "Etc/GMT"}
