@@ -7,6 +7,7 @@ Covers every documented exit code: 0 ran fine, 1 source/notifier failed, 2 confi
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -478,5 +479,17 @@ def test_version_short_help_and_shell_completion(cli: CliRun) -> None:
         short, long = cli(*args, "-h"), cli(*args, "--help")
         assert short.code == long.code == 0
         assert short.stdout == long.stdout and short.stdout.startswith("Usage: offhours")
-    completion = cli("--show-completion", "bash")
-    assert completion.code == 0 and "_offhours_completion" in completion.stdout
+    # The shell is found among the parent processes (as at a prompt): run under a bash that
+    # stays the parent (a trailing command keeps bash from exec-ing offhours in its place).
+    completion = subprocess.run(  # noqa: S603 - bash from PATH, this interpreter, fixed arguments
+        [
+            shutil.which("bash") or "/bin/bash",
+            "-c",
+            f"{sys.executable} -m offhours --show-completion; true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completion.returncode == 0 and "_offhours_completion" in completion.stdout
