@@ -60,7 +60,7 @@ def _unknown(section: str, kind: str) -> ConfigError:
 
     # Only on this error path are the installed third-party words read (each costs a scan).
     words = [*BUILTIN[section], *(ep.name for ep in entry_points(group=_group(section)))]
-    close = difflib.get_close_matches(kind, words, n=1, cutoff=0.7)
+    close = difflib.get_close_matches(kind.lower(), words, n=1, cutoff=0.7)
     builtin = f"built in: {', '.join(builtin_names(section))}"
     third = f"third-party ones register under the entry-point group {_group(section)}"
     if close:

@@ -80,6 +80,8 @@ def _plain(msg: str) -> str:
     return {
         "Cannot overwrite a value": "a key is given a value twice",
         "Illegal character '\\n'": "a string is not closed on its line",
+        "Expected newline or end of document after a statement": "more follows the value on "
+        "this line",
         "Unterminated string": "a string is not closed",
         'Expected "\'"': "a string is not closed",
         "Unclosed array": "an array [ … ] is not closed",
