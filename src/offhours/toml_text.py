@@ -60,8 +60,10 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, label: str) -> str:
     line = int(found.group("line")) if found and found.group("line") else None
     col = int(found.group("col")) if found and found.group("col") else None
     hint = _hint(msg, text, line, col)
-    if msg == "Cannot overwrite a value" and line is None:
-        line = KeyLines.duplicate_in(text)
+    if msg == "Cannot overwrite a value":
+        # tomllib's column is past the value, and at the end of the file it gives no line
+        col = None
+        line = line or KeyLines.duplicate_in(text)
     if msg.startswith(("Unterminated string", 'Expected "\'"')) and line is None:
         line = KeyLines.unclosed_string_in(text)
     where = label if line is None else f"{label}:{line}" + (f":{col}" if col else "")

@@ -183,7 +183,8 @@ WRONG = st.one_of(
     st.dates(),
     st.datetimes(),
     st.lists(st.one_of(st.integers(), st.text(max_size=5)), max_size=3),
-    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    # keys a message repeats as they are: letters, so a phrase found is the message's own
+    st.dictionaries(st.text(alphabet="abxyz_", max_size=5), st.integers(), max_size=2),
 )
 
 
@@ -555,7 +556,7 @@ def test_key_path_quotes_what_is_not_a_bare_key() -> None:
         ),
         (
             "a = 1\nb = 2\na = 3\n",
-            "offhours.toml:3:6: not valid TOML: a key is given a value twice; keep one of them",
+            "offhours.toml:3: not valid TOML: a key is given a value twice; keep one of them",
         ),
         (
             "a = 1\n[t]\nb = 2\nb = 3",  # no line from tomllib here: the scanner finds it
