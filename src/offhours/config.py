@@ -569,7 +569,7 @@ def _validate(
 
 def _plugins(
     section: str,
-    items: list[dict[str, Any]],
+    items: list[tuple[int, dict[str, Any]]],
     problems: _Problems,
     context: dict[str, Any],
 ) -> list[PluginConfig]:
@@ -578,7 +578,7 @@ def _plugins(
 
     out: list[PluginConfig] = []
     seen: dict[str, str] = {}
-    for i, item in enumerate(items):
+    for i, item in items:
         where = f"{section}[{i}]"
         kind = item.get("type")
         if not isinstance(kind, str):
@@ -632,11 +632,12 @@ def parse_config(
     return Config(top, sources, notifiers, path, data)
 
 
-def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+def _list(data: Mapping[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
     value = data.get(key, [])
-    # A wrong shape is reported by _Top; here only the well-formed tables are looked into.
+    # A wrong shape is reported by _Top; here only the well-formed tables are looked into, each
+    # with its index in the document (what its problems are placed by).
     if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
+        return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
     return []
 
 

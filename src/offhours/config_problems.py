@@ -328,28 +328,19 @@ def _bounds(field: FieldInfo | None) -> dict[str, object]:
 
 
 def _range_words(bounds: Mapping[str, object]) -> str:
-    low = (
-        ("ge", _number(bounds["ge"]))
-        if "ge" in bounds
-        else ("gt", _number(bounds["gt"]))
-        if "gt" in bounds
-        else None
-    )
-    high = (
-        ("le", _number(bounds["le"]))
-        if "le" in bounds
-        else ("lt", _number(bounds["lt"]))
-        if "lt" in bounds
-        else None
-    )
-    if low and high and low[0] == "ge" and high[0] == "le":
-        return f"must be between {low[1]} and {high[1]}"
+    ge, gt, le, lt = (bounds.get(name) for name in ("ge", "gt", "le", "lt"))
+    if ge is not None and le is not None:
+        return f"must be between {_number(ge)} and {_number(le)}"
     parts = []
-    if low:
-        parts.append(f"{low[1]} or more" if low[0] == "ge" else f"more than {low[1]}")
-    if high:
-        parts.append(f"at most {high[1]}" if high[0] == "le" else f"less than {high[1]}")
-    return "must be " + " and ".join(parts)
+    if ge is not None:
+        parts.append(f"{_number(ge)} or more")
+    elif gt is not None:
+        parts.append(f"more than {_number(gt)}")
+    if le is not None:
+        parts.append(f"at most {_number(le)}")
+    elif lt is not None:
+        parts.append(f"less than {_number(lt)}")
+    return "must be " + " and ".join(parts) if parts else _FALLBACK
 
 
 def _one_of(expected: str, given: object) -> str:

@@ -360,6 +360,17 @@ accounts = [
     assert any(p.startswith("offhours.toml:20: sources[1].accounts[1].") for p in found), found
 
 
+def test_a_table_among_wrong_items_keeps_its_index(tmp_path: Path) -> None:
+    found = file_problems(tmp_path, 'sources = [\n  "ravello",\n  { type = "ravelo" },\n]\n')
+    assert found == (
+        'offhours.toml:2: sources[0]: "ravello" must be a table: a [name] header with keys under '
+        "it, or { key = value, … }",
+        'offhours.toml:3: sources[1].type: "ravelo" is not a known source type; did you mean '
+        "ravello? (built in: aws, ravello; third-party ones register under the entry-point "
+        "group offhours.sources)",
+    )
+
+
 def test_a_missing_key_is_placed_on_its_table_and_a_missing_table_on_no_line(
     tmp_path: Path,
 ) -> None:
