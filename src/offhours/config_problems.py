@@ -149,7 +149,7 @@ def describe(
             prefix + loc, f"{where}: {_unknown_key(name, model, loc, prefix, top, first_table)}"
         )
     if kind == "missing":
-        return Problem(prefix + loc, f"{where}: missing; this key is required")
+        return Problem(prefix + loc, f"{where}: {_missing(model, loc)}")
     words = _words(err, _field_at(model, loc), model, raw)
     if kind == "secret_reference" or _is_secret_field(model, loc):
         # The input may be the secret itself: say what is wrong without echoing it.
@@ -163,6 +163,14 @@ def describe(
     if "input" in err and not isinstance(value, dict):
         return Problem(prefix + loc, f"{where}: {show(value)} {words}")
     return Problem(prefix + loc, f"{where}: {words}")
+
+
+def _missing(model: type[BaseModel], loc: Loc) -> str:
+    field = _field_at(model, loc)
+    annotation = field.annotation if field is not None else None
+    if loc and get_origin(annotation) is list and get_origin(get_args(annotation)[0]) is dict:
+        return f"missing; add at least one [[{loc[-1]}]] table"  # a list of plugin tables
+    return "missing; this key is required"
 
 
 def words(err: Mapping[str, Any], model: type[BaseModel]) -> str:

@@ -14,7 +14,6 @@ common ones (text without quotes, ``True``, a key given twice).
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import re
 import tomllib
@@ -35,6 +34,8 @@ _POSITION = re.compile(
 )
 _KEY_VALUE = re.compile(r"^\s*(?P<key>[^=#\"']+?)\s*=\s*(?P<value>[^#]*?)\s*(?:#.*)?$")
 _CURLY = "\u201c\u201d\u2018\u2019"
+# tomllib's messages when the file ends inside a value (no position given)
+_UNCLOSED = ("Unterminated string", 'Expected "\'"', "Unclosed array", "Unclosed inline table")
 
 
 def read_toml(raw: bytes, label: str) -> tuple[str, dict[str, Any]]:
@@ -64,8 +65,10 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, label: str) -> str:
         # tomllib's column is past the value, and at the end of the file it gives no line
         col = None
         line = line or KeyLines.duplicate_in(text)
-    if msg.startswith(("Unterminated string", 'Expected "\'"')) and line is None:
-        line = KeyLines.unclosed_string_in(text)
+    if line is None and (msg.startswith(_UNCLOSED) or msg == "Invalid value"):
+        line = KeyLines.unclosed_in(text)
+        if line is not None and msg == "Invalid value":
+            msg, hint = "the file ends inside a value", "close the string, [ or { this line opens"
     where = label if line is None else f"{label}:{line}" + (f":{col}" if col else "")
     return f"{where}: not valid TOML: {_plain(msg)}" + (f"; {hint}" if hint else "")
 
@@ -73,6 +76,8 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, label: str) -> str:
 def _plain(msg: str) -> str:
     declared = re.fullmatch(r"Cannot declare (\(.*\)) twice", msg)
     if declared:
+        import ast  # only here: tomllib spells the table as a Python tuple
+
         try:
             keys = ast.literal_eval(declared.group(1))
         except (ValueError, SyntaxError):
@@ -124,7 +129,7 @@ def _hint(msg: str, text: str, line: int | None, col: int | None) -> str | None:
 
 
 class _Unclosed(Exception):
-    """The text ends inside a string opened on ``line``."""
+    """The text ends inside a string, array or inline table opened on ``line``."""
 
     def __init__(self, line: int) -> None:
         super().__init__(line)
@@ -155,7 +160,8 @@ class KeyLines:
         return KeyLines.of(text).duplicate
 
     @staticmethod
-    def unclosed_string_in(text: str) -> int | None:
+    def unclosed_in(text: str) -> int | None:
+        """The line where a string, array or inline table that the text never closes opens."""
         try:
             _Scan(text.removeprefix(_BOM)).run()
         except _Unclosed as exc:
@@ -268,23 +274,29 @@ class _Scan:
         if char in "\"'":
             self._string()
         elif char == "[":
+            start = self.line
             self.i += 1
             index = 0
             while True:
                 self._skip(newlines=True)
+                if self.i >= len(self.s):
+                    raise _Unclosed(start)
                 if self.s[self.i] == "]":
                     self.i += 1
                     return
                 self.lines[(*path, index)] = self.line
                 self._value((*path, index))
                 self._skip(newlines=True)
-                if self.s[self.i] == ",":
+                if self.s[self.i : self.i + 1] == ",":
                     self.i += 1
                 index += 1
         elif char == "{":
+            start = self.line
             self.i += 1
             while True:
                 self._skip(newlines=True)
+                if self.i >= len(self.s):
+                    raise _Unclosed(start)
                 if self.s[self.i] == "}":
                     self.i += 1
                     return
@@ -298,7 +310,7 @@ class _Scan:
                 self.lines[inner] = line
                 self._value(inner)
                 self._skip(newlines=True)
-                if self.s[self.i] == ",":
+                if self.s[self.i : self.i + 1] == ",":
                     self.i += 1
         else:  # number, boolean, date-time: up to the next delimiter
             while self.i < len(self.s) and self.s[self.i] not in ",]}\r\n#":

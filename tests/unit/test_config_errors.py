@@ -379,7 +379,7 @@ def test_a_missing_key_is_placed_on_its_table_and_a_missing_table_on_no_line(
         found
     )
     # No [[sources]] anywhere: no line to point at, never a wrong one.
-    assert "offhours.toml: sources: missing; this key is required" in found
+    assert "offhours.toml: sources: missing; add at least one [[sources]] table" in found
 
 
 # Tables: (text, key path, line)
@@ -584,6 +584,12 @@ def test_key_path_quotes_what_is_not_a_bare_key() -> None:
             "offhours.toml:2: not valid TOML: a string is not closed",
         ),
         ("a = { b = 1\n", "not valid TOML: an inline table { … } is not closed on its line"),
+        (
+            'x = 1\nwindows = [\n  "08:00-12:00",\n',
+            "offhours.toml:2: not valid TOML: the file ends inside a value; close",
+        ),
+        ("a = 'x\n", "offhours.toml:1: not valid TOML: a string is not closed"),
+        ("a = [1,\n  2", "offhours.toml:1: not valid TOML: an array [ … ] is not closed"),
     ],
 )
 def test_toml_syntax_errors_name_line_and_column_and_hint(
