@@ -292,6 +292,12 @@ def test_no_pydantic_phrase_for_any_wrong_value_of_any_plugin_key(
             'timezone = "UTC"\n' + MINIMAL,
             "1: timezone: unknown key; timezone belongs in [hours] or [deploy]",
         ),
+        ('[hous]\ntimezone = "UTC"\n', "1: hous: unknown key; did you mean hours?"),
+        (
+            '[[sources]]\ntype = "aws"\naccounts = [\n'
+            '  { id = "111111111111", rol_arn = "x" },\n]\n',
+            "4: sources[0].accounts[0].rol_arn: unknown key; did you mean role_arn?",
+        ),
         (
             MINIMAL + "grace_minuts = 5\n",
             "5: sources[0].grace_minuts: unknown key; did you mean grace_minutes, a key of "
