@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,47 +275,45 @@ class _Scan:
         if char in "\"'":
             self._string()
         elif char == "[":
-            start = self.line
-            self.i += 1
-            index = 0
-            while True:
-                self._skip(newlines=True)
-                if self.i >= len(self.s):
-                    raise _Unclosed(start)
-                if self.s[self.i] == "]":
-                    self.i += 1
-                    return
-                self.lines[(*path, index)] = self.line
-                self._value((*path, index))
-                self._skip(newlines=True)
-                if self.s[self.i : self.i + 1] == ",":
-                    self.i += 1
-                index += 1
+            self._items("]", lambda index: self._element((*path, index)))
         elif char == "{":
-            start = self.line
-            self.i += 1
-            while True:
-                self._skip(newlines=True)
-                if self.i >= len(self.s):
-                    raise _Unclosed(start)
-                if self.s[self.i] == "}":
-                    self.i += 1
-                    return
-                line = self.line
-                inner = path + self._keys()
-                self._skip()
-                self.i += 1  # "="
-                self._skip()
-                for end in range(len(path) + 1, len(inner)):
-                    self.lines.setdefault(inner[:end], line)
-                self.lines[inner] = line
-                self._value(inner)
-                self._skip(newlines=True)
-                if self.s[self.i : self.i + 1] == ",":
-                    self.i += 1
+            self._items("}", lambda _: self._inline_key_value(path))
         else:  # number, boolean, date-time: up to the next delimiter
             while self.i < len(self.s) and self.s[self.i] not in ",]}\r\n#":
                 self.i += 1
+
+    def _items(self, close: str, item: Callable[[int], None]) -> None:
+        """An array's or inline table's items up to ``close``, each read by ``item(index)``."""
+        start = self.line
+        self.i += 1
+        index = 0
+        while True:
+            self._skip(newlines=True)
+            if self.i >= len(self.s):
+                raise _Unclosed(start)
+            if self.s[self.i] == close:
+                self.i += 1
+                return
+            item(index)
+            self._skip(newlines=True)
+            if self.s[self.i : self.i + 1] == ",":
+                self.i += 1
+            index += 1
+
+    def _element(self, path: Loc) -> None:
+        self.lines[path] = self.line
+        self._value(path)
+
+    def _inline_key_value(self, table: Loc) -> None:
+        line = self.line
+        path = table + self._keys()
+        self._skip()
+        self.i += 1  # "="
+        self._skip()
+        for end in range(len(table) + 1, len(path)):
+            self.lines.setdefault(path[:end], line)
+        self.lines[path] = line
+        self._value(path)
 
     def _string(self) -> None:
         start = self.line
