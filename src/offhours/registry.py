@@ -56,16 +56,16 @@ def _entry_point(section: str, kind: str) -> EntryPoint | None:
 
 
 def _unknown(section: str, kind: str) -> ConfigError:
-    import difflib
+    from offhours.config_problems import close_match
 
     # Only on this error path are the installed third-party words read (each costs a scan).
     words = [*BUILTIN[section], *(ep.name for ep in entry_points(group=_group(section)))]
-    close = difflib.get_close_matches(kind.lower(), words, n=1, cutoff=0.7)
+    close = close_match(kind.lower(), words)
     builtin = f"built in: {', '.join(builtin_names(section))}"
     third = f"third-party ones register under the entry-point group {_group(section)}"
     if close:
         return ConfigError(
-            f"is not a known {section[:-1]} type; did you mean {close[0]}? ({builtin}; {third})"
+            f"is not a known {section[:-1]} type; did you mean {close}? ({builtin}; {third})"
         )
     return ConfigError(f"is not a known {section[:-1]} type; {builtin} ({third})")
 
