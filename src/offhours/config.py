@@ -14,12 +14,11 @@ import json
 import os
 import re
 import sys
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast, get_args
 
 from pydantic import (
     AfterValidator,
@@ -39,6 +38,10 @@ from offhours.incidents import MemorySettings
 from offhours.plugin import PluginConfig, SourceConfig, secret_fields
 from offhours.policy import Policy
 from offhours.secrets import INLINE, SecretRef, SecretSettings, secret_looking
+
+if TYPE_CHECKING:
+    from offhours.config_problems import Problem
+    from offhours.toml_text import KeyLines
 
 __all__ = [
     "DEFAULT_PATH",
@@ -531,100 +534,71 @@ class Config:
         )
 
 
-# user:password@ after a scheme, up to the last "@" of the word (a password may hold "/" or "@").
-_USERINFO = re.compile(r"(?<=://)[^\s\"'@]*@(?:[^\s\"'@]*@)*")
+class _Problems:
+    """The problems found so far, each with its place in the document; worded by
+    :mod:`offhours.config_problems` (imported only when there is one), placed on its line by
+    :mod:`offhours.toml_text` when the document's text is known."""
 
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+        self.found: list[Problem] = []
+        self._lines: KeyLines | None = None  # scanned on first use
 
-def _without_userinfo(text: str) -> str:
-    """``text`` with the userinfo of every URL in it masked: ``ftp://u:pw@host`` →
-    ``ftp://••••@host``. A config error may quote a value; never the credentials in it."""
-    return _USERINFO.sub("••••@", text)
+    def lines(self) -> KeyLines | None:
+        from offhours.toml_text import KeyLines
 
+        if self._lines is None and self.text is not None:
+            self._lines = KeyLines.of(self.text)
+        return self._lines
 
-def _show(value: object) -> str:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return _without_userinfo(json.dumps(value))
-    text = _without_userinfo(json.dumps(value, default=str))
-    return text if len(text) <= 60 else text[:57] + "…"
+    def add(self, loc: tuple[str | int, ...], text: str) -> None:
+        from offhours.config_problems import Problem
 
+        self.found.append(Problem(loc, text))
 
-def _path(loc: tuple[int | str, ...], prefix: str = "") -> str:
-    out = prefix
-    for part in loc:
-        if isinstance(part, str) and "[" in part:
-            continue  # pydantic's tag of a union member ("list[str]"), not a key
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out or "(top level)"
+    def from_pydantic(
+        self, exc: ValidationError, model: type[BaseModel], prefix: tuple[str | int, ...]
+    ) -> None:
+        from offhours.config_problems import describe
 
+        lines = self.lines()
+        first_table = lines.first_table if lines is not None else None
+        for err in exc.errors():
+            self.found.append(describe(err, model, prefix, _Top, first_table))
 
-def _describe(err: Mapping[str, Any], model: type[BaseModel], prefix: str) -> str:
-    loc = tuple(err["loc"])
-    where = _path(loc, prefix)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        known = ", ".join(_fields_at(model, loc[:-1]))
-        return f"{where}: unknown key; expected one of: {known}"
-    if kind == "missing":
-        return f"{where}: missing; this key is required"
-    msg = err["msg"]
-    if kind.startswith("value_error"):
-        msg = msg.removeprefix("Value error, ")
-    if kind == "secret_reference" or _is_secret_field(model, loc):
-        # The input may be the secret itself: say what is wrong without echoing it.
-        return f"{where}: {_lower_first(msg)}"
-    if "input" in err and not isinstance(err["input"], dict):
-        return f"{where}: {_show(err['input'])} {_lower_first(msg)}"
-    return f"{where}: {_lower_first(msg)}"
+    def error(self, label: str) -> ConfigError:
+        from offhours.config_problems import without_userinfo
 
-
-def _lower_first(msg: str) -> str:
-    # Pydantic says "Input should be…"; after a value it reads better as "input should be…".
-    return msg[:1].lower() + msg[1:] if msg[:2] != "HH" and not msg[:2].isupper() else msg
-
-
-def _is_secret_field(model: type[BaseModel], loc: tuple[int | str, ...]) -> bool:
-    return len(loc) == 1 and isinstance(loc[0], str) and loc[0] in secret_fields(model)
-
-
-def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if isinstance(part, str) and "[" in part:
-            continue  # pydantic's tag of a union member ("list[str]"), not a key
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        for cand in (ann, *getattr(ann, "__args__", ())):
-            for inner in (cand, *getattr(cand, "__args__", ())):
-                if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    current = inner
-    return list(getattr(current, "model_fields", {}))
+        lines = self.lines()
+        placed = []
+        for problem in self.found:
+            line = lines.line_of(problem.loc) if lines is not None else None
+            where = f"{label}:{line}" if line is not None else label
+            placed.append((line is None, line or 0, f"{where}: {without_userinfo(problem.text)}"))
+        # In the file's order; those without a line (missing at the top level) after them.
+        texts = tuple(text for *_, text in sorted(placed, key=lambda p: (p[0], p[1])))
+        noun = "problem" if len(texts) == 1 else "problems"
+        return ConfigError(f"{label}: {len(texts)} {noun}:\n  " + "\n  ".join(texts), texts)
 
 
 def _validate(
     model: type[BaseModel],
     data: object,
-    prefix: str,
-    problems: list[str],
+    prefix: tuple[str | int, ...],
+    problems: _Problems,
     context: dict[str, Any] | None = None,
 ) -> Any | None:
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        problems.extend(_describe(e, model, prefix) for e in exc.errors())
+        problems.from_pydantic(exc, model, prefix)
         return None
 
 
 def _plugins(
     section: str,
-    items: list[dict[str, Any]],
-    problems: list[str],
+    items: list[tuple[int, dict[str, Any]]],
+    problems: _Problems,
     context: dict[str, Any],
 ) -> list[PluginConfig]:
     # The registry names each table's model; importing it imports only the plugins used.
@@ -632,37 +606,47 @@ def _plugins(
 
     out: list[PluginConfig] = []
     seen: dict[str, str] = {}
-    for i, item in enumerate(items):
+    for i, item in items:
         where = f"{section}[{i}]"
         kind = item.get("type")
         if not isinstance(kind, str):
             known = ", ".join(builtin_names(section))
-            problems.append(f"{where}.type: missing; give the kind, one of: {known}")
+            problems.add(
+                (section, i, "type"), f"{where}.type: missing; give the kind, one of: {known}"
+            )
             continue
         try:
             model = config_model(section, kind)
         except ConfigError as exc:
-            problems.append(f"{where}.type: {_show(kind)} {exc}")
+            from offhours.config_problems import show
+
+            problems.add((section, i, "type"), f"{where}.type: {show(kind)} {exc}")
             continue
-        cfg = _validate(model, item, where, problems, context)
+        cfg = _validate(model, item, (section, i), problems, context)
         if cfg is None:
             continue
         name = cfg.display_name()
         if name in seen:
-            problems.append(
-                f"{where}.name: {_show(name)} is already used by {seen[name]}; "
-                "give each one a unique name"
+            from offhours.config_problems import show
+
+            problems.add(
+                (section, i, "name"),
+                f"{where}.name: {show(name)} is already used by {seen[name]}; "
+                "give each one a unique name",
             )
         seen[name] = where
         out.append(cfg)
     return out
 
 
-def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
-    """Validate an already-parsed TOML document. Raises ConfigError listing every problem."""
-    problems: list[str] = []
+def parse_config(
+    data: Mapping[str, Any], path: Path | None = None, *, text: str | None = None
+) -> Config:
+    """Validate an already-parsed TOML document. Raises ConfigError listing every problem,
+    each on its line when ``text`` (the document's TOML) is given."""
+    problems = _Problems(text)
     label = str(path) if path else "<config>"
-    top = _validate(_Top, dict(data), "", problems)
+    top = _validate(_Top, dict(data), (), problems)
     # Plugin tables are validated on their own, so the flag they depend on is passed along.
     context = {
         "allow_plaintext": data.get("allow_plaintext_secrets") is True,
@@ -671,18 +655,17 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     }
     sources = _plugins("sources", _list(data, "sources"), problems, context)
     notifiers = _plugins("notifiers", _list(data, "notifiers"), problems, context)
-    if problems or top is None:
-        lines = tuple(f"{label}: {_without_userinfo(p)}" for p in problems)
-        noun = "problem" if len(lines) == 1 else "problems"
-        raise ConfigError(f"{label}: {len(lines)} {noun}:\n  " + "\n  ".join(lines), lines)
+    if problems.found or top is None:
+        raise problems.error(label)
     return Config(top, sources, notifiers, path, data)
 
 
-def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+def _list(data: Mapping[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
     value = data.get(key, [])
-    # A wrong shape is reported by _Top; here only the well-formed tables are looked into.
+    # A wrong shape is reported by _Top; here only the well-formed tables are looked into, each
+    # with its index in the document (what its problems are placed by).
     if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
+        return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
     return []
 
 
@@ -707,13 +690,10 @@ def load_config(path: Path) -> Config:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, path)
+    from offhours.toml_text import read_toml
+
+    text, data = read_toml(raw, str(path))
+    return parse_config(data, path, text=text)
 
 
 def _list_of(models: Iterable[type[PluginConfig]]) -> Any:

@@ -55,11 +55,19 @@ def _entry_point(section: str, kind: str) -> EntryPoint | None:
     return next((ep for ep in entry_points(group=_group(section)) if ep.name == kind), None)
 
 
-def _unknown(section: str) -> ConfigError:
-    return ConfigError(
-        f"is not a known {section[:-1]} type; built in: {', '.join(builtin_names(section))} "
-        f"(third-party ones register under the entry-point group {_group(section)})"
-    )
+def _unknown(section: str, kind: str) -> ConfigError:
+    from offhours.config_problems import close_match
+
+    # Only on this error path are the installed third-party words read (each costs a scan).
+    words = [*BUILTIN[section], *(ep.name for ep in entry_points(group=_group(section)))]
+    close = close_match(kind.lower(), words)
+    builtin = f"built in: {', '.join(builtin_names(section))}"
+    third = f"third-party ones register under the entry-point group {_group(section)}"
+    if close:
+        return ConfigError(
+            f"is not a known {section[:-1]} type; did you mean {close}? ({builtin}; {third})"
+        )
+    return ConfigError(f"is not a known {section[:-1]} type; {builtin} ({third})")
 
 
 def _checked(section: str, found: object, where: str) -> type[Plugin]:
@@ -95,7 +103,7 @@ def load_plugin(section: str, kind: str) -> type[Plugin]:
         return _checked(section, _import(target), target)
     ep = _entry_point(section, kind)
     if ep is None:
-        raise _unknown(section)
+        raise _unknown(section, kind)
     where = f"{ep.value} (entry point {kind!r} in group {ep.group})"
     try:
         found = ep.load()

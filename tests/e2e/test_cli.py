@@ -259,8 +259,8 @@ def test_check_exits_0_for_a_good_config_and_2_listing_every_problem(
     )
     bad = cli("check", "--config", "bad.toml", env=env)
     assert bad.code == 2
-    assert 'bad.toml: hours.start: "25:00" is not a time (HH:MM)' in bad.stderr
-    assert "bad.toml: sources[0].username: missing" in bad.stderr
+    assert 'bad.toml:2: hours.start: "25:00" is not a time (HH:MM)' in bad.stderr
+    assert "bad.toml:4: sources[0].username: missing" in bad.stderr
 
 
 def test_check_refuses_wildcard_secret_references(
@@ -274,9 +274,9 @@ def test_check_refuses_wildcard_secret_references(
     run = cli("check", "--config", "wild.toml", env=env)
     assert run.code == 2, (run.stdout, run.stderr)
     assert (
-        "wild.toml: sources[0].password: secretsmanager:*#password holds a wildcard" in run.stderr
+        "wild.toml:4: sources[0].password: secretsmanager:*#password holds a wildcard" in run.stderr
     )
-    assert "wild.toml: sources[0].username: ssm:/offhours/ravello/user? holds a wildcard" in (
+    assert "wild.toml:3: sources[0].username: ssm:/offhours/ravello/user? holds a wildcard" in (
         run.stderr
     )
     assert "Traceback" not in run.stderr

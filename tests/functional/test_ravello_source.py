@@ -430,15 +430,16 @@ def test_malformed_items_are_named_by_index(
     [
         (
             {"base_url": "cloud.ravellosystems.com/api/v1"},
-            'sources[0].base_url: "cloud.ravellosystems.com/api/v1" string should match pattern',
+            'sources[0].base_url: "cloud.ravellosystems.com/api/v1" is not an http(s) URL such as '
+            '"https://cloud.ravellosystems.com/api/v1"',
         ),
         (
             {"base_url": "https:///api/v1"},
             "sources[0]: base_url 'https:///api/v1' is not an http(s) URL",
         ),
-        ({"retries": -1}, "sources[0].retries: -1 input should be greater than or equal to 0"),
-        ({"read_timeout": 0}, "sources[0].read_timeout: 0 input should be greater than 0"),
-        ({"auth": "token"}, "sources[0].auth: \"token\" input should be 'basic' or 'session'"),
+        ({"retries": -1}, "sources[0].retries: -1 must be between 0 and 10"),
+        ({"read_timeout": 0}, "sources[0].read_timeout: 0 must be more than 0 and at most 600"),
+        ({"auth": "token"}, 'sources[0].auth: "token" must be one of: basic, session'),
     ],
 )
 def test_bad_settings_are_config_errors(settings: dict[str, Any], problem: str) -> None:

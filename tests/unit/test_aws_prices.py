@@ -121,7 +121,7 @@ def _aws(prices: str) -> str:
     ("prices", "problem"),
     [
         ('{ "db.t3.micro" = 0.02 }', "name its product: rds:<engine>/db.t3.micro"),
-        ('{ "m5.large" = -1 }', "greater than or equal to 0"),
+        ('{ "m5.large" = -1 }', "-1 must be 0 or more"),
         ('{ "m5.large" = nan }', "finite number"),
         ('{ "m5.large" = "cheap" }', "m5.large"),
     ],

@@ -62,7 +62,11 @@ def test_region_names_and_all_are_accepted(regions: Any) -> None:
         ),
         (["EU-WEST-1"], 'sources[0].regions[0]: "EU-WEST-1" is not an AWS region name'),
         (["eu-west"], 'sources[0].regions[0]: "eu-west" is not an AWS region name'),
-        ("everywhere", "sources[0].regions: \"everywhere\" input should be 'all'"),
+        (
+            "everywhere",
+            'sources[0].regions: "everywhere" must be "all" or a list, e.g. ["a", "b"]',
+        ),
+        (5, 'sources[0].regions: 5 must be "all" or a list, e.g. ["a", "b"]'),
         # another script's digit (the message shows it escaped)
         (["eu-west-\u0661"], 'sources[0].regions[0]: "eu-west-\\u0661" is not an AWS region'),
     ],
@@ -147,9 +151,10 @@ def test_an_accounts_file_is_read(
         ),
         (
             f"id,role_arn\n{DEV},arn:aws:iam::{DEV}:user/me\n",
-            f"line 2, column 14: role_arn 'arn:aws:iam::{DEV}:user/me': string should match",
+            f"line 2, column 14: role_arn 'arn:aws:iam::{DEV}:user/me': is not an IAM role ARN "
+            'such as "arn:aws:iam::123456789012:role/offhours-audit"',
         ),
-        (f"id,role_arn\n{DEV}\n", "line 2, column 14: role_arn: field required"),
+        (f"id,role_arn\n{DEV}\n", "line 2, column 14: role_arn: missing; this key is required"),
         (f"id,role_arn\n{DEV},{DEV_ROLE},x\n", "line 2, column 51: 3 values for 2 columns"),
         (
             f"id,role_arn\n{DEV},{OPS_ROLE}\n",

@@ -273,13 +273,15 @@ def read_accounts_file(path: Path) -> list[dict[str, str]]:
         try:
             AccountEntry.model_validate(entry)
         except ValidationError as exc:
+            from offhours.config_problems import words
+
             error = exc.errors()[0]
             field = str(error["loc"][0]) if error["loc"] else "id"
             at = header.index(field) if field in header else 0
             shown = f" {entry[field]!r}" if field in entry else ""
             raise ValueError(
                 f"{path}, line {line}, column {_column(row, at)}: {field}{shown}: "
-                f"{error['msg'][:1].lower()}{error['msg'][1:]}"
+                f"{words(error, AccountEntry)}"
             ) from None
         if entry["id"] in seen:
             raise ValueError(
