@@ -62,7 +62,7 @@ ROWS = [
         "",
         "America/New_York",
         2,
-        'offhours.toml: hours: start and end are both "08:00", an empty working day; for the '
+        'offhours.toml:2: hours: start and end are both "08:00", an empty working day; for the '
         'whole day write start = "00:00" and end = "24:00"',
     ),
     (
