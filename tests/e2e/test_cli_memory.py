@@ -248,6 +248,9 @@ def test_snooze_an_incident_key_snoozes_its_resource(
         # a date: its midnight where business hours are kept
         ("2026-12-05", datetime(2026, 12, 5, 5, 0, tzinfo=UTC)),
         ("2026-12-02T09:00:00+01:00", datetime(2026, 12, 2, 8, 0, tzinfo=UTC)),
+        # no zone: read where business hours are kept, as --now is
+        ("2026-12-05T08:00", datetime(2026, 12, 5, 13, 0, tzinfo=UTC)),
+        ("2026-12-05Z", datetime(2026, 12, 5, 0, 0, tzinfo=UTC)),
     ],
 )
 def test_snooze_a_group_until(
@@ -270,7 +273,6 @@ def test_snooze_a_group_until(
             "more than [tags] max_exemption_days = 30 days from now; "
             "the latest allowed is 2026-12-31T04:00:00+00:00",
         ),
-        (["--until", "2026-12-05T08:00"], "has no time zone"),
         (["--until", "tomorrow"], "is not a time"),
         (["--until", ""], "say until when"),
         ([], "say until when"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -61,8 +61,8 @@ ReasonOpt = Annotated[
 
 
 def parse_when(text: str, option: str, *, now: datetime, zone: tzinfo, ahead: bool) -> datetime:
-    """An aware instant from the command line: ISO-8601 with a zone (``2026-12-01T08:00Z``),
-    a date (its midnight in the business-hours zone ``zone``), or a span from ``now``
+    """An aware instant from the command line: ISO-8601 (without a zone, in the business-hours
+    zone ``zone``), a date (its midnight there), or a span from ``now``
     (``30m``, ``2h``, ``3d``, ``1w``: ``ahead`` of it, or back from it)."""
     given = text.strip()
     span = _RELATIVE.fullmatch(given.lower())
@@ -70,21 +70,14 @@ def parse_when(text: str, option: str, *, now: datetime, zone: tzinfo, ahead: bo
         delta = timedelta(**{_UNITS[span.group(2)]: int(span.group(1))})
         return now + delta if ahead else now - delta
     try:
-        day = date.fromisoformat(given)
-    except ValueError:
-        pass
-    else:
-        return datetime.combine(day, time(), zone)
-    try:
-        value = datetime.fromisoformat(given)
-    except ValueError:
+        # the same times --now takes: a zone, or none (read in the hours zone), or a date
+        return parse_now(given, zone, option)
+    except ConfigError:
         raise ConfigError(
-            f"{option} {text!r} is not a time; write an ISO-8601 time with a zone "
-            "(2026-12-01T08:00:00Z), a date (2026-12-01), or a span such as 2h or 3d"
+            f"{option} {text!r} is not a time; write an ISO-8601 time (2026-12-01T08:00Z, or "
+            "2026-12-01T08:00 in the business-hours zone), a date (2026-12-01), or a span "
+            "such as 2h or 3d"
         ) from None
-    if value.tzinfo is None:
-        raise ConfigError(f"{option} {text!r} has no time zone; add Z or an offset such as -05:00")
-    return value
 
 
 def _zone(cfg: Config) -> tzinfo:
