@@ -73,14 +73,16 @@ def scheduled_time(event: Any) -> datetime:
 
 
 def _parse_text(text: str, where: str) -> Config:
+    is_json = text.lstrip().startswith("{")
     try:
-        data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+        data = json.loads(text) if is_json else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{where}: neither JSON nor valid TOML: {exc}") from None
     if isinstance(data, dict):
         # What `offhours deploy` keeps for itself (secrets' fingerprints), not configuration.
         data.pop(DEPLOY_STATE_KEY, None)
-    return parse_config(data, Path(where))
+    # TOML's text gives each problem its line; JSON's lines are not the keys' lines
+    return parse_config(data, Path(where), text=None if is_json else text)
 
 
 def load_lambda_config(

@@ -277,3 +277,18 @@ def test_the_deadline_comes_from_the_context() -> None:
     left = lambda_handler.run_deadline(LambdaContext(60_000)).remaining()
     assert 57 < left <= 58  # 60 s less the 2 s margin
     assert lambda_handler.run_deadline(LambdaContext(500)).remaining() == 0
+
+
+def test_a_packaged_toml_config_error_names_its_line(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "offhours.toml").write_text(
+        '[hours]\ntimezone = "Europe/London"\ngrace_minuts = 5\n'
+        '[[sources]]\ntype = "ravello"\nusername = "env:RU"\npassword = "env:RP"\n'
+    )
+    monkeypatch.delenv("OFFHOURS_CONFIG_SSM", raising=False)
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
+    with pytest.raises(
+        ConfigError, match=r"offhours\.toml:3: hours\.grace_minuts: .*grace_minutes"
+    ):
+        lambda_handler.handler({"time": "2026-12-01T04:00:00Z"}, None)
