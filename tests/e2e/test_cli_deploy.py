@@ -148,6 +148,25 @@ def test_import_the_seeds_lambda_json(cli: CliRun, tmp_path: Path) -> None:
     assert "--force" in again.stderr
 
 
+def test_import_warns_about_the_role_and_a_timeout_the_run_outlasts(
+    cli: CliRun, tmp_path: Path
+) -> None:
+    # The Ravello source and Slack notifier with their default waits: 57 s at worst.
+    (tmp_path / "offhours.toml").write_text(CONFIG)
+    run = cli("deploy", "import-lambda-json", str(ROOT / "tests" / "data" / "lambda.json"))
+    assert run.code == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings[0].startswith(
+        "warning: role: arn:aws:iam::999999999999:role/lambda_ravello is used as is"
+    )
+    assert "Leave role_arn out" in warnings[0]
+    assert warnings[1].startswith("warning: timeout: lambda.json's 30 s is not kept")
+    assert "worst case 57 s" in warnings[1]
+    deploy = tomllib.loads(run.stdout)["deploy"]
+    assert "timeout" not in deploy  # offhours' default applies
+    assert "# changed: timeout 30 s dropped, too short for this configuration" in run.stdout
+
+
 def test_import_invalid_lambda_json(cli: CliRun, tmp_path: Path) -> None:
     (tmp_path / "lambda.json").write_text('{"name": "audit",, }')
     run = cli("deploy", "import-lambda-json", "lambda.json")
