@@ -20,6 +20,7 @@ from offhours.deploy.aws_error import Where, explain_aws_error
 from offhours.deploy.changes import (
     Change,
     config_diffs,
+    document_diff,
     environment_diff,
     field_diffs,
     statement_diffs,
@@ -412,3 +413,24 @@ def test_an_equal_build_is_copied_from_the_cache_without_building(tmp_path: Path
             tmp_path / "out.zip", runtime="python3.12", architecture="arm64",
             holiday_countries=["FR"], directory=tmp_path / "cache", building=building,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "places"),
+    [
+        ({"sources": [{"a": 1}, {"b": 2}]}, {"sources": [{"a": 1}]}, ["sources[1] removed"]),
+        (
+            {"sources": [{"a": 1}]},
+            {"sources": [{"a": 2}, {"c": 3}]},
+            ["sources[0]", "sources[1] added"],
+        ),
+        ({"hours": {"start": "08:00"}}, {"hours": {"start": "09:00"}}, ["hours"]),
+        ({}, {"memory": {"store": "off"}}, ["memory added"]),
+        ({"memory": {}}, {}, ["memory removed"]),
+        ({"hours": {"x": 1}, "notifiers": []}, {"hours": {"x": 1}, "notifiers": []}, []),
+    ],
+)
+def test_a_configuration_change_says_where_never_what(
+    current: dict[str, Any], desired: dict[str, Any], places: list[str]
+) -> None:
+    assert document_diff(current, desired) == places

@@ -54,6 +54,7 @@ from offhours.deploy.changes import (
     Change,
     config_diffs,
     differs,
+    document_diff,
     field_diffs,
     policy_diff,
     pretty,
@@ -669,9 +670,9 @@ def _apply_parameter(d: Deployment, state: _State, res: Resource, dry: bool) -> 
     ]
     slots = [d._slots[where] for where in d._secrets or {}]
     if current is not None and not _same(
-        _without_secrets(current, slots), _without_secrets(desired, slots)
+        before := _without_secrets(current, slots), after := _without_secrets(desired, slots)
     ):
-        details.append("configuration changed")
+        details.append(f"configuration changed: {', '.join(document_diff(before, after))}")
     elif current is not None and not changed:
         details.append("fingerprints of secrets no longer stored here dropped")
     # The function names the version it reads: a new one is published for it.

@@ -20,6 +20,7 @@ __all__ = [
     "Change",
     "config_diffs",
     "differs",
+    "document_diff",
     "environment_diff",
     "field_diffs",
     "policy_diff",
@@ -232,3 +233,26 @@ def differs(desired: object, current: object) -> bool:
             return True
         return any(differs(v, current.get(k)) for k, v in desired.items())
     return desired != current
+
+
+def document_diff(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
+    """Where two configurations differ, by place only (``hours``, ``sources[1] added``,
+    ``notifiers[0]``): never a value, which may be a secret's."""
+    places = []
+    for key in sorted({*current, *desired}):
+        have, want = current.get(key), desired.get(key)
+        if json.dumps(have, sort_keys=True) == json.dumps(want, sort_keys=True):
+            continue
+        if key not in current or key not in desired:
+            places.append(f"{key} {'added' if key in desired else 'removed'}")
+        elif isinstance(have, list) and isinstance(want, list):
+            for i in range(max(len(have), len(want))):
+                if i >= len(have):
+                    places.append(f"{key}[{i}] added")
+                elif i >= len(want):
+                    places.append(f"{key}[{i}] removed")
+                elif json.dumps(have[i], sort_keys=True) != json.dumps(want[i], sort_keys=True):
+                    places.append(f"{key}[{i}]")
+        else:
+            places.append(key)
+    return places
