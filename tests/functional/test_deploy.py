@@ -1010,3 +1010,52 @@ def test_ciphertext_edited_by_hand_is_re_encrypted(aws: Aws, tmp_path: Path) -> 
     assert [d.rsplit("(", 1)[-1] for d in change.details[:2]] == ["changed)", "changed)"]
     assert stored_password_key(aws, FN)  # decrypts to the password again
     assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+
+
+# ---------------------------------------------------------------- what a change says
+
+
+def test_plan_says_what_changed_in_each_resource(aws: Aws, tmp_path: Path) -> None:
+    deployment(config(tmp_path)).apply()
+    # Someone made the log group keep its events for ever.
+    aws.client("logs").delete_retention_policy(logGroupName=f"/aws/lambda/{FN}")
+    path = tmp_path / "offhours.toml"
+    path.write_text(
+        path.read_text()
+        .replace('team = "platform"', 'team = "ops", owner = "alice"')
+        .replace("cron(0 18-23 ? * MON-FRI *)", "cron(0 19-23 ? * MON-FRI *)")
+        .replace("memory = 128", "memory = 256")
+    )
+    cfg = load_config(path)
+    plan = {f"{c.kind} {c.name}": c for c in deployment(cfg).plan()}
+    tags = "tags: owner added (alice), team platform → ops"
+    assert plan[f"lambda function {FN}"].details == ("memory 128 MB → 256 MB", tags)
+    assert plan[f"log group /aws/lambda/{FN}"].details == (
+        "retention: never expires → 30 days",
+        tags,
+    )
+    assert plan[f"iam role {FN}-role"].details == (tags,)
+    assert plan[f"state table {FN}-state"].details[-1] == tags
+    assert plan[f"schedule offhours/{FN}"].details == (
+        "schedule cron(0 18-23 ? * MON-FRI *) → cron(0 19-23 ? * MON-FRI *)",
+        "description changed",
+    )
+    # Every resource that carries tags says so: apply writes them, and then all is in line.
+    assert all(c.action == "update" for k, c in plan.items() if tags in c.details)
+    applied = deployment(cfg).apply()
+    lam = aws.client("lambda")
+    function_arn = lam.get_function(FunctionName=FN)["Configuration"]["FunctionArn"]
+    assert lam.list_tags(Resource=function_arn)["Tags"]["team"] == "ops"
+    assert aws.client("iam").list_role_tags(RoleName=f"{FN}-role")["Tags"]
+    assert {c.action for c in applied} >= {"update"}
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+
+
+def test_a_role_of_another_account_is_flagged_by_plan(aws: Aws, tmp_path: Path) -> None:
+    role = "arn:aws:iam::999999999999:role/lambda_ravello"
+    plan = deployment(config_with(tmp_path, f'role_arn = "{role}"')).plan()
+    (change,) = [c for c in plan if c.kind == "iam role" and c.name.startswith(role)]
+    assert change.details == (
+        "a role of account 999999999999, not of 123456789012 where the function is deployed: "
+        "Lambda refuses it (iam:PassRole across accounts); leave role_arn out",
+    )

@@ -734,6 +734,15 @@ def _apply_role(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
     marker = "role_arn" if res.id == "OffhoursRole" else "scheduler_role_arn"
     if res.existing:
         state.known[marker] = res.name
+        account = res.name.split(":")[4] if res.name.count(":") >= 5 else ""
+        if account and account != state.known["account"]:
+            # apply would fail at CreateFunction, after the key and the parameter exist
+            elsewhere = (
+                f"a role of account {account}, not of {state.known['account']} where the "
+                "function is deployed: Lambda refuses it (iam:PassRole across accounts); "
+                "leave role_arn out",
+            )
+            return Change(res.noun, f"{res.name} (existing)", "unchanged", elsewhere)
         return Change(res.noun, f"{res.name} (existing)", "unchanged")
     iam = d.client("iam")
     name, trust, policy = res.name, res.props["AssumeRolePolicyDocument"], state.policy_of(res)
