@@ -60,8 +60,8 @@ def _hint(code: str, message: str, where: Where) -> str:
                 "it, or leave [deploy] role_arn out so offhours creates the role itself"
             )
         return (
-            "the identity that deploys is not allowed this call; grant it (the README's "
-            "Deployment section lists what deploy calls), or deploy as an identity that may"
+            "the identity that deploys is not allowed this call: grant it the action AWS "
+            "names, or deploy as an identity that has it"
         )
     if code in _CREDENTIALS:
         return "the AWS credentials are expired or not valid in this account; refresh them"

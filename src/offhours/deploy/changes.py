@@ -1,7 +1,7 @@
 """What plan, apply and destroy say: one :class:`Change` per resource, and the field-level
 differences it lists (pure: no AWS call, no printing).
 
-A change names what differs, as a reviewer reads it: ``memory 128 → 256 MB``, ``environment:
+A change names what differs, as a reviewer reads it: ``memory 128 MB → 256 MB``, ``environment:
 OFFHOURS_STATE_TABLE added``, ``statement AwsRead1A2B added: ec2:DescribeInstances on *``,
 ``tags: team platform → ops``. Values are shown only where they cannot be secret: the
 function's environment gives names only, never values.
@@ -53,11 +53,20 @@ class Change:
         return "\n".join([head, *(f"      {d}" for d in self.details)])
 
 
-#: how each action reads in the closing line, per command: (plan, apply, destroy preview,
-#: destroy)
+#: how each action reads in the closing line of plan, apply, destroy's preview and destroy
 _WORDS: dict[str, dict[Action, str]] = {
-    "plan": {"create": "to create", "update": "to update", "delete": "to delete"},
-    "apply": {"create": "created", "update": "updated", "delete": "deleted"},
+    "plan": {
+        "create": "to create",
+        "update": "to update",
+        "delete": "to delete",
+        "unchanged": "unchanged",
+    },
+    "apply": {
+        "create": "created",
+        "update": "updated",
+        "delete": "deleted",
+        "unchanged": "unchanged",
+    },
     "preview": {"delete": "to delete", "unchanged": "kept"},
     "destroy": {"delete": "deleted", "unchanged": "kept"},
 }
@@ -70,12 +79,7 @@ def summary(changes: Sequence[Change], mode: Literal["plan", "apply", "preview",
     if not counts["create"] + counts["update"] + counts["delete"]:
         return "nothing to destroy." if mode in ("preview", "destroy") else "no changes."
     words = _WORDS[mode]
-    parts = [
-        f"{counts[a]} {words.get(a, 'unchanged')}"
-        for a in _ORDER
-        if counts[a] and (a in words or mode in ("plan", "apply"))
-    ]
-    return ", ".join(parts) + "."
+    return ", ".join(f"{counts[a]} {words[a]}" for a in _ORDER if counts[a] and a in words) + "."
 
 
 def pretty(document: object) -> list[str]:
