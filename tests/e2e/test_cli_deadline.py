@@ -121,6 +121,7 @@ def test_deploy_plan_warns_when_the_budget_exceeds_the_timeout(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr(zipfile.ZipInfo("offhours/__init__.py", (1980, 1, 1, 0, 0, 0)), "")
+        zf.writestr(zipfile.ZipInfo("offhours/lambda_handler.py", (1980, 1, 1, 0, 0, 0)), "")
     (tmp_path / "offhours-lambda.zip").write_bytes(buffer.getvalue())
     env = env_for(slack) | {
         "T_SLACK_URL": "https://hooks.slack.com/services/T00000000/B00000000/sentinel-hook-plan"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
+import pty
+import subprocess
+import sys
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -51,15 +56,23 @@ def project(tmp_path: Path, aws: Aws) -> Path:
     (tmp_path / "offhours.toml").write_text(CONFIG)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("offhours/__init__.py", (1980, 1, 1, 0, 0, 0)), "")
+        for name in ("offhours/__init__.py", "offhours/lambda_handler.py"):
+            zf.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), "")
     (tmp_path / "offhours-lambda.zip").write_bytes(buffer.getvalue())
     return tmp_path
 
 
 def test_apply_plan_destroy(cli: CliRun, project: Path, aws: Aws) -> None:
     # Like terraform plan: the role's permissions in full before they are created.
-    first = cli("deploy", "plan", "--package", "offhours-lambda.zip", env=SECRETS)
-    assert first.code == 0, first.stderr
+    first = cli(
+        "deploy", "plan", "--package", "offhours-lambda.zip", "--detailed-exitcode", env=SECRETS
+    )
+    assert first.code == 2, first.stderr  # as terraform's: 2 when there are changes
+    assert first.stdout.rstrip().endswith("\n\n11 to create.")
+    # Nothing that is not configured nor there: no alarm, digest schedule or classic rule.
+    for absent in ("alarm", "events rule", f"{FN}-digest", "\n      none"):
+        assert absent not in first.stdout
+    assert f"+ create    log group /aws/lambda/{FN}\n      retention: 30 days\n" in first.stdout
     assert f"+ create    iam role {FN}-role\n      permissions:\n      {{" in first.stdout
     assert '"Sid": "DecryptOwnSecrets"' in first.stdout
     assert f"+ create    invoke config {FN}:live" in first.stdout
@@ -68,10 +81,13 @@ def test_apply_plan_destroy(cli: CliRun, project: Path, aws: Aws) -> None:
     assert f"+ create    lambda function {FN}" in applied.stdout
     assert f"+ create    schedule offhours/{FN}" in applied.stdout
     assert "cron(0 19 ? * MON-FRI *) in Europe/Berlin" in applied.stdout
+    assert applied.stdout.rstrip().endswith("\n\n11 created.")
     schedule = aws.client("scheduler").get_schedule(Name=FN, GroupName="offhours")
     assert schedule["ScheduleExpressionTimezone"] == "Europe/Berlin"
 
-    plan = cli("deploy", "plan", "--package", "offhours-lambda.zip", env=SECRETS)
+    plan = cli(
+        "deploy", "plan", "--package", "offhours-lambda.zip", "--detailed-exitcode", env=SECRETS
+    )
     assert plan.code == 0, plan.stderr
     assert plan.stdout.rstrip().endswith("no changes.")
 
@@ -85,11 +101,21 @@ def test_apply_plan_destroy(cli: CliRun, project: Path, aws: Aws) -> None:
     preview = cli("deploy", "destroy", "--dry-run")
     assert preview.code == 0, preview.stderr
     assert f"- delete    lambda function {FN}" in preview.stdout
-    assert "would delete" in preview.stdout
+    # What goes, what stays and for how long the key waits, and the count.
+    assert f"= keep      state table {FN}-state\n      kept: " in preview.stdout
+    assert "deletion scheduled: KMS deletes it after 7 days" in preview.stdout
+    assert preview.stdout.rstrip().endswith("\n\n7 to delete, 1 kept.")
     assert aws.client("lambda").get_function(FunctionName=FN)
     destroyed = cli("deploy", "destroy", "--yes")
     assert destroyed.code == 0, destroyed.stderr
     assert f"- delete    lambda function {FN}" in destroyed.stdout
+    assert destroyed.stdout.rstrip().endswith("\n\n7 deleted, 1 kept.")
+    again = cli("deploy", "destroy", "-y")
+    assert again.stdout.rstrip().endswith(
+        f"= keep      state table {FN}-state\n      kept: "
+        "state table offhours-e2e-state holds incident history; offhours deploy destroy "
+        "--delete-state removes it\n\nnothing to destroy."
+    )
     for run in (first, applied, plan, again, preview, destroyed):
         assert "sentinel-e2e" not in run.stdout + run.stderr
 
@@ -120,6 +146,25 @@ def test_import_the_seeds_lambda_json(cli: CliRun, tmp_path: Path) -> None:
     again = cli("deploy", "import-lambda-json", str(seed), "--write")
     assert again.code == 2
     assert "--force" in again.stderr
+
+
+def test_import_warns_about_the_role_and_a_timeout_the_run_outlasts(
+    cli: CliRun, tmp_path: Path
+) -> None:
+    # The Ravello source and Slack notifier with their default waits: 57 s at worst.
+    (tmp_path / "offhours.toml").write_text(CONFIG)
+    run = cli("deploy", "import-lambda-json", str(ROOT / "tests" / "data" / "lambda.json"))
+    assert run.code == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings[0].startswith(
+        "warning: role: arn:aws:iam::999999999999:role/lambda_ravello is used as is"
+    )
+    assert "Leave role_arn out" in warnings[0]
+    assert warnings[1].startswith("warning: timeout: lambda.json's 30 s is not kept")
+    assert "worst case 57 s" in warnings[1]
+    deploy = tomllib.loads(run.stdout)["deploy"]
+    assert "timeout" not in deploy  # offhours' default applies
+    assert "# changed: timeout 30 s dropped, too short for this configuration" in run.stdout
 
 
 def test_import_invalid_lambda_json(cli: CliRun, tmp_path: Path) -> None:
@@ -197,7 +242,7 @@ def test_apply_reads_one_secret_from_stdin(cli: CliRun, project: Path, aws: Aws)
 
 
 def test_the_package_ships_only_the_configured_calendars_holiday_names(
-    cli: CliRun, tmp_path: Path
+    cli: CliRun, tmp_path: Path, aws: Aws
 ) -> None:
     # A real, offline build (as tests/functional/test_package.py's) from the CLI: deploy
     # package, plan and apply all build through the same step.
@@ -209,12 +254,79 @@ def test_the_package_ships_only_the_configured_calendars_holiday_names(
     runtime = default_runtime()
     config = CONFIG.replace("[deploy]\n", f'[deploy]\nruntime = "{runtime}"\n')
     (tmp_path / "offhours.toml").write_text(config + '\n[hours.holidays]\ncountry = "DE"\n')
+    # The user's cache directory, here the test's own.
+    env = {**SECRETS, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     run = cli(
         "deploy", "package", "--find-links", str(wheels), "--no-index", "-o", "fn.zip",
-        timeout=600,
+        env=env, timeout=600,
     )  # fmt: skip
     assert run.code == 0, run.stderr
+    assert "building the Lambda package for" in run.stderr
     assert "(holiday names: DE)" in run.stderr
     with zipfile.ZipFile(tmp_path / "fn.zip") as archive:
         catalogues = {n.rsplit("/", 1)[1] for n in archive.namelist() if n.endswith(".mo")}
     assert catalogues == {"DE.mo"}
+    # The digest as `sha256sum fn.zip` prints it, and Lambda's CodeSha256, each labelled.
+    blob = (tmp_path / "fn.zip").read_bytes()
+    assert f"sha256 (as sha256sum prints it):   {hashlib.sha256(blob).hexdigest()}" in run.stdout
+    code_sha = base64.b64encode(hashlib.sha256(blob).digest()).decode()
+    assert f"CodeSha256 (base64, as Lambda shows it): {code_sha}" in run.stdout
+
+    # The build was kept: plan (which builds when no --package is given) reuses it as it is.
+    (cached,) = (tmp_path / "cache" / "offhours" / "lambda-packages").glob("*.zip")
+    before = cached.stat()
+    plan = cli("deploy", "plan", "--find-links", str(wheels), "--no-index", env=env)
+    assert plan.code == 0, plan.stderr
+    assert "reusing the Lambda package built before for" in plan.stderr
+    assert "building" not in plan.stderr
+    after = cached.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert cached.read_bytes() == blob
+    assert f"{len(blob):,} bytes" in plan.stdout  # the function as created from that zip
+
+
+def on_a_terminal(cwd: Path, answer: str, *args: str) -> Run:
+    """`offhours ARGS` with a terminal (a pseudo-terminal) as stdin, ``answer`` typed on it."""
+    master, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFHOURS_")}
+    try:
+        os.write(master, answer.encode())
+        proc = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+            [sys.executable, "-m", "offhours", *args],
+            cwd=cwd,
+            env=env,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(master)
+        os.close(terminal)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_destroy_lists_what_goes_and_asks(cli: CliRun, project: Path, aws: Aws) -> None:
+    applied = cli("deploy", "apply", "--package", "offhours-lambda.zip", env=SECRETS)
+    assert applied.code == 0, applied.stderr
+    lam = aws.client("lambda")
+
+    declined = on_a_terminal(project, "n\n", "deploy", "destroy")
+    assert declined.code == 1, declined.stderr
+    preview, _, asked = declined.stdout.partition("\n\nDestroy these")
+    assert f"- delete    lambda function {FN}\n      with its versions and aliases" in preview
+    assert f"= keep      state table {FN}-state" in preview
+    assert preview.endswith("7 to delete, 1 kept.")
+    assert asked.startswith(" 7 resources? [y/N]")
+    assert "destroy cancelled: nothing was deleted" in declined.stderr
+    assert lam.get_function(FunctionName=FN)  # still there
+
+    # Enter alone is no: the default.
+    assert on_a_terminal(project, "\n", "deploy", "destroy").code == 1
+    assert lam.get_function(FunctionName=FN)
+
+    accepted = on_a_terminal(project, "y\n", "deploy", "destroy")
+    assert accepted.code == 0, accepted.stderr
+    assert accepted.stdout.rstrip().endswith("7 deleted, 1 kept.")
+    assert lam.list_functions()["Functions"] == []

@@ -23,7 +23,7 @@ def test_destroy_keeps_the_state_table_unless_delete_state(
     destroyed = cli("deploy", "destroy", "--yes")
     assert destroyed.code == 0, destroyed.stderr
     assert (
-        f"= unchanged state table {TABLE}\n      kept: state table {TABLE} holds incident "
+        f"= keep      state table {TABLE}\n      kept: state table {TABLE} holds incident "
         "history; offhours deploy destroy --delete-state removes it"
     ) in destroyed.stdout
     assert TABLE in ddb.list_tables()["TableNames"]

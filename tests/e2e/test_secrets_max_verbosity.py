@@ -354,6 +354,7 @@ def test_deploy_apply_at_vvv_shows_none_of_what_it_encrypts(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr(zipfile.ZipInfo("offhours/__init__.py", (1980, 1, 1, 0, 0, 0)), "")
+        zf.writestr(zipfile.ZipInfo("offhours/lambda_handler.py", (1980, 1, 1, 0, 0, 0)), "")
     (tmp_path / "offhours-lambda.zip").write_bytes(buffer.getvalue())
     run = cli("deploy", "apply", "--package", "offhours-lambda.zip", "-vvv", env=DEPLOYED)
     assert run.code == 0, run.stderr[-2000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import zipfile
@@ -104,13 +105,9 @@ def test_apply_creates_everything_then_a_second_apply_changes_nothing(
         f"lambda function {FN}": "create",
         "lambda alias live": "create",
         f"invoke config {FN}:live": "create",
-        f"alarm {FN}-errors": "unchanged",
         f"iam role {FN}-scheduler": "create",
         f"schedule offhours/{FN}": "create",
-        f"schedule offhours/{FN}-digest": "unchanged",
-        f"events rule {FN}": "unchanged",
-        f"events rule {FN}-digest": "unchanged",
-    }
+    }  # no alarm, digest schedule or classic rule: not configured, and none there
     assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
     assert {c.action for c in deployment(cfg).apply()} == {"unchanged"}
 
@@ -194,7 +191,7 @@ def test_a_config_change_updates_only_that(aws: Aws, tmp_path: Path) -> None:
     changed = {k: v for k, v in actions(plan).items() if v != "unchanged"}
     assert changed == {f"lambda function {FN}": "update", "lambda alias live": "update"}
     function_change = next(c for c in plan if c.kind == "lambda function")
-    assert function_change.details == ("MemorySize: 128 → 256",)
+    assert function_change.details == ("memory 128 MB → 256 MB",)
     applied = deployment(cfg).apply()
     assert {k: v for k, v in actions(applied).items() if v != "unchanged"} == changed
     lam = aws.client("lambda")
@@ -247,7 +244,9 @@ def test_new_code_is_deployed_and_published(aws: Aws, tmp_path: Path) -> None:
     cfg = config(tmp_path)
     deployment(cfg, tiny_zip("v1")).apply()
     plan = deployment(cfg, tiny_zip("v2")).plan()
-    assert next(c for c in plan if c.kind == "lambda function").details == ("code",)
+    (code,) = next(c for c in plan if c.kind == "lambda function").details
+    v1, v2 = (base64.b64encode(hashlib.sha256(tiny_zip(v)).digest()).decode() for v in ("v1", "v2"))
+    assert code == f"code: CodeSha256 {v1} → {v2}"
     deployment(cfg, tiny_zip("v2")).apply()
     assert aws.client("lambda").get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "2"
 
@@ -360,7 +359,8 @@ def test_failure_midway_reports_and_rerun_converges(aws: Aws, tmp_path: Path) ->
         deployment(cfg).apply()
     message = str(info.value)
     assert f"the IAM role {FN}-role exists but was not created by offhours" in message
-    assert f"Done before the failure: + create    kms key {KEY_ALIAS}" in message
+    assert message.startswith(f"the IAM role {FN}-role exists but was not created by offhours")
+    assert f"Done before the failure: created kms key {KEY_ALIAS}; created ssm" in message
     assert "run `offhours deploy apply` again" in message
     iam.delete_role(RoleName=f"{FN}-role")
     converged = actions(deployment(cfg).apply())
@@ -774,7 +774,7 @@ def test_a_deployment_on_another_ones_key_moves_to_its_own(aws: Aws, tmp_path: P
     # Re-applying team-b gives it its own key: secrets re-encrypted, KMSKeyArn moved.
     plan = {c.kind: c for c in team(tmp_path, "team-b").plan()}
     assert plan["kms key"].action == "create"
-    assert any(d.startswith("KMSKeyArn: ") for d in plan["lambda function"].details)
+    assert any(d.startswith("KMS key arn:aws:kms:") for d in plan["lambda function"].details)
     # moto's UpdateFunctionConfiguration ignores KMSKeyArn: the request itself is checked.
     sent: list[dict[str, Any]] = []
     session = boto3.session.Session(region_name="us-east-1")
@@ -851,7 +851,12 @@ def test_plan_prints_the_role_policy_on_create_and_its_diff_on_change(
     deployment(config(tmp_path)).apply()
     cfg = config_with(tmp_path, f'on_failure = "{QUEUE}"')
     changed = next(c for c in deployment(cfg).plan() if c.name == f"{FN}-role")
-    assert changed.details[:3] == ("permissions changed:", "--- current", "+++ desired")
+    assert changed.details[:4] == (
+        "permissions changed:",
+        f"statement OnFailureDestination added: sqs:SendMessage on {QUEUE}",
+        "--- current",
+        "+++ desired",
+    )
     added = [d for d in changed.details if d.startswith("+") and not d.startswith("+++")]
     assert f'+      "Resource": "{QUEUE}",' in added
     assert '+      "Sid": "OnFailureDestination"' in added
@@ -874,7 +879,7 @@ def test_a_variable_removed_from_the_config_is_removed_from_the_function(
     )
     one = deployment(config_with(tmp_path, '[deploy.environment]\nLOG_LEVEL = "DEBUG"'))
     change = next(c for c in one.plan() if c.kind == "lambda function")
-    assert change.details == ("environment: OFFHOURS_ENVIRONMENT, -FEATURE",)
+    assert change.details == ("environment: OFFHOURS_ENVIRONMENT changed, FEATURE removed",)
     one.apply()
     env = lam.get_function_configuration(FunctionName=FN)["Environment"]["Variables"]
     assert env == {
@@ -1005,3 +1010,52 @@ def test_ciphertext_edited_by_hand_is_re_encrypted(aws: Aws, tmp_path: Path) -> 
     assert [d.rsplit("(", 1)[-1] for d in change.details[:2]] == ["changed)", "changed)"]
     assert stored_password_key(aws, FN)  # decrypts to the password again
     assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+
+
+# ---------------------------------------------------------------- what a change says
+
+
+def test_plan_says_what_changed_in_each_resource(aws: Aws, tmp_path: Path) -> None:
+    deployment(config(tmp_path)).apply()
+    # Someone made the log group keep its events for ever.
+    aws.client("logs").delete_retention_policy(logGroupName=f"/aws/lambda/{FN}")
+    path = tmp_path / "offhours.toml"
+    path.write_text(
+        path.read_text()
+        .replace('team = "platform"', 'team = "ops", owner = "alice"')
+        .replace("cron(0 18-23 ? * MON-FRI *)", "cron(0 19-23 ? * MON-FRI *)")
+        .replace("memory = 128", "memory = 256")
+    )
+    cfg = load_config(path)
+    plan = {f"{c.kind} {c.name}": c for c in deployment(cfg).plan()}
+    tags = "tags: owner added (alice), team platform → ops"
+    assert plan[f"lambda function {FN}"].details == ("memory 128 MB → 256 MB", tags)
+    assert plan[f"log group /aws/lambda/{FN}"].details == (
+        "retention: never expires → 30 days",
+        tags,
+    )
+    assert plan[f"iam role {FN}-role"].details == (tags,)
+    assert plan[f"state table {FN}-state"].details[-1] == tags
+    assert plan[f"schedule offhours/{FN}"].details == (
+        "schedule cron(0 18-23 ? * MON-FRI *) → cron(0 19-23 ? * MON-FRI *)",
+        "description changed",
+    )
+    # Every resource that carries tags says so: apply writes them, and then all is in line.
+    assert all(c.action == "update" for k, c in plan.items() if tags in c.details)
+    applied = deployment(cfg).apply()
+    lam = aws.client("lambda")
+    function_arn = lam.get_function(FunctionName=FN)["Configuration"]["FunctionArn"]
+    assert lam.list_tags(Resource=function_arn)["Tags"]["team"] == "ops"
+    assert aws.client("iam").list_role_tags(RoleName=f"{FN}-role")["Tags"]
+    assert {c.action for c in applied} >= {"update"}
+    assert {c.action for c in deployment(cfg).plan()} == {"unchanged"}
+
+
+def test_a_role_of_another_account_is_flagged_by_plan(aws: Aws, tmp_path: Path) -> None:
+    role = "arn:aws:iam::999999999999:role/lambda_ravello"
+    plan = deployment(config_with(tmp_path, f'role_arn = "{role}"')).plan()
+    (change,) = [c for c in plan if c.kind == "iam role" and c.name.startswith(role)]
+    assert change.details == (
+        "a role of account 999999999999, not of 123456789012 where the function is deployed: "
+        "Lambda refuses it (iam:PassRole across accounts); leave role_arn out",
+    )

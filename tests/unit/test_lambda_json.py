@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from offhours.budget import Budget
 from offhours.config import DeployConfig, load_config
 from offhours.deploy.lambda_json import (
     HANDLER,
@@ -810,3 +812,53 @@ def test_force_keeps_any_surrounding_text_byte_for_byte(
     write_deploy_section(path, SECTION, force=True)
 
     assert path.read_text(encoding="utf-8") == head + SECTION + tail
+
+
+# ---------------------------------------------------------------- role and timeout warnings
+
+
+def test_an_imported_role_is_warned_about_with_the_least_privilege_way_out() -> None:
+    (warning,) = convert().warnings
+    assert warning.startswith(f"role: {ROLE} is used as is, and offhours grants it nothing")
+    assert "ssm:GetParameter on /offhours/audit/config" in warning
+    assert "kms:Decrypt under the context LambdaFunctionName=audit" in warning
+    assert "Leave role_arn out" in warning
+    assert "least-privilege role" in warning
+    # Only the warning: the role is still mapped, as lambda.json said.
+    assert convert().deploy["role_arn"] == ROLE
+
+
+def worst_case(seconds: float) -> Callable[[int], Budget]:
+    """A configuration whose run takes ``seconds`` at worst, against any timeout."""
+    return lambda timeout: Budget(seconds - 2, 0, 2, timeout)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "worst", "kept", "warned"),
+    [
+        (30, 20, True, ""),  # fits: kept as lambda.json says
+        (30, 30, True, ""),  # exactly fits
+        (30, 57, False, "lambda.json's 30 s is not kept"),  # too short: default used
+        (30, 75, False, "still short"),  # even the default is too short: said too
+    ],
+)
+def test_an_imported_timeout_is_kept_only_when_the_run_fits_it(
+    timeout: int, worst: float, kept: bool, warned: str
+) -> None:
+    data = json.dumps({**BASE, "timeout": timeout})
+    result = convert_lambda_json(data, budget=worst_case(worst))
+    assert ("timeout" in result.deploy) is kept
+    assert DeployConfig.model_validate(tomllib.loads(result.toml)["deploy"]).timeout == (
+        timeout if kept else DeployConfig.model_fields["timeout"].default
+    )
+    timeout_warnings = [w for w in result.warnings if w.startswith("timeout:")]
+    if kept:
+        assert timeout_warnings == []
+        assert note(result, "timeout").action == "mapped"
+        return
+    assert warned in "\n".join([*timeout_warnings, note(result, "timeout").message])
+    assert "offhours' default of 60 s applies" in timeout_warnings[0]
+    assert note(result, "timeout").action == "changed"
+    assert f"worst case {worst:g} s" in note(result, "timeout").message
+    # The reason stays beside the section, as a comment.
+    assert "# changed: timeout 30 s dropped, too short for this configuration" in result.toml

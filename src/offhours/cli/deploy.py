@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from offhours.cli import EXIT_OK
+from offhours.cli import EXIT_FAILED, EXIT_OK
 from offhours.cli.budget import warn_budget
 from offhours.cli.exits import guarded
 from offhours.cli.help import Typer
 from offhours.cli.options import ConfigOpt, VerboseOpt, load_config, parse_now, setup_logging
 from offhours.cli.output import err, out
 from offhours.cli.schedule import review
-from offhours.errors import ConfigError
+from offhours.errors import ConfigError, OffhoursError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from offhours.budget import Budget
     from offhours.config import Config
     from offhours.deploy.aws import Change, Deployment
     from offhours.deploy.export import Format as ExportFormat
@@ -76,32 +77,39 @@ def holiday_countries(cfg: Config) -> list[str]:
 def _build(
     cfg: Config, dest: Path, find_links: Sequence[Path] | None, no_index: bool
 ) -> PackageResult:
-    from offhours.deploy.package import build_package
+    from offhours.deploy.package_cache import cached_package
 
     countries = holiday_countries(cfg)
-    err.print(
-        f"building the Lambda package for {cfg.deploy.runtime}/{cfg.deploy.architecture} "
-        f"(holiday names: {', '.join(countries) or 'none'}) …",
-        markup=False,
+    target = (
+        f"{cfg.deploy.runtime}/{cfg.deploy.architecture} "
+        f"(holiday names: {', '.join(countries) or 'none'})"
     )
-    return build_package(
+    result, reused = cached_package(
         dest,
         runtime=cfg.deploy.runtime,
         architecture=cfg.deploy.architecture,
         find_links=find_links or (),
         no_index=no_index,
         holiday_countries=countries,
+        building=lambda: err.print(f"building the Lambda package for {target} …", markup=False),
     )
+    if reused:
+        err.print(f"reusing the Lambda package built before for {target}", markup=False)
+    return result
 
 
 def _code(
     cfg: Config, package: Path | None, find_links: Sequence[Path] | None, no_index: bool
 ) -> bytes:
     if package is not None:
+        from offhours.deploy.package import check_package
+
         try:
-            return package.read_bytes()
+            code = package.read_bytes()
         except OSError as exc:
             raise ConfigError(f"--package {package}: cannot read ({exc.strerror})") from None
+        check_package(code, f"--package {package}")
+        return code
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="offhours-package-") as tmp:
@@ -118,21 +126,15 @@ def _secret_prompt(what: str) -> str:
     return value
 
 
-def _print_changes(changes: Sequence[Change], *, dry: bool) -> None:
+def _print_changes(
+    changes: Sequence[Change], mode: Literal["plan", "apply", "preview", "destroy"]
+) -> None:
+    from offhours.deploy.changes import summary
+
+    unchanged = "keep" if mode in ("preview", "destroy") else "unchanged"
     for change in changes:
-        out.print(str(change), markup=False)
-    counts: dict[str, int] = {}
-    for change in changes:
-        counts[change.action] = counts.get(change.action, 0) + 1
-    verb = "would " if dry else ""
-    summary = ", ".join(
-        f"{counts[a]} {verb}{'stay' if a == 'unchanged' and dry else a}"
-        for a in ("create", "update", "delete", "unchanged")
-        if counts.get(a)
-    )
-    if not any(c.action != "unchanged" for c in changes):
-        summary = "no changes"
-    out.print(f"\n{summary}.", markup=False)
+        out.print(change.shown(unchanged), markup=False)
+    out.print(f"\n{summary(changes, mode)}", markup=False)
 
 
 @app.command("package")
@@ -153,7 +155,9 @@ def package(
         result = _build(cfg, output, find_links, no_index)
         out.print(
             f"{result.path}: {result.size:,} bytes ({result.size / 1_048_576:.1f} MiB), "
-            f"{result.files} files, sha256 {result.sha256}",
+            f"{result.files} files\n"
+            f"  sha256 (as sha256sum prints it):   {result.sha256_hex}\n"
+            f"  CodeSha256 (base64, as Lambda shows it): {result.sha256}",
             markup=False,
         )
         return EXIT_OK
@@ -188,49 +192,107 @@ def _deployment(
     return deployment
 
 
-def _plan_or_apply(*, dry: bool, doc: str) -> Callable[..., None]:
+#: plan's --detailed-exitcode, as terraform's: 0 no changes, 2 changes present, 1 an error
+EXIT_CHANGES = 2
+
+
+def _plan_or_apply(
+    *,
+    dry: bool,
+    config: Path | None,
+    package: Path | None,
+    find_links: Sequence[Path] | None,
+    no_index: bool,
+    secret_stdin: str | None,
+    detailed: bool = False,
+) -> None:
     """The ``plan`` (``dry``) or ``apply`` command: the same options, the same steps."""
 
-    def command(
-        config: ConfigOpt = None,
-        package: PackageOpt = None,
-        find_links: FindLinksOpt = None,
-        no_index: NoIndexOpt = False,
-        secret_stdin: SecretStdinOpt = None,
-        verbose: VerboseOpt = 0,
-    ) -> None:
-        setup_logging(verbose)
+    def body() -> int:
+        deployment = _deployment(config, package, find_links, no_index, secret_stdin)
+        if dry:
+            warn_budget(deployment.config, show_fit=False)
+        changes = deployment.plan() if dry else deployment.apply()
+        _print_changes(changes, "plan" if dry else "apply")
+        changed = any(c.action != "unchanged" for c in changes)
+        return EXIT_CHANGES if detailed and changed else EXIT_OK
 
-        def body() -> int:
-            deployment = _deployment(config, package, find_links, no_index, secret_stdin)
-            if dry:
-                warn_budget(deployment.config, show_fit=False)
-            _print_changes(deployment.plan() if dry else deployment.apply(), dry=dry)
-            return EXIT_OK
-
-        guarded(body)
-
-    command.__doc__ = doc
-    return command
+    guarded(_every_error_exits_1(body) if detailed else body)
 
 
-plan = app.command("plan")(
+def _every_error_exits_1(body: Callable[[], int]) -> Callable[[], int]:
+    """With --detailed-exitcode, 2 means "changes present": every error (a configuration
+    error too, otherwise 2) exits 1, as terraform's do."""
+
+    def wrapped() -> int:
+        try:
+            return body()
+        except OffhoursError as exc:
+            exc.exit_code = 1
+            raise
+
+    return wrapped
+
+
+DetailedExitcodeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 when nothing would change, 2 when something would, 1 on any error (for CI)",
+    ),
+]
+
+
+@app.command("plan")
+def plan(
+    config: ConfigOpt = None,
+    package: PackageOpt = None,
+    find_links: FindLinksOpt = None,
+    no_index: NoIndexOpt = False,
+    secret_stdin: SecretStdinOpt = None,
+    detailed_exitcode: DetailedExitcodeOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Show exactly what `deploy apply` would create, change or leave alone."""
+    setup_logging(verbose)
     _plan_or_apply(
-        dry=True, doc="Show exactly what `deploy apply` would create, change or leave alone."
+        dry=True,
+        config=config,
+        package=package,
+        find_links=find_links,
+        no_index=no_index,
+        secret_stdin=secret_stdin,
+        detailed=detailed_exitcode,
     )
-)
-apply = app.command("apply")(
+
+
+@app.command("apply")
+def apply(
+    config: ConfigOpt = None,
+    package: PackageOpt = None,
+    find_links: FindLinksOpt = None,
+    no_index: NoIndexOpt = False,
+    secret_stdin: SecretStdinOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Create or update the role, key, encrypted config, function, alias and schedule."""
+    setup_logging(verbose)
     _plan_or_apply(
         dry=False,
-        doc="Create or update the role, key, encrypted config, function, alias and schedule.",
+        config=config,
+        package=package,
+        find_links=find_links,
+        no_index=no_index,
+        secret_stdin=secret_stdin,
     )
-)
 
 
 @app.command("destroy")
 def destroy(
     config: ConfigOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Destroy without asking (needed without a terminal)")
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing")
     ] = False,
@@ -244,19 +306,32 @@ def destroy(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Remove what offhours created for this function (identified by its tags), nothing else;
-    the state table is kept unless --delete-state."""
+    the state table is kept unless --delete-state. Lists what will go and asks first."""
     setup_logging(verbose)
 
     def body() -> int:
         from offhours.deploy.aws import Deployment
 
         cfg = load_config(config)
-        if not yes and not dry_run:
-            if not sys.stdin.isatty():
-                raise ConfigError("destroy needs --yes when there is no terminal to confirm on")
-            typer.confirm(f"Remove the deployment of {cfg.deploy.function_name!r}?", abort=True)
-        changes = Deployment(cfg).destroy(dry=dry_run, delete_state=delete_state)
-        _print_changes(changes, dry=dry_run)
+        ask = not yes and not dry_run
+        if ask and not sys.stdin.isatty():
+            raise ConfigError(
+                "destroy needs --yes when there is no terminal to confirm on: pass --yes (-y) "
+                "to destroy without asking, or --dry-run to list what would go"
+            )
+        deployment = Deployment(cfg)
+        if ask or dry_run:
+            preview = deployment.destroy(dry=True, delete_state=delete_state)
+            _print_changes(preview, "preview")
+            going = sum(1 for c in preview if c.action == "delete")
+            if dry_run or not going:
+                return EXIT_OK
+            noun = "resource" if going == 1 else "resources"
+            if not typer.confirm(f"\nDestroy these {going} {noun}?", default=False):
+                err.print("destroy cancelled: nothing was deleted", markup=False)
+                return EXIT_FAILED
+        changes = deployment.destroy(dry=False, delete_state=delete_state)
+        _print_changes(changes, "destroy")
         return EXIT_OK
 
     guarded(body)
@@ -348,14 +423,40 @@ def import_lambda_json(
             write_deploy_section,
         )
 
-        result = import_lambda_json(path)
+        target = config_path(config)
+        result = import_lambda_json(path, budget=_budget_of(target))
         err.print(render_notes(result.notes), markup=False, end="")
+        for warning in result.warnings:
+            err.print(f"warning: {warning}", markup=False)
         if write:
-            target = config_path(config)
             write_deploy_section(target, result.toml, force=force)
             err.print(f"wrote [deploy] to {target}", markup=False)
         else:
-            sys.stdout.write(result.toml)
+            sys.stdout.write(result.toml.rstrip("\n") + "\n")
         return EXIT_OK
 
     guarded(body)
+
+
+def _budget_of(path: Path) -> Callable[[int], Budget] | None:
+    """The worst case of a run of the configuration at ``path`` against a timeout, to check
+    an imported timeout with; None without a configuration there (a new one)."""
+    if not path.is_file():
+        err.print(
+            f"note: no configuration at {path} yet, so an imported timeout is not checked "
+            "against a run's worst case; `offhours deploy plan` warns when it is too short",
+            markup=False,
+        )
+        return None
+    from offhours.audit import budget_of
+
+    try:
+        cfg = load_config(path)
+    except ConfigError:
+        err.print(
+            f"note: {path} does not load (`offhours check` says why), so an imported "
+            "timeout is not checked against a run's worst case",
+            markup=False,
+        )
+        return None
+    return lambda timeout: budget_of(cfg, timeout)

@@ -34,7 +34,6 @@ a failure converges.
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 import json
 import logging
@@ -49,6 +48,19 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from offhours.aws_region import aws_region
 from offhours.config import Config, SecretSlot
+from offhours.deploy.aws_error import Where, explain_aws_error
+from offhours.deploy.changes import (
+    Action,
+    Change,
+    config_diffs,
+    differs,
+    document_diff,
+    field_diffs,
+    policy_diff,
+    pretty,
+    tag_diff,
+    tag_line,
+)
 from offhours.deploy.fingerprint import DEPLOY_STATE_KEY, fingerprint, matches
 from offhours.deploy.spec import (
     CONFIG_VARIABLE,
@@ -76,26 +88,16 @@ __all__ = ["Change", "DeployError", "Deployment"]
 
 log = logging.getLogger(__name__)
 
-_BOTO = BotoConfig(retries={"max_attempts": 5, "mode": "standard"})
+_DONE = {"create": "created", "update": "updated", "delete": "deleted"}
 
-Action = Literal["create", "update", "delete", "unchanged"]
-_SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
+#: how long KMS waits before deleting the key destroy schedules for deletion (its minimum)
+KEY_DELETION_DAYS = 7
+
+_BOTO = BotoConfig(retries={"max_attempts": 5, "mode": "standard"})
 
 
 class DeployError(OffhoursError):
     """A deploy step failed; the message says what exists and that a re-run converges."""
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str
-    name: str
-    action: Action
-    details: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        head = f"{_SYMBOL[self.action]} {self.action:<9} {self.kind} {self.name}"
-        return "\n".join([head, *(f"      {d}" for d in self.details)])
 
 
 def _sha256(data: bytes) -> str:
@@ -132,6 +134,8 @@ class _State:
     #: the key is offhours' own (its policy and rotation are managed here)
     own_key: bool = False
     changes: list[Change] = field(default_factory=list)
+    #: the resource being worked on (what an AWS error names)
+    current: Resource | None = None
 
     @property
     def key_arn(self) -> str:
@@ -234,39 +238,81 @@ class Deployment:
             # Walked with every optional part: what this configuration no longer wants (the
             # other kind of schedule, an alarm without a topic) is removed where it stood.
             for res in describe(self.config, self.region, everything=True):
+                state.current = res
                 calls = _TABLE[res.kind]
+                change: Change | None
                 if res.id not in wanted:
                     if calls.prune is None:
                         if calls.unused is not None:
-                            state.changes.append(calls.unused(self, res))
+                            change = calls.unused(self, res)
+                            if change is not None:
+                                state.changes.append(change)
                         continue
                     change = self._remove(res, dry, self._pruned(res, calls.prune))
                 elif calls.apply is None:
                     continue  # applied with the resource it belongs to
                 else:
-                    change = calls.apply(self, state, state.part(res.id), dry)
-                state.changes.append(change)
-                log.info("%s", change)
+                    applied = calls.apply(self, state, state.part(res.id), dry)
+                    change = self._retag(res, calls, applied, dry)
+                if change is not None:  # None: not there, and not wanted
+                    state.changes.append(change)
+                    log.info("%s", change)
         except (ClientError, BotoCoreError, DeployError) as exc:
-            raise self._failed(state, exc) from None
+            raise self._failed(state, exc, "plan" if dry else "apply") from None
         return state.changes
+
+    def _retag(self, res: Resource, calls: _Calls, change: Change, dry: bool) -> Change:
+        """``change``, with the tags of an existing resource brought in line with [deploy]
+        tags (added or changed; tags others set are kept)."""
+        if (
+            change.action == "create"
+            or res.existing
+            or not res.tags
+            or calls.tags is None
+            or calls.find is None
+            or calls.tag is None
+        ):
+            return change
+        found = calls.find(self, res)
+        if found is None:
+            return change
+        current = calls.tags(self, found)
+        missing = tag_diff(current, res.tags)
+        if not missing or not self._is_ours(current):  # never tag what is not offhours'
+            return change
+        if not dry:
+            calls.tag(self, found, missing)
+        details = (*change.details, tag_line(current, missing))
+        return replace(change, action="update", details=details)
 
     def _pruned(self, res: Resource, why: str) -> str:
         """Why apply removes ``res``: the kind's reason, or the digest no longer wanted."""
         digest = res.id.startswith("OffhoursDigest")
         return "digest_schedule removed" if digest and not self.deploy.digest_schedule else why
 
-    def _failed(self, state: _State | None, exc: BaseException) -> DeployError:
-        from offhours.secrets.aws import explain
-
+    def _failed(
+        self, state: _State | None, exc: BaseException, verb: Literal["plan", "apply", "destroy"]
+    ) -> DeployError:
+        if isinstance(exc, ClientError | BotoCoreError):
+            res = state.current if state is not None else None
+            where = Where(
+                f"{res.noun} {res.name}" if res is not None else "",
+                state.known.get("account", "") if state is not None else "",
+                self.deploy.role_arn,
+            )
+            cause = explain_aws_error(exc, where)
+        else:
+            cause = str(exc)
+        if verb == "plan":
+            # Plan changes nothing: there is nothing done to report.
+            return DeployError(f"Could not plan: {cause}")
         changes = state.changes if state is not None else []
-        done = [str(c).splitlines()[0] for c in changes if c.action != "unchanged"]
+        done = [f"{_DONE[c.action]} {c.kind} {c.name}" for c in changes if c.action in _DONE]
         what = "; ".join(done) if done else "nothing was changed"
-        cause = str(exc) if isinstance(exc, DeployError) else explain(exc, "the call", {})
         return DeployError(
-            f"deploy of {self.fn!r} failed: {cause}. Done before the "
-            f"failure: {what}. Fix the cause and run `offhours deploy apply` again: every "
-            "step checks what exists first, so a re-run converges."
+            f"{cause}\n{verb} of {self.fn!r} stopped there. Done before the failure: {what}.\n"
+            f"Fix the cause and run `offhours deploy {verb}` again: every step checks what "
+            "exists first, so a re-run converges."
         )
 
     def plan(self) -> list[Change]:
@@ -286,21 +332,25 @@ class Deployment:
         try:
             state = self._state(everything=True)
             for res in reversed(state.desc.resources):
+                state.current = res
                 if _TABLE[res.kind].find is not None:
-                    state.changes.append(self._remove(res, dry))
+                    change = self._remove(res, dry)
+                    if change is not None:  # None: not there
+                        state.changes.append(change)
         except (ClientError, BotoCoreError) as exc:
-            raise self._failed(state, exc) from None
+            raise self._failed(state, exc, "destroy") from None
         return state.changes
 
-    def _remove(self, res: Resource, dry: bool, why: str | None = None) -> Change:
-        """Deletes ``res`` if it exists and carries offhours' tags for this function."""
+    def _remove(self, res: Resource, dry: bool, why: str | None = None) -> Change | None:
+        """Deletes ``res`` if it exists and carries offhours' tags for this function (None:
+        there is no such resource, so nothing to say)."""
         calls = _TABLE[res.kind]
         assert calls.find is not None and calls.delete is not None
         if res.existing:
             return Change(res.noun, res.name, "unchanged", ("given in [deploy]: left alone",))
         found = calls.find(self, res)
         if found is None:
-            return Change(res.noun, res.name, "unchanged", ("none",))
+            return None
         if calls.tags is not None and not self._is_ours(calls.tags(self, found)):
             return Change(res.noun, res.name, "unchanged", ("not created by offhours: left alone",))
         kept = calls.keep(self, found) if calls.keep is not None else None
@@ -507,7 +557,7 @@ def _delete_key(d: Deployment, res: Resource, meta: Mapping[str, Any]) -> None:
     kms = d.client("kms")
     kms.delete_alias(AliasName=res.name)
     # KMS never deletes at once: 7 days is the shortest waiting period.
-    kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)
+    kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=KEY_DELETION_DAYS)
 
 
 def _apply_key_policy(d: Deployment, state: _State, res: Resource, dry: bool) -> Change:
@@ -620,9 +670,9 @@ def _apply_parameter(d: Deployment, state: _State, res: Resource, dry: bool) -> 
     ]
     slots = [d._slots[where] for where in d._secrets or {}]
     if current is not None and not _same(
-        _without_secrets(current, slots), _without_secrets(desired, slots)
+        before := _without_secrets(current, slots), after := _without_secrets(desired, slots)
     ):
-        details.append("configuration changed")
+        details.append(f"configuration changed: {', '.join(document_diff(before, after))}")
     elif current is not None and not changed:
         details.append("fingerprints of secrets no longer stored here dropped")
     # The function names the version it reads: a new one is published for it.
@@ -663,7 +713,11 @@ def _apply_log_group(d: Deployment, state: _State, res: Resource, dry: bool) -> 
         if group is None:
             logs.create_log_group(logGroupName=res.name, tags=dict(res.tags or {}))
         logs.put_retention_policy(logGroupName=res.name, retentionInDays=days)
-    detail = f"retention {group.get('retentionInDays') if group else None} → {days} days"
+    if group is None:
+        detail = f"retention: {days} days"
+    else:
+        before = group.get("retentionInDays")
+        detail = f"retention: {f'{before} days' if before else 'never expires'} → {days} days"
     return Change(res.noun, res.name, "create" if group is None else "update", (detail,))
 
 
@@ -680,6 +734,15 @@ def _apply_role(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
     marker = "role_arn" if res.id == "OffhoursRole" else "scheduler_role_arn"
     if res.existing:
         state.known[marker] = res.name
+        account = res.name.split(":")[4] if res.name.count(":") >= 5 else ""
+        if account and account != state.known["account"]:
+            # apply would fail at CreateFunction, after the key and the parameter exist
+            elsewhere = (
+                f"a role of account {account}, not of {state.known['account']} where the "
+                "function is deployed: Lambda refuses it (iam:PassRole across accounts); "
+                "leave role_arn out",
+            )
+            return Change(res.noun, f"{res.name} (existing)", "unchanged", elsewhere)
         return Change(res.noun, f"{res.name} (existing)", "unchanged")
     iam = d.client("iam")
     name, trust, policy = res.name, res.props["AssumeRolePolicyDocument"], state.policy_of(res)
@@ -700,7 +763,7 @@ def _apply_role(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
             # consistent); the waiter only proves it exists.
             iam.get_waiter("role_exists").wait(RoleName=name)
         # As terraform plan does: the whole permission document on creation.
-        return Change(res.noun, name, "create", ("permissions:", *_pretty(policy)))
+        return Change(res.noun, name, "create", ("permissions:", *pretty(policy)))
     if not d._is_ours(_role_tags(d, role)):
         raise DeployError(
             f"the IAM role {name} exists but was not created by offhours for {d.fn!r}; "
@@ -711,7 +774,7 @@ def _apply_role(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
     details = []
     current_trust = _policy_doc(role.get("AssumeRolePolicyDocument"))
     if current_trust != trust:
-        details.extend(["trust policy changed:", *_diff(current_trust, trust)])
+        details.extend(policy_diff("trust policy changed", current_trust, trust))
         if not dry:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
     found = _absent(
@@ -719,7 +782,7 @@ def _apply_role(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
     )
     current = _policy_doc(found["PolicyDocument"]) if found else None
     if current != policy:
-        details.extend(["permissions changed:", *_diff(current, policy)])
+        details.extend(policy_diff("permissions changed", current, policy))
         if not dry:
             iam.put_role_policy(
                 RoleName=name, PolicyName="offhours", PolicyDocument=json.dumps(policy)
@@ -793,18 +856,17 @@ def _apply_function(d: Deployment, state: _State, res: Resource, dry: bool) -> C
             "choose another [deploy] function_name or remove it"
         )
     details = []
-    if (
-        current.get("CodeSha256") != _sha256(d.code)
-        or current.get("Architectures", ["x86_64"]) != architectures
-    ):
-        details.append("code")
-        if not dry:
-            _wait(d, res.name)
-            lam.update_function_code(
-                FunctionName=res.name, ZipFile=d.code, Architectures=architectures
-            )
+    sha = _sha256(d.code)
+    if current.get("CodeSha256") != sha:
+        details.append(f"code: CodeSha256 {current.get('CodeSha256')} → {sha}")
+    if current.get("Architectures", ["x86_64"]) != architectures:
+        old = ", ".join(current.get("Architectures", ["x86_64"]))
+        details.append(f"architecture {old} → {architectures[0]}")
+    if details and not dry:
+        _wait(d, res.name)
+        lam.update_function_code(FunctionName=res.name, ZipFile=d.code, Architectures=architectures)
     desired = _function_config(res, current.get("Environment", {}).get("Variables", {}))
-    diffs = _config_diffs(current, desired)
+    diffs = config_diffs(current, desired, shown_variable=CONFIG_VARIABLE)
     if diffs:
         details.extend(diffs)
         if not dry:
@@ -919,7 +981,7 @@ def _apply_alarm(d: Deployment, state: _State, res: Resource, dry: bool) -> Chan
             "offhours; rename or remove it, or choose another function_name"
         )
     detail = f"Errors ≥ 1 in 5 minutes → {res.props['AlarmActions'][0]}"
-    if current is not None and not _subset(res.props, current):
+    if current is not None and not differs(res.props, current):
         return Change(res.noun, res.name, "unchanged", (detail,))
     if not dry:
         d.client("cloudwatch").put_metric_alarm(**res.props, Tags=_tag_list(res.tags))
@@ -952,12 +1014,23 @@ def _apply_schedule(d: Deployment, state: _State, res: Resource, dry: bool) -> C
         if not dry:
             sched.create_schedule(Name=res.props["Name"], GroupName=group_res.name, **desired)
         return Change(res.noun, res.name, "create", (detail,))
-    diffs = [k for k, v in desired.items() if _subset(v, current.get(k))]
+    diffs = field_diffs(current, desired, _SCHEDULE_FIELDS)
     if not diffs:
         return Change(res.noun, res.name, "unchanged", (detail,))
     if not dry:
         sched.update_schedule(Name=res.props["Name"], GroupName=group_res.name, **desired)
-    return Change(res.noun, res.name, "update", tuple(f"{k} changed" for k in diffs))
+    return Change(res.noun, res.name, "update", tuple(diffs))
+
+
+#: a Scheduler schedule's settings, as plan names them
+_SCHEDULE_FIELDS = {
+    "ScheduleExpression": "schedule",
+    "ScheduleExpressionTimezone": "time zone",
+    "Description": "description",
+    "State": "state",
+    "Target": "target",
+    "FlexibleTimeWindow": "flexible time window",
+}
 
 
 def _delete_schedule(d: Deployment, res: Resource, found: Mapping[str, Any]) -> None:
@@ -980,15 +1053,19 @@ def _apply_rule(d: Deployment, state: _State, res: Resource, dry: bool) -> Chang
     events = d.client("events")
     current = _find_rule(d, res)
     expression = res.props["ScheduleExpression"]
-    details = (f"{expression} in UTC (a classic rule has no time zone)",)
+    details: tuple[str, ...] = (f"{expression} in UTC (a classic rule has no time zone)",)
     # The audit's rule (OffhoursRule…) or the digest's (OffhoursDigestRule…).
     target = {k: v for k, v in state.part(f"{res.id}Target").props.items() if k != "Rule"}
     action: Action = "create" if current is None else "unchanged"
     if current is not None:
         targets = events.list_targets_by_rule(Rule=res.name)["Targets"]
-        drift = len(targets) != 1 or _subset(target, targets[0])
-        if drift or current.get("ScheduleExpression") != expression:
-            action = "update"
+        changed = []
+        if current.get("ScheduleExpression") != expression:
+            changed.append(f"schedule {current.get('ScheduleExpression')} → {expression} (UTC)")
+        if len(targets) != 1 or differs(target, targets[0]):
+            changed.append("target changed")
+        if changed:
+            action, details = "update", tuple(changed)
     if action != "unchanged" and not dry:
         rule_arn = events.put_rule(**res.props, Tags=_tag_list(res.tags))["RuleArn"]
         state.known["digest_rule_arn" if "Digest" in res.id else "rule_arn"] = rule_arn
@@ -1115,11 +1192,6 @@ def _apply_table(d: Deployment, state: _State, res: Resource, dry: bool) -> Chan
             ddb.update_continuous_backups(
                 TableName=res.name, PointInTimeRecoverySpecification=recovery
             )
-    missing = {k: v for k, v in (res.tags or {}).items() if tags.get(k) != v}
-    if missing:
-        details.append(f"tags: {', '.join(sorted(missing))}")
-        if not dry:
-            ddb.tag_resource(ResourceArn=current["TableArn"], Tags=_tag_list(missing))
     if not details:
         return Change(res.noun, res.name, "unchanged", summary)
     return Change(res.noun, res.name, "update", tuple(details))
@@ -1134,8 +1206,11 @@ def _keep_table(d: Deployment, table: Mapping[str, Any]) -> str | None:
     )
 
 
-def _unused_table(d: Deployment, res: Resource) -> Change:
-    """What plan says of the table when the deployed function keeps no memory in one."""
+def _unused_table(d: Deployment, res: Resource) -> Change | None:
+    """What plan says of a table left from before when the deployed function keeps no memory
+    in one (nothing when there is none)."""
+    if _find_table(d, res) is None:
+        return None
     kind = store_kind(d.config, on_lambda=True)
     if kind == "off":
         why = '[memory] store = "off": the function keeps no memory, every run tells everything'
@@ -1165,12 +1240,22 @@ class _Calls:
     #: apply removes it when the configuration no longer wants it, saying why
     prune: str | None = None
     #: what plan says when the configuration no longer wants it and apply keeps it
-    unused: Callable[[Deployment, Resource], Change] | None = None
+    unused: Callable[[Deployment, Resource], Change | None] | None = None
+    #: adds or changes tags on what ``find`` found
+    tag: Callable[[Deployment, Any, Mapping[str, str]], None] | None = None
 
 
 _TABLE: dict[str, _Calls] = {
     "key": _Calls(
-        _apply_key, _find_key, _key_tags, _delete_key, _keep_key, ("deletion scheduled in 7 days",)
+        _apply_key,
+        _find_key,
+        _key_tags,
+        _delete_key,
+        _keep_key,
+        (f"deletion scheduled: KMS deletes it after {KEY_DELETION_DAYS} days",),
+        tag=lambda d, meta, tags: d.client("kms").tag_resource(
+            KeyId=meta["KeyId"], Tags=_tag_list(tags, "TagKey", "TagValue")
+        ),
     ),
     "key_alias": _Calls(),  # created with the key, deleted with it
     "key_policy": _Calls(_apply_key_policy),
@@ -1179,6 +1264,9 @@ _TABLE: dict[str, _Calls] = {
         _find_parameter,
         _parameter_tags,
         lambda d, res, found: d.client("ssm").delete_parameter(Name=res.name),
+        tag=lambda d, found, tags: d.client("ssm").add_tags_to_resource(
+            ResourceType="Parameter", ResourceId=found["Name"], Tags=_tag_list(tags)
+        ),
     ),
     "log_group": _Calls(
         _apply_log_group,
@@ -1187,8 +1275,19 @@ _TABLE: dict[str, _Calls] = {
             d.client("logs").list_tags_log_group(logGroupName=group["logGroupName"]).get("tags", {})
         ),
         lambda d, res, found: d.client("logs").delete_log_group(logGroupName=res.name),
+        tag=lambda d, group, tags: d.client("logs").tag_log_group(
+            logGroupName=group["logGroupName"], tags=dict(tags)
+        ),
     ),
-    "role": _Calls(_apply_role, _find_role, _role_tags, _delete_role),
+    "role": _Calls(
+        _apply_role,
+        _find_role,
+        _role_tags,
+        _delete_role,
+        tag=lambda d, role, tags: d.client("iam").tag_role(
+            RoleName=role["RoleName"], Tags=_tag_list(tags)
+        ),
+    ),
     "role_policy": _Calls(),  # written with its role
     "function": _Calls(
         _apply_function,
@@ -1196,6 +1295,9 @@ _TABLE: dict[str, _Calls] = {
         _function_tags,
         lambda d, res, found: d.client("lambda").delete_function(FunctionName=res.name),
         gone=("with its versions and aliases",),
+        tag=lambda d, found, tags: d.client("lambda").tag_resource(
+            Resource=found["FunctionArn"], Tags=dict(tags)
+        ),
     ),
     "alias": _Calls(_apply_alias),  # deleted with the function
     "invoke_config": _Calls(_apply_invoke_config),  # deleted with the function
@@ -1205,6 +1307,9 @@ _TABLE: dict[str, _Calls] = {
         _alarm_tags,
         lambda d, res, found: d.client("cloudwatch").delete_alarms(AlarmNames=[res.name]),
         prune="alarm_topic removed",
+        tag=lambda d, alarm, tags: d.client("cloudwatch").tag_resource(
+            ResourceARN=alarm["AlarmArn"], Tags=_tag_list(tags)
+        ),
     ),
     # Shared by every offhours function of the account: created by the first, never deleted.
     "schedule_group": _Calls(),
@@ -1217,7 +1322,14 @@ _TABLE: dict[str, _Calls] = {
         prune="replaced by a classic rule",
     ),
     "rule": _Calls(
-        _apply_rule, _find_rule, _rule_tags, _delete_rule, prune="replaced by a Scheduler schedule"
+        _apply_rule,
+        _find_rule,
+        _rule_tags,
+        _delete_rule,
+        prune="replaced by a Scheduler schedule",
+        tag=lambda d, rule, tags: d.client("events").tag_resource(
+            ResourceARN=rule["Arn"], Tags=_tag_list(tags)
+        ),
     ),
     "rule_target": _Calls(),  # put with the rule, removed with it
     "permission": _Calls(),  # added with the rule, removed with the function
@@ -1230,6 +1342,9 @@ _TABLE: dict[str, _Calls] = {
         keep=_keep_table,
         gone=("with its incident history",),
         unused=_unused_table,
+        tag=lambda d, table, tags: d.client("dynamodb").tag_resource(
+            ResourceArn=table["TableArn"], Tags=_tag_list(tags)
+        ),
     ),
 }
 
@@ -1270,19 +1385,6 @@ def _policy_doc(value: object) -> object:
     return value
 
 
-def _pretty(document: object) -> list[str]:
-    return json.dumps(document, indent=2, sort_keys=True).splitlines()
-
-
-def _diff(current: object, desired: object) -> list[str]:
-    """A unified diff of two policy documents, as `terraform plan` shows one."""
-    return list(
-        difflib.unified_diff(
-            _pretty(current), _pretty(desired), "current", "desired", lineterm="", n=3
-        )
-    )
-
-
 def _invoke_settings(found: Mapping[str, Any]) -> dict[str, Any]:
     """What get_function_event_invoke_config returns, in put's shape (empty parts dropped)."""
     settings: dict[str, Any] = {
@@ -1293,46 +1395,3 @@ def _invoke_settings(found: Mapping[str, Any]) -> dict[str, Any]:
     if failure.get("Destination"):
         settings["DestinationConfig"] = {"OnFailure": {"Destination": failure["Destination"]}}
     return settings
-
-
-def _subset(desired: object, current: object) -> bool:
-    """True when ``desired`` differs from what ``current`` holds (extra keys in it ignored)."""
-    if isinstance(desired, dict):
-        if not isinstance(current, dict):
-            return True
-        return any(_subset(v, current.get(k)) for k, v in desired.items())
-    return desired != current
-
-
-def _config_diffs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
-    diffs = []
-    for key, want in desired.items():
-        have = current.get(key)
-        if key == "Environment":
-            have_vars = (have or {}).get("Variables", {})
-            if have_vars != want["Variables"]:
-                added = sorted(set(want["Variables"]) - set(have_vars))
-                changed = sorted(
-                    k
-                    for k in want["Variables"]
-                    if k in have_vars and have_vars[k] != want["Variables"][k]
-                )
-                removed = [f"-{k}" for k in sorted(set(have_vars) - set(want["Variables"]))]
-                diffs.append(f"environment: {', '.join(added + changed + removed)}")
-                if CONFIG_VARIABLE in changed:
-                    diffs.append(
-                        f"configuration {have_vars[CONFIG_VARIABLE]} → "
-                        f"{want['Variables'][CONFIG_VARIABLE]}"
-                    )
-        elif key == "TracingConfig":
-            if (have or {}).get("Mode", "PassThrough") != want["Mode"]:
-                diffs.append(f"tracing {want['Mode']}")
-        elif key == "VpcConfig":
-            have_vpc = have or {}
-            if sorted(have_vpc.get("SubnetIds", [])) != sorted(want["SubnetIds"]) or sorted(
-                have_vpc.get("SecurityGroupIds", [])
-            ) != sorted(want["SecurityGroupIds"]):
-                diffs.append("vpc")
-        elif have != want:
-            diffs.append(f"{key}: {have} → {want}")
-    return diffs

@@ -21,10 +21,10 @@ import shutil
 import tempfile
 import textwrap
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 import tomlkit
 from pydantic import ValidationError
@@ -33,6 +33,9 @@ from tomlkit.items import AoT, Comment, Item, Key, String, StringType, Table, Tr
 from offhours.config import DeployConfig
 from offhours.errors import ConfigError
 from offhours.secrets import secret_looking
+
+if TYPE_CHECKING:
+    from offhours.budget import Budget
 
 __all__ = [
     "HANDLER",
@@ -78,6 +81,8 @@ class ImportResult:
     deploy: dict[str, Any]
     toml: str
     notes: list[Note]
+    #: what the user must act on before deploying (an imported role, a dropped timeout)
+    warnings: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- what each key is
@@ -146,17 +151,18 @@ _RUNTIME = re.compile(r"python(\d+)\.(\d+)")
 _MIN_PYTHON = min(tuple(int(n) for n in r.removeprefix("python").split(".")) for r in _RUNTIMES)
 
 _ROLE_NOTE = (
-    "→ role_arn (an existing role, used as is; without role_arn offhours creates a "
-    "least-privilege one: its own log group only, kms:Decrypt on its key for this function "
-    "only. A role with just AWSLambdaBasicExecutionRole, as lambda-uploader's tutorials made, "
-    "may write to any log group and cannot kms:Decrypt unless the key's policy allows it)"
+    "→ role_arn (used as is: offhours grants it nothing, yet the function needs "
+    "ssm:GetParameter on its configuration and kms:Decrypt on the new key offhours creates; "
+    "without role_arn offhours creates a least-privilege role with exactly those)"
 )
 
 
 # ---------------------------------------------------------------- reading lambda.json
 
 
-def import_lambda_json(path: Path) -> ImportResult:
+def import_lambda_json(
+    path: Path, *, budget: Callable[[int], Budget] | None = None
+) -> ImportResult:
     """Read lambda-uploader's ``lambda.json`` (or the one in directory ``path``) and map it.
 
     Raises ConfigError listing every problem found.
@@ -175,11 +181,17 @@ def import_lambda_json(path: Path) -> ImportResult:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start})") from None
-    return convert_lambda_json(text, source=str(file))
+    return convert_lambda_json(text, source=str(file), budget=budget)
 
 
-def convert_lambda_json(text: str, *, source: str = "lambda.json") -> ImportResult:
-    """Map the text of a lambda.json; ``source`` names it in errors and in the TOML header."""
+def convert_lambda_json(
+    text: str, *, source: str = "lambda.json", budget: Callable[[int], Budget] | None = None
+) -> ImportResult:
+    """Map the text of a lambda.json; ``source`` names it in errors and in the TOML header.
+
+    ``budget``: the worst case of a run of the configuration it is for, against a timeout; an
+    imported ``timeout`` it does not fit is dropped (offhours' default is used, and said).
+    """
     data = _parse_json(text, source)
     problems: list[str] = []
     notes: list[Note] = []
@@ -190,7 +202,57 @@ def convert_lambda_json(text: str, *, source: str = "lambda.json") -> ImportResu
         lines = tuple(f"{source}: {p}" for p in problems)
         noun = "problem" if len(lines) == 1 else "problems"
         raise ConfigError(f"{source}: {len(lines)} {noun}:\n  " + "\n  ".join(lines), lines)
-    return ImportResult(deploy=deploy, toml=_section(deploy, notes, source), notes=notes)
+    warnings = []
+    if "role_arn" in deploy:
+        warnings.append(_role_warning(deploy["role_arn"], deploy.get("function_name", "")))
+    if budget is not None and "timeout" in deploy:
+        dropped = _fit_timeout(deploy, notes, budget)
+        if dropped:
+            warnings.append(dropped)
+    return ImportResult(
+        deploy=deploy,
+        toml=_section(deploy, notes, source),
+        notes=notes,
+        warnings=tuple(warnings),
+    )
+
+
+def _role_warning(role_arn: str, function: str) -> str:
+    fn = function or "<function_name>"
+    return (
+        f"role: {role_arn} is used as is, and offhours grants it nothing. The function reads "
+        f"its configuration (ssm:GetParameter on /offhours/{fn}/config) and decrypts its "
+        "secrets with the new KMS key offhours creates for it (kms:Decrypt under the context "
+        f"LambdaFunctionName={fn}; the key's policy names the role, which is enough only for "
+        "a role of the same account). A role made for lambda-uploader, with just "
+        "AWSLambdaBasicExecutionRole, cannot read the configuration, and one of another "
+        "account can neither decrypt the key nor be given to the function. Leave role_arn "
+        "out: offhours then creates a least-privilege role with exactly what the function "
+        "needs (`offhours deploy plan` prints it); or add those permissions to this role"
+    )
+
+
+def _fit_timeout(
+    deploy: dict[str, Any], notes: list[Note], budget: Callable[[int], Budget]
+) -> str | None:
+    """Drop an imported timeout the run's worst case does not fit; say why (None: kept)."""
+    timeout = int(deploy["timeout"])
+    worst = budget(timeout)
+    if worst.fits:
+        return None
+    del deploy["timeout"]
+    message = (
+        f"{timeout} s dropped, too short for this configuration: {worst.describe()}, and a "
+        "run its timeout cuts off cannot report. [deploy] timeout is left out, so offhours' "
+        f"default of {_DEFAULT_TIMEOUT} s applies"
+    )
+    if not budget(_DEFAULT_TIMEOUT).fits:
+        message += " (still short: lower the sources' or notifiers' timeouts and retries)"
+    notes[:] = [Note("timeout", "changed", message) if n.key == "timeout" else n for n in notes]
+    return (
+        f"timeout: lambda.json's {timeout} s is not kept, as a run of this configuration can "
+        f"take longer ({worst.describe()}); offhours' default of {_DEFAULT_TIMEOUT} s applies"
+    )
 
 
 def _parse_json(text: str, source: str) -> dict[str, Any]:

@@ -194,6 +194,11 @@ class PackageResult:
     bytecode: str = ""  # the interpreter that compiled the zip's bytecode; "" when it has none
     notes: tuple[str, ...] = ()  # what the builder should know (no bytecode, and why)
 
+    @property
+    def sha256_hex(self) -> str:
+        """The SHA-256 in hex, as ``sha256sum`` prints it."""
+        return base64.b64decode(self.sha256).hex()
+
 
 @dataclass(frozen=True)
 class _Target:
@@ -346,6 +351,79 @@ def build_package(
         bytecode=compiler.executable if compiler else "",
         notes=notes,
     )
+
+
+#: the module Lambda loads first ([deploy]'s handler), as a file in the zip
+HANDLER_FILE = "offhours/lambda_handler.py"
+
+
+def check_package(code: bytes, what: str) -> None:
+    """Refuse a zip Lambda could not run offhours from: not a zip, or one without the
+    handler's module (``what`` names it in the error: ``--package FILE``)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError):
+        raise ConfigError(
+            f"{what}: not a zip file; build one with `offhours deploy package`"
+        ) from None
+    if HANDLER_FILE not in names:
+        raise ConfigError(
+            f"{what}: the zip has no {HANDLER_FILE}, the handler Lambda runs "
+            f"(offhours.lambda_handler.handler); build it with `offhours deploy package`"
+        )
+
+
+def build_inputs(
+    *,
+    runtime: str | None = None,
+    architecture: Architecture = "x86_64",
+    holiday_countries: Collection[str] | None = None,
+    project_root: Path | None = None,
+    bytecode: bool = True,
+) -> dict[str, str]:
+    """What decides the bytes :func:`build_package` writes with these arguments (and the
+    project's own locks): the target, the locks, offhours' own sources and pyproject, the
+    calendars' translations, the interpreter that compiles the bytecode and the timestamp.
+    Equal inputs give an equal zip, so a cache keyed on them may hand back an earlier build."""
+    target = _Target.parse(runtime or default_runtime(), architecture)
+    root = _project_root(project_root)
+    compiler = find_compiler(target.python) if bytecode else None
+    sources = root / "src" / "offhours" if root is not None else Path(__file__).parents[1]
+    interpreter = ""
+    if compiler is not None:
+        # A patch release of the same Python may compile differently: its binary changes.
+        stat = Path(compiler.executable).resolve().stat()
+        interpreter = f"{compiler.executable} {stat.st_size} {stat.st_mtime_ns}"
+        if compiler.executable == sys.executable:
+            interpreter += " " + sys.version
+    return {
+        "target": f"{target.runtime}/{target.architecture}",
+        "holidays": "*" if holiday_countries is None else ",".join(sorted(holiday_countries)),
+        "lock": _file_digest(_lock_file(root, None)),
+        "build_lock": _file_digest(_lock_file(root, None, BUILD_LOCK)),
+        "pyproject": _file_digest(root / "pyproject.toml") if root is not None else "",
+        "sources": _tree_digest(sources),
+        "bytecode": interpreter,
+        "timestamp": repr(_timestamp()),
+    }
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "(unreadable)"  # the build itself says what is wrong with it
+
+
+def _tree_digest(tree: Path) -> str:
+    """One digest of every file under ``tree`` (names and contents), bytecode left out."""
+    digest = hashlib.sha256()
+    for path in sorted(tree.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def default_runtime() -> str:
@@ -1005,7 +1083,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"{result.path}: {result.size:,} bytes, {result.files} files, sha256 {result.sha256}")
+    print(
+        f"{result.path}: {result.size:,} bytes, {result.files} files, sha256 {result.sha256_hex} "
+        f"(CodeSha256 {result.sha256})"
+    )
     return 0
 
 
