@@ -48,7 +48,7 @@ ROWS = {
         env={"OFFHOURS_CONFIG": "gone.toml"},
     ),
     "init without answers": Row(
-        ("init", "--yes"),
+        ("init",),  # no terminal, no flags: nothing to go on (--yes takes the defaults)
         2,
         "init needs --source (ravello or aws), --slack-webhook REF (or --channel console); "
         "give them, or run `offhours init` at a terminal (or with --interactive)",

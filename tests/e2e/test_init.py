@@ -134,6 +134,28 @@ def test_init_example_writes_the_shipped_file_as_it_is(
     shipped = files("offhours").joinpath("examples", EXAMPLES[name]).read_text("utf-8")
     assert (tmp_path / "ex.toml").read_text() == shipped
     assert load_config(tmp_path / "ex.toml").sources
+    assert "then: offhours check --config ex.toml" in run.stdout
+
+
+def test_init_yes_takes_the_defaults_a_question_would(cli: CliRun, tmp_path: Path) -> None:
+    run = cli("init", "--yes", "--timezone", "Europe/Paris")
+    assert run.code == 0, run.stderr
+    cfg = load_config(tmp_path / "offhours.toml")
+    (source,) = cfg.sources
+    assert source.type == "ravello"
+    text = (tmp_path / "offhours.toml").read_text()
+    for ref in ("env:RAVELLO_USER", "env:RAVELLO_PASSWORD", "env:SLACK_WEBHOOK_URL"):
+        assert f'"{ref}"' in text
+    assert "export RAVELLO_USER=… RAVELLO_PASSWORD=… SLACK_WEBHOOK_URL=…" in run.stdout
+
+
+def test_init_warns_of_a_fixed_offset_zone_it_writes(cli: CliRun, tmp_path: Path) -> None:
+    run = cli("init", *RAVELLO_FLAGS, "--timezone", "EST")
+    assert run.code == 0, run.stderr
+    assert "warning: offhours.toml: hours.timezone" in run.stderr
+    assert "America/New_York" in run.stderr
+    quiet = cli("init", *RAVELLO_FLAGS, "--timezone", "America/New_York", "--force")
+    assert "warning" not in quiet.stderr
 
 
 def test_the_repository_examples_are_the_packaged_ones() -> None:

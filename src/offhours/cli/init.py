@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -370,6 +370,21 @@ class _Flags:
     def given(self) -> bool:
         return any(v is not None for v in vars(self).values())
 
+    def or_defaults(self) -> _Flags:
+        """The flags, with the answers a question would default to where none was given
+        (``--yes``): Ravello, the secrets in the environment, Slack."""
+        source = self.source or "ravello"
+        ravello = source == "ravello"
+        channel = self.channel or "slack"
+        return replace(
+            self,
+            source=source,
+            user=self.user or ("env:RAVELLO_USER" if ravello else None),
+            password=self.password or ("env:RAVELLO_PASSWORD" if ravello else None),
+            channel=channel,
+            webhook=self.webhook or ("env:SLACK_WEBHOOK_URL" if channel == "slack" else None),
+        )
+
 
 def _flag(check: Callable[[str], T], value: str, flag: str) -> T:
     try:
@@ -508,7 +523,11 @@ def _example(name: str, path: Path, force: bool, shown: str) -> int:
         )
     text = files("offhours").joinpath("examples", EXAMPLES[name]).read_text("utf-8")
     _write(path, text, force)
-    out.print(f"Wrote {shown}: the {name} example; edit it, then: offhours check", markup=False)
+    from offhours.config import config_path
+
+    flag = "" if path == config_path(None) else f" --config {shown}"
+    written = f"Wrote {shown}: the {name} example; edit it, then: offhours check{flag}"
+    out.print(written, markup=False)
     return EXIT_OK
 
 
@@ -604,6 +623,7 @@ def init(
 
     def body() -> int:
         from offhours.config import config_path
+        from offhours.hours import parse_zone, zone_warning
         from offhours.untrusted import lines, one_line
 
         path = output if output is not None else config_path(None)
@@ -620,6 +640,8 @@ def init(
         if path.exists() and not force:
             raise _exists(shown)  # before any question is asked
         asking = interactive or (not yes and not flags.given() and sys.stdin.isatty())
+        if yes:
+            flags = flags.or_defaults()
         try:
             answers = (_interactively if asking else _from_flags)(flags, system_zone())
         except typer.Abort:
@@ -630,6 +652,9 @@ def init(
         _write(path, text, force)
         for note in answers.notes:
             err.print(f"note: {note} (pass --timezone ZONE to choose)", markup=False)
+        advice = zone_warning(parse_zone(answers.timezone))
+        if advice is not None:  # written as asked, but said: EST has no daylight saving time
+            err.print(f"warning: {shown}: hours.timezone {advice}", markup=False)
         out.print(f"Wrote {shown}. Next:", markup=False)
         for step in _next_steps(answers, path, shown):
             out.print(f"  {lines(step)}", markup=False)
