@@ -123,7 +123,6 @@ def test_source_table_errors(tmp_path: Path, source: str, expected: str) -> None
         # After "#" is a key of the secret's JSON, never part of the ARN IAM grants.
         ("secretsmanager:offhours/ravello#pass*word", False),
         ("ssm:/offhours/ravello/password", False),
-        ("env:RAVELLO_*", False),  # not an AWS grant: an environment variable's name
     ],
 )
 def test_wildcard_secret_references_are_refused(
@@ -136,6 +135,25 @@ def test_wildcard_secret_references_are_refused(
     [problem] = problems_of(tmp_path, text)
     assert f": sources[0].password: {reference} holds a wildcard (* or ?)" in problem
     assert "name exactly one" in problem
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        # not a wildcard grant (no AWS), but no variable can have that name
+        ("env:RAVELLO_*", "env: takes an environment variable's name (letters, digits and _)"),
+        ("env:$RAVELLO_PASSWORD", "env: takes the variable's name without $ or braces: env:"),
+        ("env:${RAVELLO_PASSWORD}", "without $ or braces: env:RAVELLO_PASSWORD"),
+        ("ENV:RAVELLO_PASSWORD", "write the scheme in lower case: env:…"),
+        ("File:~/.ravello", "write the scheme in lower case: file:…"),
+    ],
+)
+def test_a_reference_written_almost_right_says_how_to_write_it(
+    tmp_path: Path, reference: str, message: str
+) -> None:
+    text = f'[[sources]]\ntype = "ravello"\nusername = "env:U"\npassword = "{reference}"\n'
+    [problem] = problems_of(tmp_path, text)
+    assert ": sources[0].password: " in problem and message in problem
 
 
 @pytest.mark.parametrize(

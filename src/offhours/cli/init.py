@@ -86,18 +86,19 @@ def check_reference(text: str, what: str) -> str:
     from offhours.secrets import SecretRef
 
     value = text.strip()
+    scheme, _, target = value.partition(":")
+    if scheme == "env" and target and not _ENV_NAME.fullmatch(target):
+        raise ValueError(
+            f"{what}: env: takes an environment variable's name (letters, digits and _), "
+            "such as env:MY_SECRET; put the value in that variable, not here"
+        )
     try:
-        ref = SecretRef.parse(value, what)
+        SecretRef.parse(value, what)
     except ValueError:
         raise ValueError(
             f"{what} takes a reference to the secret, not the secret itself: "
             f"write {_REFERENCES} (offhours.toml never holds a secret)"
         ) from None
-    if ref.scheme == "env" and not _ENV_NAME.fullmatch(ref.target):
-        raise ValueError(
-            f"{what}: env: takes an environment variable's name (letters, digits and _), "
-            "such as env:MY_SECRET; put the value in that variable, not here"
-        )
     return value
 
 

@@ -36,7 +36,11 @@ class SecretRef:
     def parse(cls, text: str, where: str, *, allow_plaintext: bool = False) -> SecretRef:
         scheme, sep, target = text.partition(":")
         if sep and scheme in SCHEMES and target:
+            if scheme == "env" and not _ENV_NAME.fullmatch(target):
+                raise ValueError(_env_problem(target))
             return cls(scheme, target, where)
+        if sep and scheme.lower() in SCHEMES and target:
+            raise ValueError(f"write the scheme in lower case: {scheme.lower()}:…")
         if allow_plaintext and text:
             return cls(INLINE, text, where)
         raise ValueError(
@@ -59,6 +63,18 @@ class SecretRef:
     @property
     def is_aws(self) -> bool:
         return self.scheme in AWS_SCHEMES
+
+
+# What a shell can export: an environment variable's name.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_problem(target: str) -> str:
+    # The target is a name, but it may be a pasted value: never quoted.
+    bare = target.strip().removeprefix("$").removeprefix("{").removesuffix("}")
+    if bare != target and _ENV_NAME.fullmatch(bare):
+        return f"env: takes the variable's name without $ or braces: env:{bare}"
+    return "env: takes an environment variable's name (letters, digits and _), e.g. env:NAME"
 
 
 # Names whose values are secrets by their own account (API_KEY, DB_PASSWD, SLACK_TOKEN, …).
