@@ -263,6 +263,20 @@ def test_check_exits_0_for_a_good_config_and_2_listing_every_problem(
     assert "bad.toml:4: sources[0].username: missing" in bad.stderr
 
 
+def test_check_warns_of_an_env_reference_not_set_here(
+    cli: CliRun, setup: tuple[dict[str, str], RavelloSimulator, SlackSink]
+) -> None:
+    env, _, _ = setup
+    assert "warning" not in cli("check", env=env).stderr
+    missing = {k: v for k, v in env.items() if k != "T_SLACK_URL"}
+    run = cli("check", env=missing)
+    assert run.code == 0, run.stderr
+    assert run.stderr.strip() == (
+        "warning: offhours.toml: notifiers[0].webhook_url: T_SLACK_URL is not set in this "
+        "environment; export T_SLACK_URL=… before offhours audit"
+    )
+
+
 def test_check_refuses_wildcard_secret_references(
     cli: CliRun, tmp_path: Path, setup: tuple[dict[str, str], RavelloSimulator, SlackSink]
 ) -> None:

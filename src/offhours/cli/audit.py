@@ -11,6 +11,7 @@ out by its type.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,7 +38,7 @@ from offhours.cli.output import err, out
 from offhours.cli.schedule import review, warn_config
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from offhours.audit import AuditResult, Memory
     from offhours.config import Config
@@ -323,9 +324,23 @@ def check(config: ConfigOpt = None, verbose: VerboseOpt = 0) -> None:
             out.print(line, markup=False)
         warn_budget(cfg)
         _warn_plaintext(cfg)
+        _warn_unset(cfg, os.environ)
         return EXIT_OK
 
     guarded(body)
+
+
+def _warn_unset(cfg: Config, environ: Mapping[str, str]) -> None:
+    """check reads no secret, but an env: reference naming a variable not set here fails the
+    first audit: say so (the name only; a deployed function gets its own environment)."""
+    for slot in cfg.secret_slots():
+        ref = slot.ref
+        if ref.scheme == "env" and not environ.get(ref.target):
+            err.print(
+                f"warning: {cfg.label}: {ref.where}: {ref.target} is not set in this "
+                f"environment; export {ref.target}=… before offhours audit",
+                markup=False,
+            )
 
 
 def _memory_summary(cfg: Config) -> str:
