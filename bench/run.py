@@ -1,4 +1,4 @@
-"""Run a benchmark by name: `python3 dev.py bench slack|package|hostile|aws|memory [ARGS]`
+"""Run a benchmark by name: `python3 dev.py bench slack|package|cache|hostile|aws|memory [ARGS]`
 (default: all)."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import aws_fleet
 import hostile_servers
 import lambda_package
 import memory
+import package_cache
 import slack_batching
 
 BENCHES = {
     "slack": slack_batching.main,
     "package": lambda_package.main,
+    "cache": package_cache.main,
     "hostile": hostile_servers.main,
     "aws": aws_fleet.main,
     "memory": memory.main,
