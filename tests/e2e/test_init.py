@@ -158,6 +158,20 @@ def test_init_warns_of_a_fixed_offset_zone_it_writes(cli: CliRun, tmp_path: Path
     assert "warning" not in quiet.stderr
 
 
+def test_the_full_examples_commented_deploy_section_loads_when_uncommented() -> None:
+    text = files("offhours").joinpath("examples", EXAMPLES["full"]).read_text("utf-8")
+    # What a user would enable: the section and its keys, not the brought-in ARNs (examples).
+    start = text.index("# [deploy]\n")
+    block = text[start:].split("\n\n", 1)[0].splitlines()
+    kept = [line[2:] for line in block if not re.search(r"_arn|_topic", line)]
+    cfg = parse_config(tomllib.loads(text[:start] + "\n".join(kept) + "\n"))
+    assert cfg.deploy.digest_schedule == "cron(0 9 ? * MON *)"
+    assert cfg.deploy.region == "us-east-1" and cfg.deploy.tags == {"team": "platform"}
+    rollup = re.search(r"^# rollup_above = (\d+)", text, re.MULTILINE)
+    assert rollup is not None
+    assert cfg.notifiers[0].rollup_above == int(rollup.group(1))  # the default, as documented
+
+
 def test_the_repository_examples_are_the_packaged_ones() -> None:
     """One copy of the truth: examples/*.toml are links to the files the package ships."""
     packaged = ROOT / "src" / "offhours" / "examples"
