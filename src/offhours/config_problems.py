@@ -162,6 +162,14 @@ def describe(
         )
     if "input" in err and not isinstance(value, dict):
         return Problem(prefix + loc, f"{where}: {show(value)} {words}")
+    if kind == "list_type" and isinstance(value, dict) and not prefix and len(loc) == 1:
+        # [sources] where [[sources]] was meant: one table, not an array of tables
+        name = loc[0]
+        return Problem(
+            prefix + loc,
+            f"{where}: is one [{name}] table, but it takes a list of them: write "
+            f"[[{name}]] (two brackets) above each one",
+        )
     return Problem(prefix + loc, f"{where}: {words}")
 
 

@@ -67,6 +67,16 @@ BAD: dict[str, tuple[str | bytes, str]] = {
         SOURCE.encode() + '[hours]\ntimezone = "Europe/Z\xfcrich"\n'.encode("latin-1"),
         "offhours.toml:6: not UTF-8 text (byte 0xfc at offset 97); save the file as UTF-8",
     ),
+    "one bracket for a list of tables": (
+        SOURCE + '\n[notifiers]\ntype = "slack"\nwebhook_url = "env:HOOK"\n',
+        "offhours.toml:6: notifiers: is one [notifiers] table, but it takes a list of them: "
+        "write [[notifiers]] (two brackets) above each one",
+    ),
+    "env reference with a dollar": (
+        SOURCE.replace("env:RP", "env:$RP"),
+        "offhours.toml:4: sources[0].password: env: takes the variable's name without $ or "
+        "braces: env:RP",
+    ),
     "a table twice": (
         '[hours]\ngrace_minutes = 5\n[hours]\ndays = "Mon-Fri"\n' + SOURCE,
         "offhours.toml:3:7: not valid TOML: the table [hours] is declared twice",

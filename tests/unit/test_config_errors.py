@@ -104,7 +104,10 @@ def file_problems(tmp_path: Path, text: str | bytes) -> tuple[str, ...]:
         ({"deploy": {"vpc": {"subnet_ids": "subnet-1"}}}, 'must be a list, e.g. ["a", "b"]'),
         ({"hours": {"holidays": {"dates": ["2026-13-01"]}}}, "must be a date such as 2026-12-24"),
         ({"sources": []}, "sources: [] must not be empty"),
-        ({"sources": {"type": "ravello"}}, "sources: must be a list, e.g."),
+        (
+            {"sources": {"type": "ravello"}},
+            "sources: is one [sources] table, but it takes a list of them: write [[sources]]",
+        ),
         ({"sources": [RAVELLO | {"retries": -1}]}, "sources[0].retries: -1 must be between 0"),
         ({"sources": [RAVELLO | {"read_timeout": 0}]}, "0 must be more than 0 and at most 600"),
         ({"sources": [RAVELLO | {"username": 5}]}, "sources[0].username: must be text, in quotes"),
