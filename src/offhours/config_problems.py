@@ -164,11 +164,11 @@ def describe(
         return Problem(prefix + loc, f"{where}: {show(value)} {words}")
     if kind == "list_type" and isinstance(value, dict) and not prefix and len(loc) == 1:
         # [sources] where [[sources]] was meant: one table, not an array of tables
-        name = loc[0]
+        table = loc[0]
         return Problem(
             prefix + loc,
-            f"{where}: is one [{name}] table, but it takes a list of them: write "
-            f"[[{name}]] (two brackets) above each one",
+            f"{where}: is one [{table}] table, but it takes a list of them: write "
+            f"[[{table}]] (two brackets) above each one",
         )
     return Problem(prefix + loc, f"{where}: {words}")
 
