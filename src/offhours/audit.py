@@ -442,6 +442,8 @@ def reconcile(
             run_id=memory.run_id,
             settings=memory.settings,
             failed_sources=_failed_sources(report),
+            # a report built without its sources' names (a test's) judges every incident
+            sources=report.sources or None,
             actions=report.actions_by_key,
             action_text=texts,
         )

@@ -218,6 +218,46 @@ def test_a_store_that_cannot_be_used_still_delivers_every_finding_marked(
     assert "not deduplicated" in text
 
 
+def test_two_configs_sharing_one_store_leave_each_others_incidents_open(
+    ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
+) -> None:
+    """Two configurations on one machine, one SQLite file (both default to the same path):
+    config B, whose only source fails, then reads another source, never closes A's lab."""
+    ravello.set_apps([lab()])
+    db = tmp_path / "state.db"
+
+    def audit(name: str, base_url: str, now: datetime) -> AuditResult:
+        doc = document(ravello)
+        doc["sources"][0].update(name=name, base_url=base_url)
+        cfg = parse_config(doc)
+        store = SqliteStore(db)
+        try:
+            mem = Memory(store, run_id(f"{FUNCTION}-{name}", now), cfg.memory.settings())
+            return run_audit(cfg, now=now, environ=environ(slack), memory=mem)
+        finally:
+            store.close()
+
+    first = audit("lab-a", ravello.base_url, EVENING)
+    assert first.report.memory is not None and list(first.report.memory.status.values()) == ["new"]
+    # B's only source cannot be read (nothing listens on port 9)
+    failed = audit("lab-b", "https://127.0.0.1:9/api/v1", EVENING + timedelta(minutes=20))
+    assert failed.failures and failed.report.memory is not None
+    assert failed.report.memory.resolved == ()
+    # B reads a source of its own (the same simulator under another name: other keys)
+    other = audit("lab-b", ravello.base_url, EVENING + timedelta(minutes=40))
+    assert other.report.memory is not None and other.report.memory.resolved == ()
+    store = SqliteStore(db)
+    try:
+        still = {i.source for i in store.incidents(open_only=True)}
+    finally:
+        store.close()
+    assert still == {"lab-a", "lab-b"}
+    # A's next run: its lab is the incident it told already (quiet, not new again)
+    later = audit("lab-a", ravello.base_url, EVENING + timedelta(hours=1))
+    assert later.report.memory is not None and later.report.memory.status == {}
+    assert len(later.report.memory.quiet) == 1
+
+
 # ---------------------------------------------------------------- the CLI: processes, kills
 
 

@@ -116,6 +116,7 @@ def decide_and_plan(
     snoozes: Sequence[Snooze] = (),
     run_id: str | None = None,
     failed: Sequence[str] = (),
+    sources: Sequence[str] | None = None,
     action_text: Mapping[str, str] | None = None,
     actions: Mapping[str, Action] | None = None,
 ) -> tuple[Plan, dict[str, Incident]]:
@@ -132,6 +133,7 @@ def decide_and_plan(
         run_id=run_id or f"offhours@{now.astimezone(UTC).isoformat()}",
         settings=memory,
         failed_sources=failed,
+        sources=sources,
         actions=actions,
         action_text=action_text,
     )
@@ -648,3 +650,59 @@ def test_a_resource_offhours_stopped_and_no_longer_listed_is_resolved_as_stopped
     assert [(i.resolution, i.action) for i in p.resolved] == [
         ("stopped", "stopped by offhours at 18:00")
     ]
+
+
+# ---------------------------------------------------------------- two configs, one store
+
+
+@pytest.mark.parametrize(
+    ("b_sees", "b_failed"),
+    [
+        ([], ["farm"]),  # B's only source failed: A's lab is not B's to judge
+        ([lab(source="farm", id="f-1", name="farm-lab")], []),  # B reads another source
+        ([], []),  # B's source lists nothing at all
+    ],
+)
+def test_a_run_leaves_the_incidents_of_sources_it_does_not_have_alone(
+    b_sees: list[Resource], b_failed: list[str]
+) -> None:
+    """Config A (source "lab") and config B (source "farm") share one store."""
+    store = Store()
+    run(store, [lab()], TUE_CLOSE, sources=["lab"])
+    p = run(store, b_sees, at(19), sources=["farm"], failed=b_failed)
+    assert store.incidents[TUE_KEY].open
+    assert TUE_KEY not in {c.incident.key for c in p.changes}
+    assert TUE_KEY not in {i.key for i in (*p.resolved, *p.quiet, *p.snoozed)}
+    # A's next run still sees its lab as the incident it told: quiet, not new
+    p = run(store, [lab()], at(20), sources=["lab"])
+    assert p.new == () and TUE_KEY in {i.key for i in p.quiet}
+    # and A's own run resolves it when it stops
+    p = run(store, [lab(0)], at(21), sources=["lab"])
+    assert [(i.key, i.resolution) for i in p.resolved] == [(TUE_KEY, "stopped")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pattern=st.lists(
+        st.tuples(st.sampled_from("ab"), st.booleans(), st.booleans()), min_size=1, max_size=40
+    )
+)
+def test_two_configs_sharing_a_store_only_ever_change_their_own_incidents(
+    pattern: list[tuple[str, bool, bool]],
+) -> None:
+    """Each hour config A or B runs (its lab running or not, its source failed or not): no
+    run writes an incident of the other's source."""
+    store = Store()
+    names = {"a": "lab", "b": "farm"}
+    for n, (who, running, failed) in enumerate(pattern):
+        source = names[who]
+        resources = [] if failed else [lab(3 if running else 0, source=source, id=f"{who}-1")]
+        p = run(
+            store,
+            resources,
+            TUE_CLOSE + timedelta(hours=n),
+            sources=[source],
+            failed=[source] if failed else [],
+        )
+        assert {c.incident.source for c in p.changes} <= {source}
+        assert {i.source for i in p.told} <= {source}
