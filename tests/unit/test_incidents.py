@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from offhours.audit import SLOT_TOLERANCE, run_time
 from offhours.hours import HolidayCalendar, parse_schedule
 from offhours.incidents import (
     REMINDER_SLACK,
@@ -706,3 +707,40 @@ def test_two_configs_sharing_a_store_only_ever_change_their_own_incidents(
         )
         assert {c.incident.source for c in p.changes} <= {source}
         assert {i.source for i in p.told} <= {source}
+
+
+# ---------------------------------------------------------------- a command-line run's identity
+
+SLOT = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("at", "slot", "stands_for"),
+    [
+        (SLOT, SLOT, SLOT),  # fired on time
+        (SLOT + timedelta(seconds=40), SLOT, SLOT),  # cron a little late
+        (SLOT + SLOT_TOLERANCE, SLOT, SLOT),  # a retry at the edge of the tolerance
+        (SLOT + timedelta(minutes=15, seconds=30), SLOT, SLOT + timedelta(minutes=15)),
+        (SLOT + timedelta(minutes=20, seconds=5), SLOT, SLOT + timedelta(minutes=20)),  # re-run
+        (SLOT + timedelta(days=1, hours=12), SLOT, SLOT + timedelta(days=1, hours=12)),  # weekend
+        (SLOT + timedelta(seconds=59), None, SLOT),  # the schedule has not fired lately
+        (SLOT - timedelta(minutes=1), SLOT, SLOT - timedelta(minutes=1)),  # a slot ahead: not it
+    ],
+)
+def test_a_cli_run_stands_for_its_slot_only_shortly_after_it(
+    at: datetime, slot: datetime | None, stands_for: datetime
+) -> None:
+    assert run_time(at, slot) == stands_for
+
+
+@given(
+    late=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3)),
+    tolerance=st.sampled_from([timedelta(0), timedelta(minutes=5), SLOT_TOLERANCE]),
+)
+def test_a_cli_run_is_its_slot_or_its_own_minute(late: timedelta, tolerance: timedelta) -> None:
+    at = SLOT + late
+    got = run_time(at, SLOT, tolerance)
+    if late <= tolerance:
+        assert got == SLOT
+    else:
+        assert got == at.replace(second=0, microsecond=0) and got.second == 0
