@@ -34,13 +34,21 @@ from offhours.errors import ConfigError
 from offhours.untrusted import one_line
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from offhours.config import Config
-    from offhours.incidents import Incident
+    from offhours.incidents import Incident, Snooze
     from offhours.state import Store
 
-__all__ = ["incident_json", "incidents", "parse_when", "resolve", "snooze"]
+__all__ = [
+    "incident_json",
+    "incidents",
+    "key_forms",
+    "parse_when",
+    "resolve",
+    "snooze",
+    "snoozed_until",
+]
 
 #: a resource key reads provider/account/region/kind/id (offhours.model.resource_key)
 _KEY_PARTS = 5
@@ -235,7 +243,8 @@ def incidents(
                 # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
                 out.print(json.dumps(document, indent=2), markup=False)
             elif found:
-                _table(found, store, zone, open_only=open_only)
+                snoozed = snoozed_until(found, store.snoozes(now=at), at)
+                _table(found, store, zone, open_only=open_only, snoozed=snoozed)
             else:
                 what = "open incidents" if open_only else "incidents"
                 out.print(f"No {what} in {store.name}", markup=False)
@@ -253,7 +262,27 @@ def _jsonable(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _table(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: bool) -> None:
+def snoozed_until(
+    found: Sequence[Incident], snoozes: Sequence[Snooze], now: datetime
+) -> dict[str, datetime]:
+    """When the snoozes active at ``now`` stop keeping each open incident quiet (the latest,
+    by its resource's key or its group), by incident key."""
+    until: dict[str, datetime] = {}
+    for i in found:
+        ends = [s.until for s in snoozes if i.open and s.covers(i.resource_key, i.group, now)]
+        if ends:
+            until[i.key] = max(ends)
+    return until
+
+
+def _table(
+    found: Sequence[Incident],
+    store: Store,
+    zone: tzinfo,
+    *,
+    open_only: bool,
+    snoozed: Mapping[str, datetime],
+) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -285,15 +314,16 @@ def _table(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: 
             _at(i.opened_at, zone),
             _at(i.last_told_at, zone),
             str(i.reminders),
-            cell(_state(i, zone)),
+            cell(_state(i, zone, snoozed.get(i.key))),
             _cost(i),
         )
     out.print(table)
 
 
-def _state(incident: Incident, zone: tzinfo) -> str:
+def _state(incident: Incident, zone: tzinfo, snoozed: datetime | None = None) -> str:
     if incident.open:
-        return "open" + (f" ({incident.action})" if incident.action else "")
+        state = f"snoozed until {_at(snoozed, zone)}" if snoozed else "open"
+        return state + (f" ({incident.action})" if incident.action else "")
     said = f"resolved {_at(incident.resolved_at, zone)}: {incident.resolution or '?'}"
     if incident.still_running:
         said += ", still running"
