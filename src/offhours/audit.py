@@ -65,6 +65,7 @@ __all__ = [
     "restore",
     "run_audit",
     "run_id",
+    "run_time",
     "send_digest",
     "with_fallback",
 ]
@@ -150,6 +151,26 @@ def run_id(deployment: str, scheduled: datetime) -> str:
     """``<deployment>@<scheduled time, UTC, to the second>``: one identity per scheduled run."""
     at = scheduled.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return f"{deployment}@{at}"
+
+
+#: how long after a schedule slot a command-line run still stands for that slot (a late or
+#: retried firing of it): cron fires within seconds, systemd timers with a randomized delay and
+#: CI schedulers within minutes, while a run 20 minutes on is a person re-running (after fixing
+#: a password, say) or another job, and must not be skipped as "delivered already". Shorter
+#: than any hourly spacing, so the next slot is always another run. (Lambda's retries carry
+#: the scheduler's own time: this does not apply to them.)
+SLOT_TOLERANCE = timedelta(minutes=15)
+
+
+def run_time(
+    at: datetime, slot: datetime | None, tolerance: timedelta = SLOT_TOLERANCE
+) -> datetime:
+    """The scheduled time a command-line run at ``at`` stands for: the schedule's last ``slot``
+    at or before ``at`` when ``at`` is at most ``tolerance`` after it, else ``at``'s own minute
+    (a manual run, a schedule that did not fire lately)."""
+    if slot is not None and timedelta(0) <= at - slot <= tolerance:
+        return slot
+    return at.replace(second=0, microsecond=0)
 
 
 def resolve_secrets(
@@ -442,6 +463,8 @@ def reconcile(
             run_id=memory.run_id,
             settings=memory.settings,
             failed_sources=_failed_sources(report),
+            # a report built without its sources' names (a test's) judges every incident
+            sources=report.sources or None,
             actions=report.actions_by_key,
             action_text=texts,
         )
@@ -629,7 +652,7 @@ def _claim(memory: Memory, deadline: Deadline, told: _Told) -> Report | None:
     run = claim.run
     if claim.outcome == "done":
         when = run.done_at or run.posting_at
-        why = f"run {memory.run_id} was delivered already" + (
+        why = f"this run ({memory.run_id}) was delivered already" + (
             f" at {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when else ""
         )
     elif claim.outcome == "posting":

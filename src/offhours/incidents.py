@@ -13,6 +13,8 @@ key and the start of that period (:func:`incident_key`). For each run:
   08:00 after 14 h, ~$23 so far") instead;
 * an incident whose source (or a part of it) failed this run, and whose resource was not seen,
   is left as it is: not seeing a resource is not knowing it stopped;
+* an incident of a source this run does not have (another configuration sharing the store) is
+  not this run's to judge: neither resolved nor told;
 * a snoozed resource (by key, or by group) is neither told nor reminded while the snooze lasts;
   its incident still opens and resolves, so the digest counts it.
 
@@ -245,6 +247,7 @@ def plan(
     run_id: str,
     settings: MemorySettings,
     failed_sources: Iterable[str] = (),
+    sources: Iterable[str] | None = None,
     actions: Mapping[str, Action] | None = None,
     action_text: Mapping[str, str] | None = None,
 ) -> Plan:
@@ -254,7 +257,9 @@ def plan(
     ``decisions`` are every resource decided this run (to tell stopped from exempt from
     business hours); ``failed_sources`` are the names of sources with any failure this run (the
     whole source, or a part: an account, a region), whose incidents with no decision this run
-    are left as they are (not seen is not gone);
+    are left as they are (not seen is not gone); ``sources`` are the names of the sources this
+    run has (``None``: every incident is this run's): an incident of another source is left
+    alone, as another configuration sharing the store keeps it;
     ``action_text`` is each resource key's action in the report's words ("stopped by offhours
     at 02:00"), kept on the incident. ``actions`` (by resource key) says which resources a
     source stopped this run (any verb but ``restore``, done): an unmatched one is resolved as
@@ -262,6 +267,7 @@ def plan(
     texts = action_text or {}
     stops = {k for k, a in (actions or {}).items() if a.outcome == "done" and a.verb != _RESTORE}
     failed = set(failed_sources)
+    ours = None if sources is None else set(sources)
     out = _Lists()
     seen: set[str] = set()
     for finding in findings:
@@ -280,6 +286,9 @@ def plan(
     by_resource = {d.resource.key: d for d in decisions}
     for incident in incidents.values():
         if not incident.open or incident.key in seen:
+            continue
+        if ours is not None and incident.source not in ours:
+            # Another configuration's (one store, two configs): only its own runs judge it.
             continue
         rk = incident.resource_key
         decision = by_resource.get(rk)

@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from offhours.cli.deployment import deployed_table
-from offhours.cli.incidents import incident_json, parse_when
+from offhours.cli.incidents import incident_json, key_forms, parse_when, snoozed_until
 from offhours.errors import ConfigError
-from offhours.incidents import Change, Incident, incident_key
+from offhours.incidents import Change, Incident, Snooze, incident_key
 from offhours.model import resource_key
 from offhours.state import STATE_TABLE_ENV, Store
 from offhours.state.sqlite import SqliteStore
@@ -148,6 +148,48 @@ def test_incidents_lists_the_open_ones_as_a_table(cli: CliRun, db: Path) -> None
     # times in the business-hours zone, cost so far
     assert "2026-11-30 18:05 EST" in run.stdout
     assert "$7.50" in run.stdout
+
+
+@pytest.mark.cli_in_process(False)  # the width is read when the console is made
+def test_a_snoozed_incident_shows_until_when_in_the_table(cli: CliRun, db: Path) -> None:
+    seed(db, [incident(1), incident(2), incident(3)])
+    assert cli("snooze", rkey(1), "--until", "2026-12-03T13:00Z", "--now", NOW_ISO).code == 0
+    # incident 3's group (team-1) is snoozed too, and a snooze already over changes nothing
+    assert cli("snooze", "--group", "team-1", "--until", "1d", "--now", NOW_ISO).code == 0
+    run = cli("incidents", "--now", NOW_ISO, env=WIDE)
+    assert run.code == 0, run.stderr
+    rows = {line.split()[1]: line for line in run.stdout.splitlines() if "lab-00" in line}
+    assert "snoozed until 2026-12-03 08:00 EST" in rows[incident_key(rkey(1), PERIOD)]
+    assert "snoozed until 2026-12-01 23:00 EST" in rows[incident_key(rkey(3), PERIOD)]
+    assert "snoozed" not in rows[incident_key(rkey(2), PERIOD)]
+    # after the snooze ends: open again
+    later = cli("incidents", "--now", "2026-12-03T13:00Z", env=WIDE)
+    assert "snoozed until 2026-12-03" not in later.stdout
+
+
+def _snooze(target: str, scope: Literal["key", "group"], hours: int) -> Snooze:
+    return Snooze(target, scope, NOW + timedelta(hours=hours), NOW)
+
+
+@pytest.mark.parametrize(
+    ("snoozes", "expected"),
+    [
+        ([], {}),
+        ([_snooze(rkey(1), "key", 5)], {1: 5}),
+        ([_snooze("team-1", "group", 5)], {1: 5, 3: 5}),  # odd numbers are team-1
+        ([_snooze(rkey(1), "key", 5), _snooze("team-1", "group", 9)], {1: 9, 3: 9}),
+        ([_snooze(rkey(2), "key", -1)], {}),  # over
+        ([_snooze(rkey(9), "key", 5)], {}),
+    ],
+)
+def test_snoozed_until_is_the_latest_active_snooze_of_each_open_incident(
+    snoozes: list[Snooze], expected: dict[int, int]
+) -> None:
+    found = [incident(1), incident(2), incident(3), resolved(5)]
+    got = snoozed_until(found, snoozes, NOW)
+    assert got == {
+        incident_key(rkey(n), PERIOD): NOW + timedelta(hours=h) for n, h in expected.items()
+    }
 
 
 @pytest.mark.cli_in_process(False)  # the width is read when the console is made
@@ -347,7 +389,7 @@ def test_resolve_an_unknown_key_names_the_closest_open_ones(cli: CliRun, db: Pat
     run = cli("resolve", rkey(7), "--now", NOW_ISO)
     assert run.code == 2
     assert f"no incident of {rkey(7)!r} in sqlite {db}" in run.stderr
-    assert "the closest open:" in run.stderr and rkey(1) in run.stderr
+    assert "did you mean " in run.stderr and repr(rkey(1)) in run.stderr
 
 
 def test_resolve_in_an_empty_store(cli: CliRun, db: Path) -> None:
@@ -360,6 +402,124 @@ def test_resolve_refuses_what_is_not_a_key(cli: CliRun, db: Path) -> None:
     run = cli("resolve", "lab-001", "--now", NOW_ISO)
     assert run.code == 2
     assert "is not a resource or incident key" in run.stderr
+
+
+# ------------------------------------------------------------------ keys as people write them
+
+#: a Ravello lab in a region whose name has spaces: its key holds EU%20West%201
+SPACED = resource_key("ravello", "ravello", "EU West 1", "ravello.application", "3604511622")
+TYPED = "ravello/ravello/EU West 1/ravello.application/3604511622"
+
+
+def spaced() -> Incident:
+    return incident(1, key=incident_key(SPACED, PERIOD), resource_key=SPACED)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        SPACED,  # as JSON reports and `offhours incidents` show it
+        TYPED,  # as a person writes it
+        f"  {TYPED}  ",
+        incident_key(SPACED, PERIOD),
+        TYPED + "@" + incident_key(SPACED, PERIOD).rpartition("@")[2],
+    ],
+)
+def test_snooze_takes_a_key_as_shown_or_as_typed(
+    cli: CliRun, db: Path, stored: Callable[[], SqliteStore], typed: str
+) -> None:
+    seed(db, [spaced()])
+    run = cli("snooze", typed, "--until", "2d", "--now", NOW_ISO)
+    assert run.code == 0, run.stderr
+    assert "warning" not in run.stderr
+    assert f"Snoozed resource {SPACED!r}" in run.stdout
+    (snooze,) = stored().snoozes(now=NOW)
+    assert snooze.target == SPACED  # what a run's findings are matched with
+    assert snooze.covers(SPACED, "any", NOW)
+
+
+@pytest.mark.parametrize("typed", [TYPED, incident_key(SPACED, PERIOD).replace(SPACED, TYPED)])
+def test_resolve_takes_a_key_as_typed(
+    cli: CliRun, db: Path, stored: Callable[[], SqliteStore], typed: str
+) -> None:
+    seed(db, [spaced()])
+    run = cli("resolve", typed, "--now", NOW_ISO)
+    assert run.code == 0, run.stderr
+    assert f"Resolved {incident_key(SPACED, PERIOD)} by hand" in run.stdout
+    assert stored().incidents(open_only=True) == []
+
+
+def test_a_literal_percent_in_a_part_is_matched_as_stored(
+    cli: CliRun, db: Path, stored: Callable[[], SqliteStore]
+) -> None:
+    """An id holding ``%20`` itself is stored as ``%2520``: typed raw, it is still found."""
+    odd = resource_key("ravello", "acme", None, "ravello.application", "a%20b")
+    seed(db, [incident(1, key=incident_key(odd, PERIOD), resource_key=odd)])
+    run = cli("resolve", "ravello/acme//ravello.application/a%20b", "--now", NOW_ISO)
+    assert run.code == 0, run.stderr
+    assert stored().incidents(open_only=True) == []
+
+
+def test_snooze_of_an_unknown_key_is_kept_with_a_warning_and_a_did_you_mean(
+    cli: CliRun, db: Path, stored: Callable[[], SqliteStore]
+) -> None:
+    seed(db, [spaced()])
+    typo = TYPED.replace("3604511622", "3604511623")
+    run = cli("snooze", typo, "--until", "2d", "--now", NOW_ISO)
+    assert run.code == 0, run.stderr
+    wanted = SPACED.replace("3604511622", "3604511623")
+    assert run.stderr.startswith(f"warning: no incident is known for {wanted!r} in sqlite ")
+    assert "the snooze applies when a resource with this key is flagged" in run.stderr
+    assert f"did you mean {SPACED!r}?" in run.stderr
+    assert [s.target for s in stored().snoozes(now=NOW)] == [wanted]
+
+
+def test_snooze_in_an_empty_store_says_what_keys_look_like(cli: CliRun, db: Path) -> None:
+    run = cli("snooze", rkey(1), "--until", "2d", "--now", NOW_ISO)
+    assert run.code == 0
+    assert "keys look like provider/account/region/kind/id, e.g. ravello/" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("typed", "first", "also"),
+    [
+        (SPACED, SPACED, ()),
+        (TYPED, SPACED, ()),
+        ("a/b/c/d/50%off", "a/b/c/d/50%25off", ()),
+        ("a/b/c/d/a%20b", "a/b/c/d/a%20b", ("a/b/c/d/a%2520b",)),
+        ("a/b/c/d/e@always", "a/b/c/d/e@always", ()),
+        ("a/b/c/d/e@2026-11-30T23:00:00Z", "a/b/c/d/e@2026-11-30T23:00:00Z", ()),
+        ("a/b/c/d/me@example", "a/b/c/d/me%40example", ()),  # an @ that is no period
+    ],
+)
+def test_key_forms(typed: str, first: str, also: tuple[str, ...]) -> None:
+    forms = key_forms(typed)
+    assert forms[0] == first
+    assert set(also) <= set(forms)
+
+
+@pytest.mark.parametrize("typed", ["lab-001", "a/b/c/d", "a/b/c/d/e/f", "", "a/b/c/d@always"])
+def test_key_forms_refuse_what_is_not_a_key(typed: str) -> None:
+    with pytest.raises(ConfigError, match="is not a resource or incident key"):
+        key_forms(typed)
+
+
+#: a part of a key (no surrogate: command lines are text)
+_PART = st.text(
+    st.characters(blacklist_characters="/@").filter(lambda c: not 0xD800 <= ord(c) <= 0xDFFF),
+    max_size=8,
+)
+
+
+@given(st.tuples(_PART, _PART, _PART, _PART, _PART))
+def test_a_key_as_stored_or_as_typed_finds_the_stored_form(
+    parts: tuple[str, str, str, str, str],
+) -> None:
+    stored_key = resource_key(*parts)
+    assert key_forms(stored_key)[0] == stored_key
+    typed = "/".join(parts)
+    if typed == typed.strip():
+        assert stored_key in key_forms(typed)
 
 
 # ------------------------------------------------------------------ state

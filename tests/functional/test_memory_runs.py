@@ -218,6 +218,46 @@ def test_a_store_that_cannot_be_used_still_delivers_every_finding_marked(
     assert "not deduplicated" in text
 
 
+def test_two_configs_sharing_one_store_leave_each_others_incidents_open(
+    ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
+) -> None:
+    """Two configurations on one machine, one SQLite file (both default to the same path):
+    config B, whose only source fails, then reads another source, never closes A's lab."""
+    ravello.set_apps([lab()])
+    db = tmp_path / "state.db"
+
+    def audit(name: str, base_url: str, now: datetime) -> AuditResult:
+        doc = document(ravello)
+        doc["sources"][0].update(name=name, base_url=base_url)
+        cfg = parse_config(doc)
+        store = SqliteStore(db)
+        try:
+            mem = Memory(store, run_id(f"{FUNCTION}-{name}", now), cfg.memory.settings())
+            return run_audit(cfg, now=now, environ=environ(slack), memory=mem)
+        finally:
+            store.close()
+
+    first = audit("lab-a", ravello.base_url, EVENING)
+    assert first.report.memory is not None and list(first.report.memory.status.values()) == ["new"]
+    # B's only source cannot be read (nothing listens on port 9)
+    failed = audit("lab-b", "https://127.0.0.1:9/api/v1", EVENING + timedelta(minutes=20))
+    assert failed.failures and failed.report.memory is not None
+    assert failed.report.memory.resolved == ()
+    # B reads a source of its own (the same simulator under another name: other keys)
+    other = audit("lab-b", ravello.base_url, EVENING + timedelta(minutes=40))
+    assert other.report.memory is not None and other.report.memory.resolved == ()
+    store = SqliteStore(db)
+    try:
+        still = {i.source for i in store.incidents(open_only=True)}
+    finally:
+        store.close()
+    assert still == {"lab-a", "lab-b"}
+    # A's next run: its lab is the incident it told already (quiet, not new again)
+    later = audit("lab-a", ravello.base_url, EVENING + timedelta(hours=1))
+    assert later.report.memory is not None and later.report.memory.status == {}
+    assert len(later.report.memory.quiet) == 1
+
+
 # ---------------------------------------------------------------- the CLI: processes, kills
 
 
@@ -283,15 +323,52 @@ def test_the_same_run_from_three_processes_at_once_posts_once(
 def test_the_cli_run_identity_is_the_schedule_slot(
     ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
 ) -> None:
-    """Two runs in the same slot of `[deploy] schedule` (hourly here) are the same run."""
+    """Two runs within SLOT_TOLERANCE after a slot of `[deploy] schedule` (hourly here) are the
+    same run: the second sends nothing, and says why and how to run anyway."""
     ravello.set_apps([lab()])
     cli_config(tmp_path, ravello)
     first = finish(offhours(tmp_path, slack, "--now", "2026-11-30T22:01:00-05:00"))
-    again = finish(offhours(tmp_path, slack, "--now", "2026-11-30T22:40:00-05:00"))
+    again = finish(offhours(tmp_path, slack, "--now", "2026-11-30T22:15:00-05:00"))
     assert first[0] == 0 and again[0] == 0
     assert "nothing sent" in again[2]
-    assert f"{FUNCTION}@2026-12-01T03:00:00Z" in again[2]
+    assert f"this run ({FUNCTION}@2026-12-01T03:00:00Z) was delivered already" in again[2]
+    assert "to run again now, pass --run-id NAME" in again[2]
+    assert again[1] == ""  # on stderr only
     assert len(slack.messages) == 1
+
+
+def test_a_cli_run_past_the_slot_tolerance_is_a_run_of_its_own(
+    ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
+) -> None:
+    """A run that failed (Ravello refused the login) and its re-run 20 minutes later, after the
+    fix: the re-run is not the slot's, so it reads and tells."""
+    ravello.set_apps([lab()])
+    cli_config(tmp_path, ravello)
+    ravello.inject("401", count=None)
+    code, _, err = finish(offhours(tmp_path, slack, "--now", "2026-11-30T22:00:00-05:00"))
+    assert code == 1 and "nothing sent" not in err
+    ravello.clear_faults()
+    code, _, err = finish(offhours(tmp_path, slack, "--now", "2026-11-30T22:20:00-05:00"))
+    assert code == 0 and "nothing sent" not in err, err
+    db = tmp_path / "state.db"
+    assert _run_state(db, f"{FUNCTION}@2026-12-01T03:00:00Z") == "done"
+    assert _run_state(db, f"{FUNCTION}@2026-12-01T03:20:00Z") == "done"
+    assert "lab-1" in json.dumps(slack.messages[-1])
+
+
+def test_hourly_weekend_cli_runs_are_not_fridays_last_slot(
+    ravello: RavelloSimulator, slack: SlackSink, tmp_path: Path
+) -> None:
+    """The default schedule (weekday evenings) last fired Friday 23:00: each hourly cron run
+    on Saturday is a run of its own, so the lab is told, then reminded."""
+    ravello.set_apps([lab()])
+    cli_config(tmp_path, ravello, remind_every_hours=1)
+    for at in ("2026-12-05T10:00:00-05:00", "2026-12-05T11:00:00-05:00"):
+        code, _, err = finish(offhours(tmp_path, slack, "--now", at))
+        assert code == 0 and "nothing sent" not in err, err
+    assert len(slack.messages) == 2
+    db = tmp_path / "state.db"
+    assert _run_state(db, f"{FUNCTION}@2026-12-05T16:00:00Z") == "done"
 
 
 def _run_state(db: Path, identity: str) -> str:

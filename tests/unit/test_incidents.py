@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from offhours.audit import SLOT_TOLERANCE, run_time
 from offhours.hours import HolidayCalendar, parse_schedule
 from offhours.incidents import (
     REMINDER_SLACK,
@@ -116,6 +117,7 @@ def decide_and_plan(
     snoozes: Sequence[Snooze] = (),
     run_id: str | None = None,
     failed: Sequence[str] = (),
+    sources: Sequence[str] | None = None,
     action_text: Mapping[str, str] | None = None,
     actions: Mapping[str, Action] | None = None,
 ) -> tuple[Plan, dict[str, Incident]]:
@@ -132,6 +134,7 @@ def decide_and_plan(
         run_id=run_id or f"offhours@{now.astimezone(UTC).isoformat()}",
         settings=memory,
         failed_sources=failed,
+        sources=sources,
         actions=actions,
         action_text=action_text,
     )
@@ -648,3 +651,96 @@ def test_a_resource_offhours_stopped_and_no_longer_listed_is_resolved_as_stopped
     assert [(i.resolution, i.action) for i in p.resolved] == [
         ("stopped", "stopped by offhours at 18:00")
     ]
+
+
+# ---------------------------------------------------------------- two configs, one store
+
+
+@pytest.mark.parametrize(
+    ("b_sees", "b_failed"),
+    [
+        ([], ["farm"]),  # B's only source failed: A's lab is not B's to judge
+        ([lab(source="farm", id="f-1", name="farm-lab")], []),  # B reads another source
+        ([], []),  # B's source lists nothing at all
+    ],
+)
+def test_a_run_leaves_the_incidents_of_sources_it_does_not_have_alone(
+    b_sees: list[Resource], b_failed: list[str]
+) -> None:
+    """Config A (source "lab") and config B (source "farm") share one store."""
+    store = Store()
+    run(store, [lab()], TUE_CLOSE, sources=["lab"])
+    p = run(store, b_sees, at(19), sources=["farm"], failed=b_failed)
+    assert store.incidents[TUE_KEY].open
+    assert TUE_KEY not in {c.incident.key for c in p.changes}
+    assert TUE_KEY not in {i.key for i in (*p.resolved, *p.quiet, *p.snoozed)}
+    # A's next run still sees its lab as the incident it told: quiet, not new
+    p = run(store, [lab()], at(20), sources=["lab"])
+    assert p.new == () and TUE_KEY in {i.key for i in p.quiet}
+    # and A's own run resolves it when it stops
+    p = run(store, [lab(0)], at(21), sources=["lab"])
+    assert [(i.key, i.resolution) for i in p.resolved] == [(TUE_KEY, "stopped")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pattern=st.lists(
+        st.tuples(st.sampled_from("ab"), st.booleans(), st.booleans()), min_size=1, max_size=40
+    )
+)
+def test_two_configs_sharing_a_store_only_ever_change_their_own_incidents(
+    pattern: list[tuple[str, bool, bool]],
+) -> None:
+    """Each hour config A or B runs (its lab running or not, its source failed or not): no
+    run writes an incident of the other's source."""
+    store = Store()
+    names = {"a": "lab", "b": "farm"}
+    for n, (who, running, failed) in enumerate(pattern):
+        source = names[who]
+        resources = [] if failed else [lab(3 if running else 0, source=source, id=f"{who}-1")]
+        p = run(
+            store,
+            resources,
+            TUE_CLOSE + timedelta(hours=n),
+            sources=[source],
+            failed=[source] if failed else [],
+        )
+        assert {c.incident.source for c in p.changes} <= {source}
+        assert {i.source for i in p.told} <= {source}
+
+
+# ---------------------------------------------------------------- a command-line run's identity
+
+SLOT = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("at", "slot", "stands_for"),
+    [
+        (SLOT, SLOT, SLOT),  # fired on time
+        (SLOT + timedelta(seconds=40), SLOT, SLOT),  # cron a little late
+        (SLOT + SLOT_TOLERANCE, SLOT, SLOT),  # a retry at the edge of the tolerance
+        (SLOT + timedelta(minutes=15, seconds=30), SLOT, SLOT + timedelta(minutes=15)),
+        (SLOT + timedelta(minutes=20, seconds=5), SLOT, SLOT + timedelta(minutes=20)),  # re-run
+        (SLOT + timedelta(days=1, hours=12), SLOT, SLOT + timedelta(days=1, hours=12)),  # weekend
+        (SLOT + timedelta(seconds=59), None, SLOT),  # the schedule has not fired lately
+        (SLOT - timedelta(minutes=1), SLOT, SLOT - timedelta(minutes=1)),  # a slot ahead: not it
+    ],
+)
+def test_a_cli_run_stands_for_its_slot_only_shortly_after_it(
+    at: datetime, slot: datetime | None, stands_for: datetime
+) -> None:
+    assert run_time(at, slot) == stands_for
+
+
+@given(
+    late=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3)),
+    tolerance=st.sampled_from([timedelta(0), timedelta(minutes=5), SLOT_TOLERANCE]),
+)
+def test_a_cli_run_is_its_slot_or_its_own_minute(late: timedelta, tolerance: timedelta) -> None:
+    at = SLOT + late
+    got = run_time(at, SLOT, tolerance)
+    if late <= tolerance:
+        assert got == SLOT
+    else:
+        assert got == at.replace(second=0, microsecond=0) and got.second == 0

@@ -73,7 +73,8 @@ def audit(
             "--run-id",
             metavar="ID",
             help="This run's identity: a run with an identity already delivered sends nothing "
-            "[default: the [deploy] schedule's slot at --now]",
+            "[default: the [deploy] schedule's slot when --now is at most 15 min after it, "
+            "else --now's minute]",
         ),
     ] = None,
     verbose: VerboseOpt = 0,
@@ -115,9 +116,10 @@ def audit(
 
 def _memory(cfg: Config, at: datetime, given: str | None) -> Memory | None:
     """The run's memory: the configured store and this run's identity (``--run-id``, else
-    the function name and the ``[deploy] schedule`` slot at ``at``: a run fired late, or
-    retried, stands for the same slot)."""
-    from offhours.audit import Memory, run_id
+    the function name and the ``[deploy] schedule`` slot before ``at`` when ``at`` is within
+    ``SLOT_TOLERANCE`` of it: a run fired late, or retried, stands for the same slot; any other
+    run stands for its own minute)."""
+    from offhours.audit import Memory, run_id, run_time
     from offhours.deploy.schedule import last_fire_time, parse_schedule_expression
     from offhours.errors import ConfigError
     from offhours.hours import parse_zone
@@ -134,8 +136,7 @@ def _memory(cfg: Config, at: datetime, given: str | None) -> Memory | None:
         d = cfg.deploy
         zone = parse_zone("UTC" if d.scheduler == "rule" else d.timezone or cfg.hours.timezone)
         slot = last_fire_time(parse_schedule_expression(d.schedule), at, zone)
-        # A schedule that has not fired lately: this minute stands for itself.
-        identity = run_id(d.function_name, slot or at.replace(second=0, microsecond=0))
+        identity = run_id(d.function_name, run_time(at, slot))
     return Memory(store, identity, cfg.memory.settings())
 
 
@@ -159,8 +160,8 @@ def _print_result(result: AuditResult, *, json_on_stdout: bool) -> None:
         err.print(f"offhours: {lines(scrub(line))}", markup=False)
     if result.skipped is not None:
         err.print(
-            f"offhours: nothing sent: {lines(result.skipped)} (--run-id ID runs under another "
-            "identity)",
+            f"offhours: nothing sent: {lines(result.skipped)}; to run again now, pass "
+            "--run-id NAME (any name not used before)",
             markup=False,
         )
     if result.memory_problem is not None:

@@ -31,15 +31,24 @@ from offhours.cli.options import (
 )
 from offhours.cli.output import err, out
 from offhours.errors import ConfigError
+from offhours.untrusted import one_line
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from offhours.config import Config
-    from offhours.incidents import Incident
+    from offhours.incidents import Incident, Snooze
     from offhours.state import Store
 
-__all__ = ["incident_json", "incidents", "parse_when", "resolve", "snooze"]
+__all__ = [
+    "incident_json",
+    "incidents",
+    "key_forms",
+    "parse_when",
+    "resolve",
+    "snooze",
+    "snoozed_until",
+]
 
 #: a resource key reads provider/account/region/kind/id (offhours.model.resource_key)
 _KEY_PARTS = 5
@@ -50,6 +59,11 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _KEY_WIDTH = 120
 #: a reason is a note for people, not a document
 _MAX_REASON = 500
+#: what a key looks like, for messages
+_KEY_SHAPE = "provider/account/region/kind/id"
+_KEY_EXAMPLE = "ravello/ravello/EU%20West%201/ravello.application/3604511622"
+#: how far back resolved incidents count as known keys (for "did you mean")
+_RECENT = timedelta(days=30)
 
 KeyArg = typer.Argument(
     metavar="KEY", help="A resource or incident key, as reports show it", show_default=False
@@ -94,16 +108,90 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
+def _split_key(key: str) -> tuple[str, str]:
+    """``(resource key, "@<period>")`` of an incident key, ``(key, "")`` of a resource key. A
+    key typed unencoded may hold an ``@`` of its own: only a period (``always``, a time) after
+    the last one makes it an incident key."""
+    from offhours.incidents import ALWAYS_PERIOD
+
+    given = key.strip()
+    head, at, tail = given.rpartition("@")
+    if at and (tail == ALWAYS_PERIOD or _is_time(tail)):
+        return head, at + tail
+    return given, ""
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _resource_key(key: str) -> str:
-    """The resource key of a resource or incident key (the part before the last ``@``)."""
-    resource = key.strip().rpartition("@")[0] if "@" in key else key.strip()
+    """The resource key of a resource or incident key (the part before the period)."""
+    resource = _split_key(key)[0]
     if len(resource.split("/")) != _KEY_PARTS:
         raise ConfigError(
-            f"{key!r} is not a resource or incident key: keys read "
-            "provider/account/region/kind/id, optionally followed by @<period start>, as "
-            "reports and `offhours incidents` show them"
+            f"{one_line(key)!r} is not a resource or incident key: keys read "
+            f"{_KEY_SHAPE}, optionally followed by @<period start>, as reports and "
+            "`offhours incidents` show them"
         )
     return resource
+
+
+def key_forms(key: str) -> list[str]:
+    """The stored forms ``key`` may stand for, likeliest first: a key as reports, JSON and
+    ``offhours incidents`` show it (each part percent-encoded, :func:`offhours.model.resource_key`)
+    or as a person types it (``EU West 1``). Each part already encoded is kept and any other
+    encoded; then every part encoded whole (a part may hold a literal ``%``), then every
+    part decoded and encoded again. Raises ConfigError when it cannot be a key."""
+    from urllib.parse import quote, unquote
+
+    def encoded(part: str) -> str:
+        return quote(part, safe="", errors="surrogatepass")
+
+    def kept(part: str) -> str:
+        # already in the encoded form resource_key writes: as is
+        return part if encoded(unquote(part)) == part else encoded(part)
+
+    parts = _resource_key(key).split("/")
+    period = _split_key(key)[1]
+    forms = (
+        [kept(p) for p in parts],
+        [encoded(p) for p in parts],
+        [encoded(unquote(p)) for p in parts],
+    )
+    return list(dict.fromkeys("/".join(f) + period for f in forms))
+
+
+def _lookup(store: Store, key: str) -> tuple[str, list[Incident]]:
+    """The stored form of ``key`` and its incidents (newest first): the first of
+    :func:`key_forms` the store knows, else the likeliest form and none."""
+    forms = key_forms(key)
+    for form in forms:
+        found = store.find(form)
+        if found:
+            return form, found
+    return forms[0], []
+
+
+def _known_keys(store: Store, now: datetime) -> list[str]:
+    """The incident and resource keys of the open incidents and of those resolved lately."""
+    known: set[str] = set()
+    for i in store.incidents(since=now - _RECENT):
+        known.update((i.key, i.resource_key))
+    return sorted(known)
+
+
+def _closest(key: str, known: Sequence[str]) -> list[str]:
+    """The known keys most like ``key`` (a stored form), of its kind: incident keys for an
+    incident key, resource keys for a resource key (a stored resource key has no ``@``)."""
+    import difflib
+
+    alike = [k for k in known if ("@" in k) == ("@" in key)]
+    return difflib.get_close_matches(key, alike, n=3, cutoff=0.5)
 
 
 def _reason(reason: str | None) -> str | None:
@@ -155,7 +243,8 @@ def incidents(
                 # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
                 out.print(json.dumps(document, indent=2), markup=False)
             elif found:
-                _table(found, store, zone, open_only=open_only)
+                snoozed = snoozed_until(found, store.snoozes(now=at), at)
+                _table(found, store, zone, open_only=open_only, snoozed=snoozed)
             else:
                 what = "open incidents" if open_only else "incidents"
                 out.print(f"No {what} in {store.name}", markup=False)
@@ -173,7 +262,27 @@ def _jsonable(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _table(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: bool) -> None:
+def snoozed_until(
+    found: Sequence[Incident], snoozes: Sequence[Snooze], now: datetime
+) -> dict[str, datetime]:
+    """When the snoozes active at ``now`` stop keeping each open incident quiet (the latest,
+    by its resource's key or its group), by incident key."""
+    until: dict[str, datetime] = {}
+    for i in found:
+        ends = [s.until for s in snoozes if i.open and s.covers(i.resource_key, i.group, now)]
+        if ends:
+            until[i.key] = max(ends)
+    return until
+
+
+def _table(
+    found: Sequence[Incident],
+    store: Store,
+    zone: tzinfo,
+    *,
+    open_only: bool,
+    snoozed: Mapping[str, datetime],
+) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -205,15 +314,16 @@ def _table(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: 
             _at(i.opened_at, zone),
             _at(i.last_told_at, zone),
             str(i.reminders),
-            cell(_state(i, zone)),
+            cell(_state(i, zone, snoozed.get(i.key))),
             _cost(i),
         )
     out.print(table)
 
 
-def _state(incident: Incident, zone: tzinfo) -> str:
+def _state(incident: Incident, zone: tzinfo, snoozed: datetime | None = None) -> str:
     if incident.open:
-        return "open" + (f" ({incident.action})" if incident.action else "")
+        state = f"snoozed until {_at(snoozed, zone)}" if snoozed else "open"
+        return state + (f" ({incident.action})" if incident.action else "")
     said = f"resolved {_at(incident.resolved_at, zone)}: {incident.resolution or '?'}"
     if incident.still_running:
         said += ", still running"
@@ -259,7 +369,6 @@ def snooze(
 
     def body() -> int:
         from offhours.incidents import Snooze
-        from offhours.untrusted import one_line
 
         cfg = load_config(config)
         at = parse_now(now, cfg.hours.timezone)
@@ -277,11 +386,17 @@ def snooze(
             by=_user(),
         )
         with memory_store(cfg, deployment=deployment, region=region) as store:
+            if scope == "key":
+                # the stored form of the key, however it was written
+                form, found = _lookup(store, target)
+                made = dataclasses.replace(made, target=_resource_key(form))
+                if not found:
+                    _warn_unknown(store, made.target, at)
             store.add_snooze(made)
             what = "group" if scope == "group" else "resource"
             out.print(
-                f"Snoozed {what} {one_line(target)!r} until {_at(end, zone)} ({_iso(end)}) "
-                f"in {store.name}",
+                f"Snoozed {what} {one_line(made.target)!r} until {_at(end, zone)} "
+                f"({_iso(end)}) in {store.name}",
                 markup=False,
             )
         return EXIT_OK
@@ -296,7 +411,25 @@ def _target(key: str | None, group: str | None) -> tuple[str, Literal["key", "gr
         if not group.strip():
             raise ConfigError("--group needs a group name (the value of the source's group tag)")
         return group.strip(), "group"
-    return _resource_key(key or ""), "key"
+    key_forms(key or "")  # refuse what cannot be a key before asking the store
+    return (key or "").strip(), "key"
+
+
+def _warn_unknown(store: Store, key: str, now: datetime) -> None:
+    """A snooze of a key no incident has: kept (the resource may not be flagged yet), but
+    said, with the closest known keys, as a typo would otherwise go unnoticed."""
+    known = _known_keys(store, now)
+    close = _closest(key, known)
+    if close:
+        hint = "did you mean " + " or ".join(repr(one_line(k)) for k in close) + "?"
+    else:
+        shape = repr(one_line(known[0])) if known else f"{_KEY_SHAPE}, e.g. {_KEY_EXAMPLE}"
+        hint = f"keys look like {shape}, as `offhours incidents` and JSON reports show them"
+    err.print(
+        f"warning: no incident is known for {one_line(key)!r} in {store.name}; the snooze "
+        f"applies when a resource with this key is flagged; {hint}",
+        markup=False,
+    )
 
 
 def _bounded(end: datetime, now: datetime, cfg: Config) -> datetime:
@@ -346,13 +479,12 @@ def resolve(
 
         cfg = load_config(config)
         at = parse_now(now, cfg.hours.timezone)
-        wanted = key.strip()
-        _resource_key(wanted)  # refuse what cannot be a key before asking the store
+        key_forms(key)  # refuse what cannot be a key before asking the store
         zone = _zone(cfg)
         with memory_store(cfg, deployment=deployment, region=region) as store:
-            found = store.find(wanted)
+            wanted, found = _lookup(store, key)
             if not found:
-                raise ConfigError(_unknown(wanted, store))
+                raise ConfigError(_unknown(wanted, store, at))
             still = [i for i in found if i.open]
             if not still:
                 last = found[0]
@@ -394,17 +526,13 @@ def resolve(
     guarded(body)
 
 
-def _unknown(key: str, store: Store) -> str:
-    """No incident of ``key``: the message names the closest open keys."""
-    import difflib
-
-    known: set[str] = set()
-    for i in store.incidents(open_only=True):
-        known.update((i.key, i.resource_key))
-    close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.5)
-    said = f"no incident of {key!r} in {store.name}"
+def _unknown(key: str, store: Store, now: datetime) -> str:
+    """No incident of ``key``: the message names the closest known keys."""
+    known = _known_keys(store, now)
+    close = _closest(key, known)
+    said = f"no incident of {one_line(key)!r} in {store.name}"
     if close:
-        return said + "; the closest open: " + ", ".join(close)
+        return said + "; did you mean " + " or ".join(repr(one_line(k)) for k in close) + "?"
     if not known:
-        return said + "; it has no open incidents"
-    return said + "; `offhours incidents` lists the open ones"
+        return said + "; it has no open incidents (nor any resolved lately)"
+    return said + "; `offhours incidents --all` lists the keys it knows"
