@@ -341,6 +341,8 @@ def test_explain_says_why_for_each_resource(
     assert slack.messages == []
     text = cli("explain", "--now", NIGHT, env=env)
     assert text.code == 0 and "FLAGGED" in text.stdout
+    # the time in the business-hours zone, as the reports give it, and in UTC
+    assert text.stdout.startswith("At 2026-11-30 23:00 EST (04:00 UTC)\n")
 
 
 def test_demo_shows_one_slack_message(cli: CliRun) -> None:

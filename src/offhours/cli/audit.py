@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -267,7 +267,8 @@ def _explain_table(decisions: Sequence[Decision], at: datetime, policy: Policy) 
         ]
 
     default = policy.hours.describe()
-    out.print(f"At {at.isoformat()}", markup=False)
+    local = at.astimezone(policy.hours.zone)  # where business hours are kept, as reports show
+    out.print(f"At {local:%Y-%m-%d %H:%M %Z} ({at.astimezone(UTC):%H:%M} UTC)", markup=False)
     for line in wrapped(
         f"Default hours: {default} (a resource's own schedule is on its entry)", ""
     ):
