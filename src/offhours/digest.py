@@ -369,6 +369,10 @@ def span(digest: Digest) -> str:
 
 def totals_line(digest: Digest) -> str:
     previous = digest.previous.total
+    if not digest.week.total.incidents:  # said once, with the week before for comparison
+        if not previous.incidents:
+            return "Nothing ran off hours this week, nor the week before."
+        return f"Nothing ran off hours this week (the week before: {tally_text(previous)})."
     total = f"Total: {tally_text(digest.week.total)}"
     if not previous.incidents:
         return f"{total} — nothing ran off hours the week before"
@@ -404,7 +408,6 @@ def render_digest_text(digest: Digest) -> str:
     """The digest for a terminal: external text cleaned to one line per field."""
     out = [title(digest), span(digest), "", totals_line(digest)]
     if not digest.week.total.incidents:
-        out.append("Nothing ran off hours this week.")
         return "\n".join(out) + "\n"
     out += ["", "By owner:", *_table(digest.week.by_owner, owner_label)]
     out += ["", "By group:", *_table(digest.week.by_group, group_label)]

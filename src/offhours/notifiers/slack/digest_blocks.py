@@ -121,13 +121,9 @@ def digest_message(digest: Digest) -> dict[str, Any]:
         ContextBlock(elements=[PlainTextObject(text=summary, emoji=False)]),
     ]
     week = digest.week
-    if week.total.incidents:
+    if week.total.incidents:  # else the summary says nothing ran
         blocks.append(_table("By owner", week.by_owner, owner_label))
         blocks.append(_table("By group", week.by_group, group_label))
         blocks.append(_offenders(digest))
-    else:
-        blocks.append(
-            ContextBlock(elements=[PlainTextObject(text="Nothing ran off hours this week.")])
-        )
     text = _clip_escaped(_slack_escape(f"{head}\n{summary}"), _TEXT_MAX)
     return {"text": text, "blocks": [b.to_dict() for b in blocks], **_PLAIN_MESSAGE}
