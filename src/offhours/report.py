@@ -61,7 +61,8 @@ unknown) with ``cost_so_far_at_least``, and ``action`` (what a source did to it,
 
 ``totals`` also counts ``exempt``. Strings are the data exactly as the sources gave it; control,
 format (bidi, zero-width) and lone surrogate characters are ``\\uXXXX``-escaped so that the
-document is safe to print and reads back to the same text.
+document is safe to print and reads back to the same text. Money has at most 4 decimals, hours
+2 (:mod:`offhours.amounts`).
 
 External text (names, owners, regions, tags, problems, server messages) is data everywhere:
 
@@ -81,6 +82,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from offhours.amounts import rounded
 from offhours.incidents import Incident, Recall
 from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
 from offhours.untrusted import escape_json
@@ -1116,5 +1118,5 @@ def render_json(report: Report) -> str:
         "failures": [{"source": f.source, "message": f.message} for f in report.failures],
         "memory": _memory_json(report),
     }
-    # Exact data, printable: see the module docstring.
-    return escape_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    # Exact data, printable: see the module docstring; money and hours without float noise.
+    return escape_json(json.dumps(rounded(document), indent=2, ensure_ascii=False)) + "\n"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from offhours.amounts import rounded
 from offhours.cli import EXIT_FAILED, EXIT_OK
 from offhours.cli.deployment import DeploymentOpt, RegionOpt, memory_store
 from offhours.cli.exits import guarded
@@ -152,8 +153,9 @@ def incidents(
             found = store.incidents(open_only=open_only, since=after, limit=limit)
             if fmt is Format.json:
                 document = {"store": store.name, "incidents": [incident_json(i) for i in found]}
-                # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
-                out.print(json.dumps(document, indent=2), markup=False)
+                # ensure_ascii: every control, bidi or zero-width character is \u-escaped;
+                # money and hours without float noise.
+                out.print(json.dumps(rounded(document), indent=2), markup=False)
             elif found:
                 _table(found, store, zone, open_only=open_only)
             else:
