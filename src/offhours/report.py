@@ -59,6 +59,10 @@ unknown) with ``cost_so_far_at_least``, and ``action`` (what a source did to it,
 ``totals`` has ``cost_so_far`` and ``cost_so_far_at_least``. ``outcome`` is ``done``,
 ``would`` (a dry run), ``refused`` or ``failed``.
 
+``offhours audit --format json`` adds ``receipts`` once delivery is over, one per notifier that
+delivers elsewhere than stdout: ``{"notifier", "type", "sent", "planned", "dry_run",
+"error": null | "…", "messages": [{"index", "id", "timestamp"}]}`` (:func:`receipt_json`).
+
 ``totals`` also counts ``exempt``. Strings are the data exactly as the sources gave it; control,
 format (bidi, zero-width) and lone surrogate characters are ``\\uXXXX``-escaped so that the
 document is safe to print and reads back to the same text. Money has at most 4 decimals, hours
@@ -84,7 +88,16 @@ from typing import Any, Literal
 
 from offhours.amounts import rounded
 from offhours.incidents import Incident, Recall
-from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
+from offhours.model import (
+    GENERIC,
+    Action,
+    Decision,
+    Finding,
+    Kind,
+    Receipt,
+    Resource,
+    SourceFailure,
+)
 from offhours.untrusted import escape_json
 from offhours.untrusted import one_line as _one_line
 
@@ -113,6 +126,7 @@ __all__ = [
     "owner_costs",
     "plural",
     "quiet_text",
+    "receipt_json",
     "render_json",
     "render_text",
     "resolved_text",
@@ -1084,6 +1098,22 @@ def _exempt_json(decision: Decision) -> dict[str, Any]:
         "by": decision.exempt_by,
         "exempt_until": _iso(decision.exempt_until),
         "reason": decision.reason,
+    }
+
+
+def receipt_json(receipt: Receipt) -> dict[str, Any]:
+    """What a notifier did, for ``offhours audit --format json``'s ``receipts``: never where
+    it delivered (a webhook's URL is a secret; its redacted form is of no use to a script)."""
+    return {
+        "notifier": receipt.notifier,
+        "type": receipt.channel,
+        "sent": receipt.sent,
+        "planned": receipt.planned,
+        "dry_run": receipt.dry_run,
+        "error": receipt.error,
+        "messages": [
+            {"index": m.index, "id": m.id, "timestamp": m.timestamp} for m in receipt.messages
+        ],
     }
 
 

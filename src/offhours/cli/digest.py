@@ -176,7 +176,9 @@ def _report(receipt: Receipt) -> bool:
 
     name = receipt.notifier
     if receipt.error is not None:
-        err.print(f"offhours: notifier {name!r}: {lines(scrub(receipt.error))}", markup=False)
+        err.print(
+            f"offhours: error: notifier {name!r}: {lines(scrub(receipt.error))}", markup=False
+        )
         return True
     if receipt.dry_run and receipt.preview:
         err.print(f"--- dry run: would send to notifier {name!r} ---", markup=False)

@@ -1,0 +1,105 @@
+"""What a newcomer sees on the terminal: receipts after delivery, one error prefix, previews on
+stdout, listings that fit 80 columns, a quiet broken pipe (issue #11's output polish)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from offhours.testing.ravello import RavelloSimulator
+from offhours.testing.slack import SlackSink
+from tests.conftest import Run
+from tests.e2e.test_cli import NIGHT, _labs, assert_no_leak
+from tests.e2e.test_cli import setup as setup  # the fixture, shared
+
+pytestmark = pytest.mark.cli_in_process
+
+CliRun = Callable[..., Run]
+Setup = tuple[dict[str, str], RavelloSimulator, SlackSink]
+
+
+# ---------------------------------------------------------------- receipts
+
+
+def test_a_real_audit_says_where_it_sent_the_report(cli: CliRun, setup: Setup) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(2))
+    run = cli("audit", "--now", NIGHT, env=env)
+    assert run.code == 0, run.stderr
+    assert len(slack.messages) == 1
+    assert "offhours: report sent to notifier 'slack' (slack, 1 message)" in run.stderr
+    assert "sent to notifier 'console'" not in run.stderr  # the report on stdout is its own
+    assert_no_leak(run, slack)
+
+
+def test_a_run_with_nothing_new_says_so(cli: CliRun, setup: Setup) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(2))
+    assert cli("audit", "--now", NIGHT, env=env).code == 0
+    again = cli("audit", "--now", NIGHT, "--run-id", "again", env=env)
+    assert again.code == 0, again.stderr
+    assert len(slack.messages) == 1
+    assert "offhours: nothing sent to notifier 'slack': nothing new to tell" in again.stderr
+
+
+def test_json_carries_the_receipts_and_never_the_webhook(cli: CliRun, setup: Setup) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(2))
+    run = cli("audit", "--now", NIGHT, "--format", "json", env=env)
+    assert run.code == 0, run.stderr
+    doc = json.loads(run.stdout)  # still one document
+    assert len(doc["findings"]) == 2
+    [receipt] = doc["receipts"]
+    assert receipt | {"messages": None} == {
+        "notifier": "slack",
+        "type": "slack",
+        "sent": 1,
+        "planned": 1,
+        "dry_run": False,
+        "error": None,
+        "messages": None,
+    }
+    assert [m["index"] for m in receipt["messages"]] == [1]
+    assert "hooks" not in json.dumps(receipt) and slack.url not in run.stdout
+    assert "report sent to notifier 'slack'" in run.stderr
+    assert_no_leak(run, slack)
+
+
+def test_a_failed_delivery_is_an_error_line_and_a_receipt(cli: CliRun, setup: Setup) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(2))
+    slack.inject(body="channel_not_found", status=404, count=5)
+    run = cli("audit", "--now", NIGHT, "--format", "json", env=env)
+    assert run.code == 1
+    assert "offhours: error: notifier 'slack': " in run.stderr
+    assert "report sent" not in run.stderr
+    [receipt] = json.loads(run.stdout)["receipts"]
+    assert receipt["sent"] == 0 and "channel_not_found" in receipt["error"]
+    assert_no_leak(run, slack)
+
+
+def test_a_dry_run_has_no_receipt_line_and_json_says_dry_run(cli: CliRun, setup: Setup) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(2))
+    run = cli("audit", "--now", NIGHT, "--dry-run", "--format", "json", env=env)
+    assert run.code == 0, run.stderr
+    [receipt] = json.loads(run.stdout)["receipts"]
+    assert (receipt["dry_run"], receipt["sent"]) == (True, 0)
+    assert "sent to notifier" not in run.stderr
+    assert slack.messages == []
+
+
+# ---------------------------------------------------------------- one error prefix
+
+
+@pytest.mark.parametrize("command", ["audit", "explain"])
+def test_a_failed_source_reads_as_an_error(cli: CliRun, setup: Setup, command: str) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(1))
+    ravello.inject("401", count=10)
+    run = cli(command, "--now", NIGHT, env=env)
+    assert run.code == 1
+    assert "offhours: error: source 'ravello': " in run.stderr
+    assert_no_leak(run, slack)
