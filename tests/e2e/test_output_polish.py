@@ -4,10 +4,15 @@ stdout, listings that fit 80 columns, a quiet broken pipe (issue #11's output po
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from offhours.cli.exits import EXIT_PIPE
 from offhours.testing.ravello import RavelloSimulator
 from offhours.testing.slack import SlackSink
 from tests.conftest import Run
@@ -103,3 +108,31 @@ def test_a_failed_source_reads_as_an_error(cli: CliRun, setup: Setup, command: s
     assert run.code == 1
     assert "offhours: error: source 'ravello': " in run.stderr
     assert_no_leak(run, slack)
+
+
+# ---------------------------------------------------------------- a closed pipe
+
+
+@pytest.mark.cli_in_process(False)  # a real pipe, closed by its reader
+def test_a_reader_that_goes_away_ends_the_run_quietly_with_141(
+    tmp_path: Path, setup: Setup
+) -> None:
+    env, ravello, slack = setup
+    ravello.set_apps(_labs(600))  # far more than a pipe's buffer
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OFFHOURS_")} | env
+    proc = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
+        [sys.executable, "-m", "offhours", "audit", "--now", NIGHT, "--dry-run"],
+        cwd=tmp_path,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == EXIT_PIPE, stderr
+    assert first.strip()
+    assert stderr == ""  # no traceback, no "error", no "Exception ignored"
+    assert slack.messages == []
