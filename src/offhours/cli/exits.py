@@ -10,7 +10,7 @@ import typer
 
 from offhours.cli import EXIT_FAILED, EXIT_USAGE, NEEDS_CLI_EXTRA, missing_extra
 from offhours.cli.output import err
-from offhours.errors import OffhoursError
+from offhours.errors import OffhoursError, UsageError
 
 __all__ = ["EXIT_CANCELLED", "EXIT_PIPE", "fail", "guarded"]
 
@@ -28,6 +28,12 @@ def fail(exc: OffhoursError) -> NoReturn:
 
     # Errors may quote a server's message or a resource's name: no escape sequence gets through.
     err.print(f"offhours: error: {lines(str(exc))}", markup=False)
+    if isinstance(exc, UsageError):
+        # as usage.run says it for the errors the parser finds
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context(silent=True)
+        err.print(f"Run '{ctx.command_path if ctx else 'offhours'} -h' for help.", markup=False)
     raise typer.Exit(exc.exit_code)
 
 

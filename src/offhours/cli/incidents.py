@@ -31,7 +31,7 @@ from offhours.cli.options import (
     setup_logging,
 )
 from offhours.cli.output import err, out
-from offhours.errors import ConfigError
+from offhours.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,7 +74,7 @@ def parse_when(text: str, option: str, *, now: datetime, zone: tzinfo, ahead: bo
         # the same times --now takes: a zone, or none (read in the hours zone), or a date
         return parse_now(given, zone, option)
     except ConfigError:
-        raise ConfigError(
+        raise UsageError(
             f"{option} {text!r} is not a time; write an ISO-8601 time (2026-12-01T08:00Z, or "
             "2026-12-01T08:00 in the business-hours zone), a date (2026-12-01), or a span "
             "such as 2h or 3d"
@@ -268,7 +268,7 @@ def snooze(
         target, scope = _target(key, group)
         zone = _zone(cfg)
         if not until.strip():
-            raise ConfigError("say until when: --until TIME (e.g. 2026-12-01T08:00Z, 2d)")
+            raise UsageError("say until when: --until TIME (e.g. 2026-12-01T08:00Z, 2d)")
         end = _bounded(parse_when(until, "--until", now=at, zone=zone, ahead=True), at, cfg)
         made = Snooze(
             target=target,
@@ -293,7 +293,7 @@ def snooze(
 
 def _target(key: str | None, group: str | None) -> tuple[str, Literal["key", "group"]]:
     if (key is None) == (group is None):
-        raise ConfigError("say what to snooze: one KEY or --group GROUP (exactly one)")
+        raise UsageError("say what to snooze: one KEY or --group GROUP (exactly one)")
     if group is not None:
         if not group.strip():
             raise ConfigError("--group needs a group name (the value of the source's group tag)")

@@ -7,7 +7,6 @@ from rich.console import Console
 __all__ = ["err", "out"]
 
 
-
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         # rich exits 1 here ("a source or a notifier failed"): the reader of a pipe that went
