@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 
 from offhours.cli.exits import EXIT_PIPE
+from offhours.incidents import Incident
 from offhours.testing.ravello import RavelloSimulator
 from offhours.testing.slack import SlackSink
 from tests.conftest import Run
 from tests.e2e.test_cli import NIGHT, _labs, assert_no_leak
 from tests.e2e.test_cli import setup as setup  # the fixture, shared
+from tests.e2e.test_cli_memory import NOW_ISO, seed
+from tests.e2e.test_cli_memory import db as db  # the fixture, shared
+from tests.e2e.test_cli_memory import incident as memory_incident
 
 pytestmark = pytest.mark.cli_in_process
 
@@ -136,3 +140,40 @@ def test_a_reader_that_goes_away_ends_the_run_quietly_with_141(
     assert first.strip()
     assert stderr == ""  # no traceback, no "error", no "Exception ignored"
     assert slack.messages == []
+
+
+# ---------------------------------------------------------------- incidents, at any width
+
+
+def _long(n: int) -> Incident:
+    return memory_incident(
+        n,
+        name=f"Quarterly business review demo environment {n} for the EMEA partner summit",
+        owner="Katherine Johnson <katherine.johnson@example.com>",
+        group="field-engineering-emea-partner-enablement",
+        action="stopped by offhours at 23:30",
+    )
+
+
+@pytest.mark.cli_in_process(False)  # the width is read when the console is made
+@pytest.mark.parametrize("columns", ["80", None], ids=["COLUMNS=80", "a pipe"])
+def test_incidents_fit_80_columns_with_each_key_whole(
+    cli: CliRun, db: Path, columns: str | None
+) -> None:
+    found = [_long(n) for n in range(1, 4)]
+    seed(db, found)
+    run = cli("incidents", "--now", NOW_ISO, env={"COLUMNS": columns} if columns else {})
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    keys = {i.key for i in found}
+    for line in lines:
+        # longer only where nothing can break: a key, the store's path
+        assert len(line) <= 80 or line in keys or line == str(db), line
+    for i in found:
+        assert i.key in lines  # on a line of its own, to be copied whole
+    text = " ".join(run.stdout.split())
+    for i in found:
+        assert i.name in text
+    assert text.count("Katherine Johnson <katherine.johnson@example.com>") == 3
+    assert "opened 2026-11-30 18:05 EST" in text and "$7.50" in text
+    assert "open (stopped by offhours at 23:30)" in text

@@ -47,8 +47,6 @@ _KEY_PARTS = 5
 #: ``2h``, ``3d``: a whole number (small enough never to overflow a timedelta) and a unit
 _RELATIVE = re.compile(r"(\d{1,5})\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-#: the widest a key column is kept on one line (wider keys fold)
-_KEY_WIDTH = 120
 #: a reason is a note for people, not a document
 _MAX_REASON = 500
 
@@ -157,7 +155,7 @@ def incidents(
                 # money and hours without float noise.
                 out.print(json.dumps(rounded(document), indent=2), markup=False)
             elif found:
-                _table(found, store, zone, open_only=open_only)
+                _listing(found, store, zone, open_only=open_only)
             else:
                 what = "open incidents" if open_only else "incidents"
                 out.print(f"No {what} in {store.name}", markup=False)
@@ -175,42 +173,49 @@ def _jsonable(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _table(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: bool) -> None:
-    from rich.table import Table
+#: the indent of an incident's lines under its key
+_INDENT = "    "
+
+
+def _listing(found: Sequence[Incident], store: Store, zone: tzinfo, *, open_only: bool) -> None:
+    """One entry per incident, wrapped to the terminal (80 columns in a pipe): its key alone
+    on a line, never broken (what snooze and resolve are given, to be copied whole), then who,
+    when, and its state and cost, indented."""
+    import textwrap
+
     from rich.text import Text
 
     from offhours.report import plural
     from offhours.untrusted import one_line
 
-    def cell(value: str | None) -> Text:
-        # A Text is never parsed as markup: "[link=…]" or "bad [/] markup" in a name is data.
-        return Text(one_line(value) if value else "—")
-
+    width = max(40, out.width)
     opened = sum(1 for i in found if i.open)
     head = plural(opened, "open incident")
     if not open_only:
         head += f", {len(found) - opened} resolved"
-    out.print(f"{head} in {store.name}", markup=False)
-    table = Table(show_lines=False)
-    columns = ("key", "name", "owner", "group", "opened", "last told", "reminders", "state")
-    # A key is what snooze and resolve are given: kept on one line, to be copied whole.
-    widest = max(len(i.key) for i in found)
-    table.add_column(columns[0], min_width=min(widest, _KEY_WIDTH), overflow="fold")
-    for col in (*columns[1:], "cost so far"):
-        table.add_column(col, overflow="fold")
+    for line in textwrap.wrap(f"{head} in {store.name}", width, break_long_words=False):
+        out.print(line, markup=False)  # a long path on a line of its own, whole
     for i in found:
-        table.add_row(
-            cell(i.key),
-            cell(i.name),
-            cell(i.owner),
-            cell(i.group),
-            _at(i.opened_at, zone),
-            _at(i.last_told_at, zone),
-            str(i.reminders),
-            cell(_state(i, zone)),
-            _cost(i),
-        )
-    out.print(table)
+        # External text is cleaned, and printed as Text: never parsed as markup.
+        out.print(Text(one_line(i.key), style="bold"))
+        who = [one_line(i.name) or "(no name)", one_line(i.owner or "no owner")]
+        if i.group:
+            who.append(f"group {one_line(i.group)}")
+        told = f"last told {_at(i.last_told_at, zone)}" if i.last_told_at else "not told yet"
+        fields = [
+            " — ".join(who),
+            f"opened {_at(i.opened_at, zone)}; {told}; {plural(i.reminders, 'reminder')}",
+            f"{one_line(_state(i, zone))}; cost so far {_cost(i)}",
+        ]
+        for field in fields:
+            for line in textwrap.wrap(
+                field,
+                width,
+                initial_indent=_INDENT,
+                subsequent_indent=_INDENT,
+                break_on_hyphens=False,
+            ):
+                out.print(Text(line))
 
 
 def _state(incident: Incident, zone: tzinfo) -> str:
