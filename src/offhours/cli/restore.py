@@ -114,7 +114,7 @@ def _print(actions: Sequence[Action], failures: Sequence[SourceFailure], fmt: Fo
             line = f"{a.verb} {a.name} ({a.key})" + (f": {said}" if said else "")
             out.print(f"{a.outcome:<8} {one_line(line)}", markup=False, soft_wrap=True)
     for f in failures:
-        err.print(f"offhours: source {f.source!r}: {one_line(f.message)}", markup=False)
+        err.print(f"offhours: error: source {f.source!r}: {one_line(f.message)}", markup=False)
 
 
 def _nothing(selection: RestoreSelection) -> str:
