@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,7 +161,10 @@ def _long(n: int) -> Incident:
 def test_incidents_fit_80_columns_with_each_key_whole(
     cli: CliRun, db: Path, columns: str | None
 ) -> None:
-    found = [_long(n) for n in range(1, 4)]
+    aws = "aws/123456789012/eu-west-1/aws.sagemaker.notebook-instance/quarterly-review-notebook"
+    found = [_long(n) for n in range(1, 3)]
+    found.append(replace(_long(3), key=f"{aws}@2026-11-30T23:00:00Z", resource_key=aws))
+    assert len(found[-1].key) > 80  # an AWS key: longer than the line, never broken
     seed(db, found)
     run = cli("incidents", "--now", NOW_ISO, env={"COLUMNS": columns} if columns else {})
     assert run.code == 0, run.stderr
