@@ -23,7 +23,8 @@ JSON schema (``render_digest_json``, ``version`` 1; times ISO-8601 with offset):
              "percent" | null, "direction": "new" | "up" | "down" | "same"}
 
 Strings are the data as the sources gave it, ``\\u``-escaped where unsafe to print (as the
-report's JSON); the text form cleans them with :mod:`offhours.untrusted`.
+report's JSON); the text form cleans them with :mod:`offhours.untrusted`. Money has at most
+4 decimals and hours 2 (:mod:`offhours.amounts`).
 
 Nothing here reads a clock, a file or the network (:func:`collect_digest` reads the store
 it is given).
@@ -39,6 +40,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
+from offhours import amounts
+from offhours.amounts import rounded
 from offhours.untrusted import escape_json, one_line
 
 if TYPE_CHECKING:
@@ -434,11 +437,13 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
 def _trend_json(trend: Trend | None) -> dict[str, Any] | None:
     if trend is None:
         return None
+    # Hours to 2 decimals where the trend is in hours (money keeps 4: amounts.rounded).
+    figure = amounts.hours if trend.measure == "hours" else amounts.money
     return {
         "measure": trend.measure,
-        "current": trend.current,
-        "previous": trend.previous,
-        "change": trend.change,
+        "current": figure(trend.current),
+        "previous": figure(trend.previous),
+        "change": figure(trend.change),
         "percent": trend.percent,
         "direction": trend.direction,
     }
@@ -485,4 +490,5 @@ def render_digest_json(digest: Digest) -> str:
         "previous": _week_json(digest.previous),
         "trend": _trend_json(digest.trend),
     }
-    return escape_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    # Money and hours without float noise (40.83, not 40.833333333333336).
+    return escape_json(json.dumps(rounded(document), indent=2, ensure_ascii=False)) + "\n"

@@ -2,7 +2,8 @@
 
     OffhoursError                 anything offhours reports to a user (exit code on ``exit_code``)
     ├── ConfigError               bad configuration or usage                         → exit 2
-    │   └── SecretError           a secret reference that cannot be resolved         → exit 2
+    │   ├── SecretError           a secret reference that cannot be resolved         → exit 2
+    │   └── UsageError            a bad value or a missing choice on the command line → exit 2
     ├── SourceError               a source (e.g. Ravello) could not be read           → exit 1
     │   ├── SourceAuthError       401/403: credentials refused or not allowed
     │   └── SourceResponseError   a body that is not JSON or not the expected shape
@@ -27,6 +28,7 @@ __all__ = [
     "SourceAuthError",
     "SourceError",
     "SourceResponseError",
+    "UsageError",
 ]
 
 
@@ -48,6 +50,11 @@ class ConfigError(OffhoursError):
 
 class SecretError(ConfigError):
     """A secret reference could not be resolved (the value never appears in the message)."""
+
+
+class UsageError(ConfigError):
+    """The command line is wrong in a way its parser cannot see (a time that does not parse,
+    no target given): the CLI adds where the command's help is, as for any usage error."""
 
 
 class SourceError(OffhoursError):

@@ -105,10 +105,22 @@ class RedactingFilter(logging.Filter):
 
 class TerminalFormatter(logging.Formatter):
     """``LEVEL logger: message`` for a terminal: what the message quotes (a server's error
-    text, a name) loses its control, bidi and zero-width characters, line breaks kept."""
+    text, a name) loses its control, bidi and zero-width characters, line breaks kept.
 
-    def __init__(self) -> None:
+    ``brief`` (the CLI without ``-v``): warnings read ``warning: message`` and errors
+    ``offhours: error: message``, as the commands' own lines do; with ``-v`` every record
+    keeps its level and logger, to tell where it came from."""
+
+    def __init__(self, *, brief: bool = False) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.brief = brief
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if self.brief and record.levelno >= logging.ERROR:
+            return f"offhours: error: {record.message}"
+        if self.brief and record.levelno >= logging.WARNING:
+            return f"warning: {record.message}"
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         return lines(super().format(record))
@@ -134,13 +146,15 @@ class JsonFormatter(logging.Formatter):
 def configure(
     verbosity: int = 0, *, json_lines: bool = False, stream: TextIO | None = None
 ) -> None:
-    """0: warnings; 1 (-v): info; 2 (-vv): debug for offhours; 3 (-vvv): debug for libraries
-    too, less the bodies (see :data:`BODY_LOGGERS`). Values outside 0…3 are clamped."""
+    """0: warnings (in the commands' words: ``warning: …``, ``offhours: error: …``); 1 (-v):
+    info; 2 (-vv): debug for offhours; 3 (-vvv): debug for libraries too, less the bodies
+    (see :data:`BODY_LOGGERS`). Values outside 0…3 are clamped."""
     verbosity = min(max(verbosity, 0), MAX_VERBOSITY)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if json_lines else TerminalFormatter())
+    brief = verbosity == 0
+    handler.setFormatter(JsonFormatter() if json_lines else TerminalFormatter(brief=brief))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

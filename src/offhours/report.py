@@ -59,9 +59,14 @@ unknown) with ``cost_so_far_at_least``, and ``action`` (what a source did to it,
 ``totals`` has ``cost_so_far`` and ``cost_so_far_at_least``. ``outcome`` is ``done``,
 ``would`` (a dry run), ``refused`` or ``failed``.
 
+``offhours audit --format json`` adds ``receipts`` once delivery is over, one per notifier that
+delivers elsewhere than stdout: ``{"notifier", "type", "sent", "planned", "dry_run",
+"error": null | "…", "messages": [{"index", "id", "timestamp"}]}`` (:func:`receipt_json`).
+
 ``totals`` also counts ``exempt``. Strings are the data exactly as the sources gave it; control,
 format (bidi, zero-width) and lone surrogate characters are ``\\uXXXX``-escaped so that the
-document is safe to print and reads back to the same text.
+document is safe to print and reads back to the same text. Money has at most 4 decimals, hours
+2 (:mod:`offhours.amounts`).
 
 External text (names, owners, regions, tags, problems, server messages) is data everywhere:
 
@@ -81,8 +86,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
+from offhours.amounts import rounded
 from offhours.incidents import Incident, Recall
-from offhours.model import GENERIC, Action, Decision, Finding, Kind, Resource, SourceFailure
+from offhours.model import (
+    GENERIC,
+    Action,
+    Decision,
+    Finding,
+    Kind,
+    Receipt,
+    Resource,
+    SourceFailure,
+)
 from offhours.untrusted import escape_json
 from offhours.untrusted import one_line as _one_line
 
@@ -111,6 +126,7 @@ __all__ = [
     "owner_costs",
     "plural",
     "quiet_text",
+    "receipt_json",
     "render_json",
     "render_text",
     "resolved_text",
@@ -1085,6 +1101,22 @@ def _exempt_json(decision: Decision) -> dict[str, Any]:
     }
 
 
+def receipt_json(receipt: Receipt) -> dict[str, Any]:
+    """What a notifier did, for ``offhours audit --format json``'s ``receipts``: never where
+    it delivered (a webhook's URL is a secret; its redacted form is of no use to a script)."""
+    return {
+        "notifier": receipt.notifier,
+        "type": receipt.channel,
+        "sent": receipt.sent,
+        "planned": receipt.planned,
+        "dry_run": receipt.dry_run,
+        "error": receipt.error,
+        "messages": [
+            {"index": m.index, "id": m.id, "timestamp": m.timestamp} for m in receipt.messages
+        ],
+    }
+
+
 def render_json(report: Report) -> str:
     """The report in the stable schema documented at the top of this module."""
     document = {
@@ -1116,5 +1148,5 @@ def render_json(report: Report) -> str:
         "failures": [{"source": f.source, "message": f.message} for f in report.failures],
         "memory": _memory_json(report),
     }
-    # Exact data, printable: see the module docstring.
-    return escape_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    # Exact data, printable: see the module docstring; money and hours without float noise.
+    return escape_json(json.dumps(rounded(document), indent=2, ensure_ascii=False)) + "\n"

@@ -138,7 +138,10 @@ def test_explain_deadline_reports_a_hung_source(
     hang_with_long_timeouts(tmp_path, ravello)
     run = cli("explain", "--now", NIGHT, "--deadline", "3", env=env_for(slack))
     assert run.code == 1, (run.stdout, run.stderr)
-    assert "offhours: source 'ravello'" in run.stderr and "the run's deadline came" in run.stderr
+    assert (
+        "offhours: error: source 'ravello'" in run.stderr
+        and "the run's deadline came" in run.stderr
+    )
     assert "The sources returned no resources." in run.stdout
     assert "Traceback" not in run.stderr
     assert slack.messages == []  # explain sends nothing

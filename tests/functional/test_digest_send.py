@@ -166,7 +166,7 @@ def test_send_delivers_to_the_configured_notifiers(
     # A dry run shows the message and sends nothing more.
     code = emit(cfg, DIGEST, fmt="text", output=None, send=True, dry_run=True, environ=environ)
     assert (code, len(slack.messages)) == (0, 1)
-    assert "--- dry run: would send to notifier 'slack' ---" in capsys.readouterr().err
+    assert "--- dry run: would send to notifier 'slack' ---" in capsys.readouterr().out
 
 
 def test_send_that_fails_exits_1(

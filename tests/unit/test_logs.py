@@ -66,3 +66,21 @@ def test_any_message_prints_inert_in_both_formats(text: str) -> None:
         finally:
             configure(0)
         assert _unsafe(out.getvalue()) == []
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "level", "expected"),
+    [
+        (0, logging.WARNING, "warning: zone EST has no DST\n"),
+        (0, logging.ERROR, "offhours: error: zone EST has no DST\n"),
+        (1, logging.WARNING, "WARNING offhours.audit: zone EST has no DST\n"),
+        (2, logging.ERROR, "ERROR offhours.audit: zone EST has no DST\n"),
+        (1, logging.INFO, "INFO offhours.audit: zone EST has no DST\n"),
+    ],
+)
+def test_without_v_warnings_read_as_the_commands_own_lines(
+    stream: io.StringIO, verbosity: int, level: int, expected: str
+) -> None:
+    configure(verbosity, stream=stream)
+    logging.getLogger("offhours.audit").log(level, "zone %s has no DST", "EST")
+    assert stream.getvalue() == expected

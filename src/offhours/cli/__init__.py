@@ -3,7 +3,8 @@
 Exit codes: 0 ran fine (whether or not anything was flagged); 1 a source or notifier failed
 (after delivering what it could); 2 bad configuration or usage (an install without the
 ``cli`` extra included); 3 findings, with ``--fail-on-findings``; 4 delivered, but the state
-store failed: the findings were told without deduplication.
+store failed: the findings were told without deduplication; 130 interrupted; 141 stdout's
+reader went away (``| head``), quietly.
 
     app        the typer app: every command and group registered
     exits      the exit codes' one mapping from errors (``guarded``)

@@ -10,6 +10,8 @@ out by its type.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -38,11 +40,11 @@ from offhours.cli.output import err, out
 from offhours.cli.schedule import review, warn_config
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from offhours.audit import AuditResult, Memory
     from offhours.config import Config
-    from offhours.model import Decision, SourceFailure
+    from offhours.model import Decision, Receipt, SourceFailure
     from offhours.policy import Policy
 
 __all__ = ["audit", "check", "explain", "schema"]
@@ -95,20 +97,22 @@ def audit(
         # through this door's own terminal channel; --format overrides the configured format.
         terminal = ConsoleNotifier("console", format=fmt.value if fmt else "text")
         settings = {"format": fmt.value} if fmt else {}
+        json_on_stdout = _json_on_stdout(cfg, fmt)
         try:
-            result = run_audit(
-                cfg,
-                now=at,
-                dry_run=dry_run,
-                deadline=run_deadline,
-                settings=settings,
-                fallback=[terminal],
-                memory=memory,
-            )
+            with _held_stdout(json_on_stdout) as held:
+                result = run_audit(
+                    cfg,
+                    now=at,
+                    dry_run=dry_run,
+                    deadline=run_deadline,
+                    settings=settings,
+                    fallback=[terminal],
+                    memory=memory,
+                )
         finally:
             if memory is not None:
                 memory.store.close()
-        _print_result(result, json_on_stdout=_json_on_stdout(cfg, fmt))
+        _print_result(result, json_on_stdout=json_on_stdout, held=held.getvalue())
         return _exit_code(result, fail_on_findings)
 
     guarded(body)
@@ -140,6 +144,22 @@ def _memory(cfg: Config, at: datetime, given: str | None) -> Memory | None:
     return Memory(store, identity, cfg.memory.settings())
 
 
+@contextlib.contextmanager
+def _held_stdout(hold: bool) -> Iterator[io.StringIO]:
+    """With ``hold``, what is printed on stdout kept until delivery is over (JSON: the report
+    then carries the receipts, in one document); printed as it was if the run fails."""
+    held = io.StringIO()
+    if not hold:
+        yield held
+        return
+    try:
+        with contextlib.redirect_stdout(held):
+            yield held
+    except BaseException:
+        sys.stdout.write(held.getvalue())
+        raise
+
+
 def _json_on_stdout(cfg: Config, fmt: Format | None) -> bool:
     """Whether the report on stdout is JSON (then nothing else may be printed there)."""
     if fmt is not None:
@@ -147,17 +167,32 @@ def _json_on_stdout(cfg: Config, fmt: Format | None) -> bool:
     return any(n.plugin_kwargs().get("format") == "json" for n in cfg.notifiers)
 
 
-def _print_result(result: AuditResult, *, json_on_stdout: bool) -> None:
+def _print_result(result: AuditResult, *, json_on_stdout: bool, held: str = "") -> None:
+    """After delivery: the held JSON with its receipts (stdout), then on stderr the previews
+    of a dry run (stdout in text), each failure, and what went where."""
+    from dataclasses import replace
+
     from offhours.logs import scrub
     from offhours.untrusted import escape_json, lines
 
+    # The terminal's own delivery is the report just printed: no receipt for it.
+    receipts = [
+        replace(r, error=scrub(r.error) if r.error else None)
+        for r in result.receipts
+        if r.destination != "stdout"
+    ]
+    if held:
+        sys.stdout.write(_with_receipts(held, receipts))
+        sys.stdout.flush()
     target = err if json_on_stdout else out
     for name, preview in result.previews:
         target.print(f"\n--- dry run: would send to notifier {name!r} ---", markup=False)
         # Previews are mostly JSON payloads: escaping keeps them exact and safe to print.
         target.print(escape_json(preview), markup=False)
     for line in result.failures:
-        err.print(f"offhours: {lines(scrub(line))}", markup=False)
+        err.print(f"offhours: error: {lines(scrub(line))}", markup=False)
+    for said in filter(None, map(_delivered, receipts if result.skipped is None else ())):
+        err.print(f"offhours: {lines(said)}", markup=False)
     if result.skipped is not None:
         err.print(
             f"offhours: nothing sent: {lines(result.skipped)}; to run again now, pass "
@@ -170,6 +205,34 @@ def _print_result(result: AuditResult, *, json_on_stdout: bool) -> None:
             f"{lines(scrub(result.memory_problem))}",
             markup=False,
         )
+
+
+def _delivered(receipt: Receipt) -> str | None:
+    """``report sent to notifier 'team' (slack, 2 messages)``, as ``digest --send`` says it;
+    ``None`` where another line says it already (a dry run's preview, a failure)."""
+    from offhours.report import plural
+
+    if receipt.dry_run or receipt.error is not None:
+        return None
+    name = repr(receipt.notifier)
+    if not receipt.sent:
+        return f"nothing sent to notifier {name}: nothing new to tell"
+    return f"report sent to notifier {name} ({receipt.channel}, {plural(receipt.sent, 'message')})"
+
+
+def _with_receipts(held: str, receipts: Sequence[Receipt]) -> str:
+    """The report's JSON document with ``receipts`` added (anything else as it was)."""
+    from offhours.report import receipt_json
+    from offhours.untrusted import escape_json
+
+    try:
+        document = json.loads(held)
+    except ValueError:  # not one document (several console notifiers): left as printed
+        return held
+    if not isinstance(document, dict):
+        return held
+    document["receipts"] = [receipt_json(r) for r in receipts]
+    return escape_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _exit_code(result: AuditResult, fail_on_findings: bool) -> int:
@@ -209,7 +272,10 @@ def explain(
             _explain_table(decisions, at, policy)
         for f in failures:
             # Scrubbed like the audit's failures: a message may quote a resolved secret.
-            err.print(f"offhours: source {f.source!r}: {one_line(scrub(f.message))}", markup=False)
+            err.print(
+                f"offhours: error: source {f.source!r}: {one_line(scrub(f.message))}",
+                markup=False,
+            )
         return EXIT_FAILED if failures else EXIT_OK
 
     guarded(body)

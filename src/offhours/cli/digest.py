@@ -29,7 +29,7 @@ from offhours.cli.options import (
     setup_logging,
 )
 from offhours.cli.output import err, out
-from offhours.errors import ConfigError
+from offhours.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -67,7 +67,10 @@ def digest(
         bool, typer.Option("--send", help="Deliver the digest to the configured notifiers")
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="With --send: show what would be sent; send nothing")
+        bool,
+        typer.Option(
+            "--dry-run", help="With --send: show what would be sent (stdout); send nothing"
+        ),
     ] = False,
     config: ConfigOpt = None,
     now: NowOpt = None,
@@ -81,6 +84,11 @@ def digest(
     del week  # the only period: accepted so that scripts can say which they mean
 
     def body() -> int:
+        if dry_run and not send:
+            raise UsageError(
+                "--dry-run needs --send: without it nothing is sent anyway "
+                "(digest --send --dry-run shows what would be sent)"
+            )
         cfg = load_config(config)
         found = collect(
             cfg,
@@ -170,19 +178,24 @@ def _send(
 
 
 def _report(receipt: Receipt) -> bool:
-    """What a notifier did, on stderr (a preview of a dry run too); whether it failed."""
+    """What a notifier did, on stderr (a dry run's preview: on stdout); whether it failed."""
     from offhours.logs import scrub
     from offhours.untrusted import escape_json, lines
 
     name = receipt.notifier
     if receipt.error is not None:
-        err.print(f"offhours: notifier {name!r}: {lines(scrub(receipt.error))}", markup=False)
+        err.print(
+            f"offhours: error: notifier {name!r}: {lines(scrub(receipt.error))}", markup=False
+        )
         return True
     if receipt.dry_run and receipt.preview:
-        err.print(f"--- dry run: would send to notifier {name!r} ---", markup=False)
-        err.print(escape_json(receipt.preview), markup=False)
+        # on stdout, as audit --dry-run shows its previews
+        out.print(f"--- dry run: would send to notifier {name!r} ---", markup=False)
+        out.print(escape_json(receipt.preview), markup=False)
     elif not receipt.planned and receipt.preview:
         err.print(f"offhours: {lines(receipt.preview)}: nothing sent", markup=False)
     elif receipt.sent:
-        err.print(f"digest sent to notifier {name!r} ({receipt.destination})", markup=False)
+        err.print(
+            f"offhours: digest sent to notifier {name!r} ({receipt.destination})", markup=False
+        )
     return False

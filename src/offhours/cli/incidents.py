@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from offhours.amounts import rounded
 from offhours.cli import EXIT_FAILED, EXIT_OK
 from offhours.cli.deployment import DeploymentOpt, RegionOpt, memory_store
 from offhours.cli.exits import guarded
@@ -30,7 +31,7 @@ from offhours.cli.options import (
     setup_logging,
 )
 from offhours.cli.output import err, out
-from offhours.errors import ConfigError
+from offhours.errors import ConfigError, UsageError
 from offhours.untrusted import one_line
 
 if TYPE_CHECKING:
@@ -55,8 +56,6 @@ _KEY_PARTS = 5
 #: ``2h``, ``3d``: a whole number (small enough never to overflow a timedelta) and a unit
 _RELATIVE = re.compile(r"(\d{1,5})\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-#: the widest a key column is kept on one line (wider keys fold)
-_KEY_WIDTH = 120
 #: a reason is a note for people, not a document
 _MAX_REASON = 500
 #: what a key looks like, for messages
@@ -87,7 +86,7 @@ def parse_when(text: str, option: str, *, now: datetime, zone: tzinfo, ahead: bo
         # the same times --now takes: a zone, or none (read in the hours zone), or a date
         return parse_now(given, zone, option)
     except ConfigError:
-        raise ConfigError(
+        raise UsageError(
             f"{option} {text!r} is not a time; write an ISO-8601 time (2026-12-01T08:00Z, or "
             "2026-12-01T08:00 in the business-hours zone), a date (2026-12-01), or a span "
             "such as 2h or 3d"
@@ -240,11 +239,12 @@ def incidents(
             found = store.incidents(open_only=open_only, since=after, limit=limit)
             if fmt is Format.json:
                 document = {"store": store.name, "incidents": [incident_json(i) for i in found]}
-                # ensure_ascii: every control, bidi or zero-width character is \u-escaped.
-                out.print(json.dumps(document, indent=2), markup=False)
+                # ensure_ascii: every control, bidi or zero-width character is \u-escaped;
+                # money and hours without float noise.
+                out.print(json.dumps(rounded(document), indent=2), markup=False)
             elif found:
                 snoozed = snoozed_until(found, store.snoozes(now=at), at)
-                _table(found, store, zone, open_only=open_only, snoozed=snoozed)
+                _listing(found, store, zone, open_only=open_only, snoozed=snoozed)
             else:
                 what = "open incidents" if open_only else "incidents"
                 out.print(f"No {what} in {store.name}", markup=False)
@@ -275,7 +275,11 @@ def snoozed_until(
     return until
 
 
-def _table(
+#: the indent of an incident's lines under its key
+_INDENT = "    "
+
+
+def _listing(
     found: Sequence[Incident],
     store: Store,
     zone: tzinfo,
@@ -283,41 +287,44 @@ def _table(
     open_only: bool,
     snoozed: Mapping[str, datetime],
 ) -> None:
-    from rich.table import Table
+    """One entry per incident, wrapped to the terminal (80 columns in a pipe): its key alone
+    on a line, never broken (what snooze and resolve are given, to be copied whole), then who,
+    when, and its state and cost, indented."""
+    import textwrap
+
     from rich.text import Text
 
     from offhours.report import plural
     from offhours.untrusted import one_line
 
-    def cell(value: str | None) -> Text:
-        # A Text is never parsed as markup: "[link=…]" or "bad [/] markup" in a name is data.
-        return Text(one_line(value) if value else "—")
-
+    width = max(40, out.width)
     opened = sum(1 for i in found if i.open)
     head = plural(opened, "open incident")
     if not open_only:
         head += f", {len(found) - opened} resolved"
-    out.print(f"{head} in {store.name}", markup=False)
-    table = Table(show_lines=False)
-    columns = ("key", "name", "owner", "group", "opened", "last told", "reminders", "state")
-    # A key is what snooze and resolve are given: kept on one line, to be copied whole.
-    widest = max(len(i.key) for i in found)
-    table.add_column(columns[0], min_width=min(widest, _KEY_WIDTH), overflow="fold")
-    for col in (*columns[1:], "cost so far"):
-        table.add_column(col, overflow="fold")
+    for line in textwrap.wrap(f"{head} in {store.name}", width, break_long_words=False):
+        out.print(line, markup=False)  # a long path on a line of its own, whole
     for i in found:
-        table.add_row(
-            cell(i.key),
-            cell(i.name),
-            cell(i.owner),
-            cell(i.group),
-            _at(i.opened_at, zone),
-            _at(i.last_told_at, zone),
-            str(i.reminders),
-            cell(_state(i, zone, snoozed.get(i.key))),
-            _cost(i),
-        )
-    out.print(table)
+        # External text is cleaned, and printed as Text: never parsed as markup.
+        out.print(Text(one_line(i.key), style="bold"))
+        who = [one_line(i.name) or "(no name)", one_line(i.owner or "no owner")]
+        if i.group:
+            who.append(f"group {one_line(i.group)}")
+        told = f"last told {_at(i.last_told_at, zone)}" if i.last_told_at else "not told yet"
+        fields = [
+            " — ".join(who),
+            f"opened {_at(i.opened_at, zone)}; {told}; {plural(i.reminders, 'reminder')}",
+            f"{one_line(_state(i, zone, snoozed.get(i.key)))}; cost so far {_cost(i)}",
+        ]
+        for field in fields:
+            for line in textwrap.wrap(
+                field,
+                width,
+                initial_indent=_INDENT,
+                subsequent_indent=_INDENT,
+                break_on_hyphens=False,
+            ):
+                out.print(Text(line))
 
 
 def _state(incident: Incident, zone: tzinfo, snoozed: datetime | None = None) -> str:
@@ -375,7 +382,7 @@ def snooze(
         target, scope = _target(key, group)
         zone = _zone(cfg)
         if not until.strip():
-            raise ConfigError("say until when: --until TIME (e.g. 2026-12-01T08:00Z, 2d)")
+            raise UsageError("say until when: --until TIME (e.g. 2026-12-01T08:00Z, 2d)")
         end = _bounded(parse_when(until, "--until", now=at, zone=zone, ahead=True), at, cfg)
         made = Snooze(
             target=target,
@@ -406,7 +413,7 @@ def snooze(
 
 def _target(key: str | None, group: str | None) -> tuple[str, Literal["key", "group"]]:
     if (key is None) == (group is None):
-        raise ConfigError("say what to snooze: one KEY or --group GROUP (exactly one)")
+        raise UsageError("say what to snooze: one KEY or --group GROUP (exactly one)")
     if group is not None:
         if not group.strip():
             raise ConfigError("--group needs a group name (the value of the source's group tag)")

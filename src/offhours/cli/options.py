@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from offhours.errors import ConfigError
+from offhours.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from offhours.config import Config
@@ -117,7 +117,7 @@ def parse_now(text: str | None, zone: tzinfo | str, option: str = "--now") -> da
             raise ValueError(given)  # fromisoformat takes any character between date and time
         value = datetime.fromisoformat(given)
     except ValueError:
-        raise ConfigError(
+        raise UsageError(
             f"{option} {text!r} is not an ISO-8601 time; write e.g. 2026-11-26T22:00Z, "
             f"2026-11-26T17:00-05:00, or 2026-11-26T22:00 (read in {zone})"
         ) from None

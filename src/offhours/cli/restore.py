@@ -25,7 +25,7 @@ from offhours.cli.options import (
     setup_logging,
 )
 from offhours.cli.output import err, out
-from offhours.errors import ConfigError
+from offhours.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -86,7 +86,7 @@ def _selection(key: str | None, group: str | None, everything: bool) -> RestoreS
     from offhours.sources.base import RestoreSelection
 
     if sum((key is not None, group is not None, everything)) != 1:
-        raise ConfigError("say what to restore: one KEY, --group GROUP or --all (exactly one)")
+        raise UsageError("say what to restore: one KEY, --group GROUP or --all (exactly one)")
     if key is not None and len(key.split("/")) != _KEY_PARTS:
         raise ConfigError(
             f"{key!r} is not a resource key: keys read provider/account/region/kind/id "
@@ -114,7 +114,7 @@ def _print(actions: Sequence[Action], failures: Sequence[SourceFailure], fmt: Fo
             line = f"{a.verb} {a.name} ({a.key})" + (f": {said}" if said else "")
             out.print(f"{a.outcome:<8} {one_line(line)}", markup=False, soft_wrap=True)
     for f in failures:
-        err.print(f"offhours: source {f.source!r}: {one_line(f.message)}", markup=False)
+        err.print(f"offhours: error: source {f.source!r}: {one_line(f.message)}", markup=False)
 
 
 def _nothing(selection: RestoreSelection) -> str:
