@@ -138,7 +138,7 @@ def resolved(n: int) -> Incident:
 
 
 @pytest.mark.cli_in_process(False)  # the width is read when the console is made
-def test_incidents_lists_the_open_ones_as_a_table(cli: CliRun, db: Path) -> None:
+def test_incidents_lists_the_open_ones(cli: CliRun, db: Path) -> None:
     seed(db, [incident(1), incident(2, reminders=2), resolved(3)])
     run = cli("incidents", "--now", NOW_ISO, env=WIDE)
     assert run.code == 0, run.stderr
@@ -151,14 +151,20 @@ def test_incidents_lists_the_open_ones_as_a_table(cli: CliRun, db: Path) -> None
 
 
 @pytest.mark.cli_in_process(False)  # the width is read when the console is made
-def test_a_snoozed_incident_shows_until_when_in_the_table(cli: CliRun, db: Path) -> None:
+def test_a_snoozed_incident_shows_until_when(cli: CliRun, db: Path) -> None:
     seed(db, [incident(1), incident(2), incident(3)])
     assert cli("snooze", rkey(1), "--until", "2026-12-03T13:00Z", "--now", NOW_ISO).code == 0
     # incident 3's group (team-1) is snoozed too, and a snooze already over changes nothing
     assert cli("snooze", "--group", "team-1", "--until", "1d", "--now", NOW_ISO).code == 0
     run = cli("incidents", "--now", NOW_ISO, env=WIDE)
     assert run.code == 0, run.stderr
-    rows = {line.split()[1]: line for line in run.stdout.splitlines() if "lab-00" in line}
+    # one entry per incident: its key alone on a line, then its indented lines
+    rows: dict[str, str] = {}
+    key = ""
+    for line in run.stdout.splitlines():
+        if line and not line.startswith(" "):
+            key = line.strip()
+        rows[key] = rows.get(key, "") + line + "\n"
     assert "snoozed until 2026-12-03 08:00 EST" in rows[incident_key(rkey(1), PERIOD)]
     assert "snoozed until 2026-12-01 23:00 EST" in rows[incident_key(rkey(3), PERIOD)]
     assert "snoozed" not in rows[incident_key(rkey(2), PERIOD)]
