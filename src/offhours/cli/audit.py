@@ -284,6 +284,8 @@ def explain(
 def _explain_json(
     decisions: Sequence[Decision], failures: Sequence[SourceFailure], at: datetime
 ) -> dict[str, Any]:
+    from offhours.amounts import money  # no float noise (1.0499999999999998)
+
     def iso(t: datetime | None) -> str | None:
         return t.isoformat() if t else None
 
@@ -296,7 +298,7 @@ def _explain_json(
                 "name": d.resource.name,
                 "owner": d.resource.owner,
                 "running": d.resource.running,
-                "hourly_cost": d.resource.hourly_cost,
+                "hourly_cost": money(d.resource.hourly_cost),
                 "flagged": d.flagged,
                 "reason": d.reason,
                 "schedule": d.schedule,
