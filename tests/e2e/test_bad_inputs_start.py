@@ -1,4 +1,4 @@
-"""Bad inputs when installing and starting (issue #11 §1): each row is a command line (and the
+"""Bad inputs when installing and starting: each row is a command line (and the
 files there before it), the exit code and a fragment of the one `offhours: error:` line."""
 
 from __future__ import annotations

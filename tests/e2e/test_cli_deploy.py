@@ -7,9 +7,6 @@ import hashlib
 import io
 import json
 import os
-import pty
-import subprocess
-import sys
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -19,6 +16,7 @@ import pytest
 
 from tests.aws import Aws
 from tests.conftest import Run
+from tests.terminal import on_a_terminal
 
 CliRun = Callable[..., Run]
 ROOT = Path(__file__).resolve().parents[2]
@@ -283,28 +281,6 @@ def test_the_package_ships_only_the_configured_calendars_holiday_names(
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert cached.read_bytes() == blob
     assert f"{len(blob):,} bytes" in plan.stdout  # the function as created from that zip
-
-
-def on_a_terminal(cwd: Path, answer: str, *args: str) -> Run:
-    """`offhours ARGS` with a terminal (a pseudo-terminal) as stdin, ``answer`` typed on it."""
-    master, terminal = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFHOURS_")}
-    try:
-        os.write(master, answer.encode())
-        proc = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
-            [sys.executable, "-m", "offhours", *args],
-            cwd=cwd,
-            env=env,
-            stdin=terminal,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    finally:
-        os.close(master)
-        os.close(terminal)
-    return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
 def test_destroy_lists_what_goes_and_asks(cli: CliRun, project: Path, aws: Aws) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from importlib.resources import files
@@ -29,6 +27,7 @@ from offhours.cli.init import (
 )
 from offhours.config import load_config, parse_config
 from tests.conftest import Run
+from tests.terminal import on_a_terminal
 
 pytestmark = pytest.mark.cli_in_process
 
@@ -430,25 +429,8 @@ def test_every_rendering_loads_and_says_what_was_answered(
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_at_a_terminal_init_asks_without_being_told(tmp_path: Path) -> None:
     """stdin a terminal and no answer given: the questions, as a newcomer sees them."""
-    main, side = os.openpty()
-    answers = "aws\nus-west-2\nconsole\nAsia/Tokyo\nJP\n"
-    os.write(main, answers.encode())  # the terminal holds typed lines until they are read
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFHOURS_")}
-    try:
-        run = subprocess.run(
-            [sys.executable, "-m", "offhours", "init"],
-            stdin=side,
-            capture_output=True,
-            cwd=tmp_path,
-            env=env,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    finally:
-        os.close(side)
-        os.close(main)
-    assert run.returncode == 0, run.stderr
+    run = on_a_terminal(tmp_path, "aws\nus-west-2\nconsole\nAsia/Tokyo\nJP\n", "init")
+    assert run.code == 0, run.stderr
     assert "Source: ravello or aws [ravello]" in run.stderr
     cfg = load_config(tmp_path / "offhours.toml")
     assert cfg.sources[0].regions == ["us-west-2"]  # type: ignore[attr-defined]

@@ -483,7 +483,7 @@ def test_a_secret_given_for_an_unknown_key_is_refused(aws: Aws, tmp_path: Path) 
         ).apply()
 
 
-# ---------------------------------------------------------------- trust under failure (issue 7)
+# ---------------------------------------------------------------- trust under failure
 
 
 def config_with(tmp_path: Path, deploy_extra: str = "", *, fn: str = FN, tail: str = "") -> Config:

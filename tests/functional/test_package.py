@@ -253,7 +253,7 @@ def test_the_zip_leaves_out_what_the_handler_never_loads(x86: PackageResult) -> 
     catalogues = {n.rsplit("/", 1)[1] for n in names if n.endswith(".mo")}
     assert catalogues == {"DE.mo", "PR.mo", "US.mo"}
     assert "holidays/locale/en_US/LC_MESSAGES/US.mo" in names
-    assert x86.size <= 8 * 1024 * 1024  # the target for the lean zip
+    assert x86.size <= 8 * 1024 * 1024  # the target for the lean zip
 
 
 @pytest.mark.parametrize(

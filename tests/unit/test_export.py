@@ -845,7 +845,7 @@ def test_sam_alias_must_be_alphanumeric() -> None:
     assert export(make(alias="pre-prod", publish=False), format="sam")
 
 
-# ---------------------------------------------------------------- trust under failure (issue 7)
+# ---------------------------------------------------------------- trust under failure
 
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:offhours-failures"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:offhours-alarms"

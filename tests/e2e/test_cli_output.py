@@ -1,5 +1,5 @@
 """What a newcomer sees on the terminal: receipts after delivery, one error prefix, previews on
-stdout, listings that fit 80 columns, a quiet broken pipe (issue #11's output polish)."""
+stdout, listings that fit 80 columns, a quiet broken pipe."""
 
 from __future__ import annotations
 
