@@ -343,7 +343,7 @@ webhook_url = "env:E_HOOK"
 DEPLOYED = {
     "E_USER": "e2e-user-for-vvv",
     "E_PASSWORD": "sentinel-deploy-password-77c0",
-    "E_HOOK": "https://hooks.slack.com/services/T00000000/B00000000/deployhookdeployhook",
+    "E_HOOK": "https://hooks.slack.com/services/T00000000/B00000000/XXXX-sentinel-deploy-hook",
 }
 
 
@@ -402,7 +402,7 @@ def test_proxy_credentials_never_reach_the_output(
     """The webhook goes through HTTPS_PROXY with its credentials (the proxy sees them); the
     output at -vvv, including the proxy's refusal, never shows them, with or without a scheme."""
     password = f"sentinel-proxy-pw-{len(scheme)}"
-    hook = "https://hooks.slack.com/services/T00000000/B00000000/proxyhookproxyhook"
+    hook = "https://hooks.slack.com/services/T00000000/B00000000/XXXX-sentinel-proxy-hook"
     with _RefusingProxy() as proxy:
         refs = {**stores, "webhook": "env:PROXIED_HOOK"}
         write_config(tmp_path, **refs)

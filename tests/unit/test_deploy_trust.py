@@ -119,7 +119,7 @@ def test_environment_names_are_checked(name: str, message: str) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        "https://hooks.slack.com/services/T00000000/B00000000/sentinelvalue6c1e",
+        "https://hooks.slack.com/services/T00000000/B00000000/XXXX-sentinel-6c1e",
         "xoxb-00000000-sentinel-bot-token",
         "http://user:sentinel-proxy-pw@proxy.corp:3128",
         "Bearer sentinel-bearer-6c1f",
