@@ -55,7 +55,6 @@ CANCELLED = "offhours: cancelled; nothing was written"
 _UTC_ALIASES = frozenset(
     {"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu", "Etc/GMT"}
 )
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCES = "env:NAME, file:PATH, kms:CIPHERTEXT, ssm:/NAME or secretsmanager:NAME"
 
 T = TypeVar("T")
@@ -86,15 +85,13 @@ def check_reference(text: str, what: str) -> str:
     from offhours.secrets import SecretRef
 
     value = text.strip()
-    scheme, _, target = value.partition(":")
-    if scheme == "env" and target and not _ENV_NAME.fullmatch(target):
-        raise ValueError(
-            f"{what}: env: takes an environment variable's name (letters, digits and _), "
-            "such as env:MY_SECRET; put the value in that variable, not here"
-        )
     try:
         SecretRef.parse(value, what)
-    except ValueError:
+    except ValueError as exc:
+        if value.startswith("env:") and len(value) > len("env:"):
+            # a name a shell cannot export (maybe the value itself): the reference's own words,
+            # which never quote it
+            raise ValueError(f"{what}: {exc}; put the value in that variable, not here") from None
         raise ValueError(
             f"{what} takes a reference to the secret, not the secret itself: "
             f"write {_REFERENCES} (offhours.toml never holds a secret)"
