@@ -117,13 +117,32 @@ def _hint(msg: str, text: str, line: int | None, col: int | None) -> str | None:
     if pair is None or not pair.group("value"):
         return None
     key, value = pair.group("key").strip(), pair.group("value")
+    # the fix, without quoting what may be the secret itself
+    hidden = _may_be_secret(key, value)
     if value.lower() in ("true", "false"):
         return f"write true or false in lower case: {key} = {value.lower()}"
     if value[0] in _CURLY:
-        return f'use straight quotes: {key} = "{value.strip(_CURLY)}"'
+        return f'use straight quotes: {key} = "{"…" if hidden else value.strip(_CURLY)}"'
     if value[0] not in "\"'[{" and not any(q in value for q in "\"'"):
-        return f'put text in quotes: {key} = "{value}"'
+        return f'put text in quotes: {key} = "{"…" if hidden else value}"'
     return None
+
+
+def _may_be_secret(key: str, value: str) -> bool:
+    """Whether a hint may not quote ``value``: a plugin's secret key (``password``,
+    ``webhook_url``…), or a name or value that looks like a secret, or a URL with a login."""
+    from offhours.plugin import secret_fields
+    from offhours.registry import builtin_models
+    from offhours.secrets.references import secret_looking
+
+    name = key.rpartition(".")[2].strip("\"' ")
+    secret = {
+        f
+        for section in ("sources", "notifiers")
+        for m in builtin_models(section)
+        for f in secret_fields(m)
+    }
+    return name in secret or secret_looking(name, value) is not None or "@" in value
 
 
 # ------------------------------------------------------------------------- key → line

@@ -106,6 +106,29 @@ def test_a_bad_config_is_refused_on_one_plain_line(
         assert phrase not in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("line", "fix"),
+    [
+        ("password = sentinel-cfg-unquoted", 'put text in quotes: password = "…"'),
+        ("password = \u201csentinel-cfg-curly\u201d", 'use straight quotes: password = "…"'),
+        (
+            'username = "env:RU"\nbase_url = https://ada:sentinel-cfg-login@r.example.com/api',
+            'put text in quotes: base_url = "…"',
+        ),
+    ],
+)
+def test_a_syntax_hint_never_quotes_a_secret(
+    cli: CliRun, tmp_path: Path, line: str, fix: str
+) -> None:
+    # The hint shows the fix; for a secret key (or a value with a login) not the value.
+    text = '[[sources]]\ntype = "ravello"\n' + line + "\n"
+    (tmp_path / "offhours.toml").write_text(text, encoding="utf-8")
+    run = cli("check")
+    assert run.code == 2
+    assert fix in run.stderr
+    assert "sentinel-cfg" not in run.stderr
+
+
 def test_a_byte_order_mark_is_accepted(cli: CliRun, tmp_path: Path) -> None:
     (tmp_path / "offhours.toml").write_bytes(b"\xef\xbb\xbf" + SOURCE.encode())
     run = cli("check", env={"RU": "u", "RP": "p"})
