@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -24,7 +24,11 @@ from offhours.cli import EXIT_OK
 from offhours.cli.exits import EXIT_CANCELLED, guarded
 from offhours.cli.options import VerboseOpt, setup_logging
 from offhours.cli.output import err, out
+from offhours.cli.schedule import warn_config
 from offhours.errors import ConfigError
+
+if TYPE_CHECKING:
+    from offhours.config import Config
 
 __all__ = [
     "EXAMPLES",
@@ -82,16 +86,17 @@ class Answers:
 def check_reference(text: str, what: str) -> str:
     """A secret reference as written, or ValueError saying why not (never quoting the text:
     it may be the secret itself)."""
-    from offhours.secrets import SecretRef
+    from offhours.secrets.references import SCHEMES, SecretRef
 
     value = text.strip()
     try:
         SecretRef.parse(value, what)
     except ValueError as exc:
-        if value.startswith("env:") and len(value) > len("env:"):
-            # a name a shell cannot export (maybe the value itself): the reference's own words,
-            # which never quote it
-            raise ValueError(f"{what}: {exc}; put the value in that variable, not here") from None
+        scheme, _, target = value.partition(":")
+        if scheme.lower() in SCHEMES and target:
+            # a reference almost right (env:$NAME, ENV:NAME): its own words, which never quote
+            # the text
+            raise ValueError(f"{what}: {exc}") from None
         raise ValueError(
             f"{what} takes a reference to the secret, not the secret itself: "
             f"write {_REFERENCES} (offhours.toml never holds a secret)"
@@ -276,13 +281,13 @@ def render(answers: Answers) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _validated(text: str, path: Path) -> None:
+def _validated(text: str, path: Path) -> Config:
     """Never write a file that does not load."""
     import tomllib
 
     from offhours.config import parse_config
 
-    parse_config(tomllib.loads(text), path)
+    return parse_config(tomllib.loads(text), path)
 
 
 def _exists(shown: str) -> ConfigError:
@@ -621,7 +626,6 @@ def init(
 
     def body() -> int:
         from offhours.config import config_path
-        from offhours.hours import parse_zone, zone_warning
         from offhours.untrusted import lines, one_line
 
         path = output if output is not None else config_path(None)
@@ -646,13 +650,11 @@ def init(
             err.print(CANCELLED, markup=False)
             return EXIT_CANCELLED
         text = render(answers)
-        _validated(text, path)
+        cfg = _validated(text, path)
         _write(path, text, force)
         for note in answers.notes:
             err.print(f"note: {note} (pass --timezone ZONE to choose)", markup=False)
-        advice = zone_warning(parse_zone(answers.timezone))
-        if advice is not None:  # written as asked, but said: EST has no daylight saving time
-            err.print(f"warning: {shown}: hours.timezone {advice}", markup=False)
+        warn_config(cfg)  # written as asked, but said: EST has no daylight saving time
         out.print(f"Wrote {shown}. Next:", markup=False)
         for step in _next_steps(answers, path, shown):
             out.print(f"  {lines(step)}", markup=False)
