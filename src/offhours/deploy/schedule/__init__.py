@@ -47,7 +47,9 @@ the expression); ``config`` imports the grammar only to validate ``[deploy] sche
 
 from __future__ import annotations
 
-from offhours.deploy.schedule._coverage import coverage_warnings
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from offhours.deploy.schedule._fire import last_fire_time, next_fire_times
 from offhours.deploy.schedule._forms import (
     MAX_YEAR,
@@ -62,8 +64,26 @@ from offhours.deploy.schedule._forms import (
 )
 from offhours.deploy.schedule._grammar import parse_schedule_expression, render
 from offhours.deploy.schedule._lifespan import fires_no_more, never_fires
-from offhours.deploy.schedule._listing import format_fire_times
-from offhours.deploy.schedule._words import describe
+
+if TYPE_CHECKING:
+    from offhours.deploy.schedule._coverage import coverage_warnings
+    from offhours.deploy.schedule._listing import format_fire_times
+    from offhours.deploy.schedule._words import describe
+
+# What only the command line shows (a schedule against business hours, fire-time listings, plain
+# words) is loaded on first use: a configuration validated on Lambda never pays for it.
+_LAZY = {
+    "coverage_warnings": "_coverage",
+    "format_fire_times": "_listing",
+    "describe": "_words",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_YEAR",
