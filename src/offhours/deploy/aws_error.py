@@ -80,7 +80,8 @@ def explain_aws_error(exc: ClientError | BotoCoreError, where: Where) -> str:
     if not isinstance(exc, ClientError):
         from offhours.secrets.aws import explain
 
-        said = explain(exc, "the call", {})
+        # botocore's words may quote a parameter's value or an endpoint: cleaned and scrubbed
+        said = one_line(scrub(explain(exc, "the call", {})))
         return f"{where.resource}: {said}" if where.resource else said
     error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
