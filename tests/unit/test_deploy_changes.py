@@ -391,11 +391,10 @@ def test_the_cache_keeps_the_newest_builds(tmp_path: Path) -> None:
 def test_an_equal_build_is_copied_from_the_cache_without_building(tmp_path: Path) -> None:
     """A hit needs no pip: the key is found from the build's inputs alone."""
     from offhours.deploy.package import build_inputs
-    from offhours.deploy.package_cache import cached_package
+    from offhours.deploy.package_cache import cache_key, cached_package
 
     inputs = build_inputs(runtime="python3.12", architecture="arm64", holiday_countries=["DE"])
-    key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
-    entry(tmp_path / "cache", key, b"the zip")
+    entry(tmp_path / "cache", cache_key(inputs), b"the zip")
 
     def building() -> None:  # what is called just before a build
         raise AssertionError("built although an equal build was cached")

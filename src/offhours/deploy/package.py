@@ -89,6 +89,7 @@ __all__ = [
     "Architecture",
     "PackageResult",
     "build_package",
+    "code_sha256",
     "default_runtime",
     "lambda_requirements",
     "locked_pins",
@@ -1023,7 +1024,12 @@ def _write_zip(
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(blob)
     partial.replace(out)
-    return base64.b64encode(hashlib.sha256(blob).digest()).decode(), len(blob)
+    return code_sha256(blob), len(blob)
+
+
+def code_sha256(blob: bytes) -> str:
+    """The zip's SHA-256 in base64: Lambda's ``CodeSha256``."""
+    return base64.b64encode(hashlib.sha256(blob).digest()).decode()
 
 
 # ------------------------------------------------------------------------------- main

@@ -9,19 +9,25 @@ still has the recorded hash; a damaged entry is built again. The newest few entr
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-from offhours.deploy.package import Architecture, PackageResult, build_inputs, build_package
+from offhours.deploy.package import (
+    Architecture,
+    PackageResult,
+    build_inputs,
+    build_package,
+    code_sha256,
+)
 
-__all__ = ["KEEP", "cache_dir", "cached_package"]
+__all__ = ["KEEP", "cache_dir", "cache_key", "cached_package"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +60,7 @@ def _read(entry: Path) -> PackageResult | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if base64.b64encode(hashlib.sha256(blob).digest()).decode() != result.sha256:
+    if code_sha256(blob) != result.sha256:
         log.warning("the cached build %s does not have its recorded hash: built again", zipped)
         return None
     return result
@@ -81,6 +87,11 @@ def _prune(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def cache_key(inputs: Mapping[str, Any]) -> str:
+    """The name a build is kept under: a digest of what decides its bytes."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def cached_package(
     out: Path,
     *,
@@ -98,8 +109,7 @@ def cached_package(
     inputs = build_inputs(
         runtime=runtime, architecture=architecture, holiday_countries=holiday_countries
     )
-    key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
-    entry = (directory or cache_dir()) / f"{key}.json"
+    entry = (directory or cache_dir()) / f"{cache_key(inputs)}.json"
     found = _read(entry)
     if found is not None:
         log.info("reusing the build in the cache: %s (sha256 %s)", found.path, found.sha256_hex)
